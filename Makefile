@@ -1,0 +1,35 @@
+# Two commands set everything up on a fresh machine: `make serve` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: venv test serve lint typecheck bench generate clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check dicomkit tests bench tools
+	$(BIN)/mypy
+
+serve: $(STAMP)
+	$(BIN)/dicomkit serve
+
+bench: $(STAMP)
+	$(BIN)/python bench/parse.py
+
+# Regenerate the shipped dictionary and UID registry from ../shared/standard.
+generate:
+	$(PYTHON) tools/generate_standard.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The data model: tags, VRs, elements, data sets, sequences, the dictionary and the UID registry."""

@@ -1,0 +1,238 @@
+"""Data Elements (PS3.5 7.1): a tag, a VR and a value that is decoded from its bytes on first access."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .charset import DEFAULT, CharacterSet
+from .dictionary import lookup, name_for_tag
+from .errors import InvalidValueError
+from .tag import Tag, tag_str
+from .values import decode_value, encode_value, normalize_value, value_multiplicity
+from .vr import VR
+
+if TYPE_CHECKING:
+    from .sequence import Sequence
+
+
+class SourceEncoding:
+    """How the raw bytes of elements were encoded where they were read from.
+
+    ``parse_sequence`` is supplied by the reader (io layer) to turn the raw bytes of a defined-length
+    sequence into a Sequence when first accessed; core itself knows nothing of files.
+    """
+
+    __slots__ = ("charset", "implicit_vr", "little_endian", "parse_sequence")
+
+    def __init__(
+        self,
+        little_endian: bool = True,
+        implicit_vr: bool = False,
+        charset: CharacterSet = DEFAULT,
+        parse_sequence: Callable[[memoryview, SourceEncoding], Sequence] | None = None,
+    ) -> None:
+        self.little_endian = little_endian
+        self.implicit_vr = implicit_vr
+        self.charset = charset
+        self.parse_sequence = parse_sequence
+
+    def with_charset(self, charset: CharacterSet) -> SourceEncoding:
+        return SourceEncoding(self.little_endian, self.implicit_vr, charset, self.parse_sequence)
+
+    def __repr__(self) -> str:
+        return (f"SourceEncoding(little_endian={self.little_endian}, implicit_vr={self.implicit_vr}, "
+                f"charset={self.charset!r})")
+
+
+_UNSET: Any = object()
+_VR_BY_NAME = {v.value: v for v in VR}
+
+
+class DataElement:
+    """One element of a data set: ``tag``, ``vr``, ``value`` (decoded lazily), ``keyword``, ``name``."""
+
+    __slots__ = ("_raw", "_src", "_tag", "_value", "_vr", "is_undefined_length")
+
+    def __init__(self, tag: int | str | Tag, vr: str | VR, value: Any = None, *,
+                 undefined_length: bool = False) -> None:
+        self._tag = int(Tag(tag))
+        vr_member = _VR_BY_NAME.get(str(vr))
+        if vr_member is None:
+            raise InvalidValueError(f"unknown VR {vr!r} for {tag_str(self._tag)}")
+        self._vr = vr_member
+        self._raw: bytes | memoryview | None = None
+        self._src: SourceEncoding | None = None
+        self.is_undefined_length = undefined_length
+        self._value = self._normalize(value)
+
+    @classmethod
+    def from_raw(cls, tag: int, vr: VR, raw: bytes | memoryview, src: SourceEncoding,
+                 undefined_length: bool = False) -> DataElement:
+        """An element whose value is decoded from ``raw`` (encoded per ``src``) on first access."""
+        self = cls.__new__(cls)
+        self._tag = tag
+        self._vr = vr
+        self._raw = raw
+        self._src = src
+        self._value = _UNSET
+        self.is_undefined_length = undefined_length
+        return self
+
+    def _normalize(self, value: Any) -> Any:
+        if self._vr is VR.SQ:
+            from .sequence import Sequence
+
+            if isinstance(value, Sequence):
+                return value
+            return Sequence(value or [])
+        try:
+            return normalize_value(self._vr.value, value)
+        except InvalidValueError as exc:
+            raise InvalidValueError(f"{tag_str(self._tag)} {self.keyword or ''}: {exc}") from None
+
+    # -- identity ------------------------------------------------------------------------------------
+    @property
+    def tag(self) -> Tag:
+        return Tag(self._tag)
+
+    @property
+    def vr(self) -> VR:
+        return self._vr
+
+    @property
+    def VR(self) -> VR:
+        return self._vr
+
+    @property
+    def keyword(self) -> str:
+        entry = lookup(self._tag)
+        return entry.keyword if entry else ""
+
+    @property
+    def name(self) -> str:
+        return name_for_tag(self._tag)
+
+    @property
+    def is_private(self) -> bool:
+        return Tag(self._tag).is_private
+
+    @property
+    def is_retired(self) -> bool:
+        entry = lookup(self._tag)
+        return bool(entry and entry.retired)
+
+    # -- value ---------------------------------------------------------------------------------------
+    @property
+    def value(self) -> Any:
+        value = self._value
+        if value is _UNSET:
+            value = self._decode()
+            self._value = value
+        return value
+
+    @value.setter
+    def value(self, value: Any) -> None:
+        self._value = self._normalize(value)
+        self._raw = None
+        self._src = None
+
+    def _decode(self) -> Any:
+        raw, src = self._raw, self._src
+        assert raw is not None and src is not None
+        if self._vr is VR.SQ:
+            if src.parse_sequence is None:
+                raise InvalidValueError(f"{tag_str(self._tag)}: no parser for the raw sequence")
+            return src.parse_sequence(memoryview(raw), src)
+        try:
+            return decode_value(self._vr.value, raw, src.little_endian, src.charset)
+        except InvalidValueError as exc:
+            raise InvalidValueError(f"{tag_str(self._tag)} {self.keyword}: {exc}") from None
+
+    @property
+    def raw(self) -> bytes | memoryview | None:
+        """The value bytes as read (in the source encoding), or None once the value was assigned."""
+        return self._raw
+
+    @property
+    def source(self) -> SourceEncoding | None:
+        return self._src
+
+    @property
+    def is_raw(self) -> bool:
+        """True while the element still holds its bytes as read (the value was never assigned)."""
+        return self._raw is not None
+
+    @property
+    def VM(self) -> int:
+        if self._vr is VR.SQ:
+            return 1
+        if self._vr.value in ("OB", "OW", "OD", "OF", "OL", "OV", "UN", "UT", "UR", "LT", "ST"):
+            return 0 if self.length == 0 else 1
+        return value_multiplicity(self.value)
+
+    vm = VM
+
+    @property
+    def length(self) -> int:
+        """Value length in bytes as read, or as it would be encoded (even, little endian)."""
+        if self._raw is not None and self._vr is not VR.SQ:
+            return len(self._raw)
+        if self._vr is VR.SQ:
+            return len(self._raw) if self._raw is not None else 0
+        return len(self.encoded(True, DEFAULT if self._src is None else self._src.charset))
+
+    def encoded(self, little_endian: bool, charset: CharacterSet) -> bytes:
+        """The value bytes for a target encoding (not for SQ)."""
+        if self._vr is VR.SQ:
+            raise InvalidValueError("sequences are encoded by the writer")
+        raw, src = self._raw, self._src
+        if raw is not None and src is not None and (
+            src.little_endian == little_endian or self._vr.value in _ENDIAN_NEUTRAL
+        ) and (src.charset is charset or self._vr.value not in _CHARSET_VRS):
+            data = bytes(raw)
+            if len(data) & 1:
+                data += b"\x00" if self._vr.value in ("UI", "OB", "UN") else (
+                    b" " if self._vr.is_string else b"\x00")
+            return data
+        return encode_value(self._vr.value, self.value, little_endian, charset)
+
+    # -- comparisons and display ------------------------------------------------------------------------
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, DataElement):
+            return NotImplemented
+        if self._tag != other._tag or self._vr is not other._vr:
+            return False
+        if (self._raw is not None and other._raw is not None and self._src is not None
+                and other._src is not None and self._vr is not VR.SQ
+                and self._src.little_endian == other._src.little_endian
+                and self._src.charset is other._src.charset and self._raw == other._raw):
+            return True
+        return bool(self.value == other.value)
+
+    def __ne__(self, other: object) -> bool:
+        result = self.__eq__(other)
+        return result if result is NotImplemented else not result
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        from ..io.dump import element_summary
+
+        return element_summary(self)
+
+    def copy(self) -> DataElement:
+        """A copy that shares raw bytes but not sequences (items are copied)."""
+        new = DataElement.__new__(DataElement)
+        new._tag, new._vr, new._raw, new._src = self._tag, self._vr, self._raw, self._src
+        new.is_undefined_length = self.is_undefined_length
+        value = self._value
+        if self._vr is VR.SQ and value is not _UNSET:
+            value = value.copy()
+        new._value = value
+        return new
+
+
+_ENDIAN_NEUTRAL = frozenset({"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "ST", "TM",
+                             "UC", "UI", "UR", "UT", "OB", "UN"})
+_CHARSET_VRS = frozenset({"SH", "LO", "ST", "LT", "PN", "UC", "UT"})

@@ -1,0 +1,746 @@
+"""Reading DICOM Part 10 files and raw data sets (PS3.10 7, PS3.5 7).
+
+The reader indexes elements over a memoryview of the input (an mmap for large files): each element of a
+data set becomes an index entry ``(vr, offset, length)``; values are decoded on first access, and
+defined-length sequences are parsed into items only when touched. Pixel Data is never copied to read
+metadata.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import struct
+import zlib
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from ..core.ambiguous import resolve_vr
+from ..core.charset import character_set
+from ..core.dataset import Correction, Dataset
+from ..core.dictionary import VR_OF, lookup
+from ..core.element import DataElement, SourceEncoding
+from ..core.errors import DicomError, InvalidFileError, TruncatedError, UnsupportedTransferSyntaxError
+from ..core.sequence import Sequence
+from ..core.tag import (
+    DOUBLE_FLOAT_PIXEL_DATA,
+    FLOAT_PIXEL_DATA,
+    ITEM,
+    ITEM_DELIMITATION,
+    PIXEL_DATA,
+    PIXEL_REPRESENTATION,
+    SEQUENCE_DELIMITATION,
+    SPECIFIC_CHARACTER_SET,
+    is_private_group,
+    tag_str,
+)
+from ..core.uid import TRANSFER_SYNTAXES, UID
+from ..core.vr import VR, VR_FROM_BYTES
+
+MMAP_THRESHOLD = 1 << 20  # files larger than this are mapped rather than read
+MAX_DEPTH = 64  # nesting of sequences; deeper input is treated as malicious
+
+_UNDEFINED = 0xFFFFFFFF
+# Enum attribute access and hashing are slow in CPython; the hot loop uses these plain names and maps
+# explicit VR bytes straight to (VR, has a 4-byte length).
+_UN, _SQ, _OB, _OW, _LO, _UL = VR.UN, VR.SQ, VR.OB, VR.OW, VR.LO, VR.UL
+_LONG_NAMES = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"})
+_LONG = frozenset(v for v in VR if v.value in _LONG_NAMES)
+_EXPLICIT_VR: dict[bytes, tuple[VR, bool]] = {k: (v, v.value in _LONG_NAMES) for k, v in VR_FROM_BYTES.items()}
+_SHORT_VR: dict[bytes, VR] = {k: v for k, v in VR_FROM_BYTES.items() if v.value not in _LONG_NAMES}
+# UN needs a closer look (it may be a known VR or a sequence), so the fast loop leaves it alone.
+_LONG_VR: dict[bytes, VR] = {k: v for k, v in VR_FROM_BYTES.items() if v.value in _LONG_NAMES and v is not VR.UN}
+# Dictionary VRs that need no context (not "US or SS" and the like), for implicit VR data.
+_IMPLICIT_VR: dict[int, VR] = {tag: VR(vr) for tag, vr in VR_OF.items() if vr in VR.__members__ and vr != "UN"}
+
+
+def _fast_explicit(buf: memoryview, pos: int, end: int, elements: dict[int, Any], last_tag: int,
+                   unpack: Any, unpack_ul: Any, special: frozenset[int]) -> tuple[int, int]:
+    """Index plain explicit-VR elements until one needs the general loop; return (pos, last tag).
+
+    Plain means: in ascending order, a known VR other than UN, a defined even length within ``end``,
+    and not one of the ``special`` tags. Everything else (items, delimiters, undefined lengths, odd
+    lengths, Specific Character Set, ...) is left to :meth:`_Parser.parse_dataset`.
+    """
+    short = _SHORT_VR
+    longv = _LONG_VR
+    limit = end - 12
+    while pos <= limit:
+        group, elem, vr_bytes, length = unpack(buf, pos)
+        tag = (group << 16) | elem
+        if tag <= last_tag or tag in special:
+            break
+        vr = short.get(vr_bytes)
+        if vr is None:
+            vr = longv.get(vr_bytes)
+            if vr is None:
+                break
+            length = unpack_ul(buf, pos + 8)[0]
+            value_pos = pos + 12
+        else:
+            value_pos = pos + 8
+        next_pos = value_pos + length
+        if next_pos > end or length & 1:
+            break
+        elements[tag] = (vr, value_pos, length)
+        last_tag = tag
+        pos = next_pos
+    return pos, last_tag
+
+
+def _fast_implicit(buf: memoryview, pos: int, end: int, elements: dict[int, Any], last_tag: int,
+                   unpack: Any, special: frozenset[int]) -> tuple[int, int]:
+    """The implicit-VR counterpart of :func:`_fast_explicit` (standard tags with a plain VR only)."""
+    vr_of = _IMPLICIT_VR
+    limit = end - 8
+    while pos <= limit:
+        group, elem, length = unpack(buf, pos)
+        tag = (group << 16) | elem
+        if tag <= last_tag or tag in special:
+            break
+        vr = vr_of.get(tag)
+        if vr is None:
+            break
+        next_pos = pos + 8 + length
+        if next_pos > end or length & 1:
+            break
+        elements[tag] = (vr, pos + 8, length)
+        last_tag = tag
+        pos = next_pos
+    return pos, last_tag
+
+
+_SPECIAL = frozenset({SPECIFIC_CHARACTER_SET, PIXEL_REPRESENTATION})
+_SPECIAL_STOP = _SPECIAL | {PIXEL_DATA, FLOAT_PIXEL_DATA, DOUBLE_FLOAT_PIXEL_DATA}
+_PIXEL_TAGS = frozenset({PIXEL_DATA, FLOAT_PIXEL_DATA, DOUBLE_FLOAT_PIXEL_DATA})
+_VR_BY_NAME: dict[str, VR] = {v.value: v for v in VR}
+_ITEM_TAG_LE = b"\xfe\xff\x00\xe0"
+
+_EXPLICIT_LE = struct.Struct("<HH2sH")
+_EXPLICIT_BE = struct.Struct(">HH2sH")
+_IMPLICIT_LE = struct.Struct("<HHI")
+_IMPLICIT_BE = struct.Struct(">HHI")
+_UL_LE = struct.Struct("<I")
+_UL_BE = struct.Struct(">I")
+
+IMPLICIT_LE_TS = "1.2.840.10008.1.2"
+EXPLICIT_LE_TS = "1.2.840.10008.1.2.1"
+EXPLICIT_BE_TS = "1.2.840.10008.1.2.2"
+DEFLATED_TS = "1.2.840.10008.1.2.1.99"
+
+
+class _Parser:
+    """Parses the elements of one input buffer; collects corrections made on the way."""
+
+    def __init__(self, buf: memoryview, *, lenient: bool, stop_before_pixels: bool, source: str | None) -> None:
+        self.buf = buf
+        self.lenient = lenient
+        self.stop_before_pixels = stop_before_pixels
+        self.source = source
+        self.corrections: list[Correction] = []
+        self.stopped = False  # set when stop_before_pixels ended the top-level data set
+
+    # -- reporting ---------------------------------------------------------------------------------------
+    def note(self, offset: int | None, message: str) -> None:
+        self.corrections.append(Correction(offset, message))
+
+    def fail(self, offset: int, message: str, truncated: bool = False) -> InvalidFileError:
+        cls = TruncatedError if truncated else InvalidFileError
+        return cls(message, offset=offset, source=self.source)
+
+    def sequence_parser(self) -> Any:
+        """The callable given to SourceEncoding to parse a raw defined-length sequence on access."""
+        lenient = self.lenient
+        source = self.source
+
+        def parse_sequence(raw: memoryview, src: SourceEncoding) -> Sequence:
+            sub = _Parser(raw, lenient=lenient, stop_before_pixels=False, source=source)
+            seq, _ = sub.parse_sequence(0, len(raw), src, undefined=False, depth=1)
+            return seq
+
+        return parse_sequence
+
+    # -- data sets ---------------------------------------------------------------------------------------
+    def parse_dataset(self, ds: Dataset, pos: int, end: int, src: SourceEncoding, *, depth: int,
+                      in_item: bool, top: bool = False) -> int:
+        """Index the elements of ``ds`` from ``pos``; return the offset after the data set.
+
+        ``end`` bounds the data set (a defined-length item or the buffer). Within an undefined-length item
+        the Item Delimitation Item ends it.
+        """
+        buf = self.buf
+        elements = ds._elements
+        little = src.little_endian
+        implicit = src.implicit_vr
+        header = (_IMPLICIT_LE if little else _IMPLICIT_BE) if implicit else (
+            _EXPLICIT_LE if little else _EXPLICIT_BE)
+        unpack_header = header.unpack_from
+        unpack_ul = (_UL_LE if little else _UL_BE).unpack_from
+        explicit_vr = _EXPLICIT_VR
+        vr_of = VR_OF
+        vr_by_name = _VR_BY_NAME
+        UN = _UN
+        stop_pixels = self.stop_before_pixels and top
+        special = _SPECIAL_STOP if stop_pixels else _SPECIAL
+        pixel_rep: int | None = None
+        last_tag = -1
+
+        while pos < end:
+            if implicit:
+                if little:
+                    pos, last_tag = _fast_implicit(buf, pos, end, elements, last_tag, unpack_header, special)
+            else:
+                pos, last_tag = _fast_explicit(buf, pos, end, elements, last_tag, unpack_header, unpack_ul,
+                                               special)
+            if pos >= end:
+                break
+            if pos + 8 > end:
+                if self.lenient:
+                    self.note(pos, "item ends inside an element header; stopped there")
+                    return end
+                raise self.fail(pos, f"element header needs 8 bytes, only {end - pos} left", truncated=True)
+            if implicit:
+                group, elem, length = unpack_header(buf, pos)
+                tag = (group << 16) | elem
+                value_pos = pos + 8
+                vr_name = vr_of.get(tag)
+                if vr_name is None or " or " in vr_name:
+                    vr = self.implicit_vr(tag, vr_name, pixel_rep)
+                else:
+                    vr = vr_by_name.get(vr_name, UN)
+            else:
+                group, elem, vr_bytes, length = unpack_header(buf, pos)
+                tag = (group << 16) | elem
+                info = explicit_vr.get(vr_bytes)
+                if info is not None and group != 0xFFFE:
+                    vr = info[0]
+                    if info[1]:
+                        if pos + 12 > end:
+                            raise self.fail(pos, f"{tag_str(tag)}: header of a {vr.value} element needs 12 "
+                                                 "bytes", truncated=True)
+                        length = unpack_ul(buf, pos + 8)[0]
+                        value_pos = pos + 12
+                    else:
+                        value_pos = pos + 8
+                elif group == 0xFFFE:
+                    vr = UN  # item tags carry no VR; handled below
+                    length = unpack_ul(buf, pos + 4)[0]
+                    value_pos = pos + 8
+                else:
+                    vr, length, value_pos = self.bad_vr(pos, tag, vr_bytes, unpack_ul, pixel_rep)
+
+            if group == 0xFFFE:
+                if tag == ITEM_DELIMITATION:
+                    if in_item:
+                        return pos + 8
+                    self.note(pos, "stray Item Delimitation Item skipped")
+                    pos += 8
+                    continue
+                if tag == SEQUENCE_DELIMITATION:
+                    if in_item:
+                        # the item lacks its delimiter; let the sequence end here
+                        self.note(pos, "undefined-length item ended by a Sequence Delimitation Item")
+                        return pos
+                    self.note(pos, "stray Sequence Delimitation Item skipped")
+                    pos += 8
+                    continue
+                if tag == ITEM:
+                    if not self.lenient or length == _UNDEFINED:
+                        raise self.fail(pos, "an Item (FFFE,E000) where a data element was expected")
+                    self.note(pos, "item outside a sequence skipped")
+                    pos = value_pos + length
+                    continue
+
+            if tag <= last_tag:
+                if tag == last_tag:
+                    self.note(pos, f"{tag_str(tag)} occurs twice; the later one is kept")
+                else:
+                    self.note(pos, f"{tag_str(tag)} is out of ascending tag order")
+            last_tag = tag
+
+            if stop_pixels and (tag == PIXEL_DATA or tag == FLOAT_PIXEL_DATA or tag == DOUBLE_FLOAT_PIXEL_DATA):  # noqa: SIM109
+                self.stopped = True
+                return pos
+
+            if length == _UNDEFINED:
+                pos = self.undefined_length(ds, tag, vr, value_pos, end, src, depth, implicit)
+                continue
+
+            next_pos = value_pos + length
+            if next_pos > end:
+                if not self.lenient:
+                    raise self.fail(pos, f"{tag_str(tag)} declares {length} bytes but only {end - value_pos} "
+                                         "remain", truncated=True)
+                self.note(pos, f"{tag_str(tag)} declares {length} bytes, only {end - value_pos} remain; "
+                               "value truncated")
+                length = end - value_pos
+                next_pos = end
+            if length & 1:
+                self.note(pos, f"{tag_str(tag)} has odd length {length}")
+
+            if vr is UN:
+                vr = self.unknown_vr(tag, value_pos, length, src, implicit, ds)
+                if vr is _SQ and ds._elements.get(tag).__class__ is DataElement:
+                    pos = next_pos
+                    continue
+
+            elements[tag] = (vr, value_pos, length)
+
+            if tag == SPECIFIC_CHARACTER_SET:
+                src = self.charset_source(src, value_pos, length)
+                ds.__dict__["_src"] = src
+            elif tag == PIXEL_REPRESENTATION and length >= 2:
+                pixel_rep = struct.unpack_from("<H" if little else ">H", buf, value_pos)[0]
+            pos = next_pos
+
+        if in_item and not top:
+            # An undefined-length item must end with an Item Delimitation Item.
+            if self.lenient or end == len(buf):
+                self.note(pos, "missing Item Delimitation Item at the end of the data")
+                return pos
+            raise self.fail(pos, "undefined-length item not terminated", truncated=True)
+        return pos
+
+    def implicit_vr(self, tag: int, vr_name: str | None, pixel_rep: int | None) -> VR:
+        if vr_name is None:
+            group = tag >> 16
+            elem = tag & 0xFFFF
+            if is_private_group(group):
+                if 0x10 <= elem <= 0xFF:
+                    return _LO  # Private Creator (PS3.5 7.8.1)
+                return _UL if elem == 0 else _UN
+            entry = lookup(tag)
+            if entry is None:
+                return _UN
+            vr_name = entry.vr
+            if " or " not in vr_name:
+                return _VR_BY_NAME.get(vr_name, _UN)
+        return _VR_BY_NAME[resolve_vr(tag, vr_name, pixel_rep)]
+
+    def bad_vr(self, pos: int, tag: int, vr_bytes: bytes, unpack_ul: Any,
+               pixel_rep: int | None) -> tuple[VR, int, int]:
+        """An explicit VR that is not one of the 34: read it as implicit (lenient) or fail."""
+        if not self.lenient:
+            raise self.fail(pos, f"{tag_str(tag)} has invalid VR {vr_bytes!r}; lenient=True reads it as "
+                                 "implicit VR")
+        length = unpack_ul(self.buf, pos + 4)[0]
+        vr = self.implicit_vr(tag, VR_OF.get(tag), pixel_rep)
+        self.note(pos, f"{tag_str(tag)} has invalid VR {vr_bytes!r}; read as implicit VR {vr.value}")
+        return vr, length, pos + 8
+
+    def unknown_vr(self, tag: int, value_pos: int, length: int, src: SourceEncoding, implicit: bool,
+                   ds: Dataset) -> VR:
+        """Refine UN: a known tag gets its dictionary VR; a value that is a valid item sequence is SQ."""
+        buf = self.buf
+        known = VR_OF.get(tag)
+        if not implicit and known and known != "UN" and " or " not in known and src.little_endian:
+            vr = _VR_BY_NAME.get(known, _UN)
+            if vr is _SQ:
+                self.un_sequence(ds, tag, value_pos, value_pos + length, src)
+            return vr
+        if length >= 8 and bytes(buf[value_pos:value_pos + 4]) == _ITEM_TAG_LE and (src.little_endian or implicit):
+            # PS3.5 6.2.2: a UN sequence is encoded in Implicit VR Little Endian; try it.
+            try:
+                self.un_sequence(ds, tag, value_pos, value_pos + length, src)
+            except InvalidFileError:
+                return _UN
+            return _SQ
+        return _UN
+
+    def un_sequence(self, ds: Dataset, tag: int, start: int, end: int, src: SourceEncoding) -> None:
+        sub_src = SourceEncoding(True, True, src.charset, src.parse_sequence)
+        strict = _Parser(self.buf, lenient=False, stop_before_pixels=False, source=self.source)
+        seq, _ = strict.parse_sequence(start, end, sub_src, undefined=False, depth=1)
+        elem = DataElement.from_raw(tag, _SQ, self.buf[start:end], sub_src)
+        elem._value = seq
+        elem._raw = None  # written again from its items, in the target encoding
+        ds._elements[tag] = elem
+
+    def charset_source(self, src: SourceEncoding, value_pos: int, length: int) -> SourceEncoding:
+        text = bytes(self.buf[value_pos:value_pos + length]).decode("latin_1")
+        terms = tuple(t.strip(" \x00") for t in text.split("\\"))
+        if terms == ("",):
+            terms = ()
+        cs = character_set(terms)
+        if cs.unknown:
+            self.note(value_pos, f"unknown Specific Character Set term(s) {cs.unknown}; decoded as ASCII")
+        return src.with_charset(cs)
+
+    def undefined_length(self, ds: Dataset, tag: int, vr: VR, value_pos: int, end: int,
+                         src: SourceEncoding, depth: int, implicit: bool) -> int:
+        if vr is _SQ or (vr is _UN and tag not in _PIXEL_TAGS):
+            seq_src = src
+            if vr is _UN:
+                # PS3.5 6.2.2: undefined-length UN is a sequence in Implicit VR Little Endian.
+                seq_src = SourceEncoding(True, True, src.charset, src.parse_sequence)
+            seq, next_pos = self.parse_sequence(value_pos, end, seq_src, undefined=True, depth=depth + 1)
+            elem = DataElement.from_raw(tag, _SQ, self.buf[value_pos:value_pos], seq_src, undefined_length=True)
+            elem._value = seq
+            elem._raw = None
+            ds._elements[tag] = elem
+            return next_pos
+        if vr in (_OB, _OW) or tag in _PIXEL_TAGS:
+            stream_end, next_pos = self.encapsulated(value_pos, end)
+            if vr is not _OB:
+                self.note(value_pos, f"encapsulated {tag_str(tag)} has VR {vr.value}; read as OB")
+            ds._elements[tag] = DataElement.from_raw(tag, _OB, self.buf[value_pos:stream_end], src,
+                                                     undefined_length=True)
+            return next_pos
+        if not self.lenient:
+            raise self.fail(value_pos - 8, f"{tag_str(tag)} ({vr.value}) has undefined length")
+        self.note(value_pos, f"{tag_str(tag)} ({vr.value}) has undefined length; read as a sequence")
+        seq, next_pos = self.parse_sequence(value_pos, end, src, undefined=True, depth=depth + 1)
+        elem = DataElement(tag, _SQ, seq, undefined_length=True)
+        ds._elements[tag] = elem
+        return next_pos
+
+    def encapsulated(self, pos: int, end: int) -> tuple[int, int]:
+        """Walk the items of encapsulated Pixel Data (PS3.5 A.4): (end of the items, offset after)."""
+        buf = self.buf
+        while pos + 8 <= end:
+            group, elem, length = _IMPLICIT_LE.unpack_from(buf, pos)
+            tag = (group << 16) | elem
+            if tag == SEQUENCE_DELIMITATION:
+                return pos, pos + 8
+            if tag != ITEM:
+                if not self.lenient:
+                    raise self.fail(pos, f"expected an Item in encapsulated Pixel Data, found {tag_str(tag)}")
+                self.note(pos, f"found {tag_str(tag)} in encapsulated Pixel Data; fragments end here")
+                return pos, end
+            if length == _UNDEFINED:
+                raise self.fail(pos, "a Pixel Data fragment has undefined length")
+            if pos + 8 + length > end:
+                if not self.lenient:
+                    raise self.fail(pos, f"fragment of {length} bytes runs past the end ({end - pos - 8} left)",
+                                    truncated=True)
+                self.note(pos, "last fragment truncated")
+                return end, end
+            pos += 8 + length
+        if pos != end:
+            if not self.lenient:
+                raise self.fail(pos, "encapsulated Pixel Data ends inside an item header", truncated=True)
+            self.note(pos, "encapsulated Pixel Data ends inside an item header")
+            return pos, end
+        # All fragments are complete; only the Sequence Delimitation Item is missing.
+        self.note(pos, "Sequence Delimitation Item missing after the last Pixel Data fragment")
+        return pos, pos
+
+    # -- sequences ---------------------------------------------------------------------------------------
+    def parse_sequence(self, pos: int, end: int, src: SourceEncoding, *, undefined: bool,
+                       depth: int) -> tuple[Sequence, int]:
+        if depth > MAX_DEPTH:
+            raise self.fail(pos, f"sequences nested deeper than {MAX_DEPTH} levels")
+        buf = self.buf
+        unpack = (_IMPLICIT_LE if src.little_endian else _IMPLICIT_BE).unpack_from
+        seq = Sequence(undefined_length=undefined)
+        items = seq
+        while pos < end:
+            if pos + 8 > end:
+                if self.lenient:
+                    self.note(pos, "sequence ends inside an item header")
+                    return seq, end
+                raise self.fail(pos, "sequence ends inside an item header", truncated=True)
+            group, elem, length = unpack(buf, pos)
+            tag = (group << 16) | elem
+            if tag == SEQUENCE_DELIMITATION:
+                if not undefined:
+                    self.note(pos, "Sequence Delimitation Item in a defined-length sequence")
+                return seq, pos + 8
+            if tag != ITEM:
+                if self.lenient:
+                    self.note(pos, f"expected an Item, found {tag_str(tag)}; sequence ends here")
+                    return seq, pos
+                raise self.fail(pos, f"expected an Item (FFFE,E000) in a sequence, found {tag_str(tag)}")
+            item = Dataset._lazy(buf, src)
+            if length == _UNDEFINED:
+                item.__dict__["is_undefined_length_item"] = True
+                pos = self.parse_dataset(item, pos + 8, end, src, depth=depth, in_item=True)
+            else:
+                item_end = pos + 8 + length
+                if item_end > end:
+                    if not self.lenient:
+                        raise self.fail(pos, f"item of {length} bytes runs past the end of its sequence",
+                                        truncated=True)
+                    self.note(pos, "item runs past the end of its sequence; truncated")
+                    item_end = end
+                self.parse_dataset(item, pos + 8, item_end, src, depth=depth, in_item=False)
+                pos = item_end
+            list.append(items, item)
+        if undefined:
+            if self.lenient or end == len(buf):
+                self.note(pos, "Sequence Delimitation Item missing at the end of the data")
+                return seq, pos
+            raise self.fail(pos, "undefined-length sequence not terminated", truncated=True)
+        return seq, pos
+
+
+# ---------------------------------------------------------------------------------------------------
+# Public API
+
+
+def _open_buffer(source: Any) -> tuple[memoryview, str | None]:
+    if isinstance(source, bytes | bytearray):
+        return memoryview(source), None
+    if isinstance(source, memoryview):
+        return source.cast("B") if source.format != "B" else source, None
+    if hasattr(source, "read"):
+        name = getattr(source, "name", None)
+        return memoryview(source.read()), str(name) if isinstance(name, str) else None
+    raise InvalidFileError(f"cannot read DICOM from a {type(source).__name__}")
+
+
+def read(
+    source: str | os.PathLike[str] | BinaryIO | bytes | bytearray | memoryview,
+    *,
+    stop_before_pixels: bool = False,
+    force: bool = False,
+    lenient: bool = False,
+) -> Dataset:
+    """Read a DICOM Part 10 file (or, with ``force``, a raw data set) into a lazily decoded Dataset.
+
+    - ``stop_before_pixels``: stop at Pixel Data (and Float/Double Float Pixel Data) of the top level;
+      the pixel data of a file is then not even read from disk.
+    - ``force``: accept input without the 128-byte preamble and ``DICM`` prefix, guessing its encoding.
+    - ``lenient``: also read common defects (invalid VRs, truncated values, undefined lengths where not
+      allowed) and record each fix in ``ds.read_corrections``; implies ``force``.
+
+    Deviations that lose nothing (odd lengths, a wrong group length, a missing final delimiter) are
+    read in every mode and listed in ``ds.read_corrections``. Input that cannot be read raises a
+    :class:`~dicomkit.DicomError` subclass naming the offset.
+    """
+    force = force or lenient
+    if isinstance(source, str | os.PathLike):
+        path = os.fspath(source)
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size >= MMAP_THRESHOLD:
+                buf = memoryview(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ))
+            elif stop_before_pixels and size > HEADER_PREFIX:
+                # Most headers fit in the first 64 KiB: parse those and read the rest only if needed.
+                head = f.read(HEADER_PREFIX)
+                ds = _try_prefix(memoryview(head), path, force=force, lenient=lenient)
+                if ds is not None:
+                    return ds
+                buf = memoryview(head + f.read())
+            else:
+                buf = memoryview(f.read())
+        name: str | None = path
+    else:
+        buf, name = _open_buffer(source)
+    ds = read_buffer(buf, stop_before_pixels=stop_before_pixels, force=force, lenient=lenient, source=name)
+    ds.__dict__["filename"] = name
+    return ds
+
+
+HEADER_PREFIX = 1 << 16
+
+
+def _try_prefix(head: memoryview, path: str, *, force: bool, lenient: bool) -> Dataset | None:
+    """Parse the start of a file with stop_before_pixels; None unless Pixel Data was reached in it."""
+    try:
+        ds = read_buffer(head, stop_before_pixels=True, force=force, lenient=lenient, source=path, prefix=True)
+    except DicomError:
+        return None  # the answer may lie beyond the prefix: read it all
+    if ds is not None:
+        ds.__dict__["filename"] = path
+    return ds
+
+
+def read_buffer(buf: memoryview, *, stop_before_pixels: bool = False, force: bool = False,
+                lenient: bool = False, source: str | None = None, prefix: bool = False) -> Dataset:
+    """Parse a whole input held in ``buf`` (see :func:`read`).
+
+    With ``prefix`` the buffer is only the start of the input: the result is None unless Pixel Data was
+    reached within it.
+    """
+    parser = _Parser(buf, lenient=lenient, stop_before_pixels=stop_before_pixels, source=source)
+    n = len(buf)
+    pos = 0
+    preamble: bytes | None = None
+    file_meta: Dataset | None = None
+    if n >= 132 and bytes(buf[128:132]) == b"DICM":
+        preamble = bytes(buf[:128])
+        file_meta, pos = _read_meta(parser, 132)
+    elif n >= 8 and bytes(buf[0:2]) == b"\x02\x00" and bytes(buf[4:6]) in VR_FROM_BYTES:
+        parser.note(0, "no preamble and DICM prefix; File Meta Information starts the data")
+        file_meta, pos = _read_meta(parser, 0)
+    elif not force:
+        if n < 132:
+            raise InvalidFileError(f"too short for a DICOM file ({n} bytes) and no meta information; "
+                                   "use force=True for a raw data set", offset=0, source=source)
+        raise InvalidFileError("no 'DICM' prefix: not a DICOM Part 10 file "
+                               "(use force=True to read a raw data set)", offset=128, source=source)
+    else:
+        parser.note(0, "no File Meta Information; transfer syntax guessed from the data")
+
+    ts_uid: str | None = None
+    if file_meta is not None and 0x00020010 in file_meta:
+        value = file_meta.value(0x00020010)
+        ts_uid = str(value).strip(" \x00") if value else None
+    if ts_uid is None:
+        ts_uid = _guess_transfer_syntax(buf, pos)
+        if file_meta is not None:
+            parser.note(pos, f"no Transfer Syntax UID in the meta information; guessed {UID(ts_uid).name}")
+    info = TRANSFER_SYNTAXES.get(ts_uid)
+    if info is None:
+        guessed = _guess_transfer_syntax(buf, pos)
+        if not force and not UID(ts_uid).is_valid:
+            raise UnsupportedTransferSyntaxError(f"{source or 'input'}: invalid Transfer Syntax UID {ts_uid!r}")
+        parser.note(pos, f"unknown transfer syntax {ts_uid}; data read as {UID(guessed).name}")
+        info = TRANSFER_SYNTAXES[guessed]
+
+    if info.deflated:
+        corrections = parser.corrections
+        buf = _inflate(buf, pos, source)
+        parser = _Parser(buf, lenient=lenient, stop_before_pixels=stop_before_pixels, source=source)
+        parser.corrections = corrections
+        pos = 0
+    little, implicit = info.little_endian, info.implicit_vr
+    if pos + 8 <= len(buf):
+        actual = TRANSFER_SYNTAXES[_guess_transfer_syntax(buf, pos)]
+        if (actual.little_endian, actual.implicit_vr) != (little, implicit):
+            parser.note(pos, f"data set is encoded as {_ts_name(actual.little_endian, actual.implicit_vr)}, "
+                             f"not as its transfer syntax {UID(ts_uid).name} says; read as encoded")
+            little, implicit = actual.little_endian, actual.implicit_vr
+
+    src = SourceEncoding(little, implicit, character_set(()), parser.sequence_parser())
+    ds = Dataset._lazy(buf, src)
+    if file_meta is None:
+        _check_plausible_start(buf, pos, little, source)
+    parser.parse_dataset(ds, pos, len(buf), src, depth=0, in_item=False, top=True)
+    if prefix and not parser.stopped:
+        return None  # type: ignore[return-value]
+    d = ds.__dict__
+    d["file_meta"] = file_meta
+    d["preamble"] = preamble
+    d["read_corrections"] = parser.corrections
+    if parser.stopped:
+        d["is_partial"] = True  # elements from Pixel Data on were not read; the writer refuses it
+    d["read_transfer_syntax"] = UID(
+        ts_uid if ts_uid in TRANSFER_SYNTAXES and (TRANSFER_SYNTAXES[ts_uid].little_endian,
+                                                   TRANSFER_SYNTAXES[ts_uid].implicit_vr) == (little, implicit)
+        else _ts_for(little, implicit)
+    )
+    return ds
+
+
+def _check_plausible_start(buf: memoryview, pos: int, little: bool, source: str | None) -> None:
+    """A raw data set read with force must at least start like one: a data element of group >= 0002."""
+    if pos + 8 > len(buf):
+        raise InvalidFileError("too short for a data set", offset=pos, source=source)
+    group = struct.unpack_from("<H" if little else ">H", buf, pos)[0]
+    if group < 0x0002 or group == 0xFFFE:
+        raise InvalidFileError(f"does not start with a data element (group {group:04X})", offset=pos,
+                               source=source)
+
+
+def _ts_name(little: bool, implicit: bool) -> str:
+    return UID(_ts_for(little, implicit)).name
+
+
+def _ts_for(little: bool, implicit: bool) -> str:
+    if implicit:
+        return IMPLICIT_LE_TS
+    return EXPLICIT_LE_TS if little else EXPLICIT_BE_TS
+
+
+def _read_meta(parser: _Parser, pos: int) -> tuple[Dataset, int]:
+    """File Meta Information (PS3.10 7.1): group 0002, always Explicit VR Little Endian.
+
+    The group ends where the first element of another group starts; a wrong group length (common in
+    the wild) is reported, not trusted.
+    """
+    buf = parser.buf
+    n = len(buf)
+    implicit = pos + 6 <= n and bytes(buf[pos + 4:pos + 6]) not in VR_FROM_BYTES
+    if implicit:
+        parser.note(pos, "File Meta Information is encoded in implicit VR")
+    src = SourceEncoding(True, implicit, character_set(()), parser.sequence_parser())
+    meta = Dataset._lazy(buf, src)
+    elements = meta._elements
+    start = pos
+    first_value_end = None
+    while pos + 8 <= n:
+        group, elem, vr_bytes, length = _EXPLICIT_LE.unpack_from(buf, pos)
+        if group != 0x0002:
+            break
+        tag = 0x00020000 | elem
+        if implicit:
+            length = _UL_LE.unpack_from(buf, pos + 4)[0]
+            vr = parser.implicit_vr(tag, VR_OF.get(tag), None)
+            value_pos = pos + 8
+        else:
+            info = _EXPLICIT_VR.get(vr_bytes)
+            if info is None:
+                raise InvalidFileError(f"invalid VR {vr_bytes!r} in the File Meta Information", offset=pos,
+                                       source=parser.source)
+            vr = info[0]
+            if info[1]:
+                if pos + 12 > n:
+                    raise TruncatedError("File Meta Information truncated", offset=pos, source=parser.source)
+                length = _UL_LE.unpack_from(buf, pos + 8)[0]
+                value_pos = pos + 12
+            else:
+                value_pos = pos + 8
+        if length == _UNDEFINED:
+            raise InvalidFileError("undefined length in the File Meta Information", offset=pos,
+                                   source=parser.source)
+        if value_pos + length > n:
+            raise TruncatedError(f"{tag_str(tag)} in the File Meta Information runs past the end of the data",
+                                 offset=pos, source=parser.source)
+        elements[tag] = (vr, value_pos, length)
+        pos = value_pos + length
+        if first_value_end is None:
+            first_value_end = pos
+    if pos == start:
+        raise InvalidFileError("File Meta Information (group 0002) is missing", offset=start,
+                               source=parser.source)
+    meta.__dict__["read_corrections"] = parser.corrections
+    if 0x00020000 in elements and first_value_end is not None:
+        declared = meta.value(0x00020000)
+        if isinstance(declared, int) and declared != pos - first_value_end:
+            parser.note(start, f"File Meta Information Group Length says {declared}, the group has "
+                               f"{pos - first_value_end} bytes")
+    return meta, pos
+
+
+def _guess_transfer_syntax(buf: memoryview, pos: int) -> str:
+    """Guess how a data set is encoded from its first element header."""
+    if pos + 8 > len(buf):
+        return EXPLICIT_LE_TS
+    vr_bytes = bytes(buf[pos + 4:pos + 6])
+    group_le = struct.unpack_from("<H", buf, pos)[0]
+    group_be = struct.unpack_from(">H", buf, pos)[0]
+    explicit = vr_bytes in VR_FROM_BYTES
+    if group_le > 0x00FF and group_be <= 0x00FF and group_be != 0:
+        return EXPLICIT_BE_TS if explicit else IMPLICIT_LE_TS
+    if explicit:
+        return EXPLICIT_LE_TS
+    return IMPLICIT_LE_TS
+
+
+def _inflate(buf: memoryview, pos: int, source: str | None) -> memoryview:
+    """Deflated Explicit VR Little Endian (PS3.5 A.5): the data set is a raw RFC 1951 stream."""
+    data = bytes(buf[pos:])
+    for wbits in (-15, 15):
+        try:
+            inflater = zlib.decompressobj(wbits)
+            out = inflater.decompress(data)
+            out += inflater.flush()
+            return memoryview(out)
+        except zlib.error:
+            continue
+    raise InvalidFileError("Deflated data set cannot be inflated", offset=pos, source=source)
+
+
+def read_file_meta(source: str | Path) -> Dataset:
+    """Only the File Meta Information of a Part 10 file."""
+    with open(source, "rb") as f:
+        head = f.read(132)
+        if len(head) < 132 or head[128:132] != b"DICM":
+            raise InvalidFileError("no 'DICM' prefix at offset 128", offset=128, source=str(source))
+        rest = f.read(1 << 16)
+    buf = memoryview(head + rest)
+    parser = _Parser(buf, lenient=False, stop_before_pixels=False, source=str(source))
+    meta, _ = _read_meta(parser, 132)
+    return meta

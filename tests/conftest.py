@@ -1,0 +1,42 @@
+"""Shared fixtures: the real-file corpus and helpers to find DCMTK tools."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = (ROOT.parent / "shared" / "corpus").resolve()
+
+# Raw data sets in the corpus (no preamble/meta): they need force=True.
+RAW_FILES = {"JLSL_RGB_ILV0.dcm", "JLSL_RGB_ILV1.dcm", "JLSL_RGB_ILV2.dcm", "JLSN_RGB_ILV0.dcm",
+             "OT-PAL-8-face.dcm"}
+
+
+def corpus_files() -> list[Path]:
+    if not CORPUS.is_dir():
+        return []
+    return sorted(CORPUS.glob("*.dcm"))
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    if not CORPUS.is_dir():
+        pytest.skip(f"corpus not found at {CORPUS} (CI provides ../shared/corpus)")
+    return CORPUS
+
+
+def corpus_params() -> list[object]:
+    files = corpus_files()
+    if not files:
+        return [pytest.param(None, marks=pytest.mark.skip(reason=f"corpus not found at {CORPUS}"))]
+    return [pytest.param(f, id=f.name) for f in files]
+
+
+def require_tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        pytest.skip(f"{name} not installed (Debian package dcmtk/dicom3tools; .ci/run installs it)")
+    return path
