@@ -45,7 +45,7 @@ class Correction:
 
 Key = int | str | tuple[int, int]
 
-_VR_BY_NAME = {v.value: v for v in VR}
+_VR_BY_NAME = {str(v): v for v in VR}
 
 
 def _to_tag(key: Key) -> int:
@@ -111,10 +111,9 @@ class Dataset:
     # -- element access --------------------------------------------------------------------------------
     def _materialize(self, tag: int, entry: tuple[VR, int, int]) -> DataElement:
         vr, offset, length = entry
-        buf = self._buf
-        assert buf is not None and self._src is not None
-        elem = DataElement.from_raw(tag, vr, buf[offset:offset + length], self._src)
-        self._elements[tag] = elem
+        d = self.__dict__
+        elem = DataElement.from_raw(tag, vr, d["_buf"][offset:offset + length], d["_src"])
+        d["_elements"][tag] = elem
         return elem
 
     def _element(self, tag: int) -> DataElement | None:
@@ -154,10 +153,14 @@ class Dataset:
         return tag in self._elements
 
     def __iter__(self) -> Iterator[DataElement]:
-        for tag in sorted(self._elements):
-            elem = self._element(tag)
-            if elem is not None:
-                yield elem
+        elements = self._elements
+        for tag in sorted(elements):
+            elem = elements.get(tag)
+            if elem is None:
+                continue  # deleted while iterating
+            if elem.__class__ is not DataElement:
+                elem = self._materialize(tag, elem)
+            yield elem
 
     def __len__(self) -> int:
         return len(self._elements)
@@ -283,14 +286,14 @@ class Dataset:
         existing = self.vr_of(tag)
         if entry is None or entry.vr == "NONE":
             if existing is not None:
-                return existing.value
+                return str(existing)
             raise InvalidValueError(
                 f"{tag_str(tag)} is not in the dictionary: add it with add_new(tag, vr, value)"
             )
         vr = entry.vr
         if " or " in vr:
-            if existing is not None and existing.value in vr.split(" or "):
-                return existing.value
+            if existing is not None and existing in vr.split(" or "):
+                return str(existing)
             from .ambiguous import resolve_vr
 
             pixel_rep = self.value(PIXEL_REPRESENTATION) if PIXEL_REPRESENTATION in self._elements else None

@@ -9,7 +9,7 @@ from .charset import DEFAULT, CharacterSet
 from .dictionary import lookup, name_for_tag
 from .errors import InvalidValueError
 from .tag import Tag, tag_str
-from .values import decode_value, encode_value, normalize_value, value_multiplicity
+from .values import _DECODERS, decode_value, encode_value, normalize_value, value_multiplicity
 from .vr import VR
 
 if TYPE_CHECKING:
@@ -46,7 +46,8 @@ class SourceEncoding:
 
 
 _UNSET: Any = object()
-_VR_BY_NAME = {v.value: v for v in VR}
+_SQ = VR.SQ
+_VR_BY_NAME = {str(v): v for v in VR}
 
 
 class DataElement:
@@ -87,7 +88,7 @@ class DataElement:
                 return value
             return Sequence(value or [])
         try:
-            return normalize_value(self._vr.value, value)
+            return normalize_value(self._vr, value)
         except InvalidValueError as exc:
             raise InvalidValueError(f"{tag_str(self._tag)} {self.keyword or ''}: {exc}") from None
 
@@ -140,12 +141,15 @@ class DataElement:
     def _decode(self) -> Any:
         raw, src = self._raw, self._src
         assert raw is not None and src is not None
-        if self._vr is VR.SQ:
-            if src.parse_sequence is None:
-                raise InvalidValueError(f"{tag_str(self._tag)}: no parser for the raw sequence")
-            return src.parse_sequence(memoryview(raw), src)
+        decoder = _DECODERS.get(self._vr)
         try:
-            return decode_value(self._vr.value, raw, src.little_endian, src.charset)
+            if decoder is not None:
+                return decoder(raw, src.little_endian, src.charset)
+            if self._vr is _SQ:
+                if src.parse_sequence is None:
+                    raise InvalidValueError("no parser for the raw sequence")
+                return src.parse_sequence(memoryview(raw), src)
+            return decode_value(self._vr, raw, src.little_endian, src.charset)
         except InvalidValueError as exc:
             raise InvalidValueError(f"{tag_str(self._tag)} {self.keyword}: {exc}") from None
 
@@ -167,7 +171,7 @@ class DataElement:
     def VM(self) -> int:
         if self._vr is VR.SQ:
             return 1
-        if self._vr.value in ("OB", "OW", "OD", "OF", "OL", "OV", "UN", "UT", "UR", "LT", "ST"):
+        if self._vr in ("OB", "OW", "OD", "OF", "OL", "OV", "UN", "UT", "UR", "LT", "ST"):
             return 0 if self.length == 0 else 1
         return value_multiplicity(self.value)
 
@@ -188,14 +192,14 @@ class DataElement:
             raise InvalidValueError("sequences are encoded by the writer")
         raw, src = self._raw, self._src
         if raw is not None and src is not None and (
-            src.little_endian == little_endian or self._vr.value in _ENDIAN_NEUTRAL
-        ) and (src.charset is charset or self._vr.value not in _CHARSET_VRS):
+            src.little_endian == little_endian or self._vr in _ENDIAN_NEUTRAL
+        ) and (src.charset is charset or self._vr not in _CHARSET_VRS):
             data = bytes(raw)
             if len(data) & 1:
-                data += b"\x00" if self._vr.value in ("UI", "OB", "UN") else (
+                data += b"\x00" if self._vr in ("UI", "OB", "UN") else (
                     b" " if self._vr.is_string else b"\x00")
             return data
-        return encode_value(self._vr.value, self.value, little_endian, charset)
+        return encode_value(self._vr, self.value, little_endian, charset)
 
     # -- comparisons and display ------------------------------------------------------------------------
     def __eq__(self, other: object) -> bool:

@@ -31,12 +31,8 @@ from .vr import (
     NUMBER_FORMATS,
     NUMBER_SIZES,
     STRING_VRS,
-    TEXT_VRS,
     WORD_SIZES,
 )
-
-# Leading spaces are insignificant for these (PS3.5 Table 6.2-1); trailing spaces for all.
-_STRIP_BOTH = frozenset({"AE", "AS", "CS", "DA", "DS", "DT", "IS", "TM", "UI", "LO", "SH"})
 
 _RANGES = {"US": (0, 0xFFFF), "SS": (-0x8000, 0x7FFF), "UL": (0, 0xFFFFFFFF),
            "SL": (-0x80000000, 0x7FFFFFFF), "SV": (-(2**63), 2**63 - 1), "UV": (0, 2**64 - 1)}
@@ -56,84 +52,127 @@ def swap_words(data: bytes | memoryview, size: int) -> bytes:
     return arr.tobytes() + bytes(data[usable:])
 
 
-def _convert_string(vr: str, text: str) -> Any:
-    if vr == "PN":
-        return PersonName(text)
-    if vr == "UI":
-        return UID(text)
-    if vr == "DS":
+def _ascii(raw: bytes | memoryview) -> str:
+    try:
+        return str(raw, "ascii")
+    except UnicodeDecodeError:
+        return str(raw, "latin_1")
+
+
+def _split_stripped(text: str, both: bool) -> list[str]:
+    if both:
+        return [part.strip(" \x00") for part in text.split("\\")]
+    return [part.rstrip(" \x00") for part in text.split("\\")]
+
+
+def _string_decoder(vr: str, convert: Any, uses_charset: bool, both: bool) -> Any:
+    """A decoder for a multi-valued string VR: text -> stripped value(s), converted per VR."""
+
+    def decode(raw: bytes | memoryview, little: bool, charset: CharacterSet) -> Any:
+        text = charset.decode(bytes(raw), vr) if uses_charset else _ascii(raw)
+        if "\\" in text:
+            return tuple(convert(part) for part in _split_stripped(text, both))
+        return convert(text.strip(" \x00") if both else text.rstrip(" \x00"))
+
+    return decode
+
+
+def _text_decoder(vr: str) -> Any:
+    def decode(raw: bytes | memoryview, little: bool, charset: CharacterSet) -> Any:
+        if vr == "UR":
+            return _ascii(raw).strip(" ")
+        return charset.decode(bytes(raw), vr).rstrip(" \x00")
+
+    return decode
+
+
+def _optional(cls: Any) -> Any:
+    def convert(text: str) -> Any:
         if not text:
             return None
         try:
-            return DS(text)
+            return cls(text)
         except InvalidValueError:
             return text  # keep what the file holds; validation reports it
-    if vr == "IS":
-        if not text:
-            return None
-        try:
-            return IS(text)
-        except InvalidValueError:
-            return text
-    if vr == "DA":
-        return DA(text)
-    if vr == "TM":
-        return TM(text)
-    if vr == "DT":
-        return DT(text)
+
+    return convert
+
+
+def _identity(text: str) -> str:
     return text
 
 
-def _strip(vr: str, text: str) -> str:
-    if vr == "UI":
-        return text.rstrip("\x00 ").lstrip(" ")
-    if vr in _STRIP_BOTH:
-        return text.strip(" \x00")
-    return text.rstrip(" \x00")
+def _number_decoder(vr: str) -> Any:
+    fmt = NUMBER_FORMATS[vr]
+    size = NUMBER_SIZES[vr]
+    one_le, one_be = struct.Struct("<" + fmt), struct.Struct(">" + fmt)
+
+    def decode(raw: bytes | memoryview, little: bool, charset: CharacterSet) -> Any:
+        n = len(raw)
+        if n == size:
+            return (one_le if little else one_be).unpack(raw)[0]
+        count, extra = divmod(n, size)
+        if extra:
+            raise InvalidValueError(f"{vr} value of {n} bytes is not a multiple of {size}")
+        if count == 0:
+            return None
+        return struct.unpack(("<" if little else ">") + str(count) + fmt, raw)
+
+    return decode
 
 
-def decode_text(vr: str, raw: bytes, charset: CharacterSet) -> str:
-    if vr in CHARSET_VRS:
-        return charset.decode(raw, vr)
-    try:
-        return raw.decode("ascii")
-    except UnicodeDecodeError:
-        return raw.decode("latin_1")
+def _decode_at(raw: bytes | memoryview, little: bool, charset: CharacterSet) -> Any:
+    count, extra = divmod(len(raw), 4)
+    if extra:
+        raise InvalidValueError(f"AT value of {len(raw)} bytes is not a multiple of 4")
+    if count == 0:
+        return None
+    words = struct.unpack(("<" if little else ">") + str(2 * count) + "H", raw)
+    tags = tuple(Tag((words[2 * i] << 16) | words[2 * i + 1]) for i in range(count))
+    return tags[0] if count == 1 else tags
+
+
+def _bytes_decoder(vr: str) -> Any:
+    word = WORD_SIZES.get(vr, 1)
+
+    def decode(raw: bytes | memoryview, little: bool, charset: CharacterSet) -> Any:
+        if not little and word > 1:
+            return swap_words(raw, word)
+        return bytes(raw)
+
+    return decode
+
+
+_DECODERS: dict[str, Any] = {
+    "AE": _string_decoder("AE", _identity, False, True),
+    "AS": _string_decoder("AS", _identity, False, True),
+    "CS": _string_decoder("CS", _identity, False, True),
+    "DA": _string_decoder("DA", DA, False, True),
+    "DS": _string_decoder("DS", _optional(DS), False, True),
+    "DT": _string_decoder("DT", DT, False, True),
+    "IS": _string_decoder("IS", _optional(IS), False, True),
+    "TM": _string_decoder("TM", TM, False, True),
+    "UI": _string_decoder("UI", UID, False, True),
+    "LO": _string_decoder("LO", _identity, True, True),
+    "SH": _string_decoder("SH", _identity, True, True),
+    "UC": _string_decoder("UC", _identity, True, False),
+    "PN": _string_decoder("PN", PersonName, True, False),
+    "LT": _text_decoder("LT"),
+    "ST": _text_decoder("ST"),
+    "UT": _text_decoder("UT"),
+    "UR": _text_decoder("UR"),
+    "AT": _decode_at,
+    **{vr: _number_decoder(vr) for vr in NUMBER_FORMATS},
+    **{vr: _bytes_decoder(vr) for vr in BYTES_VRS},
+}
 
 
 def decode_value(vr: str, raw: bytes | memoryview, little: bool, charset: CharacterSet) -> Any:
     """The Python value of encoded value bytes (the VR must not be SQ)."""
-    if vr in STRING_VRS:
-        text = decode_text(vr, bytes(raw), charset)
-        if vr in TEXT_VRS:
-            return text.rstrip(" \x00") if vr != "UR" else text.strip(" ")
-        if vr in MULTI_STRING_VRS and "\\" in text:
-            return tuple(_convert_string(vr, _strip(vr, part)) for part in text.split("\\"))
-        return _convert_string(vr, _strip(vr, text))
-    fmt = NUMBER_FORMATS.get(vr)
-    if fmt is not None:
-        size = NUMBER_SIZES[vr]
-        count, extra = divmod(len(raw), size)
-        if extra:
-            raise InvalidValueError(f"{vr} value of {len(raw)} bytes is not a multiple of {size}")
-        if count == 0:
-            return None
-        values = struct.unpack(("<" if little else ">") + str(count) + fmt, raw)
-        return values[0] if count == 1 else values
-    if vr == "AT":
-        count, extra = divmod(len(raw), 4)
-        if extra:
-            raise InvalidValueError(f"AT value of {len(raw)} bytes is not a multiple of 4")
-        if count == 0:
-            return None
-        words = struct.unpack(("<" if little else ">") + str(2 * count) + "H", raw)
-        tags = tuple(Tag((words[2 * i] << 16) | words[2 * i + 1]) for i in range(count))
-        return tags[0] if count == 1 else tags
-    if vr in BYTES_VRS:
-        if not little and WORD_SIZES.get(vr, 1) > 1:
-            return swap_words(raw, WORD_SIZES[vr])
-        return bytes(raw)
-    raise InvalidValueError(f"no decoder for VR {vr!r}")
+    decoder = _DECODERS.get(vr)
+    if decoder is None:
+        raise InvalidValueError(f"no decoder for VR {vr!r}")
+    return decoder(raw, little, charset)
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -2,75 +2,123 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from collections.abc import Iterator
+from typing import ClassVar
 
 
-class VR(str, Enum):
-    """The 34 Value Representations of PS3.5 Table 6.2-1 (plus the item pseudo-VR used internally)."""
+class _VRType(type):
+    def __iter__(cls) -> Iterator[VR]:
+        return iter(_ALL)
 
-    AE = "AE"
-    AS = "AS"
-    AT = "AT"
-    CS = "CS"
-    DA = "DA"
-    DS = "DS"
-    DT = "DT"
-    FD = "FD"
-    FL = "FL"
-    IS = "IS"
-    LO = "LO"
-    LT = "LT"
-    OB = "OB"
-    OD = "OD"
-    OF = "OF"
-    OL = "OL"
-    OV = "OV"
-    OW = "OW"
-    PN = "PN"
-    SH = "SH"
-    SL = "SL"
-    SQ = "SQ"
-    SS = "SS"
-    ST = "ST"
-    SV = "SV"
-    TM = "TM"
-    UC = "UC"
-    UI = "UI"
-    UL = "UL"
-    UN = "UN"
-    UR = "UR"
-    US = "US"
-    UT = "UT"
-    UV = "UV"
+    def __len__(cls) -> int:
+        return len(_ALL)
+
+
+class VR(str, metaclass=_VRType):
+    """One of the 34 Value Representations of PS3.5 Table 6.2-1.
+
+    A VR is a ``str`` (``VR.PN == "PN"``), interned so that ``VR("PN") is VR.PN``; it hashes and compares
+    at the speed of a plain string, which the reader's inner loop relies on.
+    """
+
+    __slots__ = ()
+
+    AE: ClassVar[VR]
+    AS: ClassVar[VR]
+    AT: ClassVar[VR]
+    CS: ClassVar[VR]
+    DA: ClassVar[VR]
+    DS: ClassVar[VR]
+    DT: ClassVar[VR]
+    FD: ClassVar[VR]
+    FL: ClassVar[VR]
+    IS: ClassVar[VR]
+    LO: ClassVar[VR]
+    LT: ClassVar[VR]
+    OB: ClassVar[VR]
+    OD: ClassVar[VR]
+    OF: ClassVar[VR]
+    OL: ClassVar[VR]
+    OV: ClassVar[VR]
+    OW: ClassVar[VR]
+    PN: ClassVar[VR]
+    SH: ClassVar[VR]
+    SL: ClassVar[VR]
+    SQ: ClassVar[VR]
+    SS: ClassVar[VR]
+    ST: ClassVar[VR]
+    SV: ClassVar[VR]
+    TM: ClassVar[VR]
+    UC: ClassVar[VR]
+    UI: ClassVar[VR]
+    UL: ClassVar[VR]
+    UN: ClassVar[VR]
+    UR: ClassVar[VR]
+    US: ClassVar[VR]
+    UT: ClassVar[VR]
+    UV: ClassVar[VR]
+
+    def __new__(cls, value: str) -> VR:
+        vr = _BY_NAME.get(str(value))
+        if vr is None:
+            from .errors import InvalidValueError
+
+            raise InvalidValueError(f"unknown VR {value!r}")
+        return vr
+
+    @property
+    def value(self) -> str:
+        return str.__str__(self)
+
+    @property
+    def name(self) -> str:
+        return str.__str__(self)
+
+    def __repr__(self) -> str:
+        return f"VR.{str.__str__(self)}"
 
     def __str__(self) -> str:
-        return self.value
+        return str.__str__(self)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (VR, (str.__str__(self),))
 
     @property
     def long_header(self) -> bool:
         """Explicit VR encodings use 2 reserved bytes and a 32-bit length for these (PS3.5 7.1.2)."""
-        return self.value in LONG_HEADER_VRS
+        return self in LONG_HEADER_VRS
 
     @property
     def is_string(self) -> bool:
-        return self.value in STRING_VRS
+        return self in STRING_VRS
 
     @property
     def is_binary(self) -> bool:
-        return self.value in BYTES_VRS
+        return self in BYTES_VRS
 
     @property
     def uses_charset(self) -> bool:
         """Values are encoded with the Specific Character Set (PS3.5 6.1.2.3)."""
-        return self.value in CHARSET_VRS
+        return self in CHARSET_VRS
 
     @property
     def max_length(self) -> int | None:
         """Maximum value length in bytes (characters for text) per value, where the standard sets one."""
-        return MAX_LENGTH.get(self.value)
+        return MAX_LENGTH.get(self)
 
 
-VRS: frozenset[str] = frozenset(v.value for v in VR)
+_BY_NAME: dict[str, VR] = {}
+_NAMES = ("AE", "AS", "AT", "CS", "DA", "DS", "DT", "FD", "FL", "IS", "LO", "LT", "OB", "OD", "OF", "OL",
+          "OV", "OW", "PN", "SH", "SL", "SQ", "SS", "ST", "SV", "TM", "UC", "UI", "UL", "UN", "UR", "US",
+          "UT", "UV")
+for _name in _NAMES:
+    _vr = str.__new__(VR, _name)
+    _BY_NAME[_name] = _vr
+    setattr(VR, _name, _vr)
+_ALL: tuple[VR, ...] = tuple(_BY_NAME.values())
+
+
+VRS: frozenset[str] = frozenset(_BY_NAME)
 
 # PS3.5 7.1.2: VRs whose explicit-VR header has a 4-byte length field.
 LONG_HEADER_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"})
@@ -103,4 +151,4 @@ def padding_byte(vr: str) -> bytes:
     return b" " if vr in STRING_VRS else b"\x00"
 
 
-VR_FROM_BYTES: dict[bytes, VR] = {v.value.encode("ascii"): v for v in VR}
+VR_FROM_BYTES: dict[bytes, VR] = {name.encode("ascii"): vr for name, vr in _BY_NAME.items()}

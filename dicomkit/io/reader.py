@@ -35,7 +35,7 @@ from ..core.tag import (
     tag_str,
 )
 from ..core.uid import TRANSFER_SYNTAXES, UID
-from ..core.vr import VR, VR_FROM_BYTES
+from ..core.vr import VR, VR_FROM_BYTES, VRS
 
 MMAP_THRESHOLD = 1 << 20  # files larger than this are mapped rather than read
 MAX_DEPTH = 64  # nesting of sequences; deeper input is treated as malicious
@@ -45,13 +45,13 @@ _UNDEFINED = 0xFFFFFFFF
 # explicit VR bytes straight to (VR, has a 4-byte length).
 _UN, _SQ, _OB, _OW, _LO, _UL = VR.UN, VR.SQ, VR.OB, VR.OW, VR.LO, VR.UL
 _LONG_NAMES = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"})
-_LONG = frozenset(v for v in VR if v.value in _LONG_NAMES)
-_EXPLICIT_VR: dict[bytes, tuple[VR, bool]] = {k: (v, v.value in _LONG_NAMES) for k, v in VR_FROM_BYTES.items()}
-_SHORT_VR: dict[bytes, VR] = {k: v for k, v in VR_FROM_BYTES.items() if v.value not in _LONG_NAMES}
+_LONG = frozenset(v for v in VR if v in _LONG_NAMES)
+_EXPLICIT_VR: dict[bytes, tuple[VR, bool]] = {k: (v, v in _LONG_NAMES) for k, v in VR_FROM_BYTES.items()}
+_SHORT_VR: dict[bytes, VR] = {k: v for k, v in VR_FROM_BYTES.items() if v not in _LONG_NAMES}
 # UN needs a closer look (it may be a known VR or a sequence), so the fast loop leaves it alone.
-_LONG_VR: dict[bytes, VR] = {k: v for k, v in VR_FROM_BYTES.items() if v.value in _LONG_NAMES and v is not VR.UN}
+_LONG_VR: dict[bytes, VR] = {k: v for k, v in VR_FROM_BYTES.items() if v in _LONG_NAMES and v is not VR.UN}
 # Dictionary VRs that need no context (not "US or SS" and the like), for implicit VR data.
-_IMPLICIT_VR: dict[int, VR] = {tag: VR(vr) for tag, vr in VR_OF.items() if vr in VR.__members__ and vr != "UN"}
+_IMPLICIT_VR: dict[int, VR] = {tag: VR(vr) for tag, vr in VR_OF.items() if vr in VRS and vr != "UN"}
 
 
 def _fast_explicit(buf: memoryview, pos: int, end: int, elements: dict[int, Any], last_tag: int,
@@ -113,7 +113,7 @@ def _fast_implicit(buf: memoryview, pos: int, end: int, elements: dict[int, Any]
 _SPECIAL = frozenset({SPECIFIC_CHARACTER_SET, PIXEL_REPRESENTATION})
 _SPECIAL_STOP = _SPECIAL | {PIXEL_DATA, FLOAT_PIXEL_DATA, DOUBLE_FLOAT_PIXEL_DATA}
 _PIXEL_TAGS = frozenset({PIXEL_DATA, FLOAT_PIXEL_DATA, DOUBLE_FLOAT_PIXEL_DATA})
-_VR_BY_NAME: dict[str, VR] = {v.value: v for v in VR}
+_VR_BY_NAME: dict[str, VR] = {str(v): v for v in VR}
 _ITEM_TAG_LE = b"\xfe\xff\x00\xe0"
 
 _EXPLICIT_LE = struct.Struct("<HH2sH")

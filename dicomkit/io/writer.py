@@ -93,8 +93,8 @@ class _Writer:
         if self.enc.implicit:
             return self.implicit_header.pack(group, elem, length)
         if vr in _LONG:
-            return self.long_header.pack(group, elem, vr.value.encode(), length)
-        return self.short_header.pack(group, elem, vr.value.encode(), length)
+            return self.long_header.pack(group, elem, vr.encode(), length)
+        return self.short_header.pack(group, elem, vr.encode(), length)
 
     def dataset(self, ds: Dataset, enc: _Encoding, top: bool = False) -> list[Chunk]:
         """Encoded chunks of every element of ``ds`` (group lengths recomputed where present)."""
@@ -131,8 +131,8 @@ class _Writer:
         entry = ds._elements[tag]
         if entry.__class__ is not DataElement:
             vr, offset, length = entry
-            if vr is not VR.SQ and (enc.little == ds._src.little_endian or vr.value in _ENDIAN_NEUTRAL) and (  # type: ignore[union-attr]
-                vr.value not in _CHARSET_VRS or ds._src.charset is enc.charset  # type: ignore[union-attr]
+            if vr is not VR.SQ and (enc.little == ds._src.little_endian or vr in _ENDIAN_NEUTRAL) and (  # type: ignore[union-attr]
+                vr not in _CHARSET_VRS or ds._src.charset is enc.charset  # type: ignore[union-attr]
             ) and not length & 1:
                 out.append(self.header(tag, vr, length))
                 if length:
