@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-CORPUS = (ROOT.parent / "shared" / "corpus").resolve()
+# ../shared beside the checkout (as in CI); DICOMKIT_SHARED overrides it.
+SHARED = Path(os.environ.get("DICOMKIT_SHARED", ROOT.parent / "shared")).resolve()
+CORPUS = SHARED / "corpus"
 
 # Raw data sets in the corpus (no preamble/meta): they need force=True.
 RAW_FILES = {"JLSL_RGB_ILV0.dcm", "JLSL_RGB_ILV1.dcm", "JLSL_RGB_ILV2.dcm", "JLSN_RGB_ILV0.dcm",

@@ -146,3 +146,29 @@ def encapsulate(frames: Sequence[bytes], *, basic_offset_table: bool = True) -> 
     for f in padded:
         out += _ITEM_HEADER.pack(_ITEM, len(f)) + f
     return bytes(out)
+
+
+def encapsulated_frames(ds: object) -> list[list[memoryview]]:
+    """The fragments of every frame of a data set's encapsulated Pixel Data, without decoding anything.
+
+    Uses the Extended Offset Table (7FE0,0001)/(7FE0,0002) when present, else the Basic Offset Table, else
+    one fragment per frame or a scan for codestream starts (PS3.5 A.4).
+    """
+    from ..core.dataset import Dataset
+
+    if not isinstance(ds, Dataset) or 0x7FE00010 not in ds:
+        raise InvalidValueError("the data set has no Pixel Data")
+    elem = ds[0x7FE00010]
+    if not elem.is_undefined_length:
+        raise InvalidValueError("Pixel Data is not encapsulated")
+    stream = elem.raw if elem.raw is not None else elem.value
+    pixel_data = EncapsulatedPixelData.parse(stream)
+    frames = ds.get("NumberOfFrames") or 1
+    offsets = lengths = None
+    if 0x7FE00001 in ds:
+        eot = bytes(ds[0x7FE00001].value or b"")
+        offsets = struct.unpack(f"<{len(eot) // 8}Q", eot[: len(eot) // 8 * 8])
+        if 0x7FE00002 in ds:
+            eotl = bytes(ds[0x7FE00002].value or b"")
+            lengths = struct.unpack(f"<{len(eotl) // 8}Q", eotl[: len(eotl) // 8 * 8])
+    return pixel_data.frame_fragments(int(frames), offsets, lengths)

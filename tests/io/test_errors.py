@@ -164,3 +164,28 @@ def test_header_only_dataset_is_not_written_by_accident(tmp_path):
     assert dicomkit.read(path).PixelData == b"\x01\x02\x03\x04"  # the file is intact
     head.save(tmp_path / "b.dcm", allow_partial=True)
     assert "PixelData" not in dicomkit.read(tmp_path / "b.dcm")
+
+
+def test_meta_says_explicit_but_data_is_implicit():
+    ds = minimal()
+    implicit = to_bytes(ds, transfer_syntax=dicomkit.uid.ImplicitVRLittleEndian)
+    explicit = to_bytes(ds, transfer_syntax=dicomkit.uid.ExplicitVRLittleEndian)
+    meta_end = explicit.index(b"\x08\x00\x16\x00")  # first data set element, SOP Class UID
+    lying = explicit[:meta_end] + implicit[implicit.index(b"\x08\x00\x16\x00"):]
+    back = dicomkit.read(io.BytesIO(lying))
+    assert back.PatientName == "Test^Patient" and back.Rows == 2
+    assert back.read_transfer_syntax == dicomkit.uid.ImplicitVRLittleEndian
+    assert any("encoded as Implicit VR Little Endian" in str(c) for c in back.read_corrections)
+
+
+def test_odd_length_values_are_read_and_reported():
+    data = bytearray(to_bytes(minimal()))
+    pos = data.index(b"\x10\x00\x20\x00LO")  # PatientID "ID1 " (4 bytes) -> declare 3
+    struct.pack_into("<H", data, pos + 6, 3)
+    del data[pos + 8 + 3]
+    ds = dicomkit.read(io.BytesIO(bytes(data)))
+    assert ds.PatientID == "ID1"
+    assert any("odd length" in str(c) for c in ds.read_corrections)
+    # written back, the value is padded to an even length
+    again = dicomkit.read(io.BytesIO(to_bytes(ds)))
+    assert again["PatientID"].length == 4 and not again.read_corrections
