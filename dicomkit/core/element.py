@@ -10,7 +10,7 @@ from .dictionary import lookup, name_for_tag
 from .errors import InvalidValueError
 from .tag import Tag, tag_str
 from .values import _DECODERS, decode_value, encode_value, normalize_value, value_multiplicity
-from .vr import VR
+from .vr import CHARSET_VRS, ENDIAN_NEUTRAL_VRS, VR
 
 if TYPE_CHECKING:
     from .sequence import Sequence
@@ -192,8 +192,8 @@ class DataElement:
             raise InvalidValueError("sequences are encoded by the writer")
         raw, src = self._raw, self._src
         if raw is not None and src is not None and (
-            src.little_endian == little_endian or self._vr in _ENDIAN_NEUTRAL
-        ) and (src.charset is charset or self._vr not in _CHARSET_VRS):
+            src.little_endian == little_endian or self._vr in ENDIAN_NEUTRAL_VRS
+        ) and (src.charset is charset or self._vr not in CHARSET_VRS):
             data = bytes(raw)
             if len(data) & 1:
                 data += b"\x00" if self._vr in ("UI", "OB", "UN") else (
@@ -237,6 +237,3 @@ class DataElement:
         return new
 
 
-_ENDIAN_NEUTRAL = frozenset({"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "ST", "TM",
-                             "UC", "UI", "UR", "UT", "OB", "UN"})
-_CHARSET_VRS = frozenset({"SH", "LO", "ST", "LT", "PN", "UC", "UT"})

@@ -137,6 +137,8 @@ TEXT_VRS = frozenset({"LT", "ST", "UT", "UR"})
 # Binary numbers: struct format character per value.
 NUMBER_FORMATS = {"US": "H", "SS": "h", "UL": "I", "SL": "i", "FL": "f", "FD": "d", "SV": "q", "UV": "Q"}
 NUMBER_SIZES = {"US": 2, "SS": 2, "UL": 4, "SL": 4, "FL": 4, "FD": 8, "SV": 8, "UV": 8, "AT": 4}
+# Values whose bytes are the same in either byte order (text, and byte streams).
+ENDIAN_NEUTRAL_VRS = STRING_VRS | {"OB", "UN"}
 # "Other" VRs kept as bytes; the word size tells how they are byte-swapped between endiannesses.
 BYTES_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "UN"})
 WORD_SIZES = {"OB": 1, "UN": 1, "OW": 2, "OF": 4, "OL": 4, "OD": 8, "OV": 8}

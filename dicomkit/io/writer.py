@@ -22,12 +22,8 @@ from ..core.element import _UNSET, DataElement
 from ..core.errors import InvalidValueError, UnsupportedTransferSyntaxError
 from ..core.sequence import Sequence
 from ..core.tag import (
-    ITEM,
-    ITEM_DELIMITATION,
     PIXEL_DATA,
-    SEQUENCE_DELIMITATION,
     SPECIFIC_CHARACTER_SET,
-    tag_str,
 )
 from ..core.uid import (
     IMPLEMENTATION_CLASS_UID,
@@ -36,7 +32,7 @@ from ..core.uid import (
     UID,
     TransferSyntaxInfo,
 )
-from ..core.vr import LONG_HEADER_VRS, VR
+from ..core.vr import CHARSET_VRS, ENDIAN_NEUTRAL_VRS, LONG_HEADER_VRS, VR
 
 SequenceLength = Literal["preserve", "defined", "undefined"]
 Chunk = bytes | memoryview
@@ -131,8 +127,8 @@ class _Writer:
         entry = ds._elements[tag]
         if entry.__class__ is not DataElement:
             vr, offset, length = entry
-            if vr is not VR.SQ and (enc.little == ds._src.little_endian or vr in _ENDIAN_NEUTRAL) and (  # type: ignore[union-attr]
-                vr not in _CHARSET_VRS or ds._src.charset is enc.charset  # type: ignore[union-attr]
+            if vr is not VR.SQ and (enc.little == ds._src.little_endian or vr in ENDIAN_NEUTRAL_VRS) and (  # type: ignore[union-attr]
+                vr not in CHARSET_VRS or ds._src.charset is enc.charset  # type: ignore[union-attr]
             ) and not length & 1:
                 out.append(self.header(tag, vr, length))
                 if length:
@@ -203,9 +199,6 @@ class _Writer:
             out += body
 
 
-_ENDIAN_NEUTRAL = frozenset({"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "ST", "TM",
-                             "UC", "UI", "UR", "UT", "OB", "UN"})
-_CHARSET_VRS = frozenset({"SH", "LO", "ST", "LT", "PN", "UC", "UT"})
 
 
 def _encoding_for(uid: UID, ds: Dataset, sequence_length: SequenceLength) -> tuple[_Encoding, TransferSyntaxInfo]:
@@ -356,4 +349,3 @@ def save(ds: Dataset, path: str | Path, **options: Any) -> None:
 
 __all__ = ["build_file_meta", "encode_dataset", "encode_file_meta", "to_bytes", "write"]
 
-_ = (ITEM, ITEM_DELIMITATION, SEQUENCE_DELIMITATION, tag_str)
