@@ -146,3 +146,19 @@ def encapsulate(frames: Sequence[bytes], *, basic_offset_table: bool = True) -> 
     for f in padded:
         out += _ITEM_HEADER.pack(_ITEM, len(f)) + f
     return bytes(out)
+
+
+def encapsulate_extended(frames: Sequence[bytes]) -> tuple[bytes, bytes, bytes]:
+    """An item stream with an empty Basic Offset Table, and the Extended Offset Table (7FE0,0001) and
+    Extended Offset Table Lengths (7FE0,0002) values (PS3.5 A.4, PS3.3 C.7.6.3.1.8), as 64-bit little
+    endian bytes: offsets to each frame's item tag from the first fragment's, and each frame's length."""
+    stream = encapsulate(frames, basic_offset_table=False)
+    offsets = []
+    lengths = []
+    pos = 0
+    for f in frames:
+        size = len(f) + (len(f) & 1)
+        offsets.append(pos)
+        lengths.append(size)
+        pos += 8 + size
+    return (stream, struct.pack(f"<{len(offsets)}Q", *offsets), struct.pack(f"<{len(lengths)}Q", *lengths))
