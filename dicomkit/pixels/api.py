@@ -58,7 +58,7 @@ class PixelSource:
         raw, src = elem.raw, elem.source
         if raw is None or src is None:
             value = elem.value
-            return (value if isinstance(value, bytes | bytearray | memoryview) else bytes(value)), True, False
+            return (value if isinstance(value, bytes | memoryview) else bytes(value)), True, False
         little = src.little_endian
         swap_pairs = not little and _WORD_VRS.get(elem.vr, 1) == 2 and self.desc.bits_allocated <= 8
         return raw, little, swap_pairs
@@ -108,9 +108,12 @@ class PixelSource:
         desc = desc or self.desc
         if not self.encapsulated:
             data, little, swap = self._native_bytes()
-            return decode_native(data, desc, index, 1, little_endian=little, swap_pairs=swap)[0]
+            frames: NDArray[Any] = decode_native(data, desc, index, 1, little_endian=little, swap_pairs=swap)
+            first: NDArray[Any] = frames[0]
+            return first
         codec = codec_for(desc.transfer_syntax)
-        return codec.decode(self.encoded_frame(index), desc)
+        decoded: NDArray[Any] = codec.decode(self.encoded_frame(index), desc)
+        return decoded
 
     def decode_many(self, indices: Iterable[int], desc: PixelDescription | None = None) -> NDArray[Any]:
         desc = desc or self.desc

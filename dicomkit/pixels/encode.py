@@ -104,7 +104,7 @@ def set_pixel_data(ds: Dataset, frames: Any, *, photometric: str | None = None, 
     allocated = bits_allocated or _bits_for(arr.dtype)
     is_float = arr.dtype.kind == "f"
     signed = arr.dtype.kind == "i"
-    stored = bits_stored or (allocated if not is_float else allocated)
+    stored = bits_stored or allocated
     pi = photometric or ("MONOCHROME2" if spp == 1 else "RGB")
     pixel_tag = PIXEL_DATA
     if is_float:
@@ -301,11 +301,11 @@ def _to_encapsulated(out: Dataset, original: Dataset, source: PixelSource, targe
     codec = codec_for(str(target))
     desc = source.desc
     plan = _Plan(source, str(target), as_rgb)
-    codec.check_encodable(plan.codec_desc, options)
     lossy = codec.is_lossy(options)
     if lossy and plan.photometric == "PALETTE COLOR":
         raise PixelDataError("PALETTE COLOR indices cannot be lossy compressed (their colours would change); "
                              "convert to RGB first (as_rgb / --rgb) or choose a lossless syntax")
+    codec.check_encodable(plan.codec_desc, options)
     if desc.is_float and str(target) not in _WORD_PRESERVING:
         raise PixelDataError(f"{codec.name} cannot carry Float or Double Float Pixel Data")
     if str(target) == "1.2.840.10008.1.2.4.50" and plan.desc.bits_allocated != 8:

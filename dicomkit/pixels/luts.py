@@ -68,11 +68,11 @@ def apply_modality_lut(arr: NDArray[Any], ds: Dataset) -> NDArray[Any]:
     b = _number(intercept, "Rescale Intercept") if intercept not in (None, "") else 0.0
     if m.is_integer() and b.is_integer() and arr.dtype.kind in "iu":
         wide = np.int64 if arr.dtype.itemsize >= 4 else np.int32
-        out = arr.astype(wide)
+        out: NDArray[Any] = arr.astype(wide)
         if m != 1:
-            out *= int(m)
+            out = out * int(m)
         if b:
-            out += int(b)
+            out = out + int(b)
         return out
     return arr * m + b
 

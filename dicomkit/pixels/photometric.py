@@ -201,7 +201,7 @@ def palette_tables(ds: Dataset) -> tuple[NDArray[Any], int, int]:
     stacked = np.stack(tables, axis=-1)
     if bits == 8 and stacked.max(initial=0) > 255:
         # Some writers put 8-bit entries in the high byte of each word.
-        stacked = stacked >> 8
+        stacked = (stacked >> 8).astype(np.uint16)
     return stacked, firsts.pop(), bits
 
 

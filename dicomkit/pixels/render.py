@@ -83,7 +83,8 @@ def _axis_resize(a: NDArray[np.float64], axis: int, n_out: int) -> NDArray[np.fl
     shape = [1] * a.ndim
     shape[axis] = n_out
     frac = frac.reshape(shape)
-    return np.take(a, lo, axis=axis) * (1 - frac) + np.take(a, hi, axis=axis) * frac
+    out: NDArray[np.float64] = np.take(a, lo, axis=axis) * (1 - frac) + np.take(a, hi, axis=axis) * frac
+    return out
 
 
 def resize(image: NDArray[np.uint8], rows: int, columns: int) -> NDArray[np.uint8]:

@@ -74,7 +74,8 @@ def check_complete(data: bytes, what: str) -> None:
     """A JPEG or JPEG-LS frame must end with EOI (after optional padding); libjpeg would silently fill
     the missing part of a truncated frame, so truncation is refused here."""
     end = data.rstrip(b"\x00")
-    if not end.endswith(b"\xff\xd9"):
+    # PS3.5 A.4: a fragment may end with one padding byte, which some writers set to FF.
+    if not (end.endswith(b"\xff\xd9") or end[-3:-1] == b"\xff\xd9"):
         raise PixelDataError(f"{what} frame is truncated: it does not end with an EOI marker")
 
 

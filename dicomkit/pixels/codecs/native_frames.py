@@ -24,7 +24,9 @@ class UncompressedFrameCodec:
     lossy_method = ""
 
     def decode(self, data: bytes, desc: PixelDescription) -> NDArray[Any]:
-        return decode_native(data, _single(desc), 0, 1)[0]
+        frames: NDArray[Any] = decode_native(data, _single(desc), 0, 1)
+        frame: NDArray[Any] = frames[0]
+        return frame
 
     def encode(self, frame: NDArray[Any], desc: PixelDescription, options: EncodeOptions,
                decoded_pi: str = "RGB") -> bytes:
