@@ -33,6 +33,17 @@ def codestream_precision(data: bytes | memoryview) -> tuple[int, bool] | None:
     return (ssiz & 0x7F) + 1, bool(ssiz & 0x80)
 
 
+def _ends_with_eoc(data: bytes) -> bool:
+    end = data.rstrip(b"\x00")
+    return end.endswith(b"\xff\xd9")
+
+
+def is_reversible(data: bytes) -> bool:
+    """Whether the COD marker of the main header names the reversible 5-3 wavelet (ISO/IEC 15444-1 A.6.1)."""
+    cod = data.find(b"\xff\x52", 0, 4096)
+    return cod >= 0 and len(data) > cod + 13 and data[cod + 13] == 1
+
+
 def _conform(arr: NDArray[Any], desc: PixelDescription, data: bytes) -> NDArray[Any]:
     if arr.ndim == 2:
         arr = arr[:, :, None]
@@ -80,6 +91,14 @@ class JPEG2000Codec:
         ic = imagecodecs(self.name)
         if data[:4] != _J2K_SOC and data[:12] != _JP2_SIGNATURE:
             raise PixelDataError(f"{self.name} frame does not start with a JPEG 2000 codestream (SOC/SIZ)")
+        if self.ht and is_reversible(data) and _ends_with_eoc(data):
+            # OpenJPH decodes reversible HTJ2K about twice as fast as OpenJPEG, exactly; it does not notice
+            # truncation, so only complete codestreams (ending with EOC) go to it. Irreversible frames and
+            # codestreams it cannot read go to OpenJPEG, which also clips lossy output and refuses truncation.
+            try:
+                return _conform(ic.htj2k_decode(data), desc, data)
+            except Exception:
+                pass
         try:
             arr = ic.jpeg2k_decode(data)
         except Exception as exc:
