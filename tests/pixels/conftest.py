@@ -12,10 +12,6 @@ from tests.conftest import CORPUS, RAW_FILES, corpus_files
 
 np = pytest.importorskip("numpy", reason="numpy is needed for pixel data (pip install 'dicomkit[pixels]')")
 
-# Files of the corpus with no pixel data at all.
-NO_PIXELS: set[str] = set()
-
-
 def read_corpus(name: str) -> Dataset:
     return dicomkit.read(CORPUS / name, force=name in RAW_FILES)
 
@@ -24,7 +20,7 @@ def image_params() -> list[object]:
     files = corpus_files()
     if not files:
         return [pytest.param(None, marks=pytest.mark.skip(reason=f"corpus not found at {CORPUS}"))]
-    return [pytest.param(f, id=f.name) for f in files if f.name not in NO_PIXELS]
+    return [pytest.param(f, id=f.name) for f in files]
 
 
 def dataset(rows: int, columns: int, *, samples: int = 1, bits_allocated: int = 8, bits_stored: int | None = None,

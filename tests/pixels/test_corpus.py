@@ -29,21 +29,34 @@ def test_every_image_decodes(path: Path) -> None:
     assert np.array_equal(ds.frame(-1), arr[-1])
 
 
+# pydicom 3 cannot decode these (no meta / no Transfer Syntax, Deflated Image Frame Compression, 1-bit RLE,
+# or it stops at the missing delimiter); they are checked against their lossless pairs below instead.
+PYDICOM_CANNOT = {"OT-PAL-8-face.dcm", "emri_small_jpeg_2k_lossless_too_short.dcm", "liver_deflate.dcm",
+                  "liver_nonbyte_aligned_deflate.dcm", "liver_rle.dcm", "liver_nonbyte_aligned_rle.dcm"}
+
+
 def _pydicom_array(path: Path) -> object:
-    pydicom = pytest.importorskip("pydicom")
+    import pydicom
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         pds = pydicom.dcmread(path, force=True)
-        try:
-            return pds.pixel_array
-        except Exception as exc:
-            pytest.skip(f"pydicom cannot decode it ({type(exc).__name__}); checked by other tests")
+        if path.name in PYDICOM_CANNOT:
+            with pytest.raises(Exception):  # noqa: B017 - pydicom's error types vary by plugin
+                _ = pds.pixel_array
+            return None
+        return pds.pixel_array
 
 
 @pytest.mark.parametrize("path", image_params())
 def test_agrees_with_pydicom(path: Path) -> None:
+    pytest.importorskip("pydicom", reason="pydicom is the oracle here (dev extra)")
     ds = read_corpus(path.name)
-    expected = np.asarray(_pydicom_array(path))
+    oracle = _pydicom_array(path)
+    if oracle is None:
+        assert ds.pixel_array().size  # we decode what pydicom cannot; equality is checked by the pairs
+        return
+    expected = np.asarray(oracle)
     # pydicom converts YBR_FULL to RGB by default; we only do so when asked.
     ours = ds.pixel_array(as_rgb=photometric(ds).startswith("YBR"))
     assert ours.size == expected.size

@@ -5,6 +5,8 @@ from __future__ import annotations
 import struct
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import dicomkit
 from dicomkit.core.element import DataElement, SourceEncoding
@@ -154,3 +156,28 @@ def test_cache_follows_changed_attributes() -> None:
     ds.PixelRepresentation = 1
     assert ds.pixel_array().ravel().tolist()[-1] == -0x8000
     assert describe(ds).is_signed
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows=st.integers(0, 65535), columns=st.integers(0, 40), samples=st.sampled_from([0, 1, 2, 3, 4]),
+       allocated=st.sampled_from([0, 1, 8, 12, 16, 24, 32, 64]), stored=st.integers(0, 70),
+       high=st.integers(-1, 70), representation=st.integers(0, 2), planar=st.integers(0, 2),
+       frames=st.integers(-1, 5), photometric=st.sampled_from(["MONOCHROME2", "RGB", "YBR_FULL_422", "PALETTE COLOR",
+                                                               "", "FOO"]),
+       data=st.binary(max_size=300))
+def test_any_attribute_values_give_an_array_or_a_dicom_error(rows: int, columns: int, samples: int, allocated: int,
+                                                              stored: int, high: int, representation: int,
+                                                              planar: int, frames: int, photometric: str,
+                                                              data: bytes) -> None:
+    ds = dataset(1, 1, pixel_data=data + (b"\x00" if len(data) & 1 else b""))
+    values = {"Rows": rows, "Columns": columns, "SamplesPerPixel": samples, "BitsAllocated": allocated,
+              "BitsStored": stored, "HighBit": max(high, 0), "PixelRepresentation": representation,
+              "PlanarConfiguration": planar, "NumberOfFrames": max(frames, 0)}
+    for keyword, value in values.items():
+        setattr(ds, keyword, value)
+    ds.PhotometricInterpretation = photometric
+    try:
+        arr = ds.pixel_array(as_rgb=photometric.startswith("YBR"))
+    except dicomkit.DicomError:
+        return
+    assert arr.shape[:3] == (max(frames, 1), rows, columns)

@@ -117,12 +117,12 @@ class RLECodec:
         size = desc.bits_allocated // 8
         spp = desc.samples_per_pixel
         # PS3.5 G.2: segments are byte planes, most significant byte first, sample after sample.
-        planes = np.empty((pixels, spp, size), dtype=np.uint8)
         view = memoryview(data)
-        for k in range(n):
+        segments = [packbits_decode(view[offsets[k]:offsets[k + 1]], pixels) for k in range(n)]
+        planes = np.empty((pixels, spp, size), dtype=np.uint8)  # allocated once the data proved its size
+        for k, segment in enumerate(segments):
             sample, byte = divmod(k, size)
-            planes[:, sample, byte] = np.frombuffer(packbits_decode(view[offsets[k]:offsets[k + 1]], pixels),
-                                                    np.uint8)
+            planes[:, sample, byte] = np.frombuffer(segment, np.uint8)
         big = planes.view(np.dtype(f">u{size}") if size > 1 else np.uint8).reshape(desc.frame_shape)
         return mask_samples(big, desc)
 
