@@ -26,6 +26,7 @@ serve: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/parse.py
+	$(BIN)/python bench/pixels.py
 
 # Regenerate the shipped dictionary and UID registry from ../shared/standard.
 generate:

@@ -14,6 +14,7 @@ from .core.errors import (
     InvalidTagError,
     InvalidValueError,
     MissingDependencyError,
+    PixelDataError,
     TruncatedError,
     UnsupportedTransferSyntaxError,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "InvalidValueError",
     "MissingDependencyError",
     "PersonName",
+    "PixelDataError",
     "PrivateBlock",
     "Sequence",
     "Tag",

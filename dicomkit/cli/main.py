@@ -7,11 +7,13 @@ import sys
 from collections.abc import Callable, Sequence
 
 from .. import __version__
-from . import dump, serve
+from . import convert, dump, render, serve
 
 # name -> (module with add_arguments(parser) and run(args) -> int, one-line help)
 COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int], str]] = {
     "dump": (dump.add_arguments, dump.run, "list the elements of DICOM files (like dcmdump)"),
+    "convert": (convert.add_arguments, convert.run, "transcode files or folders to another transfer syntax"),
+    "render": (render.add_arguments, render.run, "render a frame to PNG or JPEG as a viewer shows it"),
     "serve": (serve.add_arguments, serve.run, "run the dicomkit PACS"),
 }
 

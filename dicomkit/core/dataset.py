@@ -435,6 +435,28 @@ class Dataset:
 
         return encode_dataset(self, transfer_syntax, **options)
 
+    # -- pixel data (implemented in dicomkit.pixels, which needs numpy: ``pip install dicomkit[pixels]``) --
+    def pixel_array(self, **options: Any) -> Any:
+        """All frames as one numpy array shaped (frames, rows, columns, samples).
+
+        See :func:`dicomkit.pixels.pixel_array` for the options (``as_rgb``, ``frames``, ...).
+        """
+        from ..pixels import pixel_array
+
+        return pixel_array(self, **options)
+
+    def frame(self, index: int, **options: Any) -> Any:
+        """Frame ``index`` (0-based) as a numpy array shaped (rows, columns, samples), decoding no other frame."""
+        from ..pixels import frame
+
+        return frame(self, index, **options)
+
+    def iter_frames(self, **options: Any) -> Iterator[Any]:
+        """Each frame in turn as a numpy array shaped (rows, columns, samples)."""
+        from ..pixels import iter_frames
+
+        return iter_frames(self, **options)
+
     # -- pydicom interoperability ---------------------------------------------------------------------
     def to_pydicom(self) -> Any:
         from .pydicom_bridge import to_pydicom

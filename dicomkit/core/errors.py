@@ -43,3 +43,8 @@ class UnsupportedTransferSyntaxError(DicomError):
 
 class MissingDependencyError(DicomError, ImportError):
     """An optional dependency (an extra such as ``dicomkit[codecs]``) is needed and missing."""
+
+
+class PixelDataError(DicomError):
+    """Pixel Data cannot be decoded or encoded: inconsistent image attributes, wrong lengths, or a corrupt,
+    truncated or unsupported codestream."""

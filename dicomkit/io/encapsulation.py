@@ -12,7 +12,7 @@ import struct
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from ..core.errors import InvalidFileError, InvalidValueError
+from ..core.errors import DicomError, InvalidFileError, InvalidValueError
 
 _ITEM = b"\xfe\xff\x00\xe0"
 _ITEM_HEADER = struct.Struct("<4sI")
@@ -152,7 +152,8 @@ def encapsulated_frames(ds: object) -> list[list[memoryview]]:
     """The fragments of every frame of a data set's encapsulated Pixel Data, without decoding anything.
 
     Uses the Extended Offset Table (7FE0,0001)/(7FE0,0002) when present, else the Basic Offset Table, else
-    one fragment per frame or a scan for codestream starts (PS3.5 A.4).
+    one fragment per frame or a scan for codestream starts (PS3.5 A.4). An offset table that does not fit
+    the fragments is ignored in favour of the fragments themselves.
     """
     from ..core.dataset import Dataset
 
@@ -163,12 +164,40 @@ def encapsulated_frames(ds: object) -> list[list[memoryview]]:
         raise InvalidValueError("Pixel Data is not encapsulated")
     stream = elem.raw if elem.raw is not None else elem.value
     pixel_data = EncapsulatedPixelData.parse(stream)
-    frames = ds.get("NumberOfFrames") or 1
-    offsets = lengths = None
-    if 0x7FE00001 in ds:
-        eot = bytes(ds[0x7FE00001].value or b"")
-        offsets = struct.unpack(f"<{len(eot) // 8}Q", eot[: len(eot) // 8 * 8])
-        if 0x7FE00002 in ds:
-            eotl = bytes(ds[0x7FE00002].value or b"")
-            lengths = struct.unpack(f"<{len(eotl) // 8}Q", eotl[: len(eotl) // 8 * 8])
-    return pixel_data.frame_fragments(int(frames), offsets, lengths)
+    frames = int(ds.get("NumberOfFrames") or 1)
+    offsets = _extended_table(ds, 0x7FE00001)
+    lengths = _extended_table(ds, 0x7FE00002)
+    try:
+        return pixel_data.frame_fragments(frames, offsets, lengths)
+    except DicomError:
+        if not (offsets or pixel_data.basic_offsets):
+            raise
+        # A wrong offset table: the fragments themselves still tell where frames start.
+        return EncapsulatedPixelData(pixel_data.stream, (), pixel_data.fragments).frame_fragments(frames)
+
+
+def _extended_table(ds: object, tag: int) -> tuple[int, ...] | None:
+    """Extended Offset Table (Lengths): 64-bit little endian values (PS3.3 C.7.6.3.1.8)."""
+    elem = ds.get(tag)  # type: ignore[attr-defined]
+    if elem is None:
+        return None
+    value = bytes(elem.value or b"")
+    if len(value) % 8:
+        raise InvalidValueError(f"Extended Offset Table element {tag:08X} must hold 64-bit values")
+    return struct.unpack(f"<{len(value) // 8}Q", value)
+
+
+def encapsulate_extended(frames: Sequence[bytes]) -> tuple[bytes, bytes, bytes]:
+    """An item stream with an empty Basic Offset Table, and the Extended Offset Table (7FE0,0001) and
+    Extended Offset Table Lengths (7FE0,0002) values (PS3.5 A.4, PS3.3 C.7.6.3.1.8), as 64-bit little
+    endian bytes: offsets to each frame's item tag from the first fragment's, and each frame's length."""
+    stream = encapsulate(frames, basic_offset_table=False)
+    offsets = []
+    lengths = []
+    pos = 0
+    for f in frames:
+        size = len(f) + (len(f) & 1)
+        offsets.append(pos)
+        lengths.append(size)
+        pos += 8 + size
+    return (stream, struct.pack(f"<{len(offsets)}Q", *offsets), struct.pack(f"<{len(lengths)}Q", *lengths))

@@ -48,11 +48,19 @@ def test_every_truncation_of_a_file_is_an_error_or_a_correct_prefix():
         except DicomError as exc:
             assert str(exc)
             continue
+        _touch_all(ds)
+
+
+def _touch_all(ds: Dataset) -> None:
+    """Decode every value; a lazily parsed sequence may turn out broken, which must be a DicomError."""
+    try:
         for elem in ds.iterall():
             try:
                 elem.value  # noqa: B018
             except DicomError:
                 pass
+    except DicomError:
+        pass
 
 
 def test_truncated_value_names_offset():
@@ -145,11 +153,7 @@ def test_truncated_corpus_files():
         for cut in (140, 300, len(data) // 2, len(data) - 3):
             try:
                 ds = dicomkit.read(io.BytesIO(data[:cut]), force=True)
-                for elem in ds.iterall():
-                    try:
-                        elem.value  # noqa: B018
-                    except DicomError:
-                        pass
+                _touch_all(ds)
             except DicomError:
                 pass
 

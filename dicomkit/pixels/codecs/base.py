@@ -1,0 +1,59 @@
+"""The interface every codec adapter implements, and what an encoder reports about its output."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from numpy.typing import NDArray
+
+from ..description import PixelDescription
+
+
+@dataclass(frozen=True)
+class EncodeOptions:
+    """Options for encoders; each codec reads the ones that concern it.
+
+    - ``quality``: JPEG lossy quality 1..100 (default 90).
+    - ``predictor``: JPEG lossless predictor 1..7 for Process 14 (SV1 always uses 1).
+    - ``near``: JPEG-LS NEAR parameter for near-lossless (default 2).
+    - ``psnr``: JPEG 2000 lossy target peak signal-to-noise ratio in dB (default 70).
+    - ``qstep``: HTJ2K lossy quantization step (default 0.002, relative to the Bits Stored range).
+    - ``deflate_level``: zlib level for Deflated Image Frame Compression (default 6).
+    - ``lossless``: JPEG 2000 / HTJ2K (lossy-capable syntaxes .91 and .203): encode reversibly.
+    - ``colour_transform``: JPEG 2000/HTJ2K: use the multi-component transform for RGB (default True;
+      the Photometric Interpretation becomes YBR_RCT / YBR_ICT, PS3.5 8.2.4).
+    """
+
+    quality: int = 90
+    predictor: int = 1
+    near: int = 2
+    psnr: float = 70.0
+    qstep: float = 0.002
+    deflate_level: int = 6
+    colour_transform: bool = True
+    lossless: bool = False
+
+
+class Codec(Protocol):
+    """Decodes and encodes one frame of one transfer syntax family."""
+
+    name: str
+    #: PS3.3 C.7.6.1.1.5.1 Lossy Image Compression Method, for lossy output.
+    lossy_method: str
+
+    def decode(self, data: bytes, desc: PixelDescription) -> NDArray[Any]:
+        """One frame as (rows, columns, samples) in the decoded photometric interpretation."""
+
+    def encode(self, frame: NDArray[Any], desc: PixelDescription, options: EncodeOptions,
+               decoded_pi: str = "RGB") -> bytes:
+        """One decoded frame (rows, columns, samples) whose samples are in ``decoded_pi``."""
+
+    def check_encodable(self, desc: PixelDescription, options: EncodeOptions) -> None:
+        """Raise PixelDataError if this codec cannot encode such pixel data."""
+
+    def encoded_photometric(self, decoded_pi: str, desc: PixelDescription, options: EncodeOptions) -> str:
+        """The Photometric Interpretation to record for frames encoded from ``decoded_pi`` samples."""
+
+    def is_lossy(self, options: EncodeOptions) -> bool:
+        """Whether encoding with ``options`` loses information."""
