@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -14,6 +11,7 @@ from ..core.dataset import Dataset
 from ..core.errors import DicomError
 from ..core.uid import UID
 from ..io.reader import read
+from ..io.writer import write_atomic
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -71,22 +69,6 @@ class _Progress:
             sys.stderr.write("\n")
 
 
-def _write_atomically(ds: Dataset, target: Path) -> None:
-    """Write next to the target and rename, so a failure never leaves a half-written file (or hurts IN)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".dicomkit-", suffix=".dcm", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            ds.save(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 def run(args: argparse.Namespace) -> int:
     from ..pixels import EncodeOptions, transcode
     from ..pixels.encode import resolve_transfer_syntax
@@ -126,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
                                as_rgb=args.rgb) if _has_pixels(ds) else _retarget(ds, str(target))
             if out_ds.get("SOPInstanceUID") != ds.get("SOPInstanceUID"):
                 lossy += 1
-            _write_atomically(out_ds, dst)
+            write_atomic(out_ds, dst)
         except (DicomError, OSError) as exc:
             failed += 1
             progress.note(f"dicomkit convert: {src}: {exc}")

@@ -7,9 +7,11 @@ written back is byte-identical for canonical input; everything else is encoded f
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import struct
+import tempfile
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -328,6 +330,28 @@ def write(
     _write_chunks(target, [*head, *chunks])
 
 
+def write_atomic(ds: Dataset, path: str | os.PathLike[str], **options: Any) -> None:
+    """Write a Part 10 file so that ``path`` is either untouched or complete: a temporary file beside it
+    is written, flushed to disk (fsync) and renamed over ``path``. The file gets the permissions a newly
+    created file would (the umask applies), not the private ones of a temporary file."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".dicomkit-", suffix=".tmp", dir=target.parent)
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
+        with os.fdopen(fd, "wb") as f:
+            write(ds, f, **options)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
 def _write_chunks(target: str | os.PathLike[str] | BinaryIO, chunks: Iterable[Chunk]) -> None:
     if isinstance(target, str | os.PathLike):
         with open(target, "wb") as f:
@@ -347,5 +371,5 @@ def save(ds: Dataset, path: str | Path, **options: Any) -> None:
     write(ds, path, **options)
 
 
-__all__ = ["build_file_meta", "encode_dataset", "encode_file_meta", "to_bytes", "write"]
+__all__ = ["build_file_meta", "encode_dataset", "encode_file_meta", "to_bytes", "write", "write_atomic"]
 

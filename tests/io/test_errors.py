@@ -193,3 +193,21 @@ def test_odd_length_values_are_read_and_reported():
     # written back, the value is padded to an even length
     again = dicomkit.read(io.BytesIO(to_bytes(ds)))
     assert again["PatientID"].length == 4 and not again.read_corrections
+
+
+def test_write_atomic_replaces_whole_files_with_normal_permissions(tmp_path):
+    import os
+
+    from dicomkit.io.writer import write_atomic
+
+    path = tmp_path / "x.dcm"
+    write_atomic(minimal(), path)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (path.stat().st_mode & 0o777) == 0o666 & ~umask
+    bad = minimal()
+    bad.add_new(0x00100010, "PN", "Müller")  # not encodable in the default character set
+    with pytest.raises(dicomkit.InvalidValueError):
+        write_atomic(bad, path)
+    assert dicomkit.read(path).PatientName == "Test^Patient"  # the old file is intact
+    assert [p.name for p in tmp_path.iterdir()] == ["x.dcm"]  # no temporary left behind
