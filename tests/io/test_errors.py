@@ -164,3 +164,18 @@ def test_header_only_dataset_is_not_written_by_accident(tmp_path):
     assert dicomkit.read(path).PixelData == b"\x01\x02\x03\x04"  # the file is intact
     head.save(tmp_path / "b.dcm", allow_partial=True)
     assert "PixelData" not in dicomkit.read(tmp_path / "b.dcm")
+
+
+def test_listing_of_assigned_non_ascii_values_uses_the_data_set_character_set():
+    # Regression: the dump (and repr) computed lengths of assigned values with the default repertoire and
+    # raised for any non-ASCII name, although Specific Character Set allowed it.
+    ds = dicomkit.Dataset()
+    ds.SpecificCharacterSet = "ISO_IR 192"
+    ds.PatientName = "Wang^XiaoDong=王^小東"
+    seq_item = dicomkit.Dataset()
+    seq_item.PatientID = "王"
+    ds.OtherPatientIDsSequence = [seq_item]
+    text = repr(ds)
+    assert "Wang^XiaoDong=王^小東" in text
+    assert "#  24, 1 PatientName" in text  # UTF-8 bytes, padded to even length
+    assert "#   4, 1 PatientID" in text  # the item inherits the character set
