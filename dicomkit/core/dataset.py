@@ -402,6 +402,8 @@ class Dataset:
         value = self.value(SPECIFIC_CHARACTER_SET)
         if not value:
             return ()
+        if isinstance(value, bytes):  # kept as UN: the terms are ASCII text separated by backslash
+            return tuple(t.strip(" \x00") for t in value.decode("latin_1").split("\\"))
         return tuple(value) if isinstance(value, tuple) else (value,)
 
     @property
