@@ -434,6 +434,39 @@ class Dataset:
 
         return encode_dataset(self, transfer_syntax, **options)
 
+    # -- DICOM JSON (PS3.18 F) and Native DICOM Model XML (PS3.19 A), implemented in dicomkit.io -------
+    def to_json(self, **options: Any) -> str:
+        """The DICOM JSON Model text of this data set (see :func:`dicomkit.io.json_model.to_json`)."""
+        from ..io.json_model import to_json
+
+        return to_json(self, **options)
+
+    def to_json_dict(self, **options: Any) -> dict[str, Any]:
+        """The DICOM JSON Model as parsed JSON (see :func:`dicomkit.io.json_model.to_json_dict`)."""
+        from ..io.json_model import to_json_dict
+
+        return to_json_dict(self, **options)
+
+    @classmethod
+    def from_json(cls, data: str | bytes | dict[str, Any], **options: Any) -> Dataset:
+        """A data set from DICOM JSON text or parsed JSON (see :func:`dicomkit.io.json_model.from_json`)."""
+        from ..io.json_model import from_json
+
+        return from_json(data, **options)
+
+    def to_xml(self, **options: Any) -> str:
+        """The Native DICOM Model XML of this data set (see :func:`dicomkit.io.xml_model.to_xml`)."""
+        from ..io.xml_model import to_xml
+
+        return to_xml(self, **options)
+
+    @classmethod
+    def from_xml(cls, data: str | bytes, **options: Any) -> Dataset:
+        """A data set from Native DICOM Model (or DCMTK) XML (see :func:`dicomkit.io.xml_model.from_xml`)."""
+        from ..io.xml_model import from_xml
+
+        return from_xml(data, **options)
+
     # -- pydicom interoperability ---------------------------------------------------------------------
     def to_pydicom(self) -> Any:
         from .pydicom_bridge import to_pydicom
