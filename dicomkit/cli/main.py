@@ -7,12 +7,15 @@ import sys
 from collections.abc import Callable, Sequence
 
 from .. import __version__
-from . import dump, serve
+from . import dicomdir, dump, model_to_dcm, serve
 
 # name -> (module with add_arguments(parser) and run(args) -> int, one-line help)
 COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int], str]] = {
     "dump": (dump.add_arguments, dump.run, "list the elements of DICOM files (like dcmdump)"),
     "serve": (serve.add_arguments, serve.run, "run the dicomkit PACS"),
+    "json2dcm": (model_to_dcm.add_arguments, model_to_dcm.run_json, "DICOM JSON (PS3.18 F) to a DICOM file"),
+    "xml2dcm": (model_to_dcm.add_xml_arguments, model_to_dcm.run_xml, "Native DICOM Model XML to a DICOM file"),
+    "dicomdir": (dicomdir.add_arguments, dicomdir.run, "create, list, add to and remove from DICOMDIR File-sets"),
 }
 
 

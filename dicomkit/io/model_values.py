@@ -16,7 +16,7 @@ from ..core.dictionary import vr_for_tag
 from ..core.element import DataElement, SourceEncoding
 from ..core.errors import DicomError, InvalidFileError, InvalidValueError
 from ..core.tag import PIXEL_DATA, Tag, tag_str
-from ..core.uid import TRANSFER_SYNTAXES
+from ..core.uid import TRANSFER_SYNTAXES, by_keyword
 from ..core.values import decode_value, swap_words
 from ..core.valuetypes import format_ds
 from ..core.vr import BYTES_VRS, VR, WORD_SIZES
@@ -71,9 +71,14 @@ def vr_of(tag: int, vr_name: Any) -> VR:
 
 
 def is_encapsulated_syntax(ts: Any) -> bool:
+    """True for an encapsulated transfer syntax, given by UID or keyword (as the writer takes it)."""
     if not ts:
         return False
-    info = TRANSFER_SYNTAXES.get(str(ts).strip("\x00 "))
+    text = str(ts).strip("\x00 ")
+    info = TRANSFER_SYNTAXES.get(text)
+    if info is None:
+        named = by_keyword(text)
+        info = TRANSFER_SYNTAXES.get(str(named)) if named is not None else None
     return bool(info and info.encapsulated)
 
 
