@@ -418,6 +418,8 @@ def _parse_tree(data: str | bytes) -> _Node:
         raise InvalidFileError(f"XML refused at line {parser.CurrentLineNumber}: {exc}") from None
     except RecursionError:
         raise InvalidFileError("XML nested too deeply") from None
+    except (LookupError, UnicodeError) as exc:  # an unknown or wrong encoding in the XML declaration
+        raise InvalidFileError(f"XML text cannot be decoded: {exc}") from None
     if not root:
         raise InvalidFileError("empty XML document")
     return root[0]
