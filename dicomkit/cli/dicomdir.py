@@ -82,8 +82,8 @@ def _print_tree(fs: FileSet, check: bool) -> int:
                     missing += 1
             lines.append(line)
             stack.extend((child, depth + 1) for child in reversed(record.children))
-    summary = ", ".join(f"{n} {t.lower()}" for t, n in counts.items())
-    print(f"# {fs.path}  File-set ID {fs.file_set_id!r}: {summary or 'no records'}")
+    summary = ", ".join(f"{t} {n}" for t, n in counts.items())
+    print(f"# {fs.path}  File-set ID {fs.file_set_id!r}; records: {summary or 'none'}")
     print("\n".join(lines))
     for fix in fs.corrections:
         print(f"# correction: {fix}")

@@ -92,7 +92,7 @@ def test_dicomdir_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     capsys.readouterr()
     assert main(["dicomdir", "list", str(root), "--check"]) == 0
     listing = capsys.readouterr().out.splitlines()
-    assert listing[0].endswith("File-set ID 'CLI': 3 patient, 3 study, 3 series, 3 image")
+    assert listing[0].endswith("File-set ID 'CLI'; records: PATIENT 3, STUDY 3, SERIES 3, IMAGE 3")
     assert listing[1] == "PATIENT CompressedSamples^MR2  [ID 5MR2]"
     assert listing[4].startswith("      IMAGE #1  DICOM\\PAT00001\\STU00001\\SER00001\\IMG00001  MR Image Storage")
     uid = str(dicomkit.read(second, stop_before_pixels=True).SOPInstanceUID)
