@@ -158,11 +158,14 @@ class FileSet:
         return str(value or "")
 
     def __iter__(self) -> Iterator[DirectoryRecord]:
-        """Every record in use, depth first from the root directory entity."""
-        for root in self.roots:
-            for record in root.walk():
-                if record.in_use:
-                    yield record
+        """Every record in use, depth first from the root directory entity (an inactive record's
+        lower-level records are left out with it)."""
+        stack = list(reversed(self.roots))
+        while stack:
+            record = stack.pop()
+            if record.in_use:
+                yield record
+                stack.extend(reversed(record.children))
 
     def __len__(self) -> int:
         return sum(1 for _ in self)

@@ -125,6 +125,13 @@ _RECORD_BY_NAME = (
     ("Parametric Map", "IMAGE"),
 )
 _PIXEL_TAGS = (PIXEL_DATA, 0x7FE00008, 0x7FE00009)
+# Record elements written from the tree itself (PS3.3 F.3.2.2); others of group 0004 are kept as they are.
+_RECORD_STRUCTURE = frozenset({OFFSET_NEXT_RECORD, RECORD_IN_USE_FLAG, OFFSET_LOWER_LEVEL_ENTITY,
+                               DIRECTORY_RECORD_TYPE, REFERENCED_FILE_ID, REFERENCED_SOP_CLASS_UID_IN_FILE,
+                               REFERENCED_SOP_INSTANCE_UID_IN_FILE, REFERENCED_TRANSFER_SYNTAX_UID_IN_FILE})
+# Top-level DICOMDIR elements written anew (PS3.3 F.3.2.1); others are kept on update.
+_DIRECTORY_STRUCTURE = frozenset({FILE_SET_ID, OFFSET_FIRST_ROOT_RECORD, OFFSET_LAST_ROOT_RECORD,
+                                  FILE_SET_CONSISTENCY_FLAG, DIRECTORY_RECORD_SEQUENCE})
 
 
 class FileSetError(InvalidFileError):
@@ -196,6 +203,7 @@ class _Instance:
 
 class _Tree:
     def __init__(self) -> None:
+        self.dropped_inactive = 0
         self.roots: list[_Node] = []
         self.patients: dict[str, _Node] = {}
         self.studies: dict[str, _Node] = {}
@@ -209,15 +217,15 @@ class _Tree:
 
         def convert(record: DirectoryRecord, parent: _Node | None) -> _Node | None:
             if not record.in_use:
-                return None  # inactive records (0004,1410) = 0 are dropped when the DICOMDIR is rewritten
+                tree.dropped_inactive += 1  # (0004,1410) = 0000H: not kept when the DICOMDIR is rewritten
+                return None
             keys = Dataset()
             extra: list[DataElement] = []
             for elem in record.dataset:
-                group = elem.tag >> 16
-                if group != 0x0004:
+                if elem.tag >> 16 != 0x0004:
                     keys.add(elem)
-                elif elem.tag in (0x00041432,):  # Private Record UID: part of the record's identity
-                    extra.append(elem)
+                elif elem.tag not in _RECORD_STRUCTURE and elem.tag & 0xFFFF:
+                    extra.append(elem)  # e.g. Private Record UID, Referenced Related General SOP Class UID
             refs = None
             if record.sop_instance_uid:
                 refs = (str(record.sop_class_uid or ""), str(record.sop_instance_uid),
@@ -733,8 +741,15 @@ def _open(root: str | os.PathLike[str]) -> tuple[Path, FileSet]:
 
 
 def _kept_elements(fs: FileSet) -> list[DataElement]:
-    # File-set Descriptor File ID and its character set (PS3.3 F.3) survive an update.
-    return [fs.dataset[t] for t in (0x00041141, 0x00041142) if t in fs.dataset]
+    # File-set Descriptor File ID and its character set (PS3.3 F.3), and anything else that is not the
+    # directory structure, survive an update.
+    return [e for e in fs.dataset if e.tag not in _DIRECTORY_STRUCTURE and e.tag & 0xFFFF]
+
+
+def _note_dropped(tree: _Tree, report: FileSetReport) -> None:
+    if tree.dropped_inactive:
+        report.notes.append(f"{tree.dropped_inactive} inactive directory record(s) (Record In-use Flag 0000H) "
+                            "left out of the rewritten DICOMDIR")
 
 
 def add_to_fileset(
@@ -749,6 +764,7 @@ def add_to_fileset(
     tree = _Tree.from_fileset(fs)
     builder = _Builder(root_dir, tree, invent)
     report = FileSetReport(root_dir / "DICOMDIR")
+    _note_dropped(tree, report)
     instances = [inst for path, explicit in _iter_files(sources)
                  if (inst := builder.examine(path, explicit)) is not None]
     meta_uid = str(fs.dataset.file_meta.value(0x00020003, "")) if fs.dataset.file_meta is not None else None
@@ -796,6 +812,7 @@ def remove_from_fileset(
     if problems:
         raise FileSetError("File-set not changed; problems found", problems)
     report = FileSetReport(root_dir / "DICOMDIR")
+    _note_dropped(tree, report)
     for node in targets:
         assert node.file_id is not None
         parent = node.parent

@@ -365,3 +365,30 @@ def test_add_to_a_file_set_made_by_dcmtk(sources: list[Path], tmp_path: Path):
     _check_tree(fs, 5)
     assert fs.file_set_id == "DCMTK_MEDIA_DEMO"  # kept from DCMTK's DICOMDIR
     assert _dciodvfy_errors(tmp_path / "DICOMDIR") == []
+
+
+def test_an_update_keeps_what_it_does_not_manage(sources: list[Path], tmp_path: Path):
+    from dicomkit import DataElement
+    from dicomkit.io.fileset import _Tree, encode_dicomdir
+
+    root = tmp_path / "fs"
+    create_fileset(root, sources[:3], file_set_id="KEEP")
+    tree = _Tree.from_fileset(read_dicomdir(root / "DICOMDIR"))
+    leaf = next(n for r in tree.roots for n in r.walk() if n.file_id)
+    leaf.extra.append(DataElement(0x0004151A, "UI", "1.2.840.10008.5.1.4.1.1.4"))  # Related General SOP Class
+    data = bytearray(encode_dicomdir(tree.roots, "KEEP", extra=[DataElement(0x00041141, "CS", ["README"])]))
+    (root / "DICOMDIR").write_bytes(bytes(data))
+    last = read_dicomdir(root / "DICOMDIR").roots[-1]
+    struct.pack_into("<H", data, last.offset + 8 + 12 + 8, 0)  # its Record In-use Flag (0004,1410): inactive
+    (root / "DICOMDIR").write_bytes(bytes(data))
+    assert len(read_dicomdir(root / "DICOMDIR").instances()) == 2
+
+    report = add_to_fileset(root, sources[3:4])
+    assert "1 inactive directory record(s) (Record In-use Flag 0000H) left out of the rewritten DICOMDIR" \
+        in report.notes
+    fs = read_dicomdir(root / "DICOMDIR")
+    _check_tree(fs, 3)
+    assert fs.dataset.FileSetDescriptorFileID == "README" and fs.file_set_id == "KEEP"
+    kept = next(r for r in fs.instances() if r.sop_instance_uid == leaf.references[1])
+    assert kept.dataset.ReferencedRelatedGeneralSOPClassUIDInFile == "1.2.840.10008.5.1.4.1.1.4"
+    assert _dciodvfy_errors(root / "DICOMDIR") == []
