@@ -411,7 +411,10 @@ class _Builder:
         sop_class = str(ds.get("SOPClassUID") or "").strip()
         sop_instance = str(ds.get("SOPInstanceUID") or "").strip()
         if not sop_class or not sop_instance:
-            self.problems.append(f"{path}: no SOP Class UID or SOP Instance UID")
+            if explicit or ds.file_meta is not None:
+                self.problems.append(f"{path}: no SOP Class UID or SOP Instance UID")
+            else:  # found in a directory walk and only readable by guessing: not a DICOM instance
+                self.notes.append(f"{path}: skipped, not a DICOM instance")
             return None
         record_type = record_type_for(sop_class, ds)
         if record_type is None:

@@ -241,7 +241,11 @@ def test_non_image_instances_get_their_record_types(tmp_path: Path):
     source.mkdir()
     for i, ds in enumerate(_non_image_instances()):
         ds.save(source / f"obj{i}.dcm")
-    create_fileset(tmp_path / "fs", [source])
+    (source / "README.txt").write_text("Report exported from the RIS.\n")
+    (source / "thumbs.db").write_bytes(bytes(range(256)) * 4)
+    report = create_fileset(tmp_path / "fs", [source])
+    assert f"{source / 'README.txt'}: skipped, not a DICOM instance" in report.notes or \
+        f"{source / 'README.txt'}: skipped, not a DICOM file" in report.notes
     fs = read_dicomdir(tmp_path / "fs" / "DICOMDIR")
     assert sorted(r.record_type for r in fs.instances()) == sorted(
         ["SR DOCUMENT", "KEY OBJECT DOC", "PRESENTATION", "ENCAP DOC", "RT DOSE", "RAW DATA"])
