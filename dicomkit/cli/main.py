@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from .. import __version__
-from . import convert, dump, render, serve
+from . import convert, dicomdir, dump, model_to_dcm, render, serve
 
 # name -> (module with add_arguments(parser) and run(args) -> int, one-line help)
 COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int], str]] = {
@@ -15,6 +15,9 @@ COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[a
     "convert": (convert.add_arguments, convert.run, "transcode files or folders to another transfer syntax"),
     "render": (render.add_arguments, render.run, "render a frame to PNG or JPEG as a viewer shows it"),
     "serve": (serve.add_arguments, serve.run, "run the dicomkit PACS"),
+    "json2dcm": (model_to_dcm.add_arguments, model_to_dcm.run_json, "DICOM JSON (PS3.18 F) to a DICOM file"),
+    "xml2dcm": (model_to_dcm.add_xml_arguments, model_to_dcm.run_xml, "Native DICOM Model XML to a DICOM file"),
+    "dicomdir": (dicomdir.add_arguments, dicomdir.run, "create, list, add to and remove from DICOMDIR File-sets"),
 }
 
 

@@ -405,6 +405,8 @@ class Dataset:
         value = self.value(SPECIFIC_CHARACTER_SET)
         if not value:
             return ()
+        if isinstance(value, bytes):  # kept as UN: the terms are ASCII text separated by backslash
+            return tuple(t.strip(" \x00") for t in value.decode("latin_1").split("\\"))
         return tuple(value) if isinstance(value, tuple) else (value,)
 
     @property
@@ -456,6 +458,39 @@ class Dataset:
         from ..pixels import iter_frames
 
         return iter_frames(self, **options)
+
+    # -- DICOM JSON (PS3.18 F) and Native DICOM Model XML (PS3.19 A), implemented in dicomkit.io -------
+    def to_json(self, **options: Any) -> str:
+        """The DICOM JSON Model text of this data set (see :func:`dicomkit.io.json_model.to_json`)."""
+        from ..io.json_model import to_json
+
+        return to_json(self, **options)
+
+    def to_json_dict(self, **options: Any) -> dict[str, Any]:
+        """The DICOM JSON Model as parsed JSON (see :func:`dicomkit.io.json_model.to_json_dict`)."""
+        from ..io.json_model import to_json_dict
+
+        return to_json_dict(self, **options)
+
+    @classmethod
+    def from_json(cls, data: str | bytes | dict[str, Any], **options: Any) -> Dataset:
+        """A data set from DICOM JSON text or parsed JSON (see :func:`dicomkit.io.json_model.from_json`)."""
+        from ..io.json_model import from_json
+
+        return from_json(data, **options)
+
+    def to_xml(self, **options: Any) -> str:
+        """The Native DICOM Model XML of this data set (see :func:`dicomkit.io.xml_model.to_xml`)."""
+        from ..io.xml_model import to_xml
+
+        return to_xml(self, **options)
+
+    @classmethod
+    def from_xml(cls, data: str | bytes, **options: Any) -> Dataset:
+        """A data set from Native DICOM Model (or DCMTK) XML (see :func:`dicomkit.io.xml_model.from_xml`)."""
+        from ..io.xml_model import from_xml
+
+        return from_xml(data, **options)
 
     # -- pydicom interoperability ---------------------------------------------------------------------
     def to_pydicom(self) -> Any:

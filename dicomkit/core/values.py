@@ -254,8 +254,11 @@ def normalize_value(vr: str, value: Any) -> Any:
             return None
         return out[0] if len(out) == 1 else tuple(out)
     if vr == "AT":
-        if isinstance(value, int | str) or (isinstance(value, tuple) and len(value) == 2
-                                           and all(isinstance(v, int) for v in value)):
+        if isinstance(value, int | str) or (
+            # (group, element) as two plain numbers; two Tags (or numbers past 16 bits) are two values
+            isinstance(value, tuple) and len(value) == 2
+            and all(isinstance(v, int) and not isinstance(v, Tag) and 0 <= v <= 0xFFFF for v in value)
+        ):
             return Tag(value)
         tags = [Tag(v) for v in value]
         if not tags:

@@ -6,11 +6,12 @@ import struct
 from collections.abc import Iterator
 from typing import Any
 
+from ..core.charset import DEFAULT, CharacterSet, character_set
 from ..core.dataset import Dataset
 from ..core.dictionary import lookup
 from ..core.element import DataElement
 from ..core.errors import DicomError
-from ..core.tag import Tag, is_private_group
+from ..core.tag import SPECIFIC_CHARACTER_SET, Tag, is_private_group
 from ..core.uid import UID
 from ..core.vr import VR
 from .encapsulation import iter_fragment_spans
@@ -85,8 +86,23 @@ def _line(indent: str, tag: int, vr: str, value: str, length: str, vm: int, keyw
     return f"{head.ljust(VALUE_WIDTH + 15)} # {length:>3}, {vm} {keyword}"
 
 
-def dataset_lines(ds: Dataset, *, cut: int | None = DEFAULT_CUT, depth: int = 0) -> Iterator[str]:
+def _length(elem: DataElement, charset: CharacterSet) -> str:
+    """The value length as read, or as encoded with the data set's character set (PS3.5 6.1.2.3)."""
+    if elem.raw is not None:
+        return str(len(elem.raw))
+    try:
+        return str(len(elem.encoded(True, charset)))
+    except DicomError:
+        return "?"  # the value cannot be encoded in this character set; the listing still shows it
+
+
+def dataset_lines(ds: Dataset, *, cut: int | None = DEFAULT_CUT, depth: int = 0,
+                  charset: CharacterSet | None = None) -> Iterator[str]:
     indent = "  " * depth
+    if SPECIFIC_CHARACTER_SET in ds:
+        charset = character_set(ds.character_set)
+    elif charset is None:
+        charset = DEFAULT
     for elem in ds:
         tag = elem._tag
         keyword = _keyword(tag)
@@ -100,7 +116,7 @@ def dataset_lines(ds: Dataset, *, cut: int | None = DEFAULT_CUT, depth: int = 0)
                 item_form = "undefined" if item.is_undefined_length_item else "explicit"
                 yield _line(indent + "  ", 0xFFFEE000, "na", f"(Item with {item_form} length #={len(item)})",
                             "u/l" if item.is_undefined_length_item else "-", 1, "Item")
-                yield from dataset_lines(item, cut=cut, depth=depth + 2)
+                yield from dataset_lines(item, cut=cut, depth=depth + 2, charset=charset)
                 if item.is_undefined_length_item:
                     yield _line(indent + "  ", 0xFFFEE00D, "na", "(ItemDelimitationItem)", "0", 0,
                                 "ItemDelimitationItem")
@@ -124,7 +140,7 @@ def dataset_lines(ds: Dataset, *, cut: int | None = DEFAULT_CUT, depth: int = 0)
             vm = elem.VM
         except DicomError:
             vm = 0
-        yield _line(indent, tag, elem.vr.value, format_value(elem, cut=cut), str(elem.length), vm, keyword)
+        yield _line(indent, tag, elem.vr.value, format_value(elem, cut=cut), _length(elem, charset), vm, keyword)
 
 
 def dump_lines(ds: Dataset, *, cut: int | None = DEFAULT_CUT, meta: bool = True,

@@ -176,3 +176,20 @@ def test_repr_lists_elements():
     text = repr(make())
     assert "(0010,0010) PN [Doe^John]" in text
     assert "PatientName" in text
+
+
+def test_character_set_of_an_un_specific_character_set():
+    # Regression: Specific Character Set kept as UN (bytes) made character_set (and so writing) raise.
+    import io
+
+    import dicomkit
+
+    ds = Dataset()
+    ds.add_new(0x00080005, "UN", b"\\ISO 2022 IR 100")
+    ds.add_new(0x00100010, "PN", "Müller")
+    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.7"
+    ds.SOPInstanceUID = "1.2.3"
+    assert ds.character_set == ("", "ISO 2022 IR 100")
+    buf = io.BytesIO()
+    dicomkit.write(ds, buf)
+    assert dicomkit.read(buf.getvalue()).PatientName == "Müller"

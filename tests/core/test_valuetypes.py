@@ -68,3 +68,16 @@ def test_person_name():
     with pytest.raises(InvalidValueError):
         PersonName.from_components("Do^e")
     assert PersonName("Doe^John").formatted("{family_name}, {given_name}") == "Doe, John"
+
+
+def test_two_tags_assigned_to_an_at_element_stay_two_values():
+    # Regression: a tuple of two Tags (as read from a file with VM 2) was taken as one (group, element) pair.
+    from dicomkit import Dataset, Tag
+
+    ds = Dataset()
+    ds.FrameIncrementPointer = (Tag(0x00540010), Tag(0x00540020))
+    assert ds.FrameIncrementPointer == (Tag(0x00540010), Tag(0x00540020))
+    ds.FrameIncrementPointer = (0x0054, 0x0010)  # a plain (group, element) pair is still one tag
+    assert ds.FrameIncrementPointer == Tag(0x00540010)
+    ds.FrameIncrementPointer = [0x00540010, 0x00540020]
+    assert ds.FrameIncrementPointer == (Tag(0x00540010), Tag(0x00540020))

@@ -211,3 +211,18 @@ def test_write_atomic_replaces_whole_files_with_normal_permissions(tmp_path):
         write_atomic(bad, path)
     assert dicomkit.read(path).PatientName == "Test^Patient"  # the old file is intact
     assert [p.name for p in tmp_path.iterdir()] == ["x.dcm"]  # no temporary left behind
+
+
+def test_listing_of_assigned_non_ascii_values_uses_the_data_set_character_set():
+    # Regression: the dump (and repr) computed lengths of assigned values with the default repertoire and
+    # raised for any non-ASCII name, although Specific Character Set allowed it.
+    ds = dicomkit.Dataset()
+    ds.SpecificCharacterSet = "ISO_IR 192"
+    ds.PatientName = "Wang^XiaoDong=王^小東"
+    seq_item = dicomkit.Dataset()
+    seq_item.PatientID = "王"
+    ds.OtherPatientIDsSequence = [seq_item]
+    text = repr(ds)
+    assert "Wang^XiaoDong=王^小東" in text
+    assert "#  24, 1 PatientName" in text  # UTF-8 bytes, padded to even length
+    assert "#   4, 1 PatientID" in text  # the item inherits the character set
