@@ -7,11 +7,14 @@ import sys
 from collections.abc import Callable, Sequence
 
 from .. import __version__
-from . import dump, serve
+from . import dump, echo, receive, serve, store
 
 # name -> (module with add_arguments(parser) and run(args) -> int, one-line help)
 COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int], str]] = {
     "dump": (dump.add_arguments, dump.run, "list the elements of DICOM files (like dcmdump)"),
+    "echo": (echo.add_arguments, echo.run, "verify a DICOM peer with C-ECHO (like echoscu)"),
+    "store": (store.add_arguments, store.run, "send DICOM files to a Storage SCP (like storescu)"),
+    "receive": (receive.add_arguments, receive.run, "receive DICOM objects into a folder (like storescp)"),
     "serve": (serve.add_arguments, serve.run, "run the dicomkit PACS"),
 }
 
