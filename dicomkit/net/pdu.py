@@ -662,6 +662,8 @@ def decode_pdu(pdu_type: int, body: memoryview) -> PDU:
         return _decode_pdata(body)
     if pdu_type in (PDUType.A_ASSOCIATE_RQ, PDUType.A_ASSOCIATE_AC):
         return _decode_associate(pdu_type, body)
+    if pdu_type not in _KNOWN_TYPES:
+        raise PDUError(f"unrecognized PDU type 0x{pdu_type:02X}", reason=AbortReason.UNRECOGNIZED_PDU)
     if len(body) != 4:
         raise PDUError(f"{PDUType(pdu_type).name} must have a length of 4, has {len(body)}")
     if pdu_type == PDUType.A_ASSOCIATE_RJ:
