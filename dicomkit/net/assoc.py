@@ -242,10 +242,9 @@ class Association:
 
     def _set_info(self, info: AssociationInfo) -> None:
         self.info = info
-        if info.max_ops_invoked_local != 1:
-            self._invoke_slots = asyncio.Semaphore(info.max_ops_invoked_local or 1 << 16)
-        if info.max_ops_invoked_peer != 1:
-            self._perform_slots = asyncio.Semaphore(info.max_ops_invoked_peer or 1 << 16)
+        # PS3.7 D.3.3.3: 1 (the default) is synchronous operation; 0 is unlimited
+        self._invoke_slots = asyncio.Semaphore(info.max_ops_invoked_local or 1 << 16)
+        self._perform_slots = asyncio.Semaphore(info.max_ops_invoked_peer or 1 << 16)
         if not self.established.done():
             self.established.set_result(info)
 

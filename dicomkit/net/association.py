@@ -267,6 +267,10 @@ class Rejection(NetworkError):
         self.rj = AAssociateRJ(result, source, reason)
 
 
+def _echo_syntax(proposed: str) -> str:
+    return proposed if UID(proposed).is_valid else "1.2.840.10008.1.2"
+
+
 def _window(offered: int, ours: int) -> int:
     # 0 is unlimited on both sides (PS3.7 D.3.3.3); the answer never exceeds what was offered
     if offered == 0:
@@ -319,7 +323,8 @@ def _negotiate(rq: AAssociateRQ, settings: AcceptorSettings, identity_verifier: 
         if cid in seen or not cid & 1:
             # an even or repeated ID is not a usable context (PS3.8 9.3.2.2); refuse it, keep the rest
             if cid not in seen:
-                results.append(PresentationContextAC(cid, ContextResult.NO_REASON, pc.transfer_syntaxes[0]))
+                results.append(PresentationContextAC(cid, ContextResult.NO_REASON,
+                                                     _echo_syntax(pc.transfer_syntaxes[0])))
             continue
         seen.add(cid)
         sc = supported.get(pc.abstract_syntax)
@@ -337,7 +342,8 @@ def _negotiate(rq: AAssociateRQ, settings: AcceptorSettings, identity_verifier: 
             answered_roles[pc.abstract_syntax] = RoleSelection(pc.abstract_syntax, peer_scu, peer_scp)
             if outcome == ContextResult.ACCEPTANCE and not (peer_scu or peer_scp):
                 outcome, ts = ContextResult.USER_REJECTION, ""
-        results.append(PresentationContextAC(cid, outcome, ts or pc.transfer_syntaxes[0]))
+        # a refused context still carries one transfer syntax sub-item, not significant (PS3.8 9.3.3.2)
+        results.append(PresentationContextAC(cid, outcome, ts or _echo_syntax(pc.transfer_syntaxes[0])))
         contexts[cid] = NegotiatedContext(cid, pc.abstract_syntax, ts if outcome == 0 else "", outcome,
                                           local_scu=peer_scp, local_scp=peer_scu)
 

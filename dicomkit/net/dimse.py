@@ -444,8 +444,16 @@ def _decode_value(data: memoryview, vr: str, attr: str) -> object:
             raise DimseError(f"command element {attr} has {len(data)} bytes, AT needs multiples of 4")
         values = struct.unpack_from(f"<{len(data) // 2}H", data)
         return tuple((values[i] << 16) | values[i + 1] for i in range(0, len(values), 2))
-    text = bytes(data).decode("ascii", "replace")
-    return text.rstrip("\x00 ") if vr == "UI" else text.strip(" \x00")
+    if vr in ("UI", "AE"):
+        try:
+            text = bytes(data).decode("ascii")
+        except UnicodeDecodeError:
+            raise DimseError(f"command element {attr} is not ASCII") from None
+        text = text.rstrip("\x00 ") if vr == "UI" else text.strip(" \x00")
+        if len(text) > (64 if vr == "UI" else 16):
+            raise DimseError(f"command element {attr} is too long ({len(text)} characters)")
+        return text
+    return bytes(data).decode("ascii", "replace").strip(" \x00")
 
 
 def decode_command(data: bytes | bytearray | memoryview) -> DimseMessage:

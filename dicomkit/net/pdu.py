@@ -261,8 +261,8 @@ class AAssociateAC:
     pdu_type = PDUType.A_ASSOCIATE_AC
 
     def encode(self) -> bytes:
-        body = [_encode_ae(self.called_ae_title, "called", allow_empty=True),
-                _encode_ae(self.calling_ae_title, "calling", allow_empty=True),
+        # PS3.8 9.3.3: the AE title fields echo the request and are not tested: sent as received
+        body = [_echo_ae(self.called_ae_title), _echo_ae(self.calling_ae_title),
                 bytes(32), _item(ItemType.APPLICATION_CONTEXT, _uid(self.application_context))]
         for pc in self.presentation_contexts:
             # PS3.8 9.3.3.2: one transfer syntax sub-item, not significant unless accepted.
@@ -423,6 +423,10 @@ def validate_ae_title(title: str, what: str = "AE title", *, allow_empty: bool =
 
 def _encode_ae(title: str, what: str, *, allow_empty: bool = False) -> bytes:
     return validate_ae_title(title, f"{what} AE title", allow_empty=allow_empty).encode("ascii").ljust(16)
+
+
+def _echo_ae(title: str) -> bytes:
+    return title.encode("ascii", "replace")[:16].ljust(16)
 
 
 def _encode_user_information(ui: UserInformation) -> bytes:
