@@ -213,7 +213,8 @@ class Server:
     def protocol_factory(self) -> asyncio.BaseProtocol:
         overloaded = self._closing or len(self.active) >= self.ae.maximum_associations
         assoc = Association(self.ae, requestor=False, overloaded=overloaded)
-        self.active.add(assoc)
+        # counted once the connection is up (a failed TLS handshake never gets there, nor leaks here)
+        assoc.protocol.on_connected = lambda: self.active.add(assoc)
         assoc.protocol.closed.add_done_callback(lambda _: self.active.discard(assoc))
         if self.on_association is not None:
             try:

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from ..core.errors import PDUError
@@ -65,6 +66,7 @@ class UpperLayerProtocol(asyncio.BufferedProtocol):
         self._writable = asyncio.Event()
         self._writable.set()
         self._broken = False  # after an invalid PDU the byte stream cannot be trusted
+        self.on_connected: Callable[[], None] | None = None
         self.closed: asyncio.Future[None] = self._loop.create_future()
 
     # -- asyncio callbacks ------------------------------------------------------------------------------
@@ -80,6 +82,8 @@ class UpperLayerProtocol(asyncio.BufferedProtocol):
             self.peer = (str(peer[0]), int(peer[1]))
         transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
         self._arm_idle_timer()
+        if self.on_connected is not None:
+            self.on_connected()
         if self.fsm.requestor:
             self.handle(Event.EVT2)  # AE-2: send the A-ASSOCIATE-RQ
         else:
