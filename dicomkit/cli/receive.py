@@ -72,9 +72,9 @@ async def _serve(args: argparse.Namespace) -> int:
                            maximum_associations=args.max_associations, max_ops_performed=args.async_ops,
                            network_timeout=args.timeout)
     ae.add_service(VerificationSCP())
-    ae.add_service(StorageSCP(directory_receiver(output, fsync=args.fsync, validate=not args.no_validate,
-                                                 on_stored=on_stored),
-                              transfer_syntaxes=_transfer_syntaxes(args.accept) or storage_transfer_syntaxes()))
+    receiver = directory_receiver(output, fsync=args.fsync, validate=not args.no_validate, on_stored=on_stored)
+    accepted = _transfer_syntaxes(args.accept) or storage_transfer_syntaxes()
+    ae.add_service(StorageSCP(receiver, transfer_syntaxes=accepted))
     server = await ae.start_server(args.host, args.port, tls=tls_context(args, server=True))
     print(f"dicomkit receive: {args.aet} listening on {args.host}:{server.port}"
           f"{' (TLS)' if args.tls_cert else ''}, writing to {output}", flush=True)
@@ -86,6 +86,7 @@ async def _serve(args: argparse.Namespace) -> int:
     await stop.wait()
     print("dicomkit receive: shutting down", file=sys.stderr, flush=True)
     await server.close(grace=10.0)
+    receiver.close()
     return 0
 
 

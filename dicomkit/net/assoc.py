@@ -10,6 +10,7 @@ C-STORE streams to its file as P-DATA arrives), then produces the response(s).
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import os
@@ -104,10 +105,24 @@ class DimseHandler:
 
 
 class _Pending:
-    __slots__ = ("queue",)
+    """Replies to one outstanding request, as they arrive (a light queue: one reader, one writer)."""
+
+    __slots__ = ("items", "waiter")
 
     def __init__(self) -> None:
-        self.queue: asyncio.Queue[Reply | BaseException] = asyncio.Queue()
+        self.items: collections.deque[Reply | BaseException] = collections.deque()
+        self.waiter: asyncio.Future[None] | None = None
+
+    def put(self, item: Reply | BaseException) -> None:
+        self.items.append(item)
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
+
+    async def get(self, loop: asyncio.AbstractEventLoop) -> Reply | BaseException:
+        while not self.items:
+            self.waiter = loop.create_future()
+            await self.waiter
+        return self.items.popleft()
 
 
 class Association:
@@ -257,7 +272,7 @@ class Association:
             self.established.set_exception(error)
             self.established.exception()  # mark retrieved; connect() re-raises it
         for pending in self._pending.values():
-            pending.queue.put_nowait(error)
+            pending.put(error)
         if self._release_done is not None and not self._release_done.done():
             if released:
                 self._release_done.set_result(None)
@@ -341,7 +356,7 @@ class Association:
             pending = self._pending.get(message.message_id_being_responded_to or 0)
             if pending is not None:
                 data = bytes(sink.data) if isinstance(sink, MemorySink) else None
-                pending.queue.put_nowait(Reply(message, data))
+                pending.put(Reply(message, data))
             return
         if isinstance(message, CCancelRQ):
             rc = self._running.get(message.message_id_being_responded_to or 0)
@@ -444,30 +459,17 @@ class Association:
                        payload: Payload | None = None, timeout: float | None = -1.0) -> AsyncIterator[Reply]:
         """Send ``request`` and yield every response (pending ones, then the final one)."""
         ctx = context or self._context_for(request)
-        if timeout == -1.0:
-            timeout = self.ae.dimse_timeout
-        request.has_dataset = payload is not None
+        wait = self.ae.dimse_timeout if timeout == -1.0 else timeout
         slots = self._invoke_slots
         if slots is not None:
             await slots.acquire()
         try:
-            self._check_usable()
-            message_id = request.message_id = self._next_message_id()
-            pending = self._pending[message_id] = _Pending()
+            message_id, pending = await self._invoke(ctx, request, payload)
             try:
-                await self._send_message(ctx.context_id, request, payload)
                 while True:
-                    try:
-                        async with asyncio.timeout(timeout):
-                            item = await pending.queue.get()
-                    except TimeoutError:
-                        await self.abort()
-                        raise NetworkTimeout(f"no response to {request.name} within {timeout} s (DIMSE timeout); "
-                                             "association aborted") from None
-                    if isinstance(item, BaseException):
-                        raise item
-                    yield item
-                    if not item.response.status_value.is_pending:
+                    reply = await self._reply(request, pending, wait)
+                    yield reply
+                    if not reply.response.status_value.is_pending:
                         return
             finally:
                 self._pending.pop(message_id, None)
@@ -477,12 +479,49 @@ class Association:
 
     async def send_request(self, request: Request, *, context: NegotiatedContext | None = None,
                            payload: Payload | None = None, timeout: float | None = -1.0) -> Response:
-        """Send ``request`` and return its final response."""
-        final: Response | None = None
-        async for reply in self.requests(request, context=context, payload=payload, timeout=timeout):
-            final = reply.response
-        assert final is not None
-        return final
+        """Send ``request`` and return its final response (pending responses are passed over)."""
+        ctx = context or self._context_for(request)
+        wait = self.ae.dimse_timeout if timeout == -1.0 else timeout
+        slots = self._invoke_slots
+        if slots is not None:
+            await slots.acquire()
+        try:
+            message_id, pending = await self._invoke(ctx, request, payload)
+            try:
+                while True:
+                    reply = await self._reply(request, pending, wait)
+                    if not reply.response.status_value.is_pending:
+                        return reply.response
+            finally:
+                self._pending.pop(message_id, None)
+        finally:
+            if slots is not None:
+                slots.release()
+
+    async def _invoke(self, ctx: NegotiatedContext, request: Request,
+                      payload: Payload | None) -> tuple[int, _Pending]:
+        self._check_usable()
+        request.has_dataset = payload is not None
+        message_id = request.message_id = self._next_message_id()
+        pending = self._pending[message_id] = _Pending()
+        try:
+            await self._send_message(ctx.context_id, request, payload)
+        except BaseException:
+            self._pending.pop(message_id, None)
+            raise
+        return message_id, pending
+
+    async def _reply(self, request: Request, pending: _Pending, timeout: float | None) -> Reply:
+        try:
+            async with asyncio.timeout(timeout):
+                item = await pending.get(self._loop)
+        except TimeoutError:
+            await self.abort()
+            raise NetworkTimeout(f"no response to {request.name} within {timeout} s (DIMSE timeout); "
+                                 "association aborted") from None
+        if isinstance(item, BaseException):
+            raise item
+        return item
 
     def _context_for(self, request: Request) -> NegotiatedContext:
         sop_class = request.affected_sop_class_uid or request.requested_sop_class_uid

@@ -178,11 +178,20 @@ class StoreSource:
     @classmethod
     def from_path(cls, path: str | os.PathLike[str]) -> StoreSource:
         path = os.fspath(path)
-        size = os.stat(path).st_size
         data: bytes | None = None
-        if size <= WHOLE_FILE_LIMIT:
-            with open(path, "rb") as f:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size <= WHOLE_FILE_LIMIT:
                 data = f.read()
+                head: bytes = data
+            else:
+                head = f.read(1 << 16)
+        probe = probe_part10(head)
+        if probe is not None:
+            # the common case: meta and data set start are plain; the bytes go out as they are
+            return cls(probe.sop_class_uid, probe.sop_instance_uid, probe.transfer_syntax, path, probe.data_offset,
+                       None, data, size)
+        if data is not None:
             ds = read(data, stop_before_pixels=True, force=True)
         else:
             ds = read(path, stop_before_pixels=True, force=True)
@@ -254,3 +263,99 @@ class StoreSource:
             assert self.path is not None
             ds = read(self.file_bytes if self.file_bytes is not None else self.path, force=True)
         return DatasetPayload(ds, ts)
+
+
+# -- a quick look at a data set's start ---------------------------------------------------------------------
+
+_LONG_VRS = frozenset((b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"))
+_SHORT_VRS = frozenset((b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FD", b"FL", b"IS", b"LO", b"LT", b"PN",
+                        b"SH", b"SL", b"SS", b"ST", b"TM", b"UI", b"UL", b"US"))
+_SOP_CLASS, _SOP_INSTANCE = 0x00080016, 0x00080018
+
+
+def sop_uids(data: bytes | bytearray | memoryview, transfer_syntax: str,
+             start: int = 0) -> tuple[str, str] | None:
+    """SOP Class and Instance UIDs (0008,0016/0018) from the start of a data set, by walking its first
+    element headers; None when the start is anything but plain elements in this encoding (the caller
+    then asks the full reader)."""
+    if transfer_syntax == IMPLICIT_LE:
+        implicit, little = True, True
+    elif transfer_syntax in TRANSFER_SYNTAXES and not TRANSFER_SYNTAXES[transfer_syntax].deflated:
+        info = TRANSFER_SYNTAXES[transfer_syntax]
+        implicit, little = info.implicit_vr, info.little_endian
+    else:
+        return None
+    header = struct.Struct("<HHI" if implicit else "<HH2sH") if little else struct.Struct(">HH2sH")
+    long_length = struct.Struct("<I" if little else ">I")
+    found: dict[int, str] = {}
+    pos, n = start, len(data)
+    last = -1
+    while pos + 8 <= n:
+        if implicit:
+            group, elem, length = header.unpack_from(data, pos)
+            if bytes(data[pos + 4:pos + 6]) in _SHORT_VRS or bytes(data[pos + 4:pos + 6]) in _LONG_VRS:
+                return None  # looks explicit: not what the transfer syntax says
+            value = pos + 8
+        else:
+            group, elem, vr, length = header.unpack_from(data, pos)
+            if vr in _LONG_VRS:
+                if pos + 12 > n:
+                    return None
+                length = long_length.unpack_from(data, pos + 8)[0]
+                value = pos + 12
+            elif vr in _SHORT_VRS:
+                value = pos + 8
+            else:
+                return None
+        tag = (group << 16) | elem
+        if tag <= last or tag > _SOP_INSTANCE or length == 0xFFFFFFFF or value + length > n:
+            break
+        last = tag
+        if tag in (_SOP_CLASS, _SOP_INSTANCE):
+            found[tag] = bytes(data[value:value + length]).decode("ascii", "replace").rstrip("\x00 ")
+        pos = value + length
+    if _SOP_CLASS in found and _SOP_INSTANCE in found:
+        return found[_SOP_CLASS], found[_SOP_INSTANCE]
+    return None
+
+
+@dataclass
+class Part10Probe:
+    """What the start of a Part 10 file says, found without parsing the data set."""
+
+    transfer_syntax: str
+    data_offset: int
+    sop_class_uid: str
+    sop_instance_uid: str
+
+
+def probe_part10(head: bytes | memoryview) -> Part10Probe | None:
+    """Transfer syntax (from the meta), data set offset and SOP UIDs (from the data set) of a Part 10
+    file's first bytes; None for anything unusual, where the full reader decides."""
+    if len(head) < 144 or bytes(head[128:132]) != b"DICM":
+        return None
+    ts = ""
+    pos, n = 132, len(head)
+    while pos + 8 <= n:
+        group, elem, vr = struct.unpack_from("<HH2s", head, pos)
+        if group != 0x0002:
+            break
+        if vr in _LONG_VRS:
+            if pos + 12 > n:
+                return None
+            (length,) = struct.unpack_from("<I", head, pos + 8)
+            value = pos + 12
+        elif vr in _SHORT_VRS:
+            (length,) = struct.unpack_from("<H", head, pos + 6)
+            value = pos + 8
+        else:
+            return None  # implicit VR meta and other oddities
+        if elem == 0x0010:
+            ts = bytes(head[value:value + length]).decode("ascii", "replace").rstrip("\x00 ")
+        pos = value + length
+    if pos > n or ts not in TRANSFER_SYNTAXES:
+        return None
+    uids = sop_uids(head, ts, pos)
+    if uids is None:
+        return None
+    return Part10Probe(ts, pos, uids[0], uids[1])

@@ -43,10 +43,22 @@ def corpus_file(name: str) -> Path:
     return path
 
 
+RECEIVERS = []
+
+
+@pytest.fixture(autouse=True)
+def _close_receivers():
+    yield
+    while RECEIVERS:
+        RECEIVERS.pop().close()  # removes the spare temporary files
+
+
 def scp(tmp_path: Path, **options) -> ApplicationEntity:
     ae = ApplicationEntity("DKSCP", artim_timeout=2, **options)
     ae.add_service(VerificationSCP())
-    ae.add_service(StorageSCP(directory_receiver(tmp_path / "in")))
+    receiver = directory_receiver(tmp_path / "in")
+    RECEIVERS.append(receiver)
+    ae.add_service(StorageSCP(receiver))
     return ae
 
 
@@ -73,6 +85,7 @@ def test_echo_and_store_file_fast_path(tmp_path):
         return rsp
 
     rsp = run(main())
+    RECEIVERS.pop().close()
     out = tmp_path / "in" / f"{rsp.affected_sop_instance_uid}.dcm"
     assert dataset_bytes(out) == dataset_bytes(src)  # the data set went through byte for byte
     meta = dicomkit.read_file_meta(out)
@@ -234,6 +247,7 @@ def test_storage_scp_checks_the_data_set_against_the_command(tmp_path):
         return wrong_uid, garbage
 
     wrong_uid, garbage = run(main())
+    RECEIVERS.pop().close()
     assert wrong_uid.status == 0xA900 and "SOP Instance UID" in wrong_uid.error_comment
     assert 0xC000 <= garbage.status <= 0xCFFF
     assert not list((tmp_path / "in").iterdir())  # nothing kept, no temp file left
