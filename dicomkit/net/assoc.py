@@ -424,18 +424,18 @@ class Association:
             size = self.info.send_fragment_size
             try:
                 for fragment, last in command_fragments(command, size):
-                    protocol.send_pdata([pdata_header(context_id, 3 if last else 1, len(fragment)) + fragment])
+                    protocol.send_pdata(pdata_header(context_id, 3 if last else 1, len(fragment)), fragment)
                 if payload is not None:
                     previous: bytes | memoryview | None = None
                     for fragment in payload.fragments(size):
                         if previous is not None:
-                            protocol.send_pdata([pdata_header(context_id, 0, len(previous)), previous])
+                            protocol.send_pdata(pdata_header(context_id, 0, len(previous)), previous)
                             if protocol.queued >= FLUSH_BYTES:
                                 await protocol.drain()
                                 self._check_usable()
                         previous = fragment
                     last_fragment = previous if previous is not None else b""
-                    protocol.send_pdata([pdata_header(context_id, 2, len(last_fragment)), last_fragment])
+                    protocol.send_pdata(pdata_header(context_id, 2, len(last_fragment)), last_fragment)
             except InvalidTransition:
                 raise self._ended or AssociationAborted("the association is no longer established") from None
             finally:

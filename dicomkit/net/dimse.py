@@ -206,7 +206,6 @@ class CStoreRQ(Request):
     has_dataset: bool = True
 
 
-@dataclass(kw_only=True, eq=False, repr=False)
 class CStoreRSP(Response):
     """PS3.7 Table 9.3-2."""
 
@@ -225,7 +224,6 @@ class CFindRQ(Request):
     has_dataset: bool = True
 
 
-@dataclass(kw_only=True, eq=False, repr=False)
 class CFindRSP(Response):
     """PS3.7 Table 9.3-4."""
 
@@ -243,7 +241,6 @@ class CGetRQ(Request):
     has_dataset: bool = True
 
 
-@dataclass(kw_only=True, eq=False, repr=False)
 class CGetRSP(Response):
     """PS3.7 Table 9.3-6."""
 
@@ -261,7 +258,6 @@ class CMoveRQ(Request):
     has_dataset: bool = True
 
 
-@dataclass(kw_only=True, eq=False, repr=False)
 class CMoveRSP(Response):
     """PS3.7 Table 9.3-8."""
 
@@ -269,7 +265,6 @@ class CMoveRSP(Response):
     REQUIRED = _RSP
 
 
-@dataclass(kw_only=True, eq=False, repr=False)
 class CEchoRQ(Request):
     """PS3.7 Table 9.3-12."""
 
@@ -277,7 +272,6 @@ class CEchoRQ(Request):
     REQUIRED = ("affected_sop_class_uid", *_RQ)
 
 
-@dataclass(kw_only=True, eq=False, repr=False)
 class CEchoRSP(Response):
     """PS3.7 Table 9.3-13."""
 
@@ -285,7 +279,6 @@ class CEchoRSP(Response):
     REQUIRED = _RSP
 
 
-@dataclass(kw_only=True, eq=False, repr=False)
 class CCancelRQ(Request):
     """PS3.7 Table 9.3-11: names the request to cancel by Message ID Being Responded To."""
 
@@ -293,7 +286,6 @@ class CCancelRQ(Request):
     REQUIRED = ("message_id_being_responded_to",)
 
 
-@dataclass(kw_only=True, eq=False, repr=False)
 class NEventReportRQ(Request):
     """PS3.7 Table 10.3-1."""
 
@@ -301,7 +293,6 @@ class NEventReportRQ(Request):
     REQUIRED = ("affected_sop_class_uid", "affected_sop_instance_uid", "event_type_id", *_RQ)
 
 
-@dataclass(kw_only=True, eq=False, repr=False)
 class NEventReportRSP(Response):
     """PS3.7 Table 10.3-2."""
 
@@ -309,7 +300,6 @@ class NEventReportRSP(Response):
     REQUIRED = _RSP
 
 
-@dataclass(kw_only=True, eq=False, repr=False)
 class NGetRQ(Request):
     """PS3.7 Table 10.3-3."""
 
@@ -317,7 +307,6 @@ class NGetRQ(Request):
     REQUIRED = ("requested_sop_class_uid", "requested_sop_instance_uid", *_RQ)
 
 
-@dataclass(kw_only=True, eq=False, repr=False)
 class NGetRSP(Response):
     """PS3.7 Table 10.3-4."""
 
@@ -334,7 +323,6 @@ class NSetRQ(Request):
     has_dataset: bool = True
 
 
-@dataclass(kw_only=True, eq=False, repr=False)
 class NSetRSP(Response):
     """PS3.7 Table 10.3-6."""
 
@@ -342,7 +330,6 @@ class NSetRSP(Response):
     REQUIRED = _RSP
 
 
-@dataclass(kw_only=True, eq=False, repr=False)
 class NActionRQ(Request):
     """PS3.7 Table 10.3-7."""
 
@@ -350,7 +337,6 @@ class NActionRQ(Request):
     REQUIRED = ("requested_sop_class_uid", "requested_sop_instance_uid", "action_type_id", *_RQ)
 
 
-@dataclass(kw_only=True, eq=False, repr=False)
 class NActionRSP(Response):
     """PS3.7 Table 10.3-8."""
 
@@ -358,7 +344,6 @@ class NActionRSP(Response):
     REQUIRED = _RSP
 
 
-@dataclass(kw_only=True, eq=False, repr=False)
 class NCreateRQ(Request):
     """PS3.7 Table 10.3-9."""
 
@@ -366,7 +351,6 @@ class NCreateRQ(Request):
     REQUIRED = ("affected_sop_class_uid", *_RQ)
 
 
-@dataclass(kw_only=True, eq=False, repr=False)
 class NCreateRSP(Response):
     """PS3.7 Table 10.3-10."""
 
@@ -374,7 +358,6 @@ class NCreateRSP(Response):
     REQUIRED = _RSP
 
 
-@dataclass(kw_only=True, eq=False, repr=False)
 class NDeleteRQ(Request):
     """PS3.7 Table 10.3-11."""
 
@@ -382,7 +365,6 @@ class NDeleteRQ(Request):
     REQUIRED = ("requested_sop_class_uid", "requested_sop_instance_uid", *_RQ)
 
 
-@dataclass(kw_only=True, eq=False, repr=False)
 class NDeleteRSP(Response):
     """PS3.7 Table 10.3-12."""
 
@@ -492,9 +474,10 @@ def decode_command(data: bytes | bytearray | memoryview) -> DimseMessage:
         raise DimseError(f"unknown Command Field 0x{command_field:04X}")
     if data_set_type is None:
         raise DimseError(f"{cls.__name__} has no Command Data Set Type (0000,0800)")
-    message = cls(**values, has_dataset=data_set_type != NO_DATA_SET)  # type: ignore[arg-type]
-    message.check()
-    return message
+    missing = [a for a in cls.REQUIRED if a not in values]  # before any class default fills them in
+    if missing:
+        raise DimseError(f"{cls.__name__} lacks {', '.join(missing)} (PS3.7)")
+    return cls(**values, has_dataset=data_set_type != NO_DATA_SET)  # type: ignore[arg-type]
 
 
 # -- fragmentation ------------------------------------------------------------------------------------------

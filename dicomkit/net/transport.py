@@ -157,11 +157,14 @@ class UpperLayerProtocol(asyncio.BufferedProtocol):
                 self._artim.cancel()
                 self._artim = None
 
-    def send_pdata(self, pdus: list[bytes | memoryview]) -> None:
-        """Queue already-encoded P-DATA-TF PDUs (each one is Evt9: DT-1 in Sta6, AR-7 in Sta8)."""
-        fsm = self.fsm
-        for data in pdus:
-            fsm.handle(Event.EVT9)  # no effects are built from the payload: we queue the bytes ourselves
+    def send_pdata(self, *parts: bytes | memoryview) -> None:
+        """Queue one already-encoded P-DATA-TF PDU, given as consecutive pieces (header, fragment).
+
+        It is Evt9 (DT-1 in Sta6, AR-7 in Sta8); the action's effect is this queueing, done here so the
+        fragment is not copied into a PDU object first.
+        """
+        self.fsm.handle(Event.EVT9)
+        for data in parts:
             self._out.append(data)
             self._out_bytes += len(data)
 
