@@ -94,6 +94,11 @@ class DimseHandler:
         """Where the request's data set goes (default: memory)."""
         return MemorySink()
 
+    def handle_now(self, request: Request, data: DataSink | None, rc: RequestContext) -> Response | None:
+        """The response right away when it needs no waiting, else None (then ``responses`` runs in a task).
+        An optional fast path: most C-STOREs and every C-ECHO are answered without a task."""
+        return None
+
     async def handle(self, request: Request, data: DataSink | None, rc: RequestContext) -> Response:
         """The single response to ``request``."""
         raise NotImplementedError
@@ -368,7 +373,33 @@ class Association:
         if rc is None:
             assert self.info is not None
             rc = RequestContext(self, self.info.contexts[context_id], message)
+        if self._answer_now(rc, sink):
+            return
         self._spawn(self._perform(rc, sink))
+
+    def _answer_now(self, rc: RequestContext, sink: DataSink | None) -> bool:
+        """Answer at once when the handler can and nothing is queued before it (keeps the window's order)."""
+        handler = self.ae.handlers.get(type(rc.request))
+        if (handler is None or rc.failure is not None or self._send_lock.locked()
+                or (self._perform_slots is not None and self._perform_slots.locked())):
+            return False
+        response = handler.handle_now(rc.request, sink, rc)
+        if response is None:
+            return False
+        request = rc.request
+        if request.message_id is not None:
+            self._running.pop(request.message_id, None)
+        self._fill_response(request, response, None)
+        try:
+            self._check_usable()
+            command = response.encode()
+            size = self.info.send_fragment_size if self.info else len(command)
+            for fragment, last in command_fragments(command, size):
+                self.protocol.send_pdata(pdata_header(rc.context.context_id, 3 if last else 1, len(fragment)),
+                                         fragment)
+        except (NetworkError, InvalidTransition) as exc:
+            log.info("%s: response to %s not sent: %s", self, request.name, exc)
+        return True
 
     def _spawn(self, coro: Any) -> None:
         task: asyncio.Task[None] = self._loop.create_task(coro)
@@ -406,13 +437,17 @@ class Association:
 
     async def _send_response(self, context_id: int, request: Request, response: Response,
                              payload: Payload | None) -> None:
+        self._fill_response(request, response, payload)
+        await self._send_message(context_id, response, payload)
+
+    @staticmethod
+    def _fill_response(request: Request, response: Response, payload: Payload | None) -> None:
         response.message_id_being_responded_to = request.message_id
         if response.affected_sop_class_uid is None:
             response.affected_sop_class_uid = request.affected_sop_class_uid
         if response.affected_sop_instance_uid is None and request.affected_sop_instance_uid is not None:
             response.affected_sop_instance_uid = request.affected_sop_instance_uid
         response.has_dataset = payload is not None
-        await self._send_message(context_id, response, payload)
 
     # -- DIMSE: sending ------------------------------------------------------------------------------------
     async def _send_message(self, context_id: int, message: DimseMessage, payload: Payload | None) -> None:

@@ -436,3 +436,34 @@ def test_abort_by_peer_fails_pending_requests(tmp_path):
         await server.close()
 
     run(main())
+
+
+def test_storage_commit_paths_fsync_and_index_hook(tmp_path):
+    """fsync and an async on_stored hook (an archive indexing before it answers) take the awaited path;
+    the hook's outcome is what the SCU gets."""
+    from dicomkit.services.storage import StoreOutcome
+
+    seen = []
+
+    async def index(stored):
+        await asyncio.sleep(0.01)
+        seen.append((stored.sop_instance_uid, stored.path.exists(), stored.calling_ae_title))
+        return StoreOutcome(0xB000, "coerced for the test")
+
+    src = corpus_file("liver.dcm")
+    receiver = directory_receiver(tmp_path / "in", fsync=True, on_stored=index)
+    RECEIVERS.append(receiver)
+
+    async def main():
+        ae = ApplicationEntity("DKSCP")
+        ae.add_service(StorageSCP(receiver))
+        server = await ae.start_server("127.0.0.1", 0)
+        sop = str(dicomkit.read(src, stop_before_pixels=True).SOPClassUID)
+        async with connect("127.0.0.1", server.port, ae_title="MODALITY", contexts=[sop]) as assoc:
+            rsp = await assoc.store(src)
+        await server.close()
+        return rsp
+
+    rsp = run(main())
+    assert rsp.status == 0xB000 and rsp.status_value.is_warning and rsp.error_comment == "coerced for the test"
+    assert seen == [(rsp.affected_sop_instance_uid, True, "MODALITY")]
