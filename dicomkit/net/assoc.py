@@ -383,10 +383,14 @@ class Association:
         if (handler is None or rc.failure is not None or self._send_lock.locked()
                 or (self._perform_slots is not None and self._perform_slots.locked())):
             return False
-        response = handler.handle_now(rc.request, sink, rc)
+        request = rc.request
+        try:
+            response = handler.handle_now(request, sink, rc)
+        except Exception as exc:  # a handler bug answers Processing Failure; the association goes on
+            log.exception("%s: handler for %s failed", self, request.name)
+            response = _failure(request, PROCESSING_FAILURE, str(exc))
         if response is None:
             return False
-        request = rc.request
         if request.message_id is not None:
             self._running.pop(request.message_id, None)
         self._fill_response(request, response, None)

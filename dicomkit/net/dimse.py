@@ -149,12 +149,17 @@ class DimseMessage:
         """The command set in Implicit VR Little Endian, with its Command Group Length (PS3.7 6.3.1, E.1)."""
         self.check()
         parts: list[bytes] = []
+        values = self.__dict__
+        pack = _ELEMENT.pack
         for attr, tag, vr in _ELEMENTS:
-            value = getattr(self, attr)
+            value = values.get(attr) if attr in values else getattr(self, attr)
             if value is None:
                 continue
+            if vr == "US" and value.__class__ is int and 0 <= value <= 0xFFFF:  # the common case, inline
+                parts.append(pack(0x0000, tag & 0xFFFF, 2) + _US.pack(value))
+                continue
             data = _encode_value(value, vr, attr)
-            parts.append(_ELEMENT.pack(0x0000, tag & 0xFFFF, len(data)))
+            parts.append(pack(0x0000, tag & 0xFFFF, len(data)))
             parts.append(data)
         body = b"".join(parts)
         return _GROUP_LENGTH.pack(0x0000, 0x0000, 4, len(body)) + body
@@ -458,7 +463,10 @@ def decode_command(data: bytes | bytearray | memoryview) -> DimseMessage:
         spec = _BY_TAG.get(elem)
         if spec is not None:
             attr, vr = spec
-            value = _decode_value(mv[pos + 8:end], vr, attr)
+            if vr == "US" and length == 2:
+                value: object = mv[pos + 8] | (mv[pos + 9] << 8)
+            else:
+                value = _decode_value(mv[pos + 8:end], vr, attr)
             if attr == "command_field":
                 command_field = value  # type: ignore[assignment]
             elif attr == "data_set_type":

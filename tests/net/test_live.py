@@ -467,3 +467,35 @@ def test_storage_commit_paths_fsync_and_index_hook(tmp_path):
     rsp = run(main())
     assert rsp.status == 0xB000 and rsp.status_value.is_warning and rsp.error_comment == "coerced for the test"
     assert seen == [(rsp.affected_sop_instance_uid, True, "MODALITY")]
+
+
+def test_abort_in_the_middle_of_a_store_leaves_no_file(tmp_path):
+    """A peer that aborts after part of a data set: the partial object is discarded, never stored."""
+    receiver = directory_receiver(tmp_path / "in")
+    RECEIVERS.append(receiver)
+
+    async def main():
+        ae = ApplicationEntity("DKSCP")
+        ae.add_service(StorageSCP(receiver))
+        server = await ae.start_server("127.0.0.1", 0)
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(P.AAssociateRQ("DKSCP", "PEER", [P.PresentationContextRQ(1, CT, [ELE])],
+                                    P.UserInformation(max_length=16384)).encode())
+        assert (await reader.read(6))[0] == 0x02  # A-ASSOCIATE-AC
+        await reader.read(1 << 16)
+        command = CStoreRQ(message_id=1, affected_sop_class_uid=CT, affected_sop_instance_uid="1.2.3.4").encode()
+        writer.write(P.PDataTF([P.PDV(1, True, True, command)]).encode())
+        writer.write(P.PDataTF([P.PDV(1, False, False, b"\x08\x00\x16\x00UI\x1a\x00" + CT.encode() + b"\x00")])
+                     .encode())
+        await writer.drain()
+        await asyncio.sleep(0.1)
+        assert len(list((tmp_path / "in").glob(".dicomkit-*"))) >= 1  # receiving into a temporary file
+        writer.write(P.AAbort(0, 0).encode())
+        await writer.drain()
+        await asyncio.sleep(0.2)
+        writer.close()
+        await server.close()
+
+    run(main())
+    receiver.close()
+    assert not list((tmp_path / "in").iterdir())
