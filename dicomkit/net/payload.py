@@ -201,7 +201,7 @@ class StoreSource:
         sop_class = ds.value(0x00080016) or (meta.value(0x00020002) if meta is not None else None)
         sop_instance = ds.value(0x00080018) or (meta.value(0x00020003) if meta is not None else None)
         if not sop_class or not sop_instance:
-            raise InvalidFileError("no SOP Class UID / SOP Instance UID: not a storable DICOM object",
+            raise InvalidFileError("no SOP Class UID or SOP Instance UID: not a storable DICOM object",
                                    source=path)
         offset: int | None = None
         ts = meta_ts or read_ts

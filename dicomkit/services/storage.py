@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple, Protocol
 
-from ..core.errors import DicomError, NetworkError, TruncatedError
+from ..core.errors import DicomError, InvalidFileError, NetworkError, TruncatedError
 from ..core.uid import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME, TRANSFER_SYNTAXES, UID
 from ..core.uid import storage_sop_classes as registry_storage_classes
 from ..io.reader import read, read_file_meta
@@ -572,6 +572,8 @@ async def store_files(assoc: Association, files: Sequence[FileInfo], *,
             try:
                 source = StoreSource.from_path(info.path)
                 await queue.put((info, source, None))
+            except InvalidFileError as exc:  # the summary names the file already
+                await queue.put((info, None, f"cannot read: {exc.detail}"))
             except (DicomError, OSError) as exc:
                 await queue.put((info, None, f"cannot read: {exc}"))
         for _ in range(window):
