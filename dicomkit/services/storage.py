@@ -51,6 +51,7 @@ from ..net.status import (
 log = logging.getLogger("dicomkit.storage")
 
 HEAD_BYTES = 1 << 16  # the start of each received data set kept to check its UIDs
+WRITE_BUFFER = 1 << 18  # received data gathered before a write to the file
 
 
 def storage_transfer_syntaxes() -> list[str]:
@@ -159,11 +160,9 @@ class FileStoreTarget:
         self._meta = self._file_meta()
         self.temp_path, fd = temp_files.take() if temp_files is not None else _create_temp(self.directory)
         self._file = os.fdopen(fd, "wb", buffering=0)
-        try:
-            self._file.write(self._meta)
-        except OSError as exc:
-            self.discard()
-            raise StoreRefused(f"cannot write {self.temp_path}: {exc.strerror or exc}") from exc
+        # small objects reach the disk in one write; larger ones every WRITE_BUFFER bytes (bounded memory)
+        self._buffer: list[bytes] = [self._meta]
+        self._buffered = len(self._meta)
 
     def _file_meta(self) -> bytes:
         return part10_header(self.sop_class_uid, self.sop_instance_uid, self.transfer_syntax,
@@ -176,8 +175,17 @@ class FileStoreTarget:
         if len(self.head) < HEAD_BYTES:
             self.head += data[:HEAD_BYTES - len(self.head)]
         self.received += len(data)
+        self._buffer.append(bytes(data))
+        self._buffered += len(data)
+        if self._buffered >= WRITE_BUFFER:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._buffer:
+            return
+        chunks, self._buffer, self._buffered = self._buffer, [], 0
         try:
-            self._file.write(data)
+            self._file.writelines(chunks)
         except OSError as exc:
             self.error = exc  # answered with Out of Resources at commit
 
@@ -238,6 +246,7 @@ class FileStoreTarget:
         return StoreOutcome(SUCCESS)
 
     def _refusal(self) -> StoreOutcome | None:
+        self._flush()
         if self.error is not None:
             self.discard()
             return StoreOutcome(OUT_OF_RESOURCES, f"cannot write the object: {self.error.strerror or self.error}")
@@ -275,7 +284,7 @@ class FileStoreTarget:
             if len(self.head) >= self.received:
                 return StoreOutcome(CANNOT_UNDERSTAND, "the data set is truncated")
             try:
-                self._file.flush()
+                self._flush()
                 ds = read(self.temp_path, stop_before_pixels=True)
             except (DicomError, OSError) as exc:
                 return StoreOutcome(CANNOT_UNDERSTAND, f"cannot parse the data set: {exc}"[:64])
