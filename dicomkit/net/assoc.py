@@ -112,9 +112,10 @@ class DimseHandler:
 class _Pending:
     """Replies to one outstanding request, as they arrive (a light queue: one reader, one writer)."""
 
-    __slots__ = ("items", "waiter")
+    __slots__ = ("context_id", "items", "waiter")
 
-    def __init__(self) -> None:
+    def __init__(self, context_id: int) -> None:
+        self.context_id = context_id
         self.items: collections.deque[Reply | BaseException] = collections.deque()
         self.waiter: asyncio.Future[None] | None = None
 
@@ -360,6 +361,9 @@ class Association:
         if isinstance(message, Response):
             pending = self._pending.get(message.message_id_being_responded_to or 0)
             if pending is not None:
+                if isinstance(sink, MemorySink) and sink.overflow:
+                    pending.put(DimseError(f"the data set of {message.name} exceeds {sink.limit} bytes"))
+                    return
                 data = bytes(sink.data) if isinstance(sink, MemorySink) else None
                 pending.put(Reply(message, data))
             return
@@ -542,7 +546,7 @@ class Association:
         self._check_usable()
         request.has_dataset = payload is not None
         message_id = request.message_id = self._next_message_id()
-        pending = self._pending[message_id] = _Pending()
+        pending = self._pending[message_id] = _Pending(ctx.context_id)
         try:
             await self._send_message(ctx.context_id, request, payload)
         except BaseException:
@@ -561,6 +565,13 @@ class Association:
         if isinstance(item, BaseException):
             raise item
         return item
+
+    async def cancel(self, message_id: int) -> None:
+        """C-CANCEL-RQ (PS3.7 9.3.2.3) for an outstanding request; its responses still arrive (Cancel status)."""
+        pending = self._pending.get(message_id)
+        if pending is None:
+            raise DimseError(f"message {message_id} is not outstanding")
+        await self._send_message(pending.context_id, CCancelRQ(message_id_being_responded_to=message_id), None)
 
     def _context_for(self, request: Request) -> NegotiatedContext:
         sop_class = request.affected_sop_class_uid or request.requested_sop_class_uid

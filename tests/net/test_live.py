@@ -499,3 +499,44 @@ def test_abort_in_the_middle_of_a_store_leaves_no_file(tmp_path):
     run(main())
     receiver.close()
     assert not list((tmp_path / "in").iterdir())
+
+
+def test_pending_responses_with_data_sets_and_c_cancel(tmp_path):
+    """The plumbing later query services use: several pending responses carrying identifiers, then a
+    final status; C-CANCEL-RQ reaches the handler of the request it names."""
+    from dicomkit.net import CFindRQ, CFindRSP
+    from dicomkit.net.status import Status
+
+    find_model = "1.2.840.10008.5.1.4.1.2.2.1"
+
+    class Finder(DimseHandler):
+        async def responses(self, request, data, rc):
+            assert data is not None and bytes(data.data) == b"query"
+            for i in range(50):
+                if rc.cancelled.is_set():
+                    yield CFindRSP(status=Status(0xFE00)), None
+                    return
+                yield CFindRSP(status=Status(0xFF00)), BytesPayload(f"match {i}".encode(), ELE)
+                await asyncio.sleep(0.01)
+            yield CFindRSP(status=Status(0)), None
+
+    async def main():
+        ae = ApplicationEntity("DKSCP")
+        ae.add_supported_context(find_model, [ELE])
+        ae.add_handler(CFindRQ, Finder())
+        ae.add_service(VerificationSCP())
+        server = await ae.start_server("127.0.0.1", 0)
+        async with connect("127.0.0.1", server.port, contexts=[find_model]) as assoc:
+            got = []
+            request = CFindRQ(affected_sop_class_uid=find_model)
+            async for reply in assoc.requests(request, payload=BytesPayload(b"query", ELE)):
+                got.append((reply.response.status, reply.data))
+                if len(got) == 3:
+                    await assoc.cancel(request.message_id)
+            assert (await assoc.echo()).is_success
+        await server.close()
+        return got
+
+    got = run(main())
+    assert got[:3] == [(0xFF00, b"match 0"), (0xFF00, b"match 1"), (0xFF00, b"match 2")]
+    assert got[-1] == (0xFE00, None) and len(got) < 10
