@@ -225,3 +225,22 @@ def test_tls_between_our_own_scu_and_scp(tmp_path, certs):
     finally:
         server.stop()
     assert DCMTK_ENV["TCP_NODELAY"] == "1"
+
+
+def test_receive_options_accept_and_require_aet(tmp_path):
+    """dicomkit store -> dicomkit receive --accept ImplicitVRLittleEndian --require-aet: the file arrives
+    re-encoded; a wrong called AE title is rejected with the reason, exit code 1."""
+    src = corpus(["MR2_UNCR.dcm"])[0]
+    port = free_port()
+    out_dir = tmp_path / "rx"
+    args = [sys.executable, "-m", "dicomkit.cli.main", "receive", "--port", str(port), "--host", "127.0.0.1",
+            "--aet", "RX", "--output", str(out_dir), "--accept", "ImplicitVRLittleEndian", "--require-aet"]
+    with running(args, port, env=None):
+        wrong = cli("store", "127.0.0.1", str(port), str(src), "--aec", "OTHER", "--no-progress")
+        sent = cli("store", "127.0.0.1", str(port), str(src), "--aec", "RX", "--no-progress", "--async-ops", "4")
+    assert wrong.returncode == 1 and "called-AE-title-not-recognized" in wrong.stderr
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    assert "asynchronous operations window: 4" in sent.stderr
+    got = next(out_dir.glob("*.dcm"))
+    assert pydicom.dcmread(got).file_meta.TransferSyntaxUID == "1.2.840.10008.1.2"
+    same_object(src, got)
