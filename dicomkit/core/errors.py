@@ -48,3 +48,46 @@ class MissingDependencyError(DicomError, ImportError):
 class PixelDataError(DicomError):
     """Pixel Data cannot be decoded or encoded: inconsistent image attributes, wrong lengths, or a corrupt,
     truncated or unsupported codestream."""
+
+
+class NetworkError(DicomError):
+    """A DICOM network exchange failed (PS3.8 upper layer, PS3.7 DIMSE)."""
+
+
+class PDUError(NetworkError):
+    """A received PDU is malformed or not allowed here (PS3.8 9.3).
+
+    ``reason`` is the A-ABORT reason to send (PS3.8 Table 9-26): 1 unrecognized PDU, 2 unexpected PDU,
+    4 unrecognized PDU parameter, 5 unexpected PDU parameter, 6 invalid PDU parameter value.
+    """
+
+    def __init__(self, message: str, *, reason: int = 6) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class AssociationRejected(NetworkError):
+    """The peer answered A-ASSOCIATE-RJ (PS3.8 9.3.4, Table 9-21): ``result``, ``source`` and ``reason``."""
+
+    def __init__(self, message: str, *, result: int, source: int, reason: int) -> None:
+        super().__init__(message)
+        self.result = result
+        self.source = source
+        self.reason = reason
+
+
+class AssociationAborted(NetworkError):
+    """The association ended by A-ABORT or A-P-ABORT; ``source``/``reason`` as in PS3.8 Table 9-26 when known."""
+
+    def __init__(self, message: str, *, source: int | None = None, reason: int | None = None) -> None:
+        super().__init__(message)
+        self.source = source
+        self.reason = reason
+
+
+class DimseError(NetworkError):
+    """A DIMSE message is malformed, unexpected, or cannot be sent on this association (PS3.7)."""
+
+
+class NetworkTimeout(NetworkError, TimeoutError):
+    """A network operation did not complete in time (connect, ACSE, DIMSE or idle network timeout)."""

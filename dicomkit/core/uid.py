@@ -171,7 +171,8 @@ class UID(str):
 
     @property
     def is_storage_sop_class(self) -> bool:
-        return self.type == "SOP Class" and self.keyword.endswith("Storage")
+        e = UIDS.get(str(self))
+        return e is not None and _is_storage_entry(e[1], e[4])
 
     def __repr__(self) -> str:
         kw = self.keyword
@@ -198,10 +199,23 @@ def registry() -> dict[str, RegistryEntry]:
     return {uid: RegistryEntry(*e) for uid, e in UIDS.items()}
 
 
+_STORAGE_KEYWORD_SUFFIXES = ("Retired", "Trial", "ForPresentation", "ForProcessing")
+
+
+def _is_storage_entry(uid_type: str, keyword: str) -> bool:
+    """A Storage Service Class SOP Class (PS3.4 Annex B): "... Storage", also "... Storage - For Presentation",
+    "- For Processing", "- Trial" and retired ones; not the DICOMDIR's Media Storage Directory Storage."""
+    if uid_type != "SOP Class" or keyword == "MediaStorageDirectoryStorage":
+        return False
+    stem = keyword
+    for suffix in _STORAGE_KEYWORD_SUFFIXES:
+        stem = stem.removesuffix(suffix)
+    return stem.endswith("Storage")
+
+
 def storage_sop_classes(*, include_retired: bool = True) -> list[UID]:
     """Every Storage SOP Class in the registry (derived from it, never typed by hand)."""
-    return [UID(uid) for uid, e in UIDS.items()
-            if e[1] == "SOP Class" and e[4].endswith("Storage") and (include_retired or not e[3])]
+    return [UID(uid) for uid, e in UIDS.items() if _is_storage_entry(e[1], e[4]) and (include_retired or not e[3])]
 
 
 def transfer_syntaxes() -> list[UID]:

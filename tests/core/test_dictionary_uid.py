@@ -76,3 +76,19 @@ def test_storage_sop_classes_derived_from_registry():
     assert uid.MRImageStorage in classes
     assert len(classes) > 100
     assert all(c.is_storage_sop_class for c in classes)
+
+
+def test_storage_sop_classes_include_suffixed_and_retired_names():
+    classes = set(storage_sop_classes())
+    # "... Storage - For Presentation/Processing" (keywords ending ForPresentation/ForProcessing)
+    assert "1.2.840.10008.5.1.4.1.1.1.1" in classes  # Digital X-Ray Image Storage - For Presentation
+    assert "1.2.840.10008.5.1.4.1.1.1.2.1" in classes  # Digital Mammography X-Ray ... - For Processing
+    # retired classes that old modalities still send (keyword ...StorageRetired)
+    assert "1.2.840.10008.5.1.4.1.1.6" in classes  # Ultrasound Image Storage (Retired)
+    assert "1.2.840.10008.5.1.4.1.1.88.1" in classes  # Text SR Storage - Trial (Retired)
+    assert "1.2.840.10008.5.1.4.1.1.6" not in set(storage_sop_classes(include_retired=False))
+    # not storage classes of PS3.4 Annex B
+    assert "1.2.840.10008.1.20.1" not in classes  # Storage Commitment Push Model
+    assert "1.2.840.10008.1.3.10" not in classes  # Media Storage Directory Storage (DICOMDIR)
+    assert not uid.StorageCommitmentPushModel.is_storage_sop_class
+    assert uid.DigitalXRayImageStorageForProcessing.is_storage_sop_class

@@ -1,0 +1,72 @@
+"""``dicomkit store``: send DICOM files to a Storage SCP over one association (like storescu)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from ..core.errors import DicomError
+from ..net import ApplicationEntity
+from ..services.storage import FileInfo, StoreResult, find_files, peek, storage_contexts, store_files
+from .netopts import add_peer_arguments, add_tls_arguments, tls_context
+from .progress import Progress
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_peer_arguments(p)
+    p.add_argument("paths", nargs="+", metavar="PATH", help="DICOM files, or folders of them")
+    p.add_argument("-r", "--recursive", action="store_true", help="include files in subfolders")
+    p.add_argument("--async-ops", type=int, default=1, metavar="N",
+                   help="propose N outstanding C-STOREs (asynchronous operations window, 0 = unlimited)")
+    p.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
+    p.add_argument("-v", "--verbose", action="store_true", help="print one line per file")
+    add_tls_arguments(p, server=False)
+
+
+async def _store(args: argparse.Namespace, files: list[FileInfo]) -> int:
+    ae = ApplicationEntity(args.aet, connect_timeout=args.timeout, acse_timeout=args.timeout,
+                           dimse_timeout=args.timeout, max_pdu=args.max_pdu, max_ops_invoked=args.async_ops)
+    contexts = storage_contexts(files)
+    async with ae.connect(args.host, args.port, contexts, called_ae_title=args.aec,
+                          tls=tls_context(args, server=False)) as assoc:
+        assert assoc.info is not None
+        window = assoc.info.max_ops_invoked_local
+        if args.async_ops != 1:
+            print(f"asynchronous operations window: {window or 'unlimited'} (proposed {args.async_ops or 'unlimited'})",
+                  file=sys.stderr)
+        with Progress(len(files), "C-STORE", enabled=not args.no_progress and not args.verbose) as progress:
+            def on_result(result: StoreResult) -> None:
+                progress.advance(result.nbytes if result.ok else 0)
+                if args.verbose:
+                    print(f"{'sent  ' if result.ok else 'FAILED'} {result.path}: {result.text}")
+
+            summary = await store_files(assoc, files, on_result=on_result)
+    sent, failed = summary.sent, summary.failed
+    warnings = [r for r in sent if r.status is not None and r.status.is_warning]
+    print(f"sent {len(sent)} of {len(files)} instances, {summary.nbytes / 1e6:.1f} MB in {summary.seconds:.2f} s "
+          f"({summary.mb_per_s:.1f} MB/s); {len(failed)} failed" + (f", {len(warnings)} with warnings"
+                                                                   if warnings else ""))
+    for result in failed:
+        print(f"  failed: {result.path}: {result.text}")
+    for result in warnings:
+        print(f"  warning: {result.path}: {result.text}")
+    return 1 if failed else 0
+
+
+def run(args: argparse.Namespace) -> int:
+    paths = find_files(args.paths, recursive=args.recursive)
+    missing = [p for p in paths if not p.exists()]
+    for p in missing:
+        print(f"dicomkit store: {p}: no such file or folder", file=sys.stderr)
+    files = [peek(p) for p in paths if p.exists()]
+    if not files:
+        print("dicomkit store: nothing to send", file=sys.stderr)
+        return 1
+    try:
+        code = asyncio.run(_store(args, files))
+    except DicomError as exc:
+        print(f"dicomkit store: {exc}", file=sys.stderr)
+        return 1
+    return 1 if missing else code
+

@@ -1,0 +1,614 @@
+"""DIMSE messages (PS3.7 9, 10): command sets, their encoding, fragmentation into PDVs and reassembly.
+
+A command set is always Implicit VR Little Endian (PS3.7 6.3.1) and holds only group 0000 elements
+(PS3.7 E.1); it is small, so it has its own codec here instead of going through the general data set
+code. Each DIMSE-C and DIMSE-N request and response is a class (``CStoreRQ``, ``NGetRSP``, ...) with the
+command fields as attributes; which are mandatory follows PS3.7 Tables 9.3-1 to 10.3-12.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, fields
+from enum import IntEnum
+from typing import ClassVar, Protocol
+
+from ..core.errors import DimseError
+from .pdu import PDV
+from .status import Status
+
+
+class CommandField(IntEnum):
+    """PS3.7 E.1, Command Field (0000,0100)."""
+
+    C_STORE_RQ = 0x0001
+    C_STORE_RSP = 0x8001
+    C_GET_RQ = 0x0010
+    C_GET_RSP = 0x8010
+    C_FIND_RQ = 0x0020
+    C_FIND_RSP = 0x8020
+    C_MOVE_RQ = 0x0021
+    C_MOVE_RSP = 0x8021
+    C_ECHO_RQ = 0x0030
+    C_ECHO_RSP = 0x8030
+    N_EVENT_REPORT_RQ = 0x0100
+    N_EVENT_REPORT_RSP = 0x8100
+    N_GET_RQ = 0x0110
+    N_GET_RSP = 0x8110
+    N_SET_RQ = 0x0120
+    N_SET_RSP = 0x8120
+    N_ACTION_RQ = 0x0130
+    N_ACTION_RSP = 0x8130
+    N_CREATE_RQ = 0x0140
+    N_CREATE_RSP = 0x8140
+    N_DELETE_RQ = 0x0150
+    N_DELETE_RSP = 0x8150
+    C_CANCEL_RQ = 0x0FFF
+
+
+class Priority(IntEnum):
+    """PS3.7 E.1, Priority (0000,0700)."""
+
+    MEDIUM = 0x0000
+    HIGH = 0x0001
+    LOW = 0x0002
+
+
+NO_DATA_SET = 0x0101  # Command Data Set Type (0000,0800): any other value means a data set follows
+DATA_SET_PRESENT = 0x0001
+
+# PS3.7 E.1: (attribute, tag, VR) for every command element this codec knows, in tag order.
+_ELEMENTS: tuple[tuple[str, int, str], ...] = (
+    ("affected_sop_class_uid", 0x00000002, "UI"),
+    ("requested_sop_class_uid", 0x00000003, "UI"),
+    ("command_field", 0x00000100, "US"),
+    ("message_id", 0x00000110, "US"),
+    ("message_id_being_responded_to", 0x00000120, "US"),
+    ("move_destination", 0x00000600, "AE"),
+    ("priority", 0x00000700, "US"),
+    ("data_set_type", 0x00000800, "US"),
+    ("status", 0x00000900, "US"),
+    ("offending_element", 0x00000901, "AT"),
+    ("error_comment", 0x00000902, "LO"),
+    ("error_id", 0x00000903, "US"),
+    ("affected_sop_instance_uid", 0x00001000, "UI"),
+    ("requested_sop_instance_uid", 0x00001001, "UI"),
+    ("event_type_id", 0x00001002, "US"),
+    ("attribute_identifier_list", 0x00001005, "AT"),
+    ("action_type_id", 0x00001008, "US"),
+    ("number_of_remaining_suboperations", 0x00001020, "US"),
+    ("number_of_completed_suboperations", 0x00001021, "US"),
+    ("number_of_failed_suboperations", 0x00001022, "US"),
+    ("number_of_warning_suboperations", 0x00001023, "US"),
+    ("move_originator_aet", 0x00001030, "AE"),
+    ("move_originator_message_id", 0x00001031, "US"),
+)
+_BY_TAG = {tag: (attr, vr) for attr, tag, vr in _ELEMENTS}
+
+_ELEMENT = struct.Struct("<HHI")
+_US = struct.Struct("<H")
+_UL = struct.Struct("<I")
+_GROUP_LENGTH = struct.Struct("<HHII")
+
+
+@dataclass(kw_only=True, eq=False)
+class DimseMessage:
+    """A DIMSE message's command set. Subclasses fix the Command Field and the mandatory elements."""
+
+    COMMAND_FIELD: ClassVar[int] = 0
+    REQUIRED: ClassVar[tuple[str, ...]] = ()
+    SERVICE: ClassVar[str | None] = None  # for status meanings
+
+    affected_sop_class_uid: str | None = None
+    requested_sop_class_uid: str | None = None
+    message_id: int | None = None
+    message_id_being_responded_to: int | None = None
+    move_destination: str | None = None
+    priority: int | None = None
+    status: int | None = None
+    offending_element: tuple[int, ...] | None = None
+    error_comment: str | None = None
+    error_id: int | None = None
+    affected_sop_instance_uid: str | None = None
+    requested_sop_instance_uid: str | None = None
+    event_type_id: int | None = None
+    attribute_identifier_list: tuple[int, ...] | None = None
+    action_type_id: int | None = None
+    number_of_remaining_suboperations: int | None = None
+    number_of_completed_suboperations: int | None = None
+    number_of_failed_suboperations: int | None = None
+    number_of_warning_suboperations: int | None = None
+    move_originator_aet: str | None = None
+    move_originator_message_id: int | None = None
+    has_dataset: bool = False
+
+    @property
+    def command_field(self) -> int:
+        return self.COMMAND_FIELD
+
+    @property
+    def data_set_type(self) -> int:
+        return DATA_SET_PRESENT if self.has_dataset else NO_DATA_SET
+
+    @property
+    def is_request(self) -> bool:
+        return not self.COMMAND_FIELD & 0x8000
+
+    @property
+    def name(self) -> str:
+        return CommandField(self.COMMAND_FIELD).name.replace("_", "-")
+
+    def check(self) -> None:
+        """Raise DimseError if a mandatory element is missing."""
+        missing = [a for a in self.REQUIRED if getattr(self, a) is None]
+        if missing:
+            raise DimseError(f"{self.name} lacks {', '.join(missing)} (PS3.7)")
+
+    def encode(self) -> bytes:
+        """The command set in Implicit VR Little Endian, with its Command Group Length (PS3.7 6.3.1, E.1)."""
+        self.check()
+        parts: list[bytes] = []
+        values = self.__dict__
+        pack = _ELEMENT.pack
+        for attr, tag, vr in _ELEMENTS:
+            value = values.get(attr) if attr in values else getattr(self, attr)
+            if value is None:
+                continue
+            if vr == "US" and value.__class__ is int and 0 <= value <= 0xFFFF:  # the common case, inline
+                parts.append(pack(0x0000, tag & 0xFFFF, 2) + _US.pack(value))
+                continue
+            data = _encode_value(value, vr, attr)
+            parts.append(pack(0x0000, tag & 0xFFFF, len(data)))
+            parts.append(data)
+        body = b"".join(parts)
+        return _GROUP_LENGTH.pack(0x0000, 0x0000, 4, len(body)) + body
+
+    def __repr__(self) -> str:
+        shown = [f"{f.name}={getattr(self, f.name)!r}" for f in fields(self)
+                 if getattr(self, f.name) is not None and f.name != "has_dataset"]
+        if self.has_dataset:
+            shown.append("has_dataset=True")
+        return f"{type(self).__name__}({', '.join(shown)})"
+
+
+class Request(DimseMessage):
+    """A DIMSE request."""
+
+
+class Response(DimseMessage):
+    """A DIMSE response: ``status`` is a :class:`Status`."""
+
+    def __post_init__(self) -> None:
+        if self.status is not None and not isinstance(self.status, Status):
+            self.status = Status(self.status)
+
+    @property
+    def status_value(self) -> Status:
+        return Status(self.status or 0)
+
+    @property
+    def status_text(self) -> str:
+        s = self.status_value
+        text = f"{s} ({s.meaning(self.SERVICE)})"
+        if self.error_comment:
+            text += f": {self.error_comment}"
+        return text
+
+
+_RQ = ("message_id",)
+_RSP = ("message_id_being_responded_to", "status")
+
+
+@dataclass(kw_only=True, eq=False, repr=False)
+class CStoreRQ(Request):
+    """PS3.7 Table 9.3-1."""
+
+    COMMAND_FIELD = CommandField.C_STORE_RQ
+    REQUIRED = ("affected_sop_class_uid", "affected_sop_instance_uid", "priority", *_RQ)
+    SERVICE = "storage"
+    priority: int | None = Priority.MEDIUM
+    has_dataset: bool = True
+
+
+class CStoreRSP(Response):
+    """PS3.7 Table 9.3-2."""
+
+    COMMAND_FIELD = CommandField.C_STORE_RSP
+    REQUIRED = _RSP
+    SERVICE = "storage"
+
+
+@dataclass(kw_only=True, eq=False, repr=False)
+class CFindRQ(Request):
+    """PS3.7 Table 9.3-3."""
+
+    COMMAND_FIELD = CommandField.C_FIND_RQ
+    REQUIRED = ("affected_sop_class_uid", "priority", *_RQ)
+    priority: int | None = Priority.MEDIUM
+    has_dataset: bool = True
+
+
+class CFindRSP(Response):
+    """PS3.7 Table 9.3-4."""
+
+    COMMAND_FIELD = CommandField.C_FIND_RSP
+    REQUIRED = _RSP
+
+
+@dataclass(kw_only=True, eq=False, repr=False)
+class CGetRQ(Request):
+    """PS3.7 Table 9.3-5."""
+
+    COMMAND_FIELD = CommandField.C_GET_RQ
+    REQUIRED = ("affected_sop_class_uid", "priority", *_RQ)
+    priority: int | None = Priority.MEDIUM
+    has_dataset: bool = True
+
+
+class CGetRSP(Response):
+    """PS3.7 Table 9.3-6."""
+
+    COMMAND_FIELD = CommandField.C_GET_RSP
+    REQUIRED = _RSP
+
+
+@dataclass(kw_only=True, eq=False, repr=False)
+class CMoveRQ(Request):
+    """PS3.7 Table 9.3-7."""
+
+    COMMAND_FIELD = CommandField.C_MOVE_RQ
+    REQUIRED = ("affected_sop_class_uid", "priority", "move_destination", *_RQ)
+    priority: int | None = Priority.MEDIUM
+    has_dataset: bool = True
+
+
+class CMoveRSP(Response):
+    """PS3.7 Table 9.3-8."""
+
+    COMMAND_FIELD = CommandField.C_MOVE_RSP
+    REQUIRED = _RSP
+
+
+class CEchoRQ(Request):
+    """PS3.7 Table 9.3-12."""
+
+    COMMAND_FIELD = CommandField.C_ECHO_RQ
+    REQUIRED = ("affected_sop_class_uid", *_RQ)
+
+
+class CEchoRSP(Response):
+    """PS3.7 Table 9.3-13."""
+
+    COMMAND_FIELD = CommandField.C_ECHO_RSP
+    REQUIRED = _RSP
+
+
+class CCancelRQ(Request):
+    """PS3.7 Table 9.3-11: names the request to cancel by Message ID Being Responded To."""
+
+    COMMAND_FIELD = CommandField.C_CANCEL_RQ
+    REQUIRED = ("message_id_being_responded_to",)
+
+
+class NEventReportRQ(Request):
+    """PS3.7 Table 10.3-1."""
+
+    COMMAND_FIELD = CommandField.N_EVENT_REPORT_RQ
+    REQUIRED = ("affected_sop_class_uid", "affected_sop_instance_uid", "event_type_id", *_RQ)
+
+
+class NEventReportRSP(Response):
+    """PS3.7 Table 10.3-2."""
+
+    COMMAND_FIELD = CommandField.N_EVENT_REPORT_RSP
+    REQUIRED = _RSP
+
+
+class NGetRQ(Request):
+    """PS3.7 Table 10.3-3."""
+
+    COMMAND_FIELD = CommandField.N_GET_RQ
+    REQUIRED = ("requested_sop_class_uid", "requested_sop_instance_uid", *_RQ)
+
+
+class NGetRSP(Response):
+    """PS3.7 Table 10.3-4."""
+
+    COMMAND_FIELD = CommandField.N_GET_RSP
+    REQUIRED = _RSP
+
+
+@dataclass(kw_only=True, eq=False, repr=False)
+class NSetRQ(Request):
+    """PS3.7 Table 10.3-5."""
+
+    COMMAND_FIELD = CommandField.N_SET_RQ
+    REQUIRED = ("requested_sop_class_uid", "requested_sop_instance_uid", *_RQ)
+    has_dataset: bool = True
+
+
+class NSetRSP(Response):
+    """PS3.7 Table 10.3-6."""
+
+    COMMAND_FIELD = CommandField.N_SET_RSP
+    REQUIRED = _RSP
+
+
+class NActionRQ(Request):
+    """PS3.7 Table 10.3-7."""
+
+    COMMAND_FIELD = CommandField.N_ACTION_RQ
+    REQUIRED = ("requested_sop_class_uid", "requested_sop_instance_uid", "action_type_id", *_RQ)
+
+
+class NActionRSP(Response):
+    """PS3.7 Table 10.3-8."""
+
+    COMMAND_FIELD = CommandField.N_ACTION_RSP
+    REQUIRED = _RSP
+
+
+class NCreateRQ(Request):
+    """PS3.7 Table 10.3-9."""
+
+    COMMAND_FIELD = CommandField.N_CREATE_RQ
+    REQUIRED = ("affected_sop_class_uid", *_RQ)
+
+
+class NCreateRSP(Response):
+    """PS3.7 Table 10.3-10."""
+
+    COMMAND_FIELD = CommandField.N_CREATE_RSP
+    REQUIRED = _RSP
+
+
+class NDeleteRQ(Request):
+    """PS3.7 Table 10.3-11."""
+
+    COMMAND_FIELD = CommandField.N_DELETE_RQ
+    REQUIRED = ("requested_sop_class_uid", "requested_sop_instance_uid", *_RQ)
+
+
+class NDeleteRSP(Response):
+    """PS3.7 Table 10.3-12."""
+
+    COMMAND_FIELD = CommandField.N_DELETE_RSP
+    REQUIRED = _RSP
+
+
+MESSAGE_CLASSES: dict[int, type[DimseMessage]] = {
+    cls.COMMAND_FIELD: cls for cls in (
+        CStoreRQ, CStoreRSP, CFindRQ, CFindRSP, CGetRQ, CGetRSP, CMoveRQ, CMoveRSP, CEchoRQ, CEchoRSP,
+        CCancelRQ, NEventReportRQ, NEventReportRSP, NGetRQ, NGetRSP, NSetRQ, NSetRSP, NActionRQ, NActionRSP,
+        NCreateRQ, NCreateRSP, NDeleteRQ, NDeleteRSP)
+}
+
+# The response class for each request class.
+RESPONSE_FOR: dict[type[DimseMessage], type[Response]] = {
+    CStoreRQ: CStoreRSP, CFindRQ: CFindRSP, CGetRQ: CGetRSP, CMoveRQ: CMoveRSP, CEchoRQ: CEchoRSP,
+    NEventReportRQ: NEventReportRSP, NGetRQ: NGetRSP, NSetRQ: NSetRSP, NActionRQ: NActionRSP,
+    NCreateRQ: NCreateRSP, NDeleteRQ: NDeleteRSP,
+}
+
+
+# -- value codec -----------------------------------------------------------------------------------------
+
+
+def _encode_value(value: object, vr: str, attr: str) -> bytes:
+    if vr == "US":
+        if not isinstance(value, int) or not 0 <= value <= 0xFFFF:
+            raise DimseError(f"{attr} must be an integer 0..65535, not {value!r}")
+        return _US.pack(value)
+    if vr == "AT":
+        tags = value if isinstance(value, tuple | list) else (value,)
+        return b"".join(struct.pack("<HH", int(t) >> 16, int(t) & 0xFFFF) for t in tags)
+    text = str(value)
+    try:
+        data = text.encode("ascii")
+    except UnicodeEncodeError:
+        if vr != "LO":
+            raise DimseError(f"{attr} {text!r} is not ASCII") from None
+        data = text.encode("ascii", "replace")
+    if vr == "UI":
+        if len(data) > 64:
+            raise DimseError(f"{attr} {text!r} is longer than 64 characters")
+        return data + b"\x00" if len(data) & 1 else data
+    if vr == "AE" and len(data.strip()) > 16:
+        raise DimseError(f"{attr} {text!r} is longer than 16 characters")
+    if vr == "LO" and len(data) > 64:
+        data = data[:64]
+    return data + b" " if len(data) & 1 else data
+
+
+def _decode_value(data: memoryview, vr: str, attr: str) -> object:
+    if vr == "US":
+        if len(data) != 2:
+            raise DimseError(f"command element {attr} has {len(data)} bytes, US needs 2")
+        return _US.unpack_from(data)[0]
+    if vr == "AT":
+        if len(data) % 4:
+            raise DimseError(f"command element {attr} has {len(data)} bytes, AT needs multiples of 4")
+        values = struct.unpack_from(f"<{len(data) // 2}H", data)
+        return tuple((values[i] << 16) | values[i + 1] for i in range(0, len(values), 2))
+    if vr in ("UI", "AE"):
+        try:
+            text = bytes(data).decode("ascii")
+        except UnicodeDecodeError:
+            raise DimseError(f"command element {attr} is not ASCII") from None
+        text = text.rstrip("\x00 ") if vr == "UI" else text.strip(" \x00")
+        if len(text) > (64 if vr == "UI" else 16):
+            raise DimseError(f"command element {attr} is too long ({len(text)} characters)")
+        return text
+    return bytes(data).decode("ascii", "replace").strip(" \x00")
+
+
+def decode_command(data: bytes | bytearray | memoryview) -> DimseMessage:
+    """Parse a command set (Implicit VR Little Endian, group 0000) into its message class."""
+    mv = memoryview(data)
+    n = len(mv)
+    pos = 0
+    values: dict[str, object] = {}
+    command_field: int | None = None
+    data_set_type: int | None = None
+    while pos < n:
+        if pos + 8 > n:
+            raise DimseError(f"command set: element header truncated at offset {pos}")
+        group, elem, length = _ELEMENT.unpack_from(mv, pos)
+        end = pos + 8 + length
+        if end > n:
+            raise DimseError(f"command set: ({group:04X},{elem:04X}) of {length} bytes runs past the end")
+        if group != 0x0000:
+            raise DimseError(f"command set holds ({group:04X},{elem:04X}); only group 0000 is allowed (PS3.7 6.3.1)")
+        spec = _BY_TAG.get(elem)
+        if spec is not None:
+            attr, vr = spec
+            if vr == "US" and length == 2:
+                value: object = mv[pos + 8] | (mv[pos + 9] << 8)
+            else:
+                value = _decode_value(mv[pos + 8:end], vr, attr)
+            if attr == "command_field":
+                command_field = value  # type: ignore[assignment]
+            elif attr == "data_set_type":
+                data_set_type = value  # type: ignore[assignment]
+            else:
+                values[attr] = value
+        # unknown and retired group 0000 elements are skipped (their length is trusted)
+        pos = end
+    if command_field is None:
+        raise DimseError("command set has no Command Field (0000,0100)")
+    cls = MESSAGE_CLASSES.get(command_field)
+    if cls is None:
+        raise DimseError(f"unknown Command Field 0x{command_field:04X}")
+    if data_set_type is None:
+        raise DimseError(f"{cls.__name__} has no Command Data Set Type (0000,0800)")
+    missing = [a for a in cls.REQUIRED if a not in values]  # before any class default fills them in
+    if missing:
+        raise DimseError(f"{cls.__name__} lacks {', '.join(missing)} (PS3.7)")
+    return cls(**values, has_dataset=data_set_type != NO_DATA_SET)  # type: ignore[arg-type]
+
+
+# -- fragmentation ------------------------------------------------------------------------------------------
+
+
+def command_fragments(command: bytes, fragment_size: int) -> Iterator[tuple[bytes | memoryview, bool]]:
+    """(fragment, is_last) pairs for a command of any size."""
+    if len(command) <= fragment_size:
+        yield command, True
+        return
+    mv = memoryview(command)
+    for start in range(0, len(mv), fragment_size):
+        yield mv[start:start + fragment_size], start + fragment_size >= len(mv)
+
+
+# -- reassembly ----------------------------------------------------------------------------------------
+
+
+class DataSink(Protocol):
+    """Where a received data set goes, fragment by fragment, without being gathered in memory first."""
+
+    def write(self, data: memoryview) -> None:
+        """Take one fragment; ``data`` is only valid during the call."""
+
+    def finish(self) -> None:
+        """The data set is complete."""
+
+    def discard(self) -> None:
+        """The data set will never be complete (abort, closed connection): drop what was written."""
+
+
+class MemorySink:
+    """Gathers a data set in memory (for identifiers and small data sets), up to ``limit`` bytes."""
+
+    def __init__(self, limit: int = 1 << 26) -> None:
+        self.limit = limit
+        self.data = bytearray()
+        self.overflow = False
+        self.complete = False
+
+    def write(self, data: memoryview) -> None:
+        if len(self.data) + len(data) > self.limit:
+            self.overflow = True
+            return
+        self.data += data
+
+    def finish(self) -> None:
+        self.complete = True
+
+    def discard(self) -> None:
+        self.data = bytearray()
+
+
+class DiscardSink:
+    """Consumes a data set nobody will use (a refused request)."""
+
+    def write(self, data: memoryview) -> None:
+        pass
+
+    def finish(self) -> None:
+        pass
+
+    def discard(self) -> None:
+        pass
+
+
+class MessageAssembler:
+    """Turns received PDVs into messages (PS3.7 8, PS3.8 E).
+
+    ``on_command(context_id, message)`` is called as soon as a command set is complete and returns the
+    sink for its data set (None when there is none). ``on_message(context_id, message, sink)`` is called
+    when the message is complete. Out-of-order fragments raise DimseError.
+    """
+
+    __slots__ = ("_commands", "_current", "on_command", "on_message")
+
+    def __init__(self, on_command: Callable[[int, DimseMessage], DataSink | None],
+                 on_message: Callable[[int, DimseMessage, DataSink | None], None]) -> None:
+        self.on_command = on_command
+        self.on_message = on_message
+        self._commands: dict[int, bytearray] = {}
+        self._current: dict[int, tuple[DimseMessage, DataSink]] = {}
+
+    def receive(self, pdv: PDV) -> None:
+        cid = pdv.context_id
+        if not pdv.is_command:
+            current = self._current.get(cid)
+            if current is None:
+                raise DimseError(f"data set fragment on presentation context {cid} with no command before it")
+            message, sink = current
+            sink.write(pdv.data)  # type: ignore[arg-type]
+            if pdv.is_last:
+                del self._current[cid]
+                sink.finish()
+                self.on_message(cid, message, sink)
+            return
+        if cid in self._current:
+            raise DimseError(f"command fragment on presentation context {cid} before the data set of the "
+                             "previous message ended")
+        if pdv.is_last and cid not in self._commands:
+            message = decode_command(pdv.data)  # the usual case: one fragment
+        else:
+            buf = self._commands.setdefault(cid, bytearray())
+            buf += pdv.data
+            if len(buf) > 1 << 20:
+                raise DimseError("command set larger than 1 MiB")
+            if not pdv.is_last:
+                return
+            del self._commands[cid]
+            message = decode_command(buf)
+        target = self.on_command(cid, message)
+        if message.has_dataset:
+            self._current[cid] = (message, target if target is not None else DiscardSink())
+        else:
+            self.on_message(cid, message, None)
+
+    def discard_all(self) -> None:
+        """The association ended: every data set in progress is dropped."""
+        for _, sink in self._current.values():
+            sink.discard()
+        self._current.clear()
+        self._commands.clear()
+
+    @property
+    def in_progress(self) -> bool:
+        return bool(self._current or self._commands)

@@ -1,0 +1,161 @@
+"""DIMSE command sets (PS3.7 E), messages, statuses and reassembly."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from dicomkit.core.errors import DimseError
+from dicomkit.net import dimse as D
+from dicomkit.net.pdu import PDV
+from dicomkit.net.status import Status
+
+CT = "1.2.840.10008.5.1.4.1.1.2"
+
+MESSAGES = [
+    D.CStoreRQ(message_id=7, affected_sop_class_uid=CT, affected_sop_instance_uid="1.2.3.4.5", priority=D.Priority.HIGH,
+               move_originator_aet="MOVER", move_originator_message_id=3),
+    D.CStoreRSP(message_id_being_responded_to=7, status=0xB000, affected_sop_class_uid=CT,
+                affected_sop_instance_uid="1.2.3", error_comment="coerced", offending_element=(0x00100010,)),
+    D.CFindRQ(message_id=1, affected_sop_class_uid="1.2.840.10008.5.1.4.1.2.2.1"),
+    D.CFindRSP(message_id_being_responded_to=1, status=0xFF00, has_dataset=True),
+    D.CGetRQ(message_id=2, affected_sop_class_uid="1.2.840.10008.5.1.4.1.2.2.3"),
+    D.CGetRSP(message_id_being_responded_to=2, status=0xFF00, number_of_remaining_suboperations=3,
+              number_of_completed_suboperations=1, number_of_failed_suboperations=0,
+              number_of_warning_suboperations=0),
+    D.CMoveRQ(message_id=3, affected_sop_class_uid="1.2.840.10008.5.1.4.1.2.2.2", move_destination="DEST"),
+    D.CMoveRSP(message_id_being_responded_to=3, status=0),
+    D.CEchoRQ(message_id=4, affected_sop_class_uid="1.2.840.10008.1.1"),
+    D.CEchoRSP(message_id_being_responded_to=4, status=0),
+    D.CCancelRQ(message_id_being_responded_to=1),
+    D.NEventReportRQ(message_id=5, affected_sop_class_uid="1.2.840.10008.1.20.1",
+                     affected_sop_instance_uid="1.2.840.10008.1.20.1.1", event_type_id=1, has_dataset=True),
+    D.NEventReportRSP(message_id_being_responded_to=5, status=0, event_type_id=1),
+    D.NGetRQ(message_id=6, requested_sop_class_uid="1.2.3", requested_sop_instance_uid="1.2.3.4",
+             attribute_identifier_list=(0x00100010, 0x00100020)),
+    D.NGetRSP(message_id_being_responded_to=6, status=0, has_dataset=True),
+    D.NSetRQ(message_id=8, requested_sop_class_uid="1.2.3", requested_sop_instance_uid="1.2.3.4"),
+    D.NSetRSP(message_id_being_responded_to=8, status=0x0106, offending_element=(0x00080020,)),
+    D.NActionRQ(message_id=9, requested_sop_class_uid="1.2.840.10008.1.20.1",
+                requested_sop_instance_uid="1.2.840.10008.1.20.1.1", action_type_id=1, has_dataset=True),
+    D.NActionRSP(message_id_being_responded_to=9, status=0, action_type_id=1),
+    D.NCreateRQ(message_id=10, affected_sop_class_uid="1.2.840.10008.3.1.2.3.3", has_dataset=True),
+    D.NCreateRSP(message_id_being_responded_to=10, status=0, affected_sop_instance_uid="1.2.5"),
+    D.NDeleteRQ(message_id=11, requested_sop_class_uid="1.2.3", requested_sop_instance_uid="1.2.3.4"),
+    D.NDeleteRSP(message_id_being_responded_to=11, status=0x0112, error_id=5),
+]
+
+
+@pytest.mark.parametrize("message", MESSAGES, ids=[type(m).__name__ for m in MESSAGES])
+def test_command_round_trip(message):
+    back = D.decode_command(message.encode())
+    assert type(back) is type(message)
+    for name in ("message_id", "message_id_being_responded_to", "affected_sop_class_uid", "affected_sop_instance_uid",
+                 "requested_sop_class_uid", "requested_sop_instance_uid", "priority", "status", "move_destination",
+                 "offending_element", "error_comment", "error_id", "event_type_id", "action_type_id",
+                 "attribute_identifier_list", "number_of_remaining_suboperations", "move_originator_aet",
+                 "move_originator_message_id", "has_dataset"):
+        assert getattr(back, name) == getattr(message, name), name
+
+
+@pytest.mark.parametrize("message", MESSAGES, ids=[type(m).__name__ for m in MESSAGES])
+def test_pydicom_reads_our_command_sets(message):
+    pydicom = pytest.importorskip("pydicom")
+    from pydicom.filereader import read_dataset
+
+    data = message.encode()
+    ds = read_dataset(io.BytesIO(data), is_implicit_VR=True, is_little_endian=True)
+    assert ds.CommandGroupLength == len(data) - 12  # PS3.7 E.1: bytes after the group length element
+    assert ds.CommandField == message.COMMAND_FIELD
+    assert ds.CommandDataSetType == (0x0101 if not message.has_dataset else 0x0001)
+    if message.affected_sop_class_uid:
+        assert ds.AffectedSOPClassUID == message.affected_sop_class_uid
+    assert list(ds.keys()) == sorted(ds.keys())  # ascending tag order
+    assert pydicom  # the oracle was available
+
+
+def test_pynetdicom_command_set_decodes_here():
+    pytest.importorskip("pynetdicom")
+    from pydicom.dataset import Dataset
+    from pynetdicom.dsutils import encode
+
+    ds = Dataset()
+    ds.CommandGroupLength = 0
+    ds.AffectedSOPClassUID = CT
+    ds.CommandField = 0x0001
+    ds.MessageID = 12
+    ds.Priority = 2
+    ds.CommandDataSetType = 0x0000
+    ds.AffectedSOPInstanceUID = "1.2.3.4.5.6"
+    body = encode(ds, True, True)
+    message = D.decode_command(body)
+    assert isinstance(message, D.CStoreRQ) and message.message_id == 12 and message.priority == 2
+    assert message.affected_sop_instance_uid == "1.2.3.4.5.6" and message.has_dataset
+
+
+def test_uid_padding_and_group_length_bytes():
+    data = D.CEchoRQ(message_id=1, affected_sop_class_uid="1.2.840.10008.1.1").encode()
+    # (0000,0002) UI "1.2.840.10008.1.1" is 17 characters: padded with one NUL (PS3.5 9.1)
+    assert b"\x00\x00\x02\x00\x12\x00\x00\x001.2.840.10008.1.1\x00" in data
+    assert data[:12] == b"\x00\x00\x00\x00\x04\x00\x00\x00" + (len(data) - 12).to_bytes(4, "little")
+
+
+@pytest.mark.parametrize("data,match", [
+    (b"\x00\x00\x10\x01\x02\x00\x00\x00\x01\x00", "no Command Field"),
+    (b"\x00\x00\x00\x01\x02\x00\x00\x00\x30\x00", "no Command Data Set Type"),
+    (b"\x00\x00\x00\x01\x09\x00\x00\x00\x30\x00", "runs past the end"),
+    (b"\x08\x00\x16\x00\x02\x00\x00\x00ab", "only group 0000"),
+    (b"\x00\x00\x00\x01\x02\x00\x00\x00\x34\x12\x00\x00\x00\x08\x02\x00\x00\x00\x01\x01", "unknown Command Field"),
+    (b"\x00\x00\x00\x01\x04\x00\x00\x00\x30\x00\x00\x00", "US needs 2"),
+    (b"\x00\x00\x00\x01\x02\x00\x00\x00\x30\x00\x00\x00\x00\x08\x02\x00\x00\x00\x01\x01", "lacks"),
+])
+def test_malformed_command_sets(data, match):
+    with pytest.raises(DimseError, match=match):
+        D.decode_command(data)
+
+
+def test_missing_mandatory_field_refused_on_encode():
+    with pytest.raises(DimseError, match="affected_sop_instance_uid"):
+        D.CStoreRQ(message_id=1, affected_sop_class_uid=CT).encode()
+
+
+@pytest.mark.parametrize("code,category,meaning", [
+    (0x0000, "Success", "Success"), (0xFF00, "Pending", "Pending"), (0xFE00, "Cancel", "Cancel"),
+    (0xB000, "Warning", "Warning: coercion of data elements"), (0x0107, "Warning", "Warning: attribute list error"),
+    (0xA700, "Failure", "Refused: out of resources"), (0xA7FF, "Failure", "Refused: out of resources"),
+    (0xA900, "Failure", "Error: data set does not match SOP Class"), (0xC123, "Failure", "Error: cannot understand"),
+    (0x0122, "Failure", "Failure: refused: SOP Class not supported"),
+    (0x0211, "Failure", "Failure: unrecognized operation"),
+])
+def test_status_categories_and_meanings(code, category, meaning):
+    s = Status(code)
+    assert s.category == category
+    assert s.meaning("storage") == meaning
+    assert str(s) == f"0x{code:04X}"
+
+
+def test_assembler_streams_data_and_rejects_disorder():
+    sinks = {}
+    done = []
+
+    def on_command(cid, message):
+        sinks[message.message_id] = D.MemorySink()
+        return sinks[message.message_id]
+
+    asm = D.MessageAssembler(on_command, lambda cid, m, s: done.append((cid, m, s)))
+    command = D.CStoreRQ(message_id=1, affected_sop_class_uid=CT, affected_sop_instance_uid="1.2").encode()
+    for frag, last in D.command_fragments(command, 10):
+        asm.receive(PDV(1, True, last, memoryview(bytes(frag))))
+    asm.receive(PDV(1, False, False, memoryview(b"abc")))
+    assert sinks[1].data == b"abc" and not done
+    asm.receive(PDV(1, False, True, memoryview(b"def")))
+    assert done[0][2].data == b"abcdef" and done[0][2].complete
+    with pytest.raises(DimseError, match="no command"):
+        asm.receive(PDV(1, False, True, memoryview(b"x")))
+    asm.receive(PDV(3, True, True, memoryview(command)))
+    with pytest.raises(DimseError, match="before the data set"):
+        asm.receive(PDV(3, True, True, memoryview(command)))
+    echo = D.CEchoRQ(message_id=9, affected_sop_class_uid="1.2.840.10008.1.1").encode()
+    asm.receive(PDV(5, True, True, memoryview(echo)))
+    assert isinstance(done[-1][1], D.CEchoRQ) and done[-1][2] is None

@@ -1,0 +1,194 @@
+"""Storage service pieces: received file meta, safe names, context proposals, probing, payloads, memory."""
+
+from __future__ import annotations
+
+import asyncio
+import tracemalloc
+from pathlib import Path
+
+import pytest
+
+import dicomkit
+from dicomkit.core.dataset import Dataset
+from dicomkit.core.errors import NetworkError, UnsupportedTransferSyntaxError
+from dicomkit.core.uid import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
+from dicomkit.io.writer import encode_file_meta
+from dicomkit.net import ApplicationEntity, PresentationContext, connect
+from dicomkit.net.payload import FilePayload, StoreSource, meta_end, probe_part10
+from dicomkit.services.storage import (
+    FileInfo,
+    StorageSCP,
+    TempFiles,
+    directory_receiver,
+    part10_header,
+    peek,
+    safe_filename,
+    storage_contexts,
+    storage_sop_classes,
+    storage_transfer_syntaxes,
+)
+
+from ..conftest import CORPUS, corpus_params
+
+ELE, ILE = "1.2.840.10008.1.2.1", "1.2.840.10008.1.2"
+
+
+def test_received_file_meta_matches_the_core_writer(tmp_path):
+    meta = Dataset()
+    meta.add_new(0x00020001, "OB", b"\x00\x01")
+    meta.add_new(0x00020002, "UI", "1.2.840.10008.5.1.4.1.1.2")
+    meta.add_new(0x00020003, "UI", "1.2.3.45")
+    meta.add_new(0x00020010, "UI", ELE)
+    meta.add_new(0x00020012, "UI", IMPLEMENTATION_CLASS_UID)
+    meta.add_new(0x00020013, "SH", IMPLEMENTATION_VERSION_NAME)
+    meta.add_new(0x00020016, "AE", "STORESCU")
+    expected = bytes(128) + b"DICM" + encode_file_meta(meta)
+    assert part10_header("1.2.840.10008.5.1.4.1.1.2", "1.2.3.45", ELE, "STORESCU") == expected
+    # an odd-length AE title is padded, and the result reads back as a Part 10 file
+    path = tmp_path / "x.dcm"
+    path.write_bytes(part10_header("1.2.3", "1.2.3.4", ILE, "ODD") + b"\x08\x00\x16\x00\x06\x00\x00\x001.2.3\x00")
+    ds = dicomkit.read(path)
+    assert ds.file_meta.value(0x00020016) == "ODD" and ds.file_meta.value(0x00020010) == ILE
+    assert ds.SOPClassUID == "1.2.3"
+
+
+@pytest.mark.parametrize("uid,name", [
+    ("1.2.3.4", "1.2.3.4.dcm"),
+    ("../../etc/passwd", "_.._etc_passwd.dcm"),
+    ("..", "unnamed.dcm"),
+    ("a/b\\c\x00", "a_b_c.dcm"),
+    ("9" * 200, "9" * 64 + ".dcm"),
+])
+def test_safe_filename(uid, name):
+    assert safe_filename(uid) == name
+    assert "/" not in name and not name.startswith(".")
+
+
+def test_registry_derived_lists():
+    classes = storage_sop_classes()
+    assert "1.2.840.10008.5.1.4.1.1.2" in classes and len(classes) > 150
+    syntaxes = storage_transfer_syntaxes()
+    assert syntaxes[0] == ELE and syntaxes[1] == ILE
+    assert "1.2.840.10008.1.2.4.90" in syntaxes and len(set(syntaxes)) == len(syntaxes)
+
+
+def test_storage_contexts_grouping():
+    files = [FileInfo(Path("a"), "1.2.840.10008.5.1.4.1.1.2", ELE),
+             FileInfo(Path("b"), "1.2.840.10008.5.1.4.1.1.2", "1.2.840.10008.1.2.2"),
+             FileInfo(Path("c"), "1.2.840.10008.5.1.4.1.1.2", "1.2.840.10008.1.2.4.90"),
+             FileInfo(Path("d"), "1.2.840.10008.5.1.4.1.1.4", ILE),
+             FileInfo(Path("e"), error="not DICOM")]
+    contexts = storage_contexts(files)
+    assert [(c.abstract_syntax, c.transfer_syntaxes) for c in contexts] == [
+        ("1.2.840.10008.5.1.4.1.1.2", [ELE, "1.2.840.10008.1.2.2", ILE]),
+        ("1.2.840.10008.5.1.4.1.1.4", [ILE, ELE]),
+        ("1.2.840.10008.5.1.4.1.1.2", ["1.2.840.10008.1.2.4.90"]),
+    ]
+    too_many = [FileInfo(Path(str(i)), f"1.2.3.{i}", ELE) for i in range(128)]
+    with pytest.raises(NetworkError, match="several runs"):
+        storage_contexts(too_many)
+
+
+@pytest.mark.parametrize("path", corpus_params())
+def test_probe_agrees_with_the_reader(path):
+    head = path.read_bytes()
+    probe = probe_part10(head)
+    try:
+        ds = dicomkit.read(path, stop_before_pixels=True, force=True)
+    except dicomkit.DicomError:
+        return
+    if probe is None:  # unusual files go to the full reader: it must then be a file without plain meta
+        assert ds.file_meta is None or "SOPInstanceUID" not in ds or ds.read_corrections
+        return
+    assert probe.sop_class_uid == ds.SOPClassUID and probe.sop_instance_uid == ds.SOPInstanceUID
+    assert probe.transfer_syntax == ds.read_transfer_syntax
+    assert probe.data_offset == meta_end(head)
+    info = peek(path)
+    assert (info.sop_class_uid, info.transfer_syntax) == (probe.sop_class_uid, probe.transfer_syntax)
+
+
+def test_store_source_payloads(tmp_path):
+    path = CORPUS / "SC_rgb.dcm"
+    if not path.exists():
+        pytest.skip("corpus missing")
+    source = StoreSource.from_path(path)
+    own = source.payload(ELE)
+    assert isinstance(own, FilePayload)
+    data = path.read_bytes()
+    assert b"".join(bytes(f) for f in own.fragments(1000)) == data[meta_end(data):]
+    assert all(len(f) <= 1000 for f in own.fragments(1000))
+    implicit = source.payload(ILE)
+    encoded = b"".join(bytes(f) for f in implicit.fragments(4096))
+    again = dicomkit.read(encoded, force=True)
+    assert again.read_transfer_syntax == ILE and again.PixelData == dicomkit.read(path).PixelData
+    compressed = StoreSource.from_path(CORPUS / "JPEG-LL.dcm")
+    with pytest.raises(UnsupportedTransferSyntaxError, match=r"dicomkit\.pixels"):
+        compressed.payload(ELE)
+    assert compressed.candidate_syntaxes() == [compressed.transfer_syntax]
+
+
+def test_temp_files_are_made_ahead_and_removed(tmp_path):
+    pool = TempFiles(tmp_path, spare=3)
+    path, fd = pool.take()
+    import os
+
+    os.close(fd)
+    path.unlink()
+    for _ in range(100):
+        if len(list(tmp_path.glob(".dicomkit-*.part"))) == 3:
+            break
+        asyncio.run(asyncio.sleep(0.01))
+    assert len(list(tmp_path.glob(".dicomkit-*.part"))) == 3
+    pool.close()
+    assert not list(tmp_path.iterdir())
+
+
+def _big_file(path: Path, frames: int, frame: int = 1 << 20) -> Path:
+    ds = Dataset()
+    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.7.3"
+    ds.SOPInstanceUID = dicomkit.generate_uid()
+    ds.Rows, ds.Columns, ds.SamplesPerPixel, ds.BitsAllocated = 512, 1024, 1, 16
+    ds.NumberOfFrames = frames
+    dicomkit.write(ds, path, transfer_syntax=ELE)
+    chunk = bytes(range(256)) * (frame // 256)
+    with open(path, "ab") as f:
+        f.write(b"\xe0\x7f\x10\x00OW\x00\x00" + (frames * frame).to_bytes(4, "little"))
+        for _ in range(frames):
+            f.write(chunk)
+    return path
+
+
+def test_large_object_streams_both_ways_with_flat_memory(tmp_path):
+    """A 48 MB object goes from file to socket to file: neither side gathers it in memory."""
+    src = _big_file(tmp_path / "big.dcm", 48)
+    receiver = directory_receiver(tmp_path / "in")
+
+    async def main():
+        ae = ApplicationEntity("DKSCP")
+        ae.add_service(StorageSCP(receiver))
+        server = await ae.start_server("127.0.0.1", 0)
+        async with connect("127.0.0.1", server.port, contexts=[PresentationContext(
+                "1.2.840.10008.5.1.4.1.1.7.3", [ELE])], max_pdu=65536) as assoc:
+            rsp = await assoc.store(src)
+        await server.close()
+        return rsp
+
+    tracemalloc.start()
+    try:
+        rsp = asyncio.run(main())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        receiver.close()
+    assert rsp.status_value.is_success
+    got = tmp_path / "in" / f"{rsp.affected_sop_instance_uid}.dcm"
+    assert got.stat().st_size > 48 << 20
+    with open(got, "rb") as a, open(src, "rb") as b:
+        a.seek(meta_end(a.read(4096)))
+        b.seek(meta_end(b.read(4096)))
+        while True:
+            x, y = a.read(1 << 20), b.read(1 << 20)
+            assert x == y
+            if not x:
+                break
+    assert peak < 16 << 20, f"peak traced memory {peak / 1e6:.1f} MB for a 48 MB object"
