@@ -609,8 +609,6 @@ class Association:
             why = "it was not proposed"
         elif accepted:
             why = f"the peer accepted it only in {', '.join(accepted)}"
-            if not source.is_native:
-                why += " (changing a compressed transfer syntax needs dicomkit.pixels, not available yet)"
         else:
             why = f"the peer rejected it ({', '.join(sorted({c.result_text for c in offered}))})"
         raise DimseError(f"cannot send {UID(source.sop_class_uid).name} in {UID(source.transfer_syntax).name}: {why}")
@@ -621,7 +619,8 @@ class Association:
         """C-STORE a Dataset or a Part 10 file (PS3.7 9.1.1); returns the peer's response.
 
         A file whose transfer syntax was accepted is sent from disk as it is; otherwise it is re-encoded
-        into an accepted uncompressed syntax. Raises DimseError when no accepted context fits.
+        into an accepted uncompressed syntax (compressed pixel data decompressed, losslessly). Raises
+        DimseError when no accepted context fits.
         """
         source = item if isinstance(item, StoreSource) else StoreSource.from_item(item)
         ctx = self.choose_context(source)

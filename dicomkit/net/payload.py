@@ -4,7 +4,8 @@ A :class:`Payload` yields the encoded data set in fragments of at most a given s
 pieces, so sending a large object keeps memory flat. :class:`StoreSource` looks at what is to be stored
 (a path or a Dataset) and produces the payload for the transfer syntax an association accepted: the
 file's own bytes when it matches (no parsing of the data set, no copy), else a re-encoding into another
-uncompressed syntax. Changing a compressed syntax needs the pixels module and is refused clearly.
+uncompressed syntax. Compressed pixel data that the peer will not take in its own syntax is decompressed
+(lossless: the pixels are those the codestream holds) by dicomkit.pixels, which needs the ``codecs`` extra.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ..core.dataset import Dataset
-from ..core.errors import DicomError, InvalidFileError, UnsupportedTransferSyntaxError
+from ..core.errors import DicomError, InvalidFileError, MissingDependencyError, UnsupportedTransferSyntaxError
 from ..core.uid import TRANSFER_SYNTAXES, UID
 from ..io.reader import read
 from ..io.writer import deflate, iter_dataset_chunks
@@ -243,9 +244,10 @@ class StoreSource:
         return self.transfer_syntax in NATIVE_SYNTAXES or not UID(self.transfer_syntax).is_encapsulated
 
     def candidate_syntaxes(self) -> list[str]:
-        """Transfer syntaxes this source can be sent in, best first (its own first)."""
+        """Transfer syntaxes this source can be sent in, best first (its own first); compressed data can
+        also go out decompressed, in any uncompressed syntax."""
         if not self.is_native:
-            return [self.transfer_syntax]
+            return [self.transfer_syntax, *NATIVE_SYNTAXES]
         own = [self.transfer_syntax] if self.transfer_syntax in NATIVE_SYNTAXES else []
         return own + [ts for ts in (EXPLICIT_LE, IMPLICIT_LE, DEFLATED_LE, EXPLICIT_BE) if ts not in own]
 
@@ -254,15 +256,28 @@ class StoreSource:
         ts = str(transfer_syntax)
         if ts == self.transfer_syntax and self.path is not None and self.data_offset is not None:
             return FilePayload(self.path, self.data_offset, ts, self.file_bytes)
-        if ts != self.transfer_syntax and not (self.is_native and ts in NATIVE_SYNTAXES):
-            raise UnsupportedTransferSyntaxError(
-                f"sending {UID(self.transfer_syntax).name} data as {UID(ts).name} needs transcoding of the pixel "
-                "data, which dicomkit.pixels will provide; it is not available yet")
         ds = self.dataset
         if ds is None or ds.is_partial:
             assert self.path is not None
             ds = read(self.file_bytes if self.file_bytes is not None else self.path, force=True)
+        if ts != self.transfer_syntax and not (self.is_native and ts in NATIVE_SYNTAXES):
+            if self.is_native or ts not in NATIVE_SYNTAXES:
+                raise UnsupportedTransferSyntaxError(
+                    f"sending {UID(self.transfer_syntax).name} data as {UID(ts).name} would need compression; "
+                    "only decompression is done on the fly (use dicomkit convert first)")
+            ds = _decompressed(ds, ts)
         return DatasetPayload(ds, ts)
+
+
+def _decompressed(ds: Dataset, transfer_syntax: str) -> Dataset:
+    """The data set with native pixel data, for a peer that does not accept its compressed syntax."""
+    try:
+        from ..pixels import transcode
+    except ImportError as exc:  # numpy missing: the pixels package itself cannot load
+        raise MissingDependencyError(
+            "sending compressed pixel data decompressed needs the codecs extra: pip install 'dicomkit[codecs]'"
+        ) from exc
+    return transcode(ds, transfer_syntax)
 
 
 # -- a quick look at a data set's start ---------------------------------------------------------------------

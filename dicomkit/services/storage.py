@@ -489,8 +489,9 @@ def peek(path: Path) -> FileInfo:
 
 
 def storage_contexts(files: Iterable[FileInfo]) -> list[PresentationContext]:
-    """Contexts for these files: per SOP class one context with the uncompressed syntaxes (the file's own
-    first) when any file of it is uncompressed, and one context per compressed syntax in use."""
+    """Contexts for these files: per SOP class one context with the uncompressed syntaxes (the files' own
+    first), and one context per compressed syntax in use. The uncompressed context is proposed for
+    compressed-only classes too, so a peer that refuses the compressed syntax still gets them (decompressed)."""
     native: dict[str, list[str]] = {}
     compressed: dict[tuple[str, str], None] = {}
     for info in files:
@@ -502,6 +503,7 @@ def storage_contexts(files: Iterable[FileInfo]) -> list[PresentationContext]:
             if ts in NATIVE_SYNTAXES and ts not in own:
                 own.append(ts)
         else:
+            native.setdefault(info.sop_class_uid, [])
             compressed[(info.sop_class_uid, ts)] = None
     contexts = []
     for sop_class, own in native.items():
