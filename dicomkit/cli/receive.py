@@ -14,7 +14,13 @@ from pathlib import Path
 from ..core.errors import DicomError
 from ..core.uid import UID
 from ..net import ApplicationEntity
-from ..services.storage import StorageSCP, StoredInstance, directory_receiver, storage_transfer_syntaxes
+from ..services.storage import (
+    StorageSCP,
+    StoredInstance,
+    directory_receiver,
+    storage_transfer_syntaxes,
+    sweep_temp_files,
+)
 from ..services.verification import VerificationSCP
 from .netopts import add_tls_arguments, tls_context
 
@@ -61,6 +67,9 @@ def _transfer_syntaxes(values: list[str] | None) -> list[str] | None:
 async def _serve(args: argparse.Namespace) -> int:
     output = Path(args.output)
     quiet = args.quiet
+    for leftover in sweep_temp_files(output):
+        print(f"dicomkit receive: removed {leftover}, left by an earlier run that stopped mid-object",
+              file=sys.stderr)
 
     def on_stored(item: StoredInstance) -> None:
         if not quiet:

@@ -305,6 +305,31 @@ def _create_temp(directory: Path) -> tuple[Path, int]:
     raise StoreRefused(f"cannot create a temporary file in {directory}")
 
 
+def sweep_temp_files(directory: str | os.PathLike[str], older_than: float = 3600.0) -> list[Path]:
+    """Remove ``.dicomkit-*.part`` files a crashed receiver left in ``directory`` (at start-up).
+
+    Only files untouched for ``older_than`` seconds go, so a receiver still writing into the same folder
+    keeps its objects in progress. Returns what was removed.
+    """
+    removed: list[Path] = []
+    now = time.time()
+    try:
+        entries = list(os.scandir(directory))
+    except FileNotFoundError:
+        return removed
+    for entry in entries:
+        if not (entry.name.startswith(".dicomkit-") and entry.name.endswith(".part")):
+            continue
+        try:
+            if now - entry.stat(follow_symlinks=False).st_mtime < older_than:
+                continue
+            os.unlink(entry.path)
+            removed.append(Path(entry.path))
+        except OSError as exc:
+            log.warning("cannot remove the leftover %s: %s", entry.path, exc)
+    return removed
+
+
 class TempFiles:
     """Empty temporary files made ahead of need by a helper thread.
 

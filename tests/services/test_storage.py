@@ -195,3 +195,22 @@ def test_large_object_streams_both_ways_with_flat_memory(tmp_path):
             if not x:
                 break
     assert peak < 16 << 20, f"peak traced memory {peak / 1e6:.1f} MB for a 48 MB object"
+
+
+def test_sweep_removes_only_stale_leftovers(tmp_path):
+    import os
+    import time
+
+    from dicomkit.services.storage import sweep_temp_files
+
+    stale = tmp_path / ".dicomkit-0123.part"
+    fresh = tmp_path / ".dicomkit-4567.part"
+    other = tmp_path / "keep.dcm"
+    for p in (stale, fresh, other):
+        p.write_bytes(b"x")
+    old = time.time() - 7200
+    os.utime(stale, (old, old))
+    os.utime(other, (old, old))
+    assert sweep_temp_files(tmp_path) == [stale]
+    assert not stale.exists() and fresh.exists() and other.exists()
+    assert sweep_temp_files(tmp_path / "missing") == []
