@@ -1,43 +1,64 @@
-"""Entry point of the ``dicomkit`` command: subcommands register themselves in ``COMMANDS``."""
+"""Entry point of the ``dicomkit`` command: one subcommand per module of this package.
+
+Only the module of the subcommand being run is imported (``dicomkit dump`` never loads asyncio or numpy),
+so every command starts as fast as Python allows; ``dicomkit --help`` loads them all.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from .. import __version__
-from . import convert, dicomdir, dump, echo, model_to_dcm, receive, render, serve, store
 
-# name -> (module with add_arguments(parser) and run(args) -> int, one-line help)
-COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int], str]] = {
-    "dump": (dump.add_arguments, dump.run, "list the elements of DICOM files (like dcmdump)"),
-    "convert": (convert.add_arguments, convert.run, "transcode files or folders to another transfer syntax"),
-    "render": (render.add_arguments, render.run, "render a frame to PNG or JPEG as a viewer shows it"),
-    "echo": (echo.add_arguments, echo.run, "verify a DICOM peer with C-ECHO (like echoscu)"),
-    "store": (store.add_arguments, store.run, "send DICOM files to a Storage SCP (like storescu)"),
-    "receive": (receive.add_arguments, receive.run, "receive DICOM objects into a folder (like storescp)"),
-    "serve": (serve.add_arguments, serve.run, "run the dicomkit PACS"),
-    "json2dcm": (model_to_dcm.add_arguments, model_to_dcm.run_json, "DICOM JSON (PS3.18 F) to a DICOM file"),
-    "xml2dcm": (model_to_dcm.add_xml_arguments, model_to_dcm.run_xml, "Native DICOM Model XML to a DICOM file"),
-    "dicomdir": (dicomdir.add_arguments, dicomdir.run, "create, list, add to and remove from DICOMDIR File-sets"),
+# name -> (module, its add-arguments function, its run function, one-line help)
+COMMANDS: dict[str, tuple[str, str, str, str]] = {
+    "dump": ("dump", "add_arguments", "run", "list the elements of DICOM files (like dcmdump)"),
+    "convert": ("convert", "add_arguments", "run", "transcode files or folders to another transfer syntax"),
+    "render": ("render", "add_arguments", "run", "render a frame to PNG or JPEG as a viewer shows it"),
+    "echo": ("echo", "add_arguments", "run", "verify a DICOM peer with C-ECHO (like echoscu)"),
+    "store": ("store", "add_arguments", "run", "send DICOM files to a Storage SCP (like storescu)"),
+    "receive": ("receive", "add_arguments", "run", "receive DICOM objects into a folder (like storescp)"),
+    "serve": ("serve", "add_arguments", "run", "run the dicomkit PACS"),
+    "json2dcm": ("model_to_dcm", "add_arguments", "run_json", "DICOM JSON (PS3.18 F) to a DICOM file"),
+    "xml2dcm": ("model_to_dcm", "add_xml_arguments", "run_xml", "Native DICOM Model XML to a DICOM file"),
+    "dicomdir": ("dicomdir", "add_arguments", "run", "create, list, add to and remove from DICOMDIR File-sets"),
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _module(name: str) -> Any:
+    return importlib.import_module(f"{__package__}.{COMMANDS[name][0]}")
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser; with ``only``, just that subcommand's module is imported and configured."""
     parser = argparse.ArgumentParser(prog="dicomkit", description="DICOM toolkit: files, pixels, network, PACS.")
     parser.add_argument("--version", action="version", version=f"dicomkit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, (add_arguments, run, help_text) in COMMANDS.items():
+    for name, (_, add_name, run_name, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
-        add_arguments(p)
-        p.set_defaults(run=run)
+        if only is None or name == only:
+            module = _module(name)
+            getattr(module, add_name)(p)
+            p.set_defaults(run=getattr(module, run_name))
     return parser
 
 
+def _command_in(argv: Sequence[str]) -> str | None:
+    for arg in argv:
+        if not arg.startswith("-"):
+            return arg if arg in COMMANDS else None
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    only = _command_in(args_list)
+    parser = build_parser(only if only is not None or "--version" not in args_list else "")
+    args = parser.parse_args(args_list)
     if not getattr(args, "run", None):
         parser.print_help()
         return 2
