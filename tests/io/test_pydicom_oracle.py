@@ -14,6 +14,8 @@ from tests.conftest import RAW_FILES, corpus_params
 
 pydicom = pytest.importorskip("pydicom", reason="pydicom (dev extra) is the oracle for these tests")
 
+ORACLE_TWIN = {"emri_small_jpeg_2k_lossless_too_short.dcm": "emri_small_jpeg_2k_lossless.dcm"}
+
 _NUMERIC = {"US", "SS", "UL", "SL", "FL", "FD", "SV", "UV"}
 
 
@@ -76,9 +78,10 @@ def test_values_agree_with_pydicom(path: Path):
     raw = path.name in RAW_FILES
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        theirs = pydicom.dcmread(path, force=raw)
-        if len(theirs) == 0:
-            pytest.skip(f"pydicom reads no elements from {path.name}")
+        # pydicom reads nothing of a file whose only defect is the missing final Sequence Delimitation
+        # Item; its intact twin (the same bytes plus that item) is the reference then
+        theirs = pydicom.dcmread(path.parent / ORACLE_TWIN.get(path.name, path.name), force=raw)
+        assert len(theirs) > 0
         ours = dicomkit.read(path, force=raw)
         little = ours.source_encoding.little_endian
         problems = compare(ours, theirs, "", little)
