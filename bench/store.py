@@ -197,28 +197,36 @@ def report(title: str, times: dict[str, list[float]], unit: float, unit_name: st
           f"({dc:.2f} s): {dc / dk:.2f}x")
 
 
-def big_file(path: Path) -> None:
+def big_file(path: Path, rounds: int) -> None:
+    """Both directions, both tools, ``rounds`` times in alternating order; medians of the whole commands."""
     size = path.stat().st_size / 1e6
     for direction in ("receive", "send"):
+        times: dict[str, list[float]] = {"dicomkit": [], "dcmtk": []}
+        peaks: dict[str, list[int]] = {"dicomkit": [], "dcmtk": []}
+        for r in range(rounds):
+            for kind in (("dicomkit", "dcmtk") if r % 2 == 0 else ("dcmtk", "dicomkit")):
+                if direction == "receive":
+                    rx = Receiver(kind, DATA / f"out-big-{kind}")
+                    try:
+                        elapsed, _, _ = run_timed(storescu(rx.port, path))
+                    finally:
+                        rss = rx.stop()
+                else:
+                    rx = Receiver("dcmtk", DATA / "out-big-send")
+                    try:
+                        cmd = dicomkit_store(rx.port, path) if kind == "dicomkit" else storescu(rx.port, path)
+                        elapsed, rss, _ = run_timed(cmd)
+                    finally:
+                        rx.stop()
+                times[kind].append(elapsed)
+                peaks[kind].append(rss)
+        who = "receiver" if direction == "receive" else "sender"
         for kind in ("dicomkit", "dcmtk"):
-            if direction == "receive":
-                rx = Receiver(kind, DATA / f"out-big-{kind}")
-                try:
-                    elapsed, _, _ = run_timed(storescu(rx.port, path))
-                finally:
-                    rx_rss = rx.stop()
-                rss = rx_rss
-                who = "receiver"
-            else:
-                rx = Receiver("dcmtk", DATA / "out-big-send")
-                try:
-                    cmd = dicomkit_store(rx.port, path) if kind == "dicomkit" else storescu(rx.port, path)
-                    elapsed, rss, _ = run_timed(cmd)
-                finally:
-                    rx.stop()
-                who = "sender"
-            print(f"  {size:.0f} MB {direction:7s} {kind:8s}: {size / elapsed:7.1f} MB/s, {who} peak RSS "
-                  f"{rss / 1024:.0f} MB")
+            elapsed = statistics.median(times[kind])
+            print(f"  {size:.0f} MB {direction:7s} {kind:8s}: {size / elapsed:7.1f} MB/s (median of {rounds}), "
+                  f"{who} peak RSS {max(peaks[kind]) / 1024:.0f} MB")
+        ratio = statistics.median(times["dcmtk"]) / statistics.median(times["dicomkit"])
+        print(f"  {size:.0f} MB {direction:7s} ratio dicomkit/DCMTK: {ratio:.2f}x")
 
 
 def main() -> int:
@@ -246,7 +254,7 @@ def main() -> int:
           f"({statistics.median(sent['dcmtk']) / transfer:.2f}x storescu's whole run)")
     if args.big_mb:
         print("large multi-frame object:")
-        big_file(make_big(args.big_mb, f"big-{args.big_mb}mb.dcm"))
+        big_file(make_big(args.big_mb, f"big-{args.big_mb}mb.dcm"), args.rounds)
     if args.huge_gb:
         path = make_big(int(args.huge_gb * 1000), f"huge-{args.huge_gb:g}gb.dcm")
         rx = Receiver("dicomkit", DATA / "out-huge")
