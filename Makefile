@@ -27,6 +27,8 @@ serve: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/parse.py
 	$(BIN)/python bench/pixels.py
+	$(BIN)/python bench/json_convert.py
+	$(BIN)/python bench/store.py
 
 # Regenerate the shipped dictionary and UID registry from ../shared/standard.
 generate:
