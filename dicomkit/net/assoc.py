@@ -100,8 +100,8 @@ class DimseHandler:
         return None
 
     async def handle(self, request: Request, data: DataSink | None, rc: RequestContext) -> Response:
-        """The single response to ``request``."""
-        raise NotImplementedError
+        """The single response to ``request``: subclasses override this or :meth:`responses`."""
+        raise NotImplementedError(f"{type(self).__name__} implements neither handle() nor responses()")
 
     async def responses(self, request: Request, data: DataSink | None,
                         rc: RequestContext) -> AsyncIterator[tuple[Response, Payload | None]]:
@@ -523,23 +523,11 @@ class Association:
     async def send_request(self, request: Request, *, context: NegotiatedContext | None = None,
                            payload: Payload | None = None, timeout: float | None = -1.0) -> Response:
         """Send ``request`` and return its final response (pending responses are passed over)."""
-        ctx = context or self._context_for(request)
-        wait = self.ae.dimse_timeout if timeout == -1.0 else timeout
-        slots = self._invoke_slots
-        if slots is not None:
-            await slots.acquire()
-        try:
-            message_id, pending = await self._invoke(ctx, request, payload)
-            try:
-                while True:
-                    reply = await self._reply(request, pending, wait)
-                    if not reply.response.status_value.is_pending:
-                        return reply.response
-            finally:
-                self._pending.pop(message_id, None)
-        finally:
-            if slots is not None:
-                slots.release()
+        final: Reply | None = None
+        async for reply in self.requests(request, context=context, payload=payload, timeout=timeout):
+            final = reply
+        assert final is not None  # requests() ends only after a final (non-pending) response
+        return final.response
 
     async def _invoke(self, ctx: NegotiatedContext, request: Request,
                       payload: Payload | None) -> tuple[int, _Pending]:
