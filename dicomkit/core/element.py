@@ -148,7 +148,9 @@ class DataElement:
             if self._vr is _SQ:
                 if src.parse_sequence is None:
                     raise InvalidValueError("no parser for the raw sequence")
-                return src.parse_sequence(memoryview(raw), src)
+                seq = src.parse_sequence(memoryview(raw), src)
+                seq.is_undefined_length = self.is_undefined_length
+                return seq
             return decode_value(self._vr, raw, src.little_endian, src.charset)
         except InvalidValueError as exc:
             raise InvalidValueError(f"{tag_str(self._tag)} {self.keyword}: {exc}") from None

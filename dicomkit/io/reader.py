@@ -54,13 +54,100 @@ _LONG_VR: dict[bytes, VR] = {k: v for k, v in VR_FROM_BYTES.items() if v in _LON
 _IMPLICIT_VR: dict[int, VR] = {tag: VR(vr) for tag, vr in VR_OF.items() if vr in VRS and vr != "UN"}
 
 
+_ITEM_HEADER_LE = struct.Struct("<HHI")
+_ITEM_HEADER_BE = struct.Struct(">HHI")
+_OTHER_LONG = frozenset(k for k in VR_FROM_BYTES if k.decode() in _LONG_NAMES)
+
+
+def _skip_sequence(buf: memoryview, pos: int, end: int, little: bool, implicit: bool, depth: int) -> int | None:
+    """Where the items of an undefined-length sequence end (the offset of its Sequence Delimitation Item),
+    walking only what must be walked: defined-length items are jumped over whole. None when anything is
+    irregular (then the full parser reads it, reporting or refusing what it finds). PS3.5 7.5.
+    """
+    if depth > MAX_DEPTH:
+        return None
+    unpack = (_ITEM_HEADER_LE if little else _ITEM_HEADER_BE).unpack_from
+    while pos + 8 <= end:
+        group, elem, length = unpack(buf, pos)
+        if group != 0xFFFE:
+            return None
+        if elem == 0xE0DD:
+            return pos if length == 0 else None
+        if elem != 0xE000:
+            return None
+        if length != _UNDEFINED:
+            pos += 8 + length
+            if pos > end:
+                return None
+            continue
+        after = _skip_item(buf, pos + 8, end, little, implicit, depth)
+        if after is None:
+            return None
+        pos = after
+    return None
+
+
+def _skip_item(buf: memoryview, pos: int, end: int, little: bool, implicit: bool, depth: int) -> int | None:
+    """The offset after the Item Delimitation Item of an undefined-length item, or None if irregular."""
+    header = (_IMPLICIT_LE if little else _IMPLICIT_BE) if implicit else (_EXPLICIT_LE if little else _EXPLICIT_BE)
+    unpack = header.unpack_from
+    unpack_ul = (_UL_LE if little else _UL_BE).unpack_from
+    while pos + 8 <= end:
+        if implicit:
+            group, elem, length = unpack(buf, pos)
+            value_pos = pos + 8
+            vr_bytes = b""
+        else:
+            group, elem, vr_bytes, length = unpack(buf, pos)
+            if group == 0xFFFE:
+                length = unpack_ul(buf, pos + 4)[0]
+                value_pos = pos + 8
+            elif vr_bytes in _OTHER_LONG:
+                if pos + 12 > end:
+                    return None
+                length = unpack_ul(buf, pos + 8)[0]
+                value_pos = pos + 12
+            elif vr_bytes in VR_FROM_BYTES:
+                value_pos = pos + 8
+            else:
+                return None
+        if group == 0xFFFE:
+            if elem == 0xE00D and length == 0:
+                return pos + 8
+            return None
+        if length == _UNDEFINED:
+            if vr_bytes == b"UN":  # PS3.5 6.2.2: a sequence in Implicit VR Little Endian
+                inner = _skip_sequence(buf, value_pos, end, True, True, depth + 1)
+            elif implicit or vr_bytes == b"SQ":
+                inner = _skip_sequence(buf, value_pos, end, little, implicit, depth + 1)
+            else:
+                return None  # encapsulated data inside an item: leave it to the full parser
+            if inner is None:
+                return None
+            pos = inner + 8
+            continue
+        pos = value_pos + length
+        if pos > end:
+            return None
+    return None
+
+
+def _pixel_representation(buf: memoryview, elements: dict[int, Any], little: bool) -> int | None:
+    """Pixel Representation (0028,0103) of the data set indexed so far: it chooses US or SS (PS3.5 A.1)."""
+    entry = elements.get(PIXEL_REPRESENTATION)
+    if entry is None or entry.__class__ is not tuple or entry[2] < 2:
+        return None
+    value: int = struct.unpack_from("<H" if little else ">H", buf, entry[1])[0]
+    return value
+
+
 def _fast_explicit(buf: memoryview, pos: int, end: int, elements: dict[int, Any], last_tag: int,
-                   unpack: Any, unpack_ul: Any, special: frozenset[int]) -> tuple[int, int]:
+                   unpack: Any, unpack_ul: Any, stop_tag: int) -> tuple[int, int]:
     """Index plain explicit-VR elements until one needs the general loop; return (pos, last tag).
 
-    Plain means: in ascending order, a known VR other than UN, a defined even length within ``end``,
-    and not one of the ``special`` tags. Everything else (items, delimiters, undefined lengths, odd
-    lengths, Specific Character Set, ...) is left to :meth:`_Parser.parse_dataset`.
+    Plain means: in ascending order and below ``stop_tag``, a known VR other than UN, a defined even
+    length within ``end``. Everything else (items, delimiters, undefined lengths, odd lengths, Pixel Data
+    with stop_before_pixels, ...) is left to :meth:`_Parser.parse_dataset`.
     """
     short = _SHORT_VR
     longv = _LONG_VR
@@ -68,7 +155,7 @@ def _fast_explicit(buf: memoryview, pos: int, end: int, elements: dict[int, Any]
     while pos <= limit:
         group, elem, vr_bytes, length = unpack(buf, pos)
         tag = (group << 16) | elem
-        if tag <= last_tag or tag in special:
+        if tag <= last_tag or tag >= stop_tag:
             break
         vr = short.get(vr_bytes)
         if vr is None:
@@ -89,14 +176,14 @@ def _fast_explicit(buf: memoryview, pos: int, end: int, elements: dict[int, Any]
 
 
 def _fast_implicit(buf: memoryview, pos: int, end: int, elements: dict[int, Any], last_tag: int,
-                   unpack: Any, special: frozenset[int]) -> tuple[int, int]:
+                   unpack: Any, stop_tag: int) -> tuple[int, int]:
     """The implicit-VR counterpart of :func:`_fast_explicit` (standard tags with a plain VR only)."""
     vr_of = _IMPLICIT_VR
     limit = end - 8
     while pos <= limit:
         group, elem, length = unpack(buf, pos)
         tag = (group << 16) | elem
-        if tag <= last_tag or tag in special:
+        if tag <= last_tag or tag >= stop_tag:
             break
         vr = vr_of.get(tag)
         if vr is None:
@@ -110,8 +197,9 @@ def _fast_implicit(buf: memoryview, pos: int, end: int, elements: dict[int, Any]
     return pos, last_tag
 
 
-_SPECIAL = frozenset({SPECIFIC_CHARACTER_SET, PIXEL_REPRESENTATION})
-_SPECIAL_STOP = _SPECIAL | {PIXEL_DATA, FLOAT_PIXEL_DATA, DOUBLE_FLOAT_PIXEL_DATA}
+# With stop_before_pixels the fast loops leave everything from Float Pixel Data on to the general one.
+_STOP_AT_PIXELS = FLOAT_PIXEL_DATA
+_NO_STOP = 1 << 32
 _PIXEL_TAGS = frozenset({PIXEL_DATA, FLOAT_PIXEL_DATA, DOUBLE_FLOAT_PIXEL_DATA})
 _VR_BY_NAME: dict[str, VR] = {str(v): v for v in VR}
 _ITEM_TAG_LE = b"\xfe\xff\x00\xe0"
@@ -153,8 +241,11 @@ class _Parser:
         lenient = self.lenient
         source = self.source
 
+        corrections = self.corrections
+
         def parse_sequence(raw: memoryview, src: SourceEncoding) -> Sequence:
             sub = _Parser(raw, lenient=lenient, stop_before_pixels=False, source=source)
+            sub.corrections = corrections  # found later, still reported with the data set
             seq, _ = sub.parse_sequence(0, len(raw), src, undefined=False, depth=1)
             return seq
 
@@ -181,17 +272,23 @@ class _Parser:
         vr_by_name = _VR_BY_NAME
         UN = _UN
         stop_pixels = self.stop_before_pixels and top
-        special = _SPECIAL_STOP if stop_pixels else _SPECIAL
-        pixel_rep: int | None = None
+        stop_tag = _STOP_AT_PIXELS if stop_pixels else _NO_STOP
+        charset_seen = False  # Specific Character Set applied to src (the fast loops only index it)
         last_tag = -1
 
         while pos < end:
             if implicit:
                 if little:
-                    pos, last_tag = _fast_implicit(buf, pos, end, elements, last_tag, unpack_header, special)
+                    pos, last_tag = _fast_implicit(buf, pos, end, elements, last_tag, unpack_header, stop_tag)
             else:
                 pos, last_tag = _fast_explicit(buf, pos, end, elements, last_tag, unpack_header, unpack_ul,
-                                               special)
+                                               stop_tag)
+            if not charset_seen and SPECIFIC_CHARACTER_SET in elements:
+                # before any nested item is parsed with src (PS3.5 7.5.3: items inherit the character set)
+                charset_seen = True
+                _, cs_pos, cs_len = elements[SPECIFIC_CHARACTER_SET]
+                src = self.charset_source(src, cs_pos, cs_len)
+                ds.__dict__["_src"] = src
             if pos >= end:
                 break
             if pos + 8 > end:
@@ -205,7 +302,7 @@ class _Parser:
                 value_pos = pos + 8
                 vr_name = vr_of.get(tag)
                 if vr_name is None or " or " in vr_name:
-                    vr = self.implicit_vr(tag, vr_name, pixel_rep)
+                    vr = self.implicit_vr(tag, vr_name, _pixel_representation(buf, elements, little))
                 else:
                     vr = vr_by_name.get(vr_name, UN)
             else:
@@ -227,7 +324,8 @@ class _Parser:
                     length = unpack_ul(buf, pos + 4)[0]
                     value_pos = pos + 8
                 else:
-                    vr, length, value_pos = self.bad_vr(pos, tag, vr_bytes, unpack_ul, pixel_rep)
+                    vr, length, value_pos = self.bad_vr(pos, tag, vr_bytes, unpack_ul,
+                                                        _pixel_representation(buf, elements, little))
 
             if group == 0xFFFE:
                 if tag == ITEM_DELIMITATION:
@@ -285,12 +383,10 @@ class _Parser:
                     continue
 
             elements[tag] = (vr, value_pos, length)
-
-            if tag == SPECIFIC_CHARACTER_SET:
+            if tag == SPECIFIC_CHARACTER_SET and not charset_seen:
+                charset_seen = True
                 src = self.charset_source(src, value_pos, length)
                 ds.__dict__["_src"] = src
-            elif tag == PIXEL_REPRESENTATION and length >= 2:
-                pixel_rep = struct.unpack_from("<H" if little else ">H", buf, value_pos)[0]
             pos = next_pos
 
         if in_item and not top:
@@ -373,6 +469,13 @@ class _Parser:
             if vr is _UN:
                 # PS3.5 6.2.2: undefined-length UN is a sequence in Implicit VR Little Endian.
                 seq_src = SourceEncoding(True, True, src.charset, src.parse_sequence)
+            items_end = _skip_sequence(self.buf, value_pos, end, seq_src.little_endian, seq_src.implicit_vr,
+                                       depth + 1)
+            if items_end is not None:
+                # well formed: the items are parsed when first accessed, like a defined-length sequence
+                ds._elements[tag] = DataElement.from_raw(tag, _SQ, self.buf[value_pos:items_end], seq_src,
+                                                         undefined_length=True)
+                return items_end + 8
             seq, next_pos = self.parse_sequence(value_pos, end, seq_src, undefined=True, depth=depth + 1)
             elem = DataElement.from_raw(tag, _SQ, self.buf[value_pos:value_pos], seq_src, undefined_length=True)
             elem._value = seq
@@ -574,9 +677,10 @@ def read_buffer(buf: memoryview, *, stop_before_pixels: bool = False, force: boo
         parser.note(0, "no File Meta Information; transfer syntax guessed from the data")
 
     ts_uid: str | None = None
-    if file_meta is not None and 0x00020010 in file_meta:
-        value = file_meta.value(0x00020010)
-        ts_uid = str(value).strip(" \x00") if value else None
+    if file_meta is not None:
+        entry = file_meta._elements.get(0x00020010)
+        if entry is not None:  # read straight from the index: this runs for every file
+            ts_uid = str(buf[entry[1]:entry[1] + entry[2]], "latin_1").strip(" \x00") or None
     if ts_uid is None:
         ts_uid = _guess_transfer_syntax(buf, pos)
         if file_meta is not None:
@@ -596,7 +700,9 @@ def read_buffer(buf: memoryview, *, stop_before_pixels: bool = False, force: boo
         parser.corrections = corrections
         pos = 0
     little, implicit = info.little_endian, info.implicit_vr
-    if pos + 8 <= len(buf):
+    if pos + 8 <= len(buf) and not (little and not implicit and buf[pos + 1] == 0
+                                    and bytes(buf[pos + 4:pos + 6]) in VR_FROM_BYTES):
+        # anything but the plain explicit-little-endian start is checked against what the bytes say
         actual = TRANSFER_SYNTAXES[_guess_transfer_syntax(buf, pos)]
         if (actual.little_endian, actual.implicit_vr) != (little, implicit):
             parser.note(pos, f"data set is encoded as {_ts_name(actual.little_endian, actual.implicit_vr)}, "
@@ -655,7 +761,7 @@ def _read_meta(parser: _Parser, pos: int) -> tuple[Dataset, int]:
     implicit = pos + 6 <= n and bytes(buf[pos + 4:pos + 6]) not in VR_FROM_BYTES
     if implicit:
         parser.note(pos, "File Meta Information is encoded in implicit VR")
-    src = SourceEncoding(True, implicit, character_set(()), parser.sequence_parser())
+    src = SourceEncoding(True, implicit, character_set(()), None)  # group 0002 holds no sequences
     meta = Dataset._lazy(buf, src)
     elements = meta._elements
     start = pos
@@ -696,9 +802,10 @@ def _read_meta(parser: _Parser, pos: int) -> tuple[Dataset, int]:
         raise InvalidFileError("File Meta Information (group 0002) is missing", offset=start,
                                source=parser.source)
     meta.__dict__["read_corrections"] = parser.corrections
-    if 0x00020000 in elements and first_value_end is not None:
-        declared = meta.value(0x00020000)
-        if isinstance(declared, int) and declared != pos - first_value_end:
+    group_length = elements.get(0x00020000)
+    if group_length is not None and first_value_end is not None and group_length[2] == 4:
+        declared = _UL_LE.unpack_from(buf, group_length[1])[0]
+        if declared != pos - first_value_end:
             parser.note(start, f"File Meta Information Group Length says {declared}, the group has "
                                f"{pos - first_value_end} bytes")
     return meta, pos

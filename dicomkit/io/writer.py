@@ -173,10 +173,14 @@ class _Writer:
         raw = elem._raw
         if (raw is not None and elem._value is _UNSET and src is not None and src.little_endian == enc.little
                 and src.implicit_vr == enc.implicit and src.charset is enc.charset
-                and enc.sequence_length != "undefined"):
-            out.append(self.header(tag, VR.SQ, len(raw)))
-            if len(raw):
-                out.append(raw)
+                and enc.sequence_length == "preserve"):
+            # never touched: its items go out as they came, delimiters and all
+            if elem.is_undefined_length:
+                out += (self.header(tag, VR.SQ, _UNDEFINED), raw, self.item_header.pack(0xFFFE, 0xE0DD, 0))
+            else:
+                out.append(self.header(tag, VR.SQ, len(raw)))
+                if len(raw):
+                    out.append(raw)
             return
         seq: Sequence = elem.value
         policy = enc.sequence_length

@@ -226,3 +226,26 @@ def test_listing_of_assigned_non_ascii_values_uses_the_data_set_character_set():
     assert "Wang^XiaoDong=王^小東" in text
     assert "#  24, 1 PatientName" in text  # UTF-8 bytes, padded to even length
     assert "#   4, 1 PatientID" in text  # the item inherits the character set
+
+
+def test_undefined_length_sequences_are_parsed_on_access_and_written_in_either_form():
+    ds = minimal()
+    item = Dataset()
+    item.CodeValue = "ODD"  # 3 characters: padded to 4 when written
+    item.CodingSchemeDesignator = "DCM"
+    ds.DerivationCodeSequence = [item]
+    data = bytearray(to_bytes(ds, sequence_length="undefined"))
+    # make the item's CodeValue odd-length on the wire: a defect found only when the items are parsed
+    pos = data.index(b"\x08\x00\x00\x01SH")
+    struct.pack_into("<H", data, pos + 6, 3)
+    del data[pos + 8 + 3]
+    back = dicomkit.read(io.BytesIO(bytes(data)))
+    assert not any("odd length" in str(c) for c in back.read_corrections)  # not parsed yet
+    assert back.DerivationCodeSequence[0].CodeValue == "ODD"
+    assert back.DerivationCodeSequence.is_undefined_length
+    assert any("odd length" in str(c) for c in back.read_corrections)  # reported once parsed
+    untouched = dicomkit.read(io.BytesIO(to_bytes(ds, sequence_length="undefined")))
+    assert to_bytes(untouched) == to_bytes(ds, sequence_length="undefined")  # passed through as read
+    defined = to_bytes(untouched, sequence_length="defined")
+    assert b"\xfe\xff\xdd\xe0" not in defined and b"\xfe\xff\x0d\xe0" not in defined
+    assert dicomkit.read(io.BytesIO(defined)).DerivationCodeSequence[0].CodingSchemeDesignator == "DCM"
