@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 from numpy.typing import NDArray
 
+from ...core.errors import PixelDataError
 from ..description import PixelDescription
 
 
@@ -57,3 +58,24 @@ class Codec(Protocol):
 
     def is_lossy(self, options: EncodeOptions) -> bool:
         """Whether encoding with ``options`` loses information."""
+
+
+def conform_frame(arr: NDArray[Any], desc: PixelDescription, precision: int) -> NDArray[Any]:
+    """A decoded frame shaped (rows, columns, samples) in the data set's dtype. Signed samples coded as
+    unsigned bit patterns of ``precision`` bits are sign-extended (PS3.5 8.2.1, 8.2.3, 8.2.4); an unsigned
+    data set keeps the bit patterns of a signed codestream."""
+    if arr.ndim == 2:
+        arr = arr[:, :, None]
+    if arr.shape != desc.frame_shape:
+        raise PixelDataError(f"decoded frame has shape {arr.shape}, the data set says {desc.frame_shape}")
+    target = desc.dtype
+    if arr.dtype == target:
+        return arr
+    if desc.is_signed and arr.dtype.kind == "u":
+        out = arr.astype(target)
+        left = target.itemsize * 8 - min(precision, desc.bits_stored)
+        if left > 0:
+            out <<= left
+            out >>= left
+        return out
+    return arr.astype(target)

@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 from ...core.errors import PixelDataError
 from .._deps import imagecodecs
 from ..description import PixelDescription
-from .base import EncodeOptions
+from .base import EncodeOptions, conform_frame
 
 _SOF = {0xC0: 1, 0xC1: 2, 0xC2: 10, 0xC3: 14, 0xC5: 0, 0xC6: 0, 0xC7: 0, 0xC9: 3, 0xCA: 11, 0xCB: 15, 0xF7: 55}
 
@@ -83,27 +83,6 @@ def _codec_error(exc: Exception, what: str) -> PixelDataError:
     return PixelDataError(f"{what} frame cannot be decoded: {exc}")
 
 
-def _conform(arr: NDArray[Any], desc: PixelDescription, precision: int) -> NDArray[Any]:
-    """Shape (rows, columns, samples) and the data set's dtype; signed samples sign-extended from the
-    codestream precision (they were coded as bit patterns, PS3.5 8.2.1 / 8.2.3)."""
-    if arr.ndim == 2:
-        arr = arr[:, :, None]
-    if arr.shape != desc.frame_shape:
-        raise PixelDataError(f"decoded frame has shape {arr.shape}, the data set says {desc.frame_shape}")
-    target = desc.dtype
-    if arr.dtype == target:
-        return arr
-    if desc.is_signed and arr.dtype.kind == "u":
-        bits = target.itemsize * 8
-        out = arr.astype(target)
-        left = bits - min(precision, desc.bits_stored)
-        if left > 0:
-            out <<= left
-            out >>= left
-        return out
-    return arr.astype(target)
-
-
 class JPEGCodec:
     """Processes 1, 2 & 4, 14 and 14 SV1 (``process`` selects the encoder)."""
 
@@ -140,7 +119,7 @@ class JPEGCodec:
                 arr = ic.jpegsof3_decode(data)
             except Exception:
                 raise _codec_error(exc, self.name) from None
-        return _conform(arr, desc, header.precision)
+        return conform_frame(arr, desc, header.precision)
 
     # -- encoding ------------------------------------------------------------------------------------
     def check_encodable(self, desc: PixelDescription, options: EncodeOptions) -> None:

@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 from ...core.errors import PixelDataError
 from .._deps import imagecodecs
 from ..description import PixelDescription
-from .base import EncodeOptions
+from .base import EncodeOptions, conform_frame
 
 _J2K_SOC = b"\xff\x4f\xff\x51"
 _JP2_SIGNATURE = b"\x00\x00\x00\x0cjP  \r\n\x87\n"
@@ -45,29 +45,10 @@ def is_reversible(data: bytes) -> bool:
 
 
 def _conform(arr: NDArray[Any], desc: PixelDescription, data: bytes) -> NDArray[Any]:
-    if arr.ndim == 2:
-        arr = arr[:, :, None]
-    if arr.shape != desc.frame_shape:
-        raise PixelDataError(f"decoded frame has shape {arr.shape}, the data set says {desc.frame_shape}")
-    target = desc.dtype
-    if arr.dtype == target:
-        return arr
-    if desc.bits_allocated == 1:
-        return arr.astype(np.uint8)
-    if desc.is_signed and arr.dtype.kind == "u":
-        # An unsigned codestream for signed data: the samples are the Bits Stored bit patterns.
-        info = codestream_precision(data)
-        precision = min(info[0] if info else desc.bits_stored, desc.bits_stored)
-        bits = target.itemsize * 8
-        out = arr.astype(target)
-        left = bits - precision
-        if left > 0:
-            out <<= left
-            out >>= left
-        return out
-    if not desc.is_signed and arr.dtype.kind == "i":
-        return arr.astype(target)  # a signed codestream for unsigned data: keep the bit patterns
-    return arr.astype(target)
+    if desc.bits_allocated == 1 and arr.dtype != desc.dtype:
+        return conform_frame(arr, desc, 1).astype(np.uint8)
+    info = codestream_precision(data) if desc.is_signed and arr.dtype.kind == "u" else None
+    return conform_frame(arr, desc, info[0] if info else desc.bits_stored)
 
 
 def _decompositions(rows: int, columns: int) -> int:

@@ -13,8 +13,8 @@ from numpy.typing import NDArray
 from ...core.errors import PixelDataError
 from .._deps import imagecodecs
 from ..description import PixelDescription
-from .base import EncodeOptions
-from .jpeg import _conform, check_complete, parse_header
+from .base import EncodeOptions, conform_frame
+from .jpeg import check_complete, parse_header
 
 
 class JPEGLSCodec:
@@ -32,7 +32,7 @@ class JPEGLSCodec:
             arr = ic.jpegls_decode(data)
         except Exception as exc:
             raise PixelDataError(f"{self.name} frame cannot be decoded: {exc}") from None
-        return _conform(arr, desc, header.precision)
+        return conform_frame(arr, desc, header.precision)
 
     def check_encodable(self, desc: PixelDescription, options: EncodeOptions) -> None:
         if desc.is_float or desc.bits_allocated == 1 or desc.bits_allocated > 16:
