@@ -205,45 +205,44 @@ class FileStoreTarget:
         problem = self._refusal()
         if problem is not None:
             return problem
-        try:
-            if self.fsync:
+        if self.fsync:
+            try:
                 await asyncio.get_running_loop().run_in_executor(None, os.fsync, self._file.fileno())
-            self._file.close()
-            os.replace(self.temp_path, self.path)
-        except OSError as exc:
-            self.discard()
-            return StoreOutcome(OUT_OF_RESOURCES, f"cannot store the object: {exc.strerror or exc}")
-        if self.on_stored is not None:
-            result = self.on_stored(self._stored())
-            if inspect.isawaitable(result):
-                result = await result
-            if isinstance(result, StoreOutcome):
-                return result
-        return StoreOutcome(SUCCESS)
+            except OSError as exc:
+                self.discard()
+                return StoreOutcome(OUT_OF_RESOURCES, f"cannot store the object: {exc.strerror or exc}")
+        problem = self._place()
+        if problem is not None:
+            return problem
+        result = self.on_stored(self._stored()) if self.on_stored is not None else None
+        if inspect.isawaitable(result):
+            result = await result
+        return result if isinstance(result, StoreOutcome) else StoreOutcome(SUCCESS)
 
     def commit_now(self) -> StoreOutcome | None:
         """``commit`` without waiting, when nothing in it needs to (no fsync, no coroutine callback);
         None otherwise. Saves a task per object on the common path."""
         if self.fsync or (self.on_stored is not None and inspect.iscoroutinefunction(self.on_stored)):
             return None
-        problem = self._refusal()
+        problem = self._refusal() or self._place()
         if problem is not None:
             return problem
+        result = self.on_stored(self._stored()) if self.on_stored is not None else None
+        if inspect.isawaitable(result):  # a plain function returning an awaitable: not supported here
+            if inspect.iscoroutine(result):
+                result.close()
+            raise TypeError("on_stored returned an awaitable: make it an async def")
+        return result if isinstance(result, StoreOutcome) else StoreOutcome(SUCCESS)
+
+    def _place(self) -> StoreOutcome | None:
+        """Close the temporary file and rename it into place (atomic within one file system)."""
         try:
             self._file.close()
             os.replace(self.temp_path, self.path)
         except OSError as exc:
             self.discard()
             return StoreOutcome(OUT_OF_RESOURCES, f"cannot store the object: {exc.strerror or exc}")
-        if self.on_stored is not None:
-            result = self.on_stored(self._stored())
-            if inspect.isawaitable(result):  # a plain function returning an awaitable: not supported here
-                if inspect.iscoroutine(result):
-                    result.close()
-                raise TypeError("on_stored returned an awaitable: make it an async def")
-            if isinstance(result, StoreOutcome):
-                return result
-        return StoreOutcome(SUCCESS)
+        return None
 
     def _refusal(self) -> StoreOutcome | None:
         self._flush()
