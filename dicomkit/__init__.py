@@ -11,6 +11,7 @@ from .core.element import DataElement
 from .core.errors import (
     AssociationAborted,
     AssociationRejected,
+    AssociationReleased,
     DicomError,
     DimseError,
     InvalidFileError,
@@ -47,6 +48,7 @@ __all__ = [
     "VR",
     "AssociationAborted",
     "AssociationRejected",
+    "AssociationReleased",
     "Correction",
     "DataElement",
     "Dataset",

@@ -7,8 +7,16 @@ import sys
 from pathlib import Path
 
 from ..core.errors import DicomError
-from ..io.dicomdir import DirectoryRecord, FileSet, read_dicomdir
-from ..io.fileset import FileSetError, FileSetReport, add_to_fileset, create_fileset, remove_from_fileset
+from ..io.dicomdir import (
+    DirectoryRecord,
+    FileSet,
+    FileSetError,
+    FileSetReport,
+    add_to_fileset,
+    create_fileset,
+    read_dicomdir,
+    remove_from_fileset,
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..core.display import DEFAULT_CUT, dump_lines
 from ..core.errors import DicomError
-from ..io.dump import DEFAULT_CUT, dump_lines
 from ..io.reader import read
 
 

@@ -9,6 +9,7 @@ import time
 
 from ..core.errors import DicomError
 from ..net import ApplicationEntity
+from ..services.verification import echo
 from .netopts import add_peer_arguments, add_tls_arguments, tls_context
 
 
@@ -27,7 +28,7 @@ async def _echo(args: argparse.Namespace) -> int:
         failed = 0
         for _ in range(max(1, args.repeat)):
             started = time.perf_counter()
-            status = await assoc.echo()
+            status = await echo(assoc)
             ms = (time.perf_counter() - started) * 1000
             print(f"C-ECHO {where}: {status.meaning()} ({status}) in {ms:.1f} ms")
             failed += not status.is_success

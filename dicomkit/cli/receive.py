@@ -15,9 +15,9 @@ from ..core.errors import DicomError
 from ..core.uid import UID
 from ..net import ApplicationEntity
 from ..services.storage import (
+    DirectoryReceiver,
     StorageSCP,
     StoredInstance,
-    directory_receiver,
     storage_transfer_syntaxes,
     sweep_temp_files,
 )
@@ -81,7 +81,7 @@ async def _serve(args: argparse.Namespace) -> int:
                            maximum_associations=args.max_associations, max_ops_performed=args.async_ops,
                            network_timeout=args.timeout)
     ae.add_service(VerificationSCP())
-    receiver = directory_receiver(output, fsync=args.fsync, validate=not args.no_validate, on_stored=on_stored)
+    receiver = DirectoryReceiver(output, fsync=args.fsync, validate=not args.no_validate, on_stored=on_stored)
     accepted = _transfer_syntaxes(args.accept) or storage_transfer_syntaxes()
     ae.add_service(StorageSCP(receiver, transfer_syntaxes=accepted))
     server = await ae.start_server(args.host, args.port, tls=tls_context(args, server=True))

@@ -8,6 +8,7 @@ import sys
 
 from ..core.errors import DicomError
 from ..net import ApplicationEntity
+from ..net.association import Association
 from ..services.storage import FileInfo, StoreResult, find_files, peek, storage_contexts, store_files
 from .netopts import add_peer_arguments, add_tls_arguments, tls_context
 from .progress import Progress
@@ -28,25 +29,39 @@ async def _store(args: argparse.Namespace, files: list[FileInfo]) -> int:
     ae = ApplicationEntity(args.aet, connect_timeout=args.timeout, acse_timeout=args.timeout,
                            dimse_timeout=args.timeout, max_pdu=args.max_pdu, max_ops_invoked=args.async_ops)
     contexts = storage_contexts(files)
-    async with ae.connect(args.host, args.port, contexts, called_ae_title=args.aec,
-                          tls=tls_context(args, server=False)) as assoc:
+    tls = tls_context(args, server=False)
+    first = True
+
+    async def open_association() -> Association:
+        nonlocal first
+        assoc = await ae.associate(args.host, args.port, contexts, called_ae_title=args.aec, tls=tls)
         assert assoc.info is not None
         window = assoc.info.max_ops_invoked_local
-        if args.async_ops != 1:
+        if first and args.async_ops != 1:
             print(f"asynchronous operations window: {window or 'unlimited'} (proposed {args.async_ops or 'unlimited'})",
                   file=sys.stderr)
-        with Progress(len(files), "C-STORE", enabled=not args.no_progress and not args.verbose) as progress:
-            def on_result(result: StoreResult) -> None:
-                progress.advance(result.nbytes if result.ok else 0)
-                if args.verbose:
-                    print(f"{'sent  ' if result.ok else 'FAILED'} {result.path}: {result.text}")
+        first = False
+        return assoc
 
-            summary = await store_files(assoc, files, on_result=on_result)
+    with Progress(len(files), "C-STORE", enabled=not args.no_progress and not args.verbose) as progress:
+        def on_result(result: StoreResult) -> None:
+            progress.advance(result.nbytes if result.ok else 0)
+            if args.verbose:
+                how = f" ({result.conversion})" if result.conversion and result.ok else ""
+                print(f"{'sent  ' if result.ok else 'FAILED'} {result.path}: {result.text}{how}")
+
+        summary = await store_files(open_association, files, on_result=on_result)
+    if not summary.associations and summary.events:
+        raise DicomError(summary.events[0])
     sent, failed = summary.sent, summary.failed
     warnings = [r for r in sent if r.status is not None and r.status.is_warning]
     print(f"sent {len(sent)} of {len(files)} instances, {summary.nbytes / 1e6:.1f} MB in {summary.seconds:.2f} s "
           f"({summary.mb_per_s:.1f} MB/s); {len(failed)} failed" + (f", {len(warnings)} with warnings"
                                                                    if warnings else ""))
+    if summary.associations > 1:
+        print(f"  {summary.associations} associations were needed:")
+    for event in summary.events:
+        print(f"  {event}")
     for result in failed:
         print(f"  failed: {result.path}: {result.text}")
     for result in warnings:

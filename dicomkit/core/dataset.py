@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from .dictionary import lookup, tag_for_keyword
 from .element import DataElement, SourceEncoding
 from .errors import InvalidTagError, InvalidValueError
-from .tag import PIXEL_REPRESENTATION, SPECIFIC_CHARACTER_SET, Tag, parse_tag_string, tag_str
+from .tag import PIXEL_REPRESENTATION, SPECIFIC_CHARACTER_SET, TRANSFER_SYNTAX_UID, Tag, parse_tag_string, tag_str
 from .vr import VR
 
 if TYPE_CHECKING:
@@ -95,6 +95,9 @@ class Dataset:
     is_undefined_length_item: bool = False
     # True when read with stop_before_pixels and stopped: Pixel Data and what follows are missing.
     is_partial: bool = False
+    # How the data set was encoded where it was read from (set by the reader; None for one built in memory).
+    # It differs from the meta's Transfer Syntax UID only when the meta was wrong (see read_corrections).
+    read_transfer_syntax: UID | None = None
     _buf: memoryview | None = None
     _src: SourceEncoding | None = None
 
@@ -415,12 +418,16 @@ class Dataset:
 
     @property
     def transfer_syntax(self) -> UID | None:
-        """The Transfer Syntax UID in the file meta information, when there is one."""
-        if self.file_meta is None or 0x00020010 not in self.file_meta:
-            return None
-        from .uid import UID
+        """The transfer syntax of the data set: its File Meta Information's Transfer Syntax UID, else the one
+        it was read in (a raw data set), else None (a data set built in memory)."""
+        meta = self.file_meta
+        if meta is not None and TRANSFER_SYNTAX_UID in meta._elements:
+            value = meta.value(TRANSFER_SYNTAX_UID)
+            if value:
+                from .uid import UID
 
-        return UID(str(self.file_meta.value(0x00020010)))
+                return UID(str(value).strip("\x00 "))
+        return self.read_transfer_syntax
 
     # -- I/O conveniences (implemented in dicomkit.io) ----------------------------------------------
     def save(self, path: str | Path | BinaryIO, **options: Any) -> None:
@@ -494,19 +501,19 @@ class Dataset:
 
     # -- pydicom interoperability ---------------------------------------------------------------------
     def to_pydicom(self) -> Any:
-        from .pydicom_bridge import to_pydicom
+        from ..interop.pydicom import to_pydicom
 
         return to_pydicom(self)
 
     @classmethod
     def from_pydicom(cls, pds: Any) -> Dataset:
-        from .pydicom_bridge import from_pydicom
+        from ..interop.pydicom import from_pydicom
 
         return from_pydicom(pds)
 
     # -- display ----------------------------------------------------------------------------------------
     def __repr__(self) -> str:
-        from ..io.dump import dataset_lines
+        from .display import dataset_lines
 
         return "\n".join(dataset_lines(self))
 

@@ -223,7 +223,7 @@ class DataElement:
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        from ..io.dump import element_summary
+        from .display import element_summary
 
         return element_summary(self)
 

@@ -85,6 +85,10 @@ class AssociationAborted(NetworkError):
         self.reason = reason
 
 
+class AssociationReleased(NetworkError):
+    """The association was released in order (A-RELEASE, PS3.8 7.2) while something still needed it."""
+
+
 class DimseError(NetworkError):
     """A DIMSE message is malformed, unexpected, or cannot be sent on this association (PS3.7)."""
 

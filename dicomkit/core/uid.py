@@ -49,10 +49,11 @@ _NATIVE_LE = TransferSyntaxInfo(little_endian=True, implicit_vr=False)
 _LOSSLESS = TransferSyntaxInfo(little_endian=True, implicit_vr=False, encapsulated=True, lossless=True)
 _LOSSY = TransferSyntaxInfo(little_endian=True, implicit_vr=False, encapsulated=True, lossless=False)
 
+_ENCAPSULATED_UNCOMPRESSED = "1.2.840.10008.1.2.1.98"
 TRANSFER_SYNTAXES: dict[str, TransferSyntaxInfo] = {
     "1.2.840.10008.1.2": TransferSyntaxInfo(little_endian=True, implicit_vr=True),
     "1.2.840.10008.1.2.1": _NATIVE_LE,
-    "1.2.840.10008.1.2.1.98": _LOSSLESS,  # PS3.5 A.4.11 Encapsulated Uncompressed
+    _ENCAPSULATED_UNCOMPRESSED: _LOSSLESS,  # PS3.5 A.4.11 Encapsulated Uncompressed
     "1.2.840.10008.1.2.1.99": TransferSyntaxInfo(little_endian=True, implicit_vr=False, deflated=True),
     "1.2.840.10008.1.2.2": TransferSyntaxInfo(little_endian=False, implicit_vr=False),
     "1.2.840.10008.1.2.5": _LOSSLESS,  # RLE, PS3.5 A.4.2
@@ -163,7 +164,7 @@ class UID(str):
 
     @property
     def is_compressed(self) -> bool:
-        return self.transfer_syntax.encapsulated and str(self) != "1.2.840.10008.1.2.1.98"
+        return self.transfer_syntax.encapsulated and str(self) != _ENCAPSULATED_UNCOMPRESSED
 
     @property
     def is_lossless(self) -> bool:
@@ -272,4 +273,11 @@ HTJ2KLossless = UID("1.2.840.10008.1.2.4.201")
 HTJ2KLosslessRPCL = UID("1.2.840.10008.1.2.4.202")
 HTJ2K = UID("1.2.840.10008.1.2.4.203")
 DeflatedImageFrameCompression = UID("1.2.840.10008.1.2.8.1")
+EncapsulatedUncompressedExplicitVRLittleEndian = UID("1.2.840.10008.1.2.1.98")
 Verification = UID("1.2.840.10008.1.1")
+MediaStorageDirectoryStorage = UID("1.2.840.10008.1.3.10")
+
+# The uncompressed syntaxes that differ only in how elements are encoded, not in how pixels are: the writer
+# converts between them (PS3.5 A.1-A.5). In the order a sender prefers them.
+NATIVE_TRANSFER_SYNTAXES = (ExplicitVRLittleEndian, ImplicitVRLittleEndian, DeflatedExplicitVRLittleEndian,
+                            ExplicitVRBigEndian)

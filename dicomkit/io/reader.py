@@ -34,102 +34,40 @@ from ..core.tag import (
     is_private_group,
     tag_str,
 )
-from ..core.uid import TRANSFER_SYNTAXES, UID
-from ..core.vr import VR, VR_FROM_BYTES, VRS
+from ..core.uid import (
+    TRANSFER_SYNTAXES,
+    UID,
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+)
+from ..core.vr import LONG_HEADER_VRS, VR, VR_FROM_BYTES, VRS
+from .raw import (
+    EXPLICIT_BE,
+    EXPLICIT_LE,
+    IMPLICIT_BE,
+    IMPLICIT_LE,
+    ITEM_TAG_LE,
+    MAX_DEPTH,
+    UL_BE,
+    UL_LE,
+    UNDEFINED_LENGTH,
+    skip_sequence,
+)
 
 MMAP_THRESHOLD = 1 << 20  # files larger than this are mapped rather than read
-MAX_DEPTH = 64  # nesting of sequences; deeper input is treated as malicious
 
-_UNDEFINED = 0xFFFFFFFF
+_UNDEFINED = UNDEFINED_LENGTH
 # Enum attribute access and hashing are slow in CPython; the hot loop uses these plain names and maps
 # explicit VR bytes straight to (VR, has a 4-byte length).
 _UN, _SQ, _OB, _OW, _LO, _UL = VR.UN, VR.SQ, VR.OB, VR.OW, VR.LO, VR.UL
-_LONG_NAMES = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"})
-_LONG = frozenset(v for v in VR if v in _LONG_NAMES)
+_LONG_NAMES = LONG_HEADER_VRS
 _EXPLICIT_VR: dict[bytes, tuple[VR, bool]] = {k: (v, v in _LONG_NAMES) for k, v in VR_FROM_BYTES.items()}
 _SHORT_VR: dict[bytes, VR] = {k: v for k, v in VR_FROM_BYTES.items() if v not in _LONG_NAMES}
 # UN needs a closer look (it may be a known VR or a sequence), so the fast loop leaves it alone.
 _LONG_VR: dict[bytes, VR] = {k: v for k, v in VR_FROM_BYTES.items() if v in _LONG_NAMES and v is not VR.UN}
 # Dictionary VRs that need no context (not "US or SS" and the like), for implicit VR data.
 _IMPLICIT_VR: dict[int, VR] = {tag: VR(vr) for tag, vr in VR_OF.items() if vr in VRS and vr != "UN"}
-
-
-_ITEM_HEADER_LE = struct.Struct("<HHI")
-_ITEM_HEADER_BE = struct.Struct(">HHI")
-_OTHER_LONG = frozenset(k for k in VR_FROM_BYTES if k.decode() in _LONG_NAMES)
-
-
-def _skip_sequence(buf: memoryview, pos: int, end: int, little: bool, implicit: bool, depth: int) -> int | None:
-    """Where the items of an undefined-length sequence end (the offset of its Sequence Delimitation Item),
-    walking only what must be walked: defined-length items are jumped over whole. None when anything is
-    irregular (then the full parser reads it, reporting or refusing what it finds). PS3.5 7.5.
-    """
-    if depth > MAX_DEPTH:
-        return None
-    unpack = (_ITEM_HEADER_LE if little else _ITEM_HEADER_BE).unpack_from
-    while pos + 8 <= end:
-        group, elem, length = unpack(buf, pos)
-        if group != 0xFFFE:
-            return None
-        if elem == 0xE0DD:
-            return pos if length == 0 else None
-        if elem != 0xE000:
-            return None
-        if length != _UNDEFINED:
-            pos += 8 + length
-            if pos > end:
-                return None
-            continue
-        after = _skip_item(buf, pos + 8, end, little, implicit, depth)
-        if after is None:
-            return None
-        pos = after
-    return None
-
-
-def _skip_item(buf: memoryview, pos: int, end: int, little: bool, implicit: bool, depth: int) -> int | None:
-    """The offset after the Item Delimitation Item of an undefined-length item, or None if irregular."""
-    header = (_IMPLICIT_LE if little else _IMPLICIT_BE) if implicit else (_EXPLICIT_LE if little else _EXPLICIT_BE)
-    unpack = header.unpack_from
-    unpack_ul = (_UL_LE if little else _UL_BE).unpack_from
-    while pos + 8 <= end:
-        if implicit:
-            group, elem, length = unpack(buf, pos)
-            value_pos = pos + 8
-            vr_bytes = b""
-        else:
-            group, elem, vr_bytes, length = unpack(buf, pos)
-            if group == 0xFFFE:
-                length = unpack_ul(buf, pos + 4)[0]
-                value_pos = pos + 8
-            elif vr_bytes in _OTHER_LONG:
-                if pos + 12 > end:
-                    return None
-                length = unpack_ul(buf, pos + 8)[0]
-                value_pos = pos + 12
-            elif vr_bytes in VR_FROM_BYTES:
-                value_pos = pos + 8
-            else:
-                return None
-        if group == 0xFFFE:
-            if elem == 0xE00D and length == 0:
-                return pos + 8
-            return None
-        if length == _UNDEFINED:
-            if vr_bytes == b"UN":  # PS3.5 6.2.2: a sequence in Implicit VR Little Endian
-                inner = _skip_sequence(buf, value_pos, end, True, True, depth + 1)
-            elif implicit or vr_bytes == b"SQ":
-                inner = _skip_sequence(buf, value_pos, end, little, implicit, depth + 1)
-            else:
-                return None  # encapsulated data inside an item: leave it to the full parser
-            if inner is None:
-                return None
-            pos = inner + 8
-            continue
-        pos = value_pos + length
-        if pos > end:
-            return None
-    return None
 
 
 def _pixel_representation(buf: memoryview, elements: dict[int, Any], little: bool) -> int | None:
@@ -202,19 +140,13 @@ _STOP_AT_PIXELS = FLOAT_PIXEL_DATA
 _NO_STOP = 1 << 32
 _PIXEL_TAGS = frozenset({PIXEL_DATA, FLOAT_PIXEL_DATA, DOUBLE_FLOAT_PIXEL_DATA})
 _VR_BY_NAME: dict[str, VR] = {str(v): v for v in VR}
-_ITEM_TAG_LE = b"\xfe\xff\x00\xe0"
+_ITEM_TAG_LE = ITEM_TAG_LE
+_EXPLICIT_LE, _EXPLICIT_BE, _IMPLICIT_LE, _IMPLICIT_BE = EXPLICIT_LE, EXPLICIT_BE, IMPLICIT_LE, IMPLICIT_BE
+_UL_LE, _UL_BE = UL_LE, UL_BE
 
-_EXPLICIT_LE = struct.Struct("<HH2sH")
-_EXPLICIT_BE = struct.Struct(">HH2sH")
-_IMPLICIT_LE = struct.Struct("<HHI")
-_IMPLICIT_BE = struct.Struct(">HHI")
-_UL_LE = struct.Struct("<I")
-_UL_BE = struct.Struct(">I")
-
-IMPLICIT_LE_TS = "1.2.840.10008.1.2"
-EXPLICIT_LE_TS = "1.2.840.10008.1.2.1"
-EXPLICIT_BE_TS = "1.2.840.10008.1.2.2"
-DEFLATED_TS = "1.2.840.10008.1.2.1.99"
+IMPLICIT_LE_TS = str(ImplicitVRLittleEndian)
+EXPLICIT_LE_TS = str(ExplicitVRLittleEndian)
+EXPLICIT_BE_TS = str(ExplicitVRBigEndian)
 
 
 class _Parser:
@@ -469,7 +401,7 @@ class _Parser:
             if vr is _UN:
                 # PS3.5 6.2.2: undefined-length UN is a sequence in Implicit VR Little Endian.
                 seq_src = SourceEncoding(True, True, src.charset, src.parse_sequence)
-            items_end = _skip_sequence(self.buf, value_pos, end, seq_src.little_endian, seq_src.implicit_vr,
+            items_end = skip_sequence(self.buf, value_pos, end, seq_src.little_endian, seq_src.implicit_vr,
                                        depth + 1)
             if items_end is not None:
                 # well formed: the items are parsed when first accessed, like a defined-length sequence

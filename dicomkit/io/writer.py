@@ -28,21 +28,19 @@ from ..core.tag import (
     SPECIFIC_CHARACTER_SET,
 )
 from ..core.uid import (
-    IMPLEMENTATION_CLASS_UID,
-    IMPLEMENTATION_VERSION_NAME,
     TRANSFER_SYNTAXES,
     UID,
+    ExplicitVRLittleEndian,
     TransferSyntaxInfo,
 )
 from ..core.vr import CHARSET_VRS, ENDIAN_NEUTRAL_VRS, LONG_HEADER_VRS, VR
+from .meta import build_file_meta, encode_file_meta
 
 SequenceLength = Literal["preserve", "defined", "undefined"]
 Chunk = bytes | memoryview
 
 _UNDEFINED = 0xFFFFFFFF
 _LONG = frozenset(VR(v) for v in LONG_HEADER_VRS)
-_EXPLICIT_TS = "1.2.840.10008.1.2.1"
-_IMPLICIT_TS = "1.2.840.10008.1.2"
 
 
 @dataclass(frozen=True)
@@ -59,7 +57,7 @@ class _Encoding:
 
 def _transfer_syntax(ts: str | None, ds: Dataset) -> UID:
     if ts is None:
-        ts = ds.transfer_syntax or ds.__dict__.get("read_transfer_syntax") or _EXPLICIT_TS
+        ts = ds.transfer_syntax or ds.read_transfer_syntax or ExplicitVRLittleEndian
     uid = UID(str(ts))
     if str(uid) not in TRANSFER_SYNTAXES:
         from ..core.uid import by_keyword
@@ -249,56 +247,6 @@ def deflate(data: bytes, level: int = 6) -> bytes:
     compressor = zlib.compressobj(level, zlib.DEFLATED, -15)
     out = compressor.compress(data) + compressor.flush()
     return out + b"\x00" if len(out) & 1 else out
-
-
-def build_file_meta(ds: Dataset, transfer_syntax: UID) -> Dataset:
-    """File Meta Information for ``ds`` (PS3.10 7.1), keeping what its current meta holds where valid."""
-    old = ds.file_meta
-    meta = Dataset()
-    if old is not None:
-        for elem in old:
-            if elem.tag >> 16 == 0x0002 and elem.tag != 0x00020000:
-                meta.add(elem)
-    changed_ts = old is None or str(old.value(0x00020010, "")).strip("\x00 ") != str(transfer_syntax)
-    if 0x00020001 not in meta:
-        meta.add_new(0x00020001, "OB", b"\x00\x01")
-    sop_class = ds.value(0x00080016)
-    sop_instance = ds.value(0x00080018)
-    if sop_class:
-        if str(meta.value(0x00020002, "")) != str(sop_class):
-            meta.add_new(0x00020002, "UI", str(sop_class))
-    elif 0x00020002 not in meta:
-        raise InvalidValueError("cannot write a Part 10 file: the data set has no SOP Class UID (0008,0016)")
-    if sop_instance:
-        if str(meta.value(0x00020003, "")) != str(sop_instance):
-            meta.add_new(0x00020003, "UI", str(sop_instance))
-    elif 0x00020003 not in meta:
-        raise InvalidValueError("cannot write a Part 10 file: the data set has no SOP Instance UID (0008,0018)")
-    if changed_ts:
-        meta.add_new(0x00020010, "UI", str(transfer_syntax))
-    if changed_ts or 0x00020012 not in meta:
-        # PS3.7 D.3.3.2: the implementation that encoded the data set identifies itself.
-        meta.add_new(0x00020012, "UI", IMPLEMENTATION_CLASS_UID)
-        meta.add_new(0x00020013, "SH", IMPLEMENTATION_VERSION_NAME)
-    return meta
-
-
-def encode_file_meta(meta: Dataset) -> bytes:
-    """Group 0002 in Explicit VR Little Endian with a correct group length (PS3.10 7.1)."""
-    enc = _Encoding(True, False, character_set(()), "defined", False)
-    writer = _Writer(enc)
-    body = b"".join(writer.dataset(_without_group_length(meta), enc))
-    return writer.header(0x00020000, VR.UL, 4) + struct.pack("<I", len(body)) + body
-
-
-def _without_group_length(meta: Dataset) -> Dataset:
-    if 0x00020000 not in meta._elements:
-        return meta
-    copy = Dataset()
-    for elem in meta:
-        if elem._tag != 0x00020000:
-            copy.add(elem)
-    return copy
 
 
 def write(

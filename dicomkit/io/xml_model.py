@@ -30,7 +30,7 @@ from ..core.element import DataElement
 from ..core.errors import InvalidFileError, InvalidValueError
 from ..core.sequence import Sequence
 from ..core.tag import SPECIFIC_CHARACTER_SET, Tag, is_private_group, tag_str
-from ..core.uid import UID
+from ..core.uid import UID, ExplicitVRLittleEndian
 from ..core.vr import BYTES_VRS, MULTI_STRING_VRS, NUMBER_FORMATS, STRING_VRS
 from .model_values import (
     MAX_DEPTH,
@@ -229,7 +229,7 @@ class _DcmtkWriter:
             out.append("</sequence>")
             return
         if elem.is_undefined_length and elem.raw is not None:
-            from .encapsulation import iter_fragment_spans
+            from ..core.fragments import iter_fragment_spans
 
             raw = bytes(elem.raw)
             out.append(f'<sequence tag="{tag_attr}" vr="{vr}"{named}>')
@@ -273,7 +273,7 @@ def _dcmtk_binary(vr: str, data: bytes) -> str:
 
 
 def _dcmtk_document(ds: Dataset, include_file_meta: bool) -> list[str]:
-    ts = ds.transfer_syntax or ds.__dict__.get("read_transfer_syntax") or UID("1.2.840.10008.1.2.1")
+    ts = ds.transfer_syntax or ExplicitVRLittleEndian
     ts_attrs = f'xfer="{ts}" name="{_attr(UID(str(ts)).name)}"'
     writer = _DcmtkWriter()
     out = ['<?xml version="1.0" encoding="UTF-8"?>']

@@ -15,9 +15,18 @@ from collections.abc import Awaitable, Callable, Generator, Iterable, Sequence
 from typing import Any, Protocol
 
 from ..core.errors import NetworkError, NetworkTimeout
-from ..core.uid import UID, Verification, by_keyword
-from .assoc import Association, DimseHandler
-from .association import (
+from ..core.uid import (
+    UID,
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+    Verification,
+    by_keyword,
+)
+from .association import Association
+from .dimse import Request
+from .handlers import DimseHandler
+from .negotiation import (
     DEFAULT_MAX_PDU,
     MAX_CONTEXTS,
     ExtendedNegotiator,
@@ -26,13 +35,12 @@ from .association import (
     assign_context_ids,
     build_request,
 )
-from .dimse import Request
 from .pdu import SOPClassCommonExtendedNegotiation, SOPClassExtendedNegotiation, UserIdentityRQ
 
 log = logging.getLogger("dicomkit.net")
 
 # Transfer syntaxes every DICOM AE supports for non-pixel services (PS3.5 10.1: Implicit VR LE is the default).
-DEFAULT_TRANSFER_SYNTAXES = ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2", "1.2.840.10008.1.2.2"]
+DEFAULT_TRANSFER_SYNTAXES = [str(ts) for ts in (ExplicitVRLittleEndian, ImplicitVRLittleEndian, ExplicitVRBigEndian)]
 
 ContextSpec = PresentationContext | str
 

@@ -1,374 +1,638 @@
-"""Association negotiation (PS3.8 7.1, 9.3.2-9.3.4; PS3.7 Annex D.3.3): pure functions over PDUs.
+"""A live association: DIMSE messaging over the upper layer, for both the requestor and the acceptor.
 
-The requestor builds an A-ASSOCIATE-RQ from its :class:`PresentationContext` proposals
-(:func:`build_request`) and reads the answer (:func:`accept_response`). The acceptor answers a request
-with an A-ASSOCIATE-AC or -RJ (:func:`negotiate`) following its own settings: which abstract syntaxes it
-supports with which transfer syntaxes, in its order of preference, which roles it allows, its maximum
-PDU length and asynchronous operations window. Both sides end with an :class:`AssociationInfo`.
+Requests are sent with :meth:`Association.requests` / :meth:`Association.send_request` on a presentation
+context, with an optional payload (the service classes in ``dicomkit.services`` build them: C-ECHO,
+C-STORE, ...); up to the negotiated asynchronous operations window may be outstanding at once (PS3.7
+D.3.3.3). Requests from the peer are dispatched to the handler registered on the Application Entity for
+their message type (see :mod:`dicomkit.net.handlers`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Protocol
+import asyncio
+import collections
+import contextlib
+import enum
+import itertools
+import logging
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
-from ..core.errors import NetworkError
-from ..core.uid import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME, UID
+from ..core.errors import (
+    AssociationAborted,
+    AssociationRejected,
+    AssociationReleased,
+    DicomError,
+    DimseError,
+    NetworkError,
+    NetworkTimeout,
+    PDUError,
+)
+from ..core.uid import UID
+from .dimse import (
+    RESPONSE_FOR,
+    CCancelRQ,
+    CEchoRSP,
+    DataSink,
+    DimseMessage,
+    DiscardSink,
+    MemorySink,
+    MessageAssembler,
+    Request,
+    Response,
+    command_fragments,
+)
+from .fsm import Event, InvalidTransition, Primitive, ProviderAbort, State
+from .handlers import RequestContext
+from .negotiation import AssociationInfo, NegotiatedContext, accept_response, negotiate
+from .payload import Payload
 from .pdu import (
-    APPLICATION_CONTEXT_NAME,
+    AAbort,
     AAssociateAC,
     AAssociateRJ,
     AAssociateRQ,
-    AsyncOperationsWindow,
-    ContextResult,
-    PresentationContextAC,
-    PresentationContextRQ,
+    AbortReason,
+    AbortSource,
+    MessageControl,
+    PDataTF,
+    RejectReason,
     RejectResult,
     RejectSource,
-    RoleSelection,
-    SOPClassCommonExtendedNegotiation,
-    SOPClassExtendedNegotiation,
-    UserIdentityAC,
-    UserIdentityRQ,
-    UserInformation,
-    validate_ae_title,
+    pdata_header,
 )
+from .status import PROCESSING_FAILURE, SOP_CLASS_NOT_SUPPORTED, UNRECOGNIZED_OPERATION, Status
+from .transport import UpperLayerProtocol
 
-DEFAULT_MAX_PDU = 262144  # what we announce we can receive (PS3.8 D.1)
-FALLBACK_PEER_MAX_PDU = 16384  # a peer that announces nothing gets PDUs no larger than this
-MAX_SEND_PDU = 1 << 22  # our cap on P-DATA PDUs we send when the peer allows more (or "no limit")
-MAX_CONTEXTS = 128  # odd context IDs 1..255 (PS3.8 9.3.2.2)
+if TYPE_CHECKING:
+    from .ae import ApplicationEntity
 
+log = logging.getLogger("dicomkit.net")
 
-@dataclass
-class PresentationContext:
-    """A presentation context: an abstract syntax and its transfer syntaxes.
+FLUSH_BYTES = 1 << 18  # write out queued PDUs of a large data set every this many bytes
 
-    As a requestor's proposal, ``transfer_syntaxes`` are offered in that order and ``scu_role`` /
-    ``scp_role`` (when not None) propose SCP/SCU role selection (PS3.7 D.3.3.4). As an acceptor's
-    support, ``transfer_syntaxes`` are in order of preference and ``scu_role`` / ``scp_role`` say whether
-    the requestor may take that role when it proposes role selection (None: only the default roles).
-    """
-
-    abstract_syntax: str
-    transfer_syntaxes: list[str]
-    context_id: int | None = None
-    scu_role: bool | None = None
-    scp_role: bool | None = None
-
-    def __post_init__(self) -> None:
-        self.abstract_syntax = str(self.abstract_syntax)
-        self.transfer_syntaxes = [str(ts) for ts in self.transfer_syntaxes]
-        if not self.transfer_syntaxes:
-            raise NetworkError(f"presentation context for {UID(self.abstract_syntax).name} has no transfer syntax")
-
-    def __repr__(self) -> str:
-        ts = ", ".join(UID(t).name for t in self.transfer_syntaxes)
-        cid = f"{self.context_id}: " if self.context_id is not None else ""
-        return f"PresentationContext({cid}{UID(self.abstract_syntax).name} [{ts}])"
+# PS3.8 E.2 Message Control Headers, as plain ints for the send path
+_DATA = int(MessageControl.DATA)
+_DATA_LAST = int(MessageControl.LAST)
+_COMMAND = int(MessageControl.COMMAND)
+_COMMAND_LAST = int(MessageControl.COMMAND | MessageControl.LAST)
 
 
-@dataclass(frozen=True)
-class NegotiatedContext:
-    """The outcome for one presentation context, from the local AE's point of view."""
+class _Default(enum.Enum):
+    TIMEOUT = "the Application Entity's timeout"
 
-    context_id: int
-    abstract_syntax: str
-    transfer_syntax: str
-    result: int
-    local_scu: bool = True  # the local AE may send requests on it (act as SCU)
-    local_scp: bool = False  # the local AE may perform requests received on it (act as SCP)
+
+# "Use the AE's timeout for this exchange" (its dimse_timeout or acse_timeout); None waits forever.
+DEFAULT_TIMEOUT = _Default.TIMEOUT
+Timeout = float | None | Literal[_Default.TIMEOUT]
+
+_association_ids = itertools.count(1)
+
+
+class Reply(NamedTuple):
+    """One response to a request, with its data set (encoded in the context's transfer syntax) if any."""
+
+    response: Response
+    data: bytes | None
+
+
+class _Pending:
+    """Replies to one outstanding request, as they arrive (a light queue: one reader, one writer)."""
+
+    __slots__ = ("context_id", "items", "waiter")
+
+    def __init__(self, context_id: int) -> None:
+        self.context_id = context_id
+        self.items: collections.deque[Reply | BaseException] = collections.deque()
+        self.waiter: asyncio.Future[None] | None = None
+
+    def put(self, item: Reply | BaseException) -> None:
+        self.items.append(item)
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
+
+    async def get(self, loop: asyncio.AbstractEventLoop) -> Reply | BaseException:
+        while not self.items:
+            self.waiter = loop.create_future()
+            await self.waiter
+        return self.items.popleft()
+
+
+class Association:
+    """An association with a peer AE; create one with :func:`dicomkit.net.connect` or a server."""
+
+    def __init__(self, ae: ApplicationEntity, *, requestor: bool, request: AAssociateRQ | None = None,
+                 overloaded: bool = False) -> None:
+        self.ae = ae
+        self.is_requestor = requestor
+        self._rq = request
+        self._overloaded = overloaded
+        self.info: AssociationInfo | None = None
+        self._loop = asyncio.get_running_loop()
+        self.established: asyncio.Future[AssociationInfo] = self._loop.create_future()
+        self._release_done: asyncio.Future[None] | None = None
+        self.protocol = UpperLayerProtocol(self, requestor=requestor, max_pdu=ae.max_pdu,
+                                           artim_timeout=ae.artim_timeout, network_timeout=ae.network_timeout)
+        self._assembler = MessageAssembler(self._on_command, self._on_message)
+        self._pending: dict[int, _Pending] = {}
+        self._send_lock = asyncio.Lock()
+        self._invoke_slots: asyncio.Semaphore | None = None
+        self._perform_slots: asyncio.Semaphore | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._running: dict[int, RequestContext] = {}
+        self._message_id = 0
+        self._ended: NetworkError | None = None
+        self.released = False
+        self._closed_event = asyncio.Event()
+        self.id = f"A{next(_association_ids)}"  # names the association in logs and audit records
+        self.performed = 0  # requests from the peer answered with a final response
+        if requestor:
+            self.protocol.handle(Event.EVT1, request)  # AE-1; the connection is opened by connect()
+
+    # -- properties -------------------------------------------------------------------------------------
+    @property
+    def peer_ae_title(self) -> str:
+        if self.info is not None:
+            return self.info.peer_ae_title
+        return self._rq.called_ae_title if self._rq and self.is_requestor else (
+            self._rq.calling_ae_title if self._rq else "")
 
     @property
-    def accepted(self) -> bool:
-        return self.result == ContextResult.ACCEPTANCE
+    def local_ae_title(self) -> str:
+        return self.info.local_ae_title if self.info is not None else self.ae.ae_title
 
     @property
-    def result_text(self) -> str:
-        try:
-            return ContextResult(self.result).name.lower().replace("_", "-")
-        except ValueError:
-            return f"result {self.result}"
-
-
-@dataclass
-class AssociationInfo:
-    """What both sides agreed: contexts, PDU sizes, operation windows, identities."""
-
-    local_ae_title: str
-    peer_ae_title: str
-    is_requestor: bool
-    contexts: dict[int, NegotiatedContext]
-    peer_max_pdu: int  # largest P-DATA-TF variable field the peer accepts (0: no limit)
-    local_max_pdu: int  # what we announced
-    max_ops_invoked_local: int = 1  # outstanding requests the local AE may have (0: unlimited)
-    max_ops_invoked_peer: int = 1  # outstanding requests the peer may have us perform (0: unlimited)
-    peer_implementation_class_uid: str = ""
-    peer_implementation_version_name: str = ""
-    user_identity: UserIdentityRQ | None = None  # acceptor side: what the requestor presented
-    user_identity_response: bytes | None = None  # requestor side: server response, when one came
-    extended_negotiation: list[SOPClassExtendedNegotiation] = field(default_factory=list)
-    common_extended_negotiation: list[SOPClassCommonExtendedNegotiation] = field(default_factory=list)
+    def peer_address(self) -> tuple[str, int] | None:
+        return self.protocol.peer
 
     @property
     def accepted_contexts(self) -> list[NegotiatedContext]:
-        return [c for c in self.contexts.values() if c.accepted]
+        return self.info.accepted_contexts if self.info else []
 
     @property
     def rejected_contexts(self) -> list[NegotiatedContext]:
-        return [c for c in self.contexts.values() if not c.accepted]
+        return self.info.rejected_contexts if self.info else []
 
     @property
-    def send_fragment_size(self) -> int:
-        """Largest fragment of a PDV we may send: the peer's maximum minus the PDV item header (PS3.8 9.3.5)."""
-        limit = self.peer_max_pdu if self.peer_max_pdu else MAX_SEND_PDU
-        return max(min(limit, MAX_SEND_PDU) - 6, 1)
+    def is_established(self) -> bool:
+        return self.protocol.fsm.state == State.STA6 and self._ended is None
 
-    def find_context(self, abstract_syntax: str, transfer_syntax: str | None = None, *,
-                     as_scu: bool = True) -> NegotiatedContext | None:
-        """An accepted context for ``abstract_syntax`` (and ``transfer_syntax``, when given)."""
-        for ctx in self.contexts.values():
-            if (ctx.accepted and ctx.abstract_syntax == abstract_syntax
-                    and (transfer_syntax is None or ctx.transfer_syntax == transfer_syntax)
-                    and (ctx.local_scu if as_scu else ctx.local_scp)):
-                return ctx
-        return None
+    @property
+    def state(self) -> State:
+        return self.protocol.fsm.state
+
+    def __repr__(self) -> str:
+        role = "requestor" if self.is_requestor else "acceptor"
+        return f"<Association {self.local_ae_title} -> {self.peer_ae_title} ({role}, {self.state.label})>"
+
+    # -- upper layer indications -------------------------------------------------------------------------
+    def on_primitive(self, primitive: Primitive, payload: object) -> None:
+        try:
+            self._on_primitive(primitive, payload)
+        except DimseError as exc:
+            log.warning("%s: DIMSE protocol error: %s; aborting", self, exc)
+            self._abort_now(AAbort(AbortSource.SERVICE_USER, AbortReason.NOT_SPECIFIED), f"DIMSE protocol error: {exc}")
+        except Exception as exc:  # never let a handler bug escape into the event loop
+            log.exception("%s: internal error while handling %s", self, primitive.value)
+            self._abort_now(AAbort(AbortSource.SERVICE_USER, AbortReason.NOT_SPECIFIED), f"internal error: {exc}")
+
+    def _on_primitive(self, primitive: Primitive, payload: object) -> None:
+        if primitive is Primitive.P_DATA:
+            assert isinstance(payload, PDataTF)
+            contexts = self.info.contexts if self.info else {}
+            for pdv in payload.pdvs:
+                ctx = contexts.get(pdv.context_id)
+                if ctx is None or not ctx.accepted:
+                    # PS3.8 9.3.5.1: a PDV must use an accepted presentation context
+                    self.protocol.handle(Event.EVT19, PDUError(
+                        f"PDV on presentation context {pdv.context_id}, which was not accepted",
+                        reason=AbortReason.INVALID_PDU_PARAMETER_VALUE))
+                    return
+                self._assembler.receive(pdv)
+        elif primitive is Primitive.A_ASSOCIATE_INDICATION:
+            assert isinstance(payload, AAssociateRQ)
+            self._answer_request(payload)
+        elif primitive is Primitive.A_ASSOCIATE_ACCEPT:
+            assert isinstance(payload, AAssociateAC) and self._rq is not None
+            self._set_info(accept_response(self._rq, payload))
+        elif primitive is Primitive.A_ASSOCIATE_REJECT:
+            assert isinstance(payload, AAssociateRJ)
+            self._end(AssociationRejected(f"association rejected by {self.peer_ae_title}: {payload.description}",
+                                          result=payload.result, source=payload.source, reason=payload.reason))
+        elif primitive is Primitive.A_RELEASE_INDICATION:
+            self._spawn(self._answer_release())
+        elif primitive is Primitive.A_RELEASE_COLLISION:
+            if self.is_requestor:
+                self.protocol.handle(Event.EVT14)  # Sta9 -> AR-9
+            # the acceptor waits for the A-RELEASE-RP (Sta10 -> AR-10 -> Sta12)
+        elif primitive is Primitive.A_RELEASE_CONFIRMATION:
+            if self.protocol.fsm.state == State.STA12:
+                self.protocol.handle(Event.EVT14)  # AR-4
+            self._end(AssociationReleased("association released"), released=True)
+        elif primitive is Primitive.A_ABORT:
+            text = payload.description if isinstance(payload, AAbort) else "aborted by the peer"
+            self._end(AssociationAborted(f"association {text}", source=getattr(payload, "source", None),
+                                         reason=getattr(payload, "reason", None)), by_peer=True)
+        elif primitive is Primitive.A_P_ABORT:
+            if isinstance(payload, AAbort):  # the peer's provider aborted (AA-3)
+                self._end(AssociationAborted(f"association {payload.description}", source=payload.source,
+                                             reason=payload.reason), by_peer=True)
+            elif isinstance(payload, ProviderAbort):  # we aborted on a protocol error (AA-8)
+                self._end(AssociationAborted(f"association aborted: {payload}", source=payload.sent.source,
+                                             reason=payload.sent.reason))
+            else:  # the connection went away (AA-4) or went idle
+                detail = f": {payload}" if payload else ""
+                self._end(AssociationAborted(f"connection to {self.protocol.peer_text} lost{detail}"), by_peer=True)
+
+    def on_closed(self) -> None:
+        self._end(AssociationAborted(f"connection to {self.protocol.peer_text} closed"), by_peer=True)
+        self._closed_event.set()
+
+    def _set_info(self, info: AssociationInfo) -> None:
+        self.info = info
+        # PS3.7 D.3.3.3: 1 (the default) is synchronous operation; 0 is unlimited
+        self._invoke_slots = asyncio.Semaphore(info.max_ops_invoked_local or 1 << 16)
+        self._perform_slots = asyncio.Semaphore(info.max_ops_invoked_peer or 1 << 16)
+        if not self.established.done():
+            self.established.set_result(info)
+
+    def _end(self, error: NetworkError, released: bool = False, by_peer: bool = False) -> None:
+        """The association is over (or never was): fail whatever still waits on it."""
+        first = self._ended is None
+        if first:
+            self._ended = error
+            self.released = released
+        if not self.established.done():
+            self.established.set_exception(error)
+            self.established.exception()  # mark retrieved; connect() re-raises it
+        for pending in self._pending.values():
+            pending.put(error)
+        if self._release_done is not None and not self._release_done.done():
+            if released:
+                self._release_done.set_result(None)
+            else:
+                self._release_done.set_exception(error)
+                self._release_done.exception()
+        if not released:
+            dropped = self._assembler.discard_all()
+            if first and by_peer and self.info is not None:
+                # an association killed under us is worth a line whatever the log level asks
+                log.warning("%s: %s; peer %s at %s; %d request(s) answered, %d outstanding%s", self.id, error,
+                            self.peer_ae_title or "?", self.protocol.peer_text, self.performed, len(self._pending),
+                            f"; discarded {', '.join(dropped)}" if dropped else "")
+
+    # -- acceptor: answering A-ASSOCIATE-RQ -----------------------------------------------------------------
+    def _answer_request(self, rq: AAssociateRQ) -> None:
+        self._rq = rq
+        if self._overloaded:
+            log.warning("rejecting association from %s (%s): association limit of %d reached",
+                        rq.calling_ae_title, self.protocol.peer_text, self.ae.maximum_associations)
+            # PS3.8 Table 9-21: rejected-transient, service-provider (presentation), local-limit-exceeded
+            self._reject(AAssociateRJ(RejectResult.REJECTED_TRANSIENT, RejectSource.SERVICE_PROVIDER_PRESENTATION,
+                                      RejectReason.LOCAL_LIMIT_EXCEEDED))
+            return
+        answer, info = negotiate(rq, self.ae, identity_verifier=self.ae.identity_verifier,
+                                 extended_negotiator=self.ae.extended_negotiator)
+        if isinstance(answer, AAssociateRJ):
+            log.info("rejecting association from %s (%s): %s", rq.calling_ae_title, self.protocol.peer_text,
+                     answer.description)
+            self._reject(answer)
+            return
+        assert info is not None
+        self.protocol.handle(Event.EVT7, answer)  # AE-7
+        self._set_info(info)
+        log.info("association accepted: %s -> %s from %s, %d of %d contexts", info.peer_ae_title,
+                 info.local_ae_title, self.protocol.peer_text, len(info.accepted_contexts), len(info.contexts))
+
+    def _reject(self, rj: AAssociateRJ) -> None:
+        self.protocol.handle(Event.EVT8, rj)  # AE-8
+        self._end(AssociationRejected(f"rejected: {rj.description}", result=rj.result, source=rj.source,
+                                      reason=rj.reason))
+
+    async def _answer_release(self) -> None:
+        # Finish what the peer asked for before answering (AR-7 allows P-DATA in Sta8), then AR-4.
+        running = [t for t in self._tasks if t is not asyncio.current_task()]
+        if running:
+            await asyncio.wait(running, timeout=self.ae.dimse_timeout)
+        if self.protocol.fsm.state == State.STA8:
+            self.protocol.handle(Event.EVT14)
+            self.protocol.flush()
+        self._end(AssociationReleased("association released by the peer"), released=True)
+
+    # -- DIMSE: receiving ----------------------------------------------------------------------------------
+    def _on_command(self, context_id: int, message: DimseMessage) -> DataSink | None:
+        if isinstance(message, Response):
+            if message.message_id_being_responded_to not in self._pending:
+                raise DimseError(f"{message.name} answers message {message.message_id_being_responded_to}, "
+                                 "which is not outstanding")
+            return MemorySink() if message.has_dataset else None
+        if isinstance(message, CCancelRQ):
+            return DiscardSink() if message.has_dataset else None
+        assert isinstance(message, Request) and self.info is not None
+        ctx = self.info.contexts[context_id]
+        rc = RequestContext(self, ctx, message)
+        if message.message_id is not None:
+            self._running[message.message_id] = rc
+        handler = self.ae.handlers.get(type(message))
+        response_class = RESPONSE_FOR.get(type(message))
+        if handler is None or response_class is None:
+            rc.failure = _failure(message, UNRECOGNIZED_OPERATION, f"{message.name} is not supported here")
+        elif not ctx.local_scp:
+            rc.failure = _failure(message, SOP_CLASS_NOT_SUPPORTED,
+                                  "the SCP role was not negotiated for this presentation context")
+        if not message.has_dataset:
+            return None
+        if rc.failure is not None or handler is None:
+            return DiscardSink()
+        try:
+            return handler.data_sink(message, rc)
+        except Exception as exc:  # e.g. the disk refuses the file: answer with a status, keep going
+            log.exception("%s: cannot receive the data set of %s", self, message.name)
+            rc.failure = _failure(message, getattr(exc, "status", PROCESSING_FAILURE), str(exc))
+            return DiscardSink()
+
+    def _on_message(self, context_id: int, message: DimseMessage, sink: DataSink | None) -> None:
+        if isinstance(message, Response):
+            pending = self._pending.get(message.message_id_being_responded_to or 0)
+            if pending is not None:
+                if isinstance(sink, MemorySink) and sink.overflow:
+                    pending.put(DimseError(f"the data set of {message.name} exceeds {sink.limit} bytes"))
+                    return
+                data = bytes(sink.data) if isinstance(sink, MemorySink) else None
+                pending.put(Reply(message, data))
+            return
+        if isinstance(message, CCancelRQ):
+            rc = self._running.get(message.message_id_being_responded_to or 0)
+            if rc is not None:
+                rc.cancelled.set()
+            return
+        assert isinstance(message, Request)
+        rc = self._running.get(message.message_id) if message.message_id is not None else None
+        if rc is None:
+            assert self.info is not None
+            rc = RequestContext(self, self.info.contexts[context_id], message)
+        if self._answer_now(rc, sink):
+            return
+        self._spawn(self._perform(rc, sink))
+
+    def _answer_now(self, rc: RequestContext, sink: DataSink | None) -> bool:
+        """Answer at once when the handler can and nothing is queued before it (keeps the window's order)."""
+        handler = self.ae.handlers.get(type(rc.request))
+        if (handler is None or rc.failure is not None or self._send_lock.locked()
+                or (self._perform_slots is not None and self._perform_slots.locked())):
+            return False
+        request = rc.request
+        try:
+            response = handler.handle_now(request, sink, rc)
+        except Exception as exc:  # a handler bug answers Processing Failure; the association goes on
+            log.exception("%s: handler for %s failed", self, request.name)
+            response = _failure(request, PROCESSING_FAILURE, str(exc))
+        if response is None:
+            return False
+        if request.message_id is not None:
+            self._running.pop(request.message_id, None)
+        self._fill_response(request, response, None)
+        try:
+            self._check_usable()
+            command = response.encode()
+            size = self.info.send_fragment_size if self.info else len(command)
+            for fragment, last in command_fragments(command, size):
+                self.protocol.send_pdata(pdata_header(rc.context.context_id, _COMMAND_LAST if last else _COMMAND,
+                                                      len(fragment)),
+                                         fragment)
+            self.performed += 1
+        except (NetworkError, InvalidTransition) as exc:
+            log.info("%s: response to %s not sent: %s", self, request.name, exc)
+        return True
+
+    def _spawn(self, coro: Any) -> None:
+        task: asyncio.Task[None] = self._loop.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _perform(self, rc: RequestContext, sink: DataSink | None) -> None:
+        request = rc.request
+        try:
+            if self._perform_slots is not None:
+                async with self._perform_slots:
+                    await self._run_handler(rc, sink)
+            else:
+                await self._run_handler(rc, sink)
+        finally:
+            if request.message_id is not None:
+                self._running.pop(request.message_id, None)
+
+    async def _run_handler(self, rc: RequestContext, sink: DataSink | None) -> None:
+        request = rc.request
+        cid = rc.context.context_id
+        try:
+            if rc.failure is not None:
+                await self._send_response(cid, request, rc.failure, None)
+                return
+            handler = self.ae.handlers[type(request)]
+            async for response, payload in handler.responses(request, sink, rc):
+                await self._send_response(cid, request, response, payload)
+        except NetworkError as exc:
+            log.info("%s: response to %s not sent: %s", self, request.name, exc)
+        except Exception as exc:
+            log.exception("%s: handler for %s failed", self, request.name)
+            with contextlib.suppress(NetworkError):
+                await self._send_response(cid, request, _failure(request, PROCESSING_FAILURE, str(exc)), None)
+
+    async def _send_response(self, context_id: int, request: Request, response: Response,
+                             payload: Payload | None) -> None:
+        self._fill_response(request, response, payload)
+        await self._send_message(context_id, response, payload)
+        if not response.status_value.is_pending:
+            self.performed += 1
+
+    @staticmethod
+    def _fill_response(request: Request, response: Response, payload: Payload | None) -> None:
+        response.message_id_being_responded_to = request.message_id
+        if response.affected_sop_class_uid is None:
+            response.affected_sop_class_uid = request.affected_sop_class_uid
+        if response.affected_sop_instance_uid is None and request.affected_sop_instance_uid is not None:
+            response.affected_sop_instance_uid = request.affected_sop_instance_uid
+        response.has_dataset = payload is not None
+
+    # -- DIMSE: sending ------------------------------------------------------------------------------------
+    async def _send_message(self, context_id: int, message: DimseMessage, payload: Payload | None) -> None:
+        command = message.encode()
+        protocol = self.protocol
+        async with self._send_lock:
+            self._check_usable()
+            assert self.info is not None
+            size = self.info.send_fragment_size
+            try:
+                for fragment, last in command_fragments(command, size):
+                    protocol.send_pdata(pdata_header(context_id, _COMMAND_LAST if last else _COMMAND, len(fragment)),
+                                        fragment)
+                if payload is not None:
+                    previous: bytes | memoryview | None = None
+                    for fragment in payload.fragments(size):
+                        if previous is not None:
+                            protocol.send_pdata(pdata_header(context_id, _DATA, len(previous)), previous)
+                            if protocol.queued >= FLUSH_BYTES:
+                                await protocol.drain()
+                                self._check_usable()
+                        previous = fragment
+                    last_fragment = previous if previous is not None else b""
+                    protocol.send_pdata(pdata_header(context_id, _DATA_LAST, len(last_fragment)), last_fragment)
+            except InvalidTransition:
+                raise self._ended or AssociationAborted("the association is no longer established") from None
+            finally:
+                protocol.flush()
+
+    def _check_usable(self) -> None:
+        if self._ended is not None:
+            raise self._ended
+        if self.protocol.fsm.state not in (State.STA6, State.STA8):
+            raise AssociationAborted(f"the association is not established ({self.protocol.fsm.state.label})")
+
+    def _next_message_id(self) -> int:
+        # PS3.7 9.1.1.1: unique among outstanding requests; wraps within 16 bits, skipping 0 and busy IDs
+        for _ in range(0x10000):
+            self._message_id = self._message_id % 0xFFFF + 1
+            if self._message_id not in self._pending:
+                return self._message_id
+        raise DimseError("no free message ID")
+
+    async def requests(self, request: Request, *, context: NegotiatedContext | None = None,
+                       payload: Payload | None = None, timeout: Timeout = DEFAULT_TIMEOUT) -> AsyncIterator[Reply]:
+        """Send ``request`` and yield every response (pending ones, then the final one).
+
+        ``timeout`` bounds the wait for each response (default: the AE's ``dimse_timeout``); when it passes,
+        the association is aborted and NetworkTimeout raised."""
+        ctx = context or self._context_for(request)
+        wait = self.ae.dimse_timeout if timeout is DEFAULT_TIMEOUT else timeout
+        slots = self._invoke_slots
+        if slots is not None:
+            await slots.acquire()
+        try:
+            message_id, pending = await self._invoke(ctx, request, payload)
+            try:
+                while True:
+                    reply = await self._reply(request, pending, wait)
+                    yield reply
+                    if not reply.response.status_value.is_pending:
+                        return
+            finally:
+                self._pending.pop(message_id, None)
+        finally:
+            if slots is not None:
+                slots.release()
+
+    async def send_request(self, request: Request, *, context: NegotiatedContext | None = None,
+                           payload: Payload | None = None, timeout: Timeout = DEFAULT_TIMEOUT) -> Response:
+        """Send ``request`` and return its final response (pending responses are passed over)."""
+        final: Reply | None = None
+        async for reply in self.requests(request, context=context, payload=payload, timeout=timeout):
+            final = reply
+        assert final is not None  # requests() ends only after a final (non-pending) response
+        return final.response
+
+    async def _invoke(self, ctx: NegotiatedContext, request: Request,
+                      payload: Payload | None) -> tuple[int, _Pending]:
+        self._check_usable()
+        request.has_dataset = payload is not None
+        message_id = request.message_id = self._next_message_id()
+        pending = self._pending[message_id] = _Pending(ctx.context_id)
+        try:
+            await self._send_message(ctx.context_id, request, payload)
+        except BaseException:
+            self._pending.pop(message_id, None)
+            raise
+        return message_id, pending
+
+    async def _reply(self, request: Request, pending: _Pending, timeout: float | None) -> Reply:
+        try:
+            async with asyncio.timeout(timeout):
+                item = await pending.get(self._loop)
+        except TimeoutError:
+            await self.abort()
+            raise NetworkTimeout(f"no response to {request.name} within {timeout} s (DIMSE timeout); "
+                                 "association aborted") from None
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    async def cancel(self, message_id: int) -> None:
+        """C-CANCEL-RQ (PS3.7 9.3.2.3) for an outstanding request; its responses still arrive (Cancel status)."""
+        pending = self._pending.get(message_id)
+        if pending is None:
+            raise DimseError(f"message {message_id} is not outstanding")
+        await self._send_message(pending.context_id, CCancelRQ(message_id_being_responded_to=message_id), None)
+
+    def _context_for(self, request: Request) -> NegotiatedContext:
+        sop_class = request.affected_sop_class_uid or request.requested_sop_class_uid
+        if self.info is None:
+            raise AssociationAborted("the association is not established")
+        ctx = self.info.find_context(str(sop_class)) if sop_class else None
+        if ctx is None:
+            raise DimseError(f"no accepted presentation context for {UID(str(sop_class)).name}")
+        return ctx
+
+    # -- release and abort -------------------------------------------------------------------------------
+    async def release(self, *, timeout: Timeout = DEFAULT_TIMEOUT) -> None:
+        """A-RELEASE (PS3.8 7.2): ask the peer to end the association and wait for its answer (default:
+        the AE's ``acse_timeout``)."""
+        if timeout is DEFAULT_TIMEOUT:
+            timeout = self.ae.acse_timeout
+        if self.protocol.fsm.state != State.STA6:
+            await self.wait_closed(timeout)
+            return
+        self._release_done = self._loop.create_future()
+        self.protocol.handle(Event.EVT11)  # AR-1
+        self.protocol.flush()
+        try:
+            async with asyncio.timeout(timeout):
+                await asyncio.shield(self._release_done)
+                await self._closed_event.wait()
+        except TimeoutError:
+            await self.abort()
+            raise NetworkTimeout(f"no A-RELEASE-RP from {self.peer_ae_title} within {timeout} s; aborted") from None
+        except AssociationReleased:
+            return
+
+    async def abort(self) -> None:
+        """A-ABORT (PS3.8 7.3): end the association at once."""
+        self._abort_now(AAbort(AbortSource.SERVICE_USER, AbortReason.NOT_SPECIFIED), "association aborted locally")
+        await self.wait_closed(self.ae.artim_timeout)
+
+    def _abort_now(self, abort: AAbort, reason: str) -> None:
+        self._end(AssociationAborted(reason))
+        if self.protocol.fsm.action_for(Event.EVT15) is not None:
+            self.protocol.handle(Event.EVT15, abort)
+            self.protocol.flush()
+            # the peer closes on receipt (AA-3); we close too rather than wait for ARTIM
+            if self.protocol.transport is not None:
+                self._loop.call_later(0.5, self.protocol.abort_transport)
+        elif self.protocol.fsm.state != State.STA1:
+            self.protocol.abort_transport()
+
+    async def wait_closed(self, timeout: float | None = None) -> None:
+        if self.protocol.fsm.state == State.STA1 and self.protocol.transport is None:
+            return
+        try:
+            async with asyncio.timeout(timeout):
+                await self._closed_event.wait()
+        except TimeoutError:
+            self.protocol.abort_transport()
+
+    async def __aenter__(self) -> Association:
+        return self
+
+    async def __aexit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc is None or (isinstance(exc, DicomError)
+                           and not isinstance(exc, AssociationAborted | AssociationReleased | NetworkTimeout)):
+            try:
+                await self.release()
+                return
+            except NetworkError:
+                pass
+        if self.protocol.fsm.state not in (State.STA1, State.STA13):
+            await self.abort()
 
 
-# -- requestor ---------------------------------------------------------------------------------------------
-
-
-def assign_context_ids(contexts: Sequence[PresentationContext]) -> list[PresentationContext]:
-    """Give each proposal an odd ID 1, 3, 5, ... (PS3.8 9.3.2.2); keeps IDs already set if valid."""
-    if len(contexts) > MAX_CONTEXTS:
-        raise NetworkError(f"{len(contexts)} presentation contexts proposed; at most {MAX_CONTEXTS} fit in one "
-                           "association (PS3.8 9.3.2.2)")
-    used = {c.context_id for c in contexts if c.context_id is not None}
-    for cid in used:
-        if cid is None or not (1 <= cid <= 255 and cid & 1):
-            raise NetworkError(f"presentation context ID {cid} must be odd, 1 to 255")
-    if len(used) != sum(1 for c in contexts if c.context_id is not None):
-        raise NetworkError("presentation context IDs must be unique")
-    free = (i for i in range(1, 256, 2) if i not in used)
-    out = []
-    for c in contexts:
-        if c.context_id is None:
-            c = PresentationContext(c.abstract_syntax, list(c.transfer_syntaxes), next(free), c.scu_role, c.scp_role)
-        out.append(c)
-    return out
-
-
-def build_request(calling_ae: str, called_ae: str, contexts: Sequence[PresentationContext], *,
-                  max_pdu: int = DEFAULT_MAX_PDU, max_ops_invoked: int = 1, max_ops_performed: int = 1,
-                  user_identity: UserIdentityRQ | None = None,
-                  extended_negotiation: Iterable[SOPClassExtendedNegotiation] = (),
-                  common_extended_negotiation: Iterable[SOPClassCommonExtendedNegotiation] = (),
-                  implementation_class_uid: str = IMPLEMENTATION_CLASS_UID,
-                  implementation_version_name: str = IMPLEMENTATION_VERSION_NAME) -> AAssociateRQ:
-    """The A-ASSOCIATE-RQ for these proposals (context IDs must be assigned)."""
-    validate_ae_title(calling_ae, "calling AE title")
-    validate_ae_title(called_ae, "called AE title")
-    if not contexts:
-        raise NetworkError("an association needs at least one presentation context")
-    pcs = []
-    roles = {}
-    for c in contexts:
-        if c.context_id is None:
-            raise NetworkError("presentation context IDs must be assigned (assign_context_ids)")
-        pcs.append(PresentationContextRQ(c.context_id, c.abstract_syntax, list(c.transfer_syntaxes)))
-        if c.scu_role is not None or c.scp_role is not None:
-            # PS3.7 D.3.3.4: one role selection item per SOP class.
-            roles[c.abstract_syntax] = RoleSelection(c.abstract_syntax, bool(c.scu_role), bool(c.scp_role))
-    window = None
-    if (max_ops_invoked, max_ops_performed) != (1, 1):
-        window = AsyncOperationsWindow(max_ops_invoked, max_ops_performed)
-    ui = UserInformation(max_length=max_pdu, implementation_class_uid=implementation_class_uid,
-                         implementation_version_name=implementation_version_name, async_ops_window=window,
-                         role_selections=list(roles.values()), extended_negotiation=list(extended_negotiation),
-                         common_extended_negotiation=list(common_extended_negotiation),
-                         user_identity=user_identity)
-    return AAssociateRQ(called_ae, calling_ae, pcs, ui)
-
-
-def accept_response(rq: AAssociateRQ, ac: AAssociateAC) -> AssociationInfo:
-    """The requestor's view of an A-ASSOCIATE-AC answering ``rq``."""
-    proposed = {pc.context_id: pc for pc in rq.presentation_contexts}
-    roles = {r.sop_class_uid: r for r in ac.user_information.role_selections}
-    proposed_roles = {r.sop_class_uid: r for r in rq.user_information.role_selections}
-    contexts: dict[int, NegotiatedContext] = {}
-    for result in ac.presentation_contexts:
-        pc = proposed.get(result.context_id)
-        if pc is None:
-            continue  # an answer to nothing we proposed: not usable
-        accepted = result.result == ContextResult.ACCEPTANCE
-        ts = result.transfer_syntax if accepted else ""
-        outcome = result.result
-        if accepted and ts not in pc.transfer_syntaxes:
-            outcome = ContextResult.TRANSFER_SYNTAXES_NOT_SUPPORTED  # peer chose a syntax we never offered
-            ts = ""
-        local_scu, local_scp = True, False
-        role = roles.get(pc.abstract_syntax)
-        if role is not None and pc.abstract_syntax in proposed_roles:
-            offer = proposed_roles[pc.abstract_syntax]
-            local_scu, local_scp = role.scu_role and offer.scu_role, role.scp_role and offer.scp_role
-        contexts[result.context_id] = NegotiatedContext(result.context_id, pc.abstract_syntax, ts, outcome,
-                                                        local_scu, local_scp)
-    for cid, pc in proposed.items():
-        if cid not in contexts:  # PS3.8 9.3.3: every proposal should be answered; treat silence as refusal
-            contexts[cid] = NegotiatedContext(cid, pc.abstract_syntax, "", ContextResult.NO_REASON)
-    ui = ac.user_information
-    rq_window = rq.user_information.async_ops_window
-    invoked_local, invoked_peer = 1, 1
-    if ui.async_ops_window is not None and rq_window is not None:
-        # PS3.7 D.3.3.3: the acceptor's invoked is what we may invoke; its performed is what it may invoke.
-        invoked_local, invoked_peer = ui.async_ops_window.max_invoked, ui.async_ops_window.max_performed
-    identity = ui.user_identity
-    return AssociationInfo(
-        local_ae_title=rq.calling_ae_title, peer_ae_title=rq.called_ae_title, is_requestor=True,
-        contexts=dict(sorted(contexts.items())),
-        peer_max_pdu=ui.max_length if ui.max_length is not None else FALLBACK_PEER_MAX_PDU,
-        local_max_pdu=rq.user_information.max_length or 0,
-        max_ops_invoked_local=invoked_local, max_ops_invoked_peer=invoked_peer,
-        peer_implementation_class_uid=ui.implementation_class_uid or "",
-        peer_implementation_version_name=ui.implementation_version_name or "",
-        user_identity_response=identity.server_response if isinstance(identity, UserIdentityAC) else None,
-        extended_negotiation=list(ui.extended_negotiation),
-    )
-
-
-# -- acceptor -------------------------------------------------------------------------------------------
-
-
-class AcceptorSettings(Protocol):
-    """What :func:`negotiate` needs from the accepting Application Entity."""
-
-    ae_title: str
-    require_called_ae_title: bool
-    calling_ae_titles: frozenset[str] | None
-    max_pdu: int
-    max_ops_invoked: int
-    max_ops_performed: int
-
-    def supported_contexts(self) -> Sequence[PresentationContext]: ...
-
-
-# (identity, request) -> (accepted, server response or None)
-IdentityVerifier = Callable[[UserIdentityRQ, AAssociateRQ], tuple[bool, bytes | None]]
-# the request's SOP class extended negotiation items -> the items to answer with
-ExtendedNegotiator = Callable[[list[SOPClassExtendedNegotiation]], list[SOPClassExtendedNegotiation]]
-
-
-class Rejection(NetworkError):
-    """Raised inside negotiation to answer with A-ASSOCIATE-RJ."""
-
-    def __init__(self, message: str, result: int, source: int, reason: int) -> None:
-        super().__init__(message)
-        self.rj = AAssociateRJ(result, source, reason)
-
-
-def _echo_syntax(proposed: str) -> str:
-    return proposed if UID(proposed).is_valid else "1.2.840.10008.1.2"
-
-
-def _window(offered: int, ours: int) -> int:
-    # 0 is unlimited on both sides (PS3.7 D.3.3.3); the answer never exceeds what was offered
-    if offered == 0:
-        return ours
-    if ours == 0:
-        return offered
-    return min(offered, ours)
-
-
-def negotiate(rq: AAssociateRQ, settings: AcceptorSettings, *, identity_verifier: IdentityVerifier | None = None,
-              extended_negotiator: ExtendedNegotiator | None = None,
-              ) -> tuple[AAssociateAC, AssociationInfo] | tuple[AAssociateRJ, None]:
-    """Answer an A-ASSOCIATE-RQ: an AC with the agreed contexts, or an RJ with result/source/reason."""
-    try:
-        return _negotiate(rq, settings, identity_verifier, extended_negotiator)
-    except Rejection as exc:
-        return exc.rj, None
-
-
-def _negotiate(rq: AAssociateRQ, settings: AcceptorSettings, identity_verifier: IdentityVerifier | None,
-               extended_negotiator: ExtendedNegotiator | None) -> tuple[AAssociateAC, AssociationInfo]:
-    permanent, user = RejectResult.REJECTED_PERMANENT, RejectSource.SERVICE_USER
-    if rq.application_context != APPLICATION_CONTEXT_NAME:
-        raise Rejection("unsupported application context", permanent, user, 2)
-    if settings.require_called_ae_title and rq.called_ae_title != settings.ae_title:
-        raise Rejection(f"called AE title {rq.called_ae_title!r} is not ours", permanent, user, 7)
-    if settings.calling_ae_titles is not None and rq.calling_ae_title not in settings.calling_ae_titles:
-        raise Rejection(f"calling AE title {rq.calling_ae_title!r} not allowed", permanent, user, 3)
-    ui_in = rq.user_information
-    identity_ac: UserIdentityAC | None = None
-    identity = ui_in.user_identity if isinstance(ui_in.user_identity, UserIdentityRQ) else None
-    if identity is not None and identity_verifier is not None:
-        ok, response = identity_verifier(identity, rq)
-        if not ok:
-            # PS3.7 D.3.3.7.2: an identity that is not accepted rejects the association
-            raise Rejection("user identity not accepted", permanent, user, 1)
-        if identity.positive_response_requested:
-            identity_ac = UserIdentityAC(response or b"")
-
-    supported: dict[str, PresentationContext] = {}
-    for support in settings.supported_contexts():
-        supported.setdefault(support.abstract_syntax, support)
-    offered_roles = {r.sop_class_uid: r for r in ui_in.role_selections}
-    results: list[PresentationContextAC] = []
-    contexts: dict[int, NegotiatedContext] = {}
-    answered_roles: dict[str, RoleSelection] = {}
-    seen: set[int] = set()
-    for pc in rq.presentation_contexts:
-        cid = pc.context_id
-        if cid in seen or not cid & 1:
-            # an even or repeated ID is not a usable context (PS3.8 9.3.2.2); refuse it, keep the rest
-            if cid not in seen:
-                results.append(PresentationContextAC(cid, ContextResult.NO_REASON,
-                                                     _echo_syntax(pc.transfer_syntaxes[0])))
-            continue
-        seen.add(cid)
-        sc = supported.get(pc.abstract_syntax)
-        if sc is None:
-            outcome, ts = ContextResult.ABSTRACT_SYNTAX_NOT_SUPPORTED, ""
-        else:
-            ts = next((t for t in sc.transfer_syntaxes if t in pc.transfer_syntaxes), "")
-            outcome = ContextResult.ACCEPTANCE if ts else ContextResult.TRANSFER_SYNTAXES_NOT_SUPPORTED
-        # Roles from the requestor's point of view: by default it is SCU and we are SCP.
-        peer_scu, peer_scp = True, False
-        offer = offered_roles.get(pc.abstract_syntax)
-        if offer is not None and sc is not None:
-            peer_scu = offer.scu_role and sc.scu_role is not False
-            peer_scp = offer.scp_role and bool(sc.scp_role)
-            answered_roles[pc.abstract_syntax] = RoleSelection(pc.abstract_syntax, peer_scu, peer_scp)
-            if outcome == ContextResult.ACCEPTANCE and not (peer_scu or peer_scp):
-                outcome, ts = ContextResult.USER_REJECTION, ""
-        # a refused context still carries one transfer syntax sub-item, not significant (PS3.8 9.3.3.2)
-        results.append(PresentationContextAC(cid, outcome, ts or _echo_syntax(pc.transfer_syntaxes[0])))
-        contexts[cid] = NegotiatedContext(cid, pc.abstract_syntax, ts if outcome == 0 else "", outcome,
-                                          local_scu=peer_scp, local_scp=peer_scu)
-
-    window = None
-    invoked_local, invoked_peer = 1, 1
-    if ui_in.async_ops_window is not None:
-        offered = ui_in.async_ops_window
-        window = AsyncOperationsWindow(_window(offered.max_invoked, settings.max_ops_performed),
-                                       _window(offered.max_performed, settings.max_ops_invoked))
-        invoked_peer, invoked_local = window.max_invoked, window.max_performed
-    extended = extended_negotiator(list(ui_in.extended_negotiation)) if (
-        extended_negotiator and ui_in.extended_negotiation) else []
-    ui = UserInformation(max_length=settings.max_pdu, implementation_class_uid=IMPLEMENTATION_CLASS_UID,
-                         implementation_version_name=IMPLEMENTATION_VERSION_NAME, async_ops_window=window,
-                         role_selections=list(answered_roles.values()), extended_negotiation=extended,
-                         user_identity=identity_ac)
-    ac = AAssociateAC(rq.called_ae_title, rq.calling_ae_title, results, ui)
-    info = AssociationInfo(
-        local_ae_title=rq.called_ae_title, peer_ae_title=rq.calling_ae_title, is_requestor=False,
-        contexts=dict(sorted(contexts.items())),
-        peer_max_pdu=ui_in.max_length if ui_in.max_length is not None else FALLBACK_PEER_MAX_PDU,
-        local_max_pdu=settings.max_pdu, max_ops_invoked_local=invoked_local, max_ops_invoked_peer=invoked_peer,
-        peer_implementation_class_uid=ui_in.implementation_class_uid or "",
-        peer_implementation_version_name=ui_in.implementation_version_name or "",
-        user_identity=identity, extended_negotiation=extended,
-        common_extended_negotiation=list(ui_in.common_extended_negotiation),
-    )
-    return ac, info
+def _failure(request: Request, status: int, comment: str) -> Response:
+    cls = RESPONSE_FOR.get(type(request), CEchoRSP)
+    return cls(status=Status(status), error_comment=comment or None)  # the encoder keeps LO's 64 characters

@@ -98,7 +98,6 @@ class DimseMessage:
 
     COMMAND_FIELD: ClassVar[int] = 0
     REQUIRED: ClassVar[tuple[str, ...]] = ()
-    SERVICE: ClassVar[str | None] = None  # for status meanings
 
     affected_sop_class_uid: str | None = None
     requested_sop_class_uid: str | None = None
@@ -190,7 +189,7 @@ class Response(DimseMessage):
     @property
     def status_text(self) -> str:
         s = self.status_value
-        text = f"{s} ({s.meaning(self.SERVICE)})"
+        text = f"{s} ({s.meaning()})"
         if self.error_comment:
             text += f": {self.error_comment}"
         return text
@@ -206,7 +205,6 @@ class CStoreRQ(Request):
 
     COMMAND_FIELD = CommandField.C_STORE_RQ
     REQUIRED = ("affected_sop_class_uid", "affected_sop_instance_uid", "priority", *_RQ)
-    SERVICE = "storage"
     priority: int | None = Priority.MEDIUM
     has_dataset: bool = True
 
@@ -216,7 +214,6 @@ class CStoreRSP(Response):
 
     COMMAND_FIELD = CommandField.C_STORE_RSP
     REQUIRED = _RSP
-    SERVICE = "storage"
 
 
 @dataclass(kw_only=True, eq=False, repr=False)
@@ -552,6 +549,12 @@ class DiscardSink:
         pass
 
 
+def _describe(message: DimseMessage, *, partial: bool = False) -> str:
+    uid = getattr(message, "affected_sop_instance_uid", None)
+    text = message.name + (f" of {uid}" if uid else "")
+    return text + " (its data set cut short)" if partial else text
+
+
 class MessageAssembler:
     """Turns received PDVs into messages (PS3.7 8, PS3.8 E).
 
@@ -602,12 +605,15 @@ class MessageAssembler:
         else:
             self.on_message(cid, message, None)
 
-    def discard_all(self) -> None:
-        """The association ended: every data set in progress is dropped."""
+    def discard_all(self) -> list[str]:
+        """The association ended: every message in progress is dropped; what they were, for the log."""
+        dropped = [_describe(message, partial=True) for message, _ in self._current.values()]
+        dropped += ["a partial command set"] * len(self._commands)
         for _, sink in self._current.values():
             sink.discard()
         self._current.clear()
         self._commands.clear()
+        return dropped
 
     @property
     def in_progress(self) -> bool:

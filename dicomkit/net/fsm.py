@@ -13,7 +13,18 @@ from dataclasses import dataclass
 from enum import Enum, IntEnum
 
 from ..core.errors import NetworkError, PDUError
-from .pdu import PDU, AAbort, AAssociateRJ, AbortReason, AbortSource, AReleaseRP, AReleaseRQ
+from .pdu import (
+    PDU,
+    AAbort,
+    AAssociateRJ,
+    AbortReason,
+    AbortSource,
+    AReleaseRP,
+    AReleaseRQ,
+    RejectReason,
+    RejectResult,
+    RejectSource,
+)
 
 
 class State(IntEnum):
@@ -202,7 +213,8 @@ def ae_6(m: StateMachine, event: Event, payload: object, out: list[Effect]) -> S
         out.append(Indicate(Primitive.A_ASSOCIATE_INDICATION, payload))
         return State.STA3
     # PS3.8 9.3.2: protocol version bit 0 must be set; otherwise the ACSE provider rejects it.
-    out += (SendPDU(AAssociateRJ(1, 2, 2)), _start_artim(m))
+    out += (SendPDU(AAssociateRJ(RejectResult.REJECTED_PERMANENT, RejectSource.SERVICE_PROVIDER_ACSE,
+                                    RejectReason.PROTOCOL_VERSION_NOT_SUPPORTED)), _start_artim(m))
     return State.STA13
 
 
@@ -297,10 +309,10 @@ def aa_1(m: StateMachine, event: Event, payload: object, out: list[Effect]) -> S
     unexpected or invalid (Sta2), the PDU says so: source service-provider with the reason (PS3.8 9.3.8).
     """
     if event == Event.EVT15:
-        abort = payload if isinstance(payload, AAbort) else AAbort(AbortSource.SERVICE_USER, 0)
+        abort = payload if isinstance(payload, AAbort) else AAbort(AbortSource.SERVICE_USER, AbortReason.NOT_SPECIFIED)
     else:
         abort = AAbort(AbortSource.SERVICE_PROVIDER, _abort_reason(event, payload))
-    out += (SendPDU(abort), _start_artim(m, restart=True))
+    out += (SendPDU(abort), _start_artim(m))
     return State.STA13
 
 
@@ -347,7 +359,7 @@ def aa_8(m: StateMachine, event: Event, payload: object, out: list[Effect]) -> S
     """Send A-ABORT PDU (service-provider source), issue an A-P-ABORT indication, and start ARTIM timer."""
     abort = AAbort(AbortSource.SERVICE_PROVIDER, _abort_reason(event, payload))
     cause = str(payload) if event == Event.EVT19 else f"unexpected PDU ({event.label}) in {m.state.label}"
-    out += (SendPDU(abort), Indicate(Primitive.A_P_ABORT, ProviderAbort(cause, abort)), _start_artim(m, restart=True))
+    out += (SendPDU(abort), Indicate(Primitive.A_P_ABORT, ProviderAbort(cause, abort)), _start_artim(m))
     return State.STA13
 
 
@@ -357,7 +369,7 @@ def _abort_reason(event: Event, payload: object) -> int:
     return AbortReason.UNEXPECTED_PDU
 
 
-def _start_artim(m: StateMachine, restart: bool = False) -> StartARTIM:
+def _start_artim(m: StateMachine) -> StartARTIM:
     m.artim_running = True
     return StartARTIM()
 
@@ -440,7 +452,3 @@ class StateMachine:
     def action_for(self, event: Event) -> str | None:
         """The name of the action ``event`` would trigger now (None for an empty cell)."""
         return TRANSITIONS.get((self.state, event))
-
-    @property
-    def is_established(self) -> bool:
-        return self.state == State.STA6

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
-from enum import IntEnum
+from enum import IntEnum, IntFlag
 
 from ..core.errors import PDUError
 
@@ -89,6 +89,29 @@ class RejectSource(IntEnum):
     SERVICE_USER = 1
     SERVICE_PROVIDER_ACSE = 2
     SERVICE_PROVIDER_PRESENTATION = 3
+
+
+class RejectReason:
+    """PS3.8 Table 9-21: the Reason/Diag. field, whose meaning depends on the source (so not an enum)."""
+
+    # source 1, service-user
+    NO_REASON_GIVEN = 1
+    APPLICATION_CONTEXT_NAME_NOT_SUPPORTED = 2
+    CALLING_AE_TITLE_NOT_RECOGNIZED = 3
+    CALLED_AE_TITLE_NOT_RECOGNIZED = 7
+    # source 2, service-provider (ACSE related function)
+    PROTOCOL_VERSION_NOT_SUPPORTED = 2
+    # source 3, service-provider (presentation related function)
+    TEMPORARY_CONGESTION = 1
+    LOCAL_LIMIT_EXCEEDED = 2
+
+
+class MessageControl(IntFlag):
+    """PS3.8 E.2: the Message Control Header of a PDV (bit 0: command, bit 1: last fragment)."""
+
+    DATA = 0
+    COMMAND = 1
+    LAST = 2
 
 
 # PS3.8 Table 9-21: (source, reason) -> meaning.
@@ -307,7 +330,7 @@ class PDV:
 
     @property
     def control_header(self) -> int:
-        return (1 if self.is_command else 0) | (2 if self.is_last else 0)
+        return (MessageControl.COMMAND if self.is_command else 0) | (MessageControl.LAST if self.is_last else 0)
 
     def __repr__(self) -> str:
         kind = "command" if self.is_command else "data"
@@ -334,7 +357,8 @@ _PDATA_HEADER = struct.Struct(">BBIIBB")
 
 
 def pdata_header(context_id: int, control_header: int, length: int) -> bytes:
-    """The 12 bytes before a fragment of ``length`` bytes sent as the only PDV of a P-DATA-TF PDU."""
+    """The 12 bytes before a fragment of ``length`` bytes sent as the only PDV of a P-DATA-TF PDU;
+    ``control_header`` is a :class:`MessageControl` value."""
     return _PDATA_HEADER.pack(0x04, 0, length + 6, length + 2, context_id, control_header)
 
 

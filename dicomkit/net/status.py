@@ -1,10 +1,12 @@
 """DIMSE status codes (PS3.7 Annex C) with their category and meaning.
 
-Service-specific meanings come from PS3.4: Storage (B.2.3) here; later services add theirs to
-``SERVICE_MEANINGS`` under their own key.
+The meanings here are the general ones of PS3.7 C.1-C.5. Each service class of PS3.4 names its own codes
+in a :class:`StatusTable` kept in its module in ``dicomkit.services`` (``status.meaning(STORAGE)``).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 # PS3.7 C.1-C.5: the general statuses.
 GENERAL_MEANINGS: dict[int, str] = {
@@ -37,29 +39,29 @@ GENERAL_MEANINGS: dict[int, str] = {
     0xFF01: "Pending: optional keys not supported",
 }
 
-# PS3.4 B.2.3 (Storage): ranges by their high byte(s).
-STORAGE_MEANINGS: dict[int, str] = {
-    0xB000: "Warning: coercion of data elements",
-    0xB006: "Warning: elements discarded",
-    0xB007: "Warning: data set does not match SOP Class",
-}
-_STORAGE_RANGES = (
-    (0xA700, 0xA7FF, "Refused: out of resources"),
-    (0xA900, 0xA9FF, "Error: data set does not match SOP Class"),
-    (0xC000, 0xCFFF, "Error: cannot understand"),
-)
-
-SERVICE_MEANINGS: dict[str, dict[int, str]] = {"storage": STORAGE_MEANINGS}
-
 SUCCESS = 0x0000
 CANCEL = 0xFE00
 PENDING = 0xFF00
 PROCESSING_FAILURE = 0x0110
 SOP_CLASS_NOT_SUPPORTED = 0x0122
 UNRECOGNIZED_OPERATION = 0x0211
-OUT_OF_RESOURCES = 0xA700
-DATA_SET_DOES_NOT_MATCH = 0xA900
-CANNOT_UNDERSTAND = 0xC000
+
+
+@dataclass(frozen=True)
+class StatusTable:
+    """The status codes of one service class (PS3.4): exact codes, then ranges, then the general meanings."""
+
+    service: str
+    codes: dict[int, str] = field(default_factory=dict)
+    ranges: tuple[tuple[int, int, str], ...] = ()
+
+    def meaning(self, code: int) -> str | None:
+        if code in self.codes:
+            return self.codes[code]
+        for low, high, text in self.ranges:
+            if low <= code <= high:
+                return text
+        return None
 
 
 def category(code: int) -> str:
@@ -102,23 +104,15 @@ class Status(int):
     def is_pending(self) -> bool:
         return self.category == "Pending"
 
-    def meaning(self, service: str | None = None) -> str:
+    def meaning(self, table: StatusTable | None = None) -> str:
+        """What the code means: in ``table`` (a service's codes) if given and listed there, else in general."""
         code = int(self)
-        if service is not None:
-            specific = SERVICE_MEANINGS.get(service, {})
-            if code in specific:
-                return specific[code]
-            if service == "storage":
-                for low, high, text in _STORAGE_RANGES:
-                    if low <= code <= high:
-                        return text
+        specific = table.meaning(code) if table is not None else None
+        if specific is not None:
+            return specific
         if code in GENERAL_MEANINGS:
             return GENERAL_MEANINGS[code]
-        if service is None:
-            for low, high, text in _STORAGE_RANGES:
-                if low <= code <= high:
-                    return text
-        return f"{self.category}: unknown status"
+        return f"{self.category}: {'unknown status' if table is None else f'not a {table.service} status'}"
 
     def __str__(self) -> str:
         return f"0x{int(self):04X}"

@@ -1,30 +1,29 @@
 """The network API without asyncio: an event loop runs in a background thread, calls wait for it.
 
 >>> from dicomkit.net.sync import connect
+>>> from dicomkit.services import echo, store
 >>> with connect("pacs", 104, called_ae_title="PACS", contexts=["CTImageStorage"]) as assoc:
-...     assoc.echo()
-...     assoc.store("ct.dcm")
+...     assoc.call(echo)
+...     assoc.call(store, "ct.dcm")
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import ssl
 import threading
-from collections.abc import Coroutine, Iterable
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from ..core.dataset import Dataset
 from .ae import ApplicationEntity, ContextSpec, Server
-from .assoc import Association
-from .association import AssociationInfo, NegotiatedContext
-from .dimse import CStoreRSP, Priority, Request, Response
-from .payload import Payload, StoreSource
+from .association import DEFAULT_TIMEOUT, Association, Timeout
+from .dimse import Request, Response
+from .negotiation import AssociationInfo, NegotiatedContext
+from .payload import Payload
 from .pdu import UserIdentityRQ
-from .status import Status
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 class LoopThread:
@@ -55,7 +54,7 @@ class LoopThread:
 
 
 class SyncAssociation:
-    """A blocking wrapper around :class:`~dicomkit.net.assoc.Association`."""
+    """A blocking wrapper around :class:`~dicomkit.net.association.Association`."""
 
     def __init__(self, runner: LoopThread, assoc: Association, *, owns_runner: bool) -> None:
         self._runner = runner
@@ -78,18 +77,18 @@ class SyncAssociation:
     def is_established(self) -> bool:
         return self.association.is_established
 
-    def echo(self, *, timeout: float | None = -1.0) -> Status:
-        return self._runner.run(self.association.echo(timeout=timeout))
+    def call(self, operation: Callable[Concatenate[Association, P], Awaitable[T]], *args: P.args,
+             **kwargs: P.kwargs) -> T:
+        """Run an async operation that takes the association first (``assoc.call(echo)``,
+        ``assoc.call(store, "ct.dcm")``) and wait for its result."""
 
-    def store(self, item: Dataset | str | os.PathLike[str] | StoreSource, *, priority: int = Priority.MEDIUM,
-              move_originator_aet: str | None = None, move_originator_message_id: int | None = None,
-              timeout: float | None = -1.0) -> CStoreRSP:
-        return self._runner.run(self.association.store(
-            item, priority=priority, move_originator_aet=move_originator_aet,
-            move_originator_message_id=move_originator_message_id, timeout=timeout))
+        async def run() -> T:
+            return await operation(self.association, *args, **kwargs)
+
+        return self._runner.run(run())
 
     def send_request(self, request: Request, *, context: NegotiatedContext | None = None,
-                     payload: Payload | None = None, timeout: float | None = -1.0) -> Response:
+                     payload: Payload | None = None, timeout: Timeout = DEFAULT_TIMEOUT) -> Response:
         return self._runner.run(self.association.send_request(request, context=context, payload=payload,
                                                               timeout=timeout))
 

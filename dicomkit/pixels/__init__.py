@@ -12,10 +12,10 @@ from ._deps import require_numpy
 
 require_numpy()
 
-from .api import PixelSource, describe, frame, iter_frames, photometric, pixel_array, pixel_source  # noqa: E402
 from .codecs import CODECS, EncodeOptions, codec_for  # noqa: E402
 from .description import PixelDescription, decoded_photometric  # noqa: E402
 from .encode import compress, decompress, set_pixel_data, transcode  # noqa: E402
+from .frames import PixelSource, describe, frame, iter_frames, photometric, pixel_array, pixel_source  # noqa: E402
 from .luts import Window, apply_modality_lut, apply_presentation_lut, apply_voi_lut, apply_window  # noqa: E402
 from .overlays import overlay_array, overlay_groups, overlay_info  # noqa: E402
 from .photometric import apply_palette, to_rgb  # noqa: E402

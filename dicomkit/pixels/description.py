@@ -175,7 +175,7 @@ class PixelDescription:
 
 
 def _transfer_syntax_of(ds: Dataset) -> str:
-    ts = ds.transfer_syntax or ds.__dict__.get("read_transfer_syntax")
+    ts = ds.transfer_syntax
     if ts:
         return str(ts)
     return EXPLICIT_VR_LITTLE_ENDIAN

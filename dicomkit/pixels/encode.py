@@ -22,9 +22,9 @@ from ..core.sequence import Sequence
 from ..core.tag import DOUBLE_FLOAT_PIXEL_DATA, FLOAT_PIXEL_DATA, PIXEL_DATA
 from ..core.uid import TRANSFER_SYNTAXES, UID, by_keyword, generate_uid
 from ..io.encapsulation import encapsulate, encapsulate_extended
-from .api import PixelSource, pixel_source
 from .codecs import EncodeOptions, codec_for
 from .description import PixelDescription
+from .frames import PixelSource, pixel_source
 from .native import encode_native
 from .photometric import to_rgb
 
@@ -162,7 +162,7 @@ def _set_transfer_syntax(ds: Dataset, uid: UID) -> None:
         meta = Dataset()
         object.__setattr__(ds, "file_meta", meta)
     meta.add_new(0x00020010, "UI", str(uid))
-    ds.__dict__["read_transfer_syntax"] = uid
+    ds.read_transfer_syntax = uid
 
 
 # ---------------------------------------------------------------------------------------------------

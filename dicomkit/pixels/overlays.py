@@ -87,7 +87,7 @@ def overlay_array(ds: Dataset, group: int = 0x6000, *, stored: NDArray[Any] | No
 
 def _stored_words(ds: Dataset) -> NDArray[Any]:
     """Native pixel words with every bit kept (for embedded overlays)."""
-    from .api import pixel_source
+    from .frames import pixel_source
 
     source = pixel_source(ds)
     desc = source.desc.with_(bits_stored=source.desc.bits_allocated, high_bit=source.desc.bits_allocated - 1,

@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 from ..core.dataset import Dataset
 from ..core.errors import PixelDataError
 from ._deps import imagecodecs
-from .api import pixel_source
+from .frames import pixel_source
 from .luts import Window, apply_modality_lut, apply_presentation_lut, apply_voi_lut
 from .photometric import to_rgb
 from .png import encode_png

@@ -6,14 +6,15 @@ from collections.abc import Sequence
 
 from ..core.uid import Verification
 from ..net.ae import DEFAULT_TRANSFER_SYNTAXES
-from ..net.assoc import Association, DimseHandler, RequestContext
-from ..net.association import PresentationContext
+from ..net.association import DEFAULT_TIMEOUT, Association, Timeout
 from ..net.dimse import CEchoRQ, CEchoRSP, DataSink, Request, Response
+from ..net.handlers import DimseHandler, RequestContext, SingleResponse
+from ..net.negotiation import PresentationContext
 from ..net.status import SUCCESS, Status
 
 
-class VerificationSCP(DimseHandler):
-    """Answers every C-ECHO with Success (PS3.4 A.2)."""
+class VerificationSCP(SingleResponse):
+    """Answers every C-ECHO with Success (PS3.4 A.2), at once (without a task)."""
 
     def contexts(self) -> Sequence[PresentationContext]:
         return [PresentationContext(Verification, list(DEFAULT_TRANSFER_SYNTAXES))]
@@ -22,14 +23,14 @@ class VerificationSCP(DimseHandler):
         return {CEchoRQ: self}
 
     def handle_now(self, request: Request, data: DataSink | None, rc: RequestContext) -> Response | None:
-        if type(self).handle is not VerificationSCP.handle:
-            return None  # a subclass changed handle(): let it run
         return CEchoRSP(status=Status(SUCCESS))
 
     async def handle(self, request: Request, data: DataSink | None, rc: RequestContext) -> Response:
         return CEchoRSP(status=Status(SUCCESS))
 
 
-async def echo(assoc: Association, *, timeout: float | None = -1.0) -> Status:
-    """C-ECHO on an established association; the status of the response."""
-    return await assoc.echo(timeout=timeout)
+async def echo(assoc: Association, *, timeout: Timeout = DEFAULT_TIMEOUT) -> Status:
+    """C-ECHO (PS3.7 9.1.5) on an established association: the status of the response (0x0000 on success)."""
+    rsp = await assoc.send_request(CEchoRQ(affected_sop_class_uid=Verification), timeout=timeout)
+    assert isinstance(rsp, CEchoRSP)
+    return rsp.status_value

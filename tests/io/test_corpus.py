@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 import dicomkit
+from dicomkit.core.display import dump_lines
 from dicomkit.core.vr import VR
-from dicomkit.io.dump import dump_lines
 from dicomkit.io.writer import to_bytes
 from tests.conftest import RAW_FILES, corpus_params
 

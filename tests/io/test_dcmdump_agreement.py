@@ -15,6 +15,8 @@ from dicomkit import Dataset
 from dicomkit.core.vr import CHARSET_VRS, VR
 from tests.conftest import RAW_FILES, corpus_params, require_tool
 
+pytestmark = pytest.mark.interop  # runs DCMTK / dicom3tools peers
+
 LINE = re.compile(r"^(?P<indent> *)\((?P<g>[0-9a-f]{4}),(?P<e>[0-9a-f]{4})\) (?P<vr>[A-Za-z?]{2}) (?P<value>.*?) +"
                   r"# +(?P<len>u/l|\d+), *(?P<vm>\d+) (?P<name>.+)$")
 

@@ -12,6 +12,8 @@ from tests.conftest import CORPUS, require_tool
 from tests.io.test_corpus import assert_same_values
 from tests.io.test_dcmdump_agreement import compare_value, dcmdump_rows, our_rows
 
+pytestmark = pytest.mark.interop  # runs DCMTK / dicom3tools peers
+
 SAMPLES = ["MR2_UNCR.dcm", "gdcm-US-ALOKA-16.dcm", "eCT_Supplemental.dcm", "SC_rgb_expb_16bit.dcm",
            "MR-SIEMENS-DICOM-WithOverlays.dcm", "liver.dcm"]
 SYNTAXES = {

@@ -13,8 +13,7 @@ import pytest
 
 import dicomkit
 from dicomkit import Dataset, InvalidFileError, uid
-from dicomkit.io.dicomdir import read_dicomdir
-from dicomkit.io.fileset import FileSetError, add_to_fileset, create_fileset, remove_from_fileset
+from dicomkit.io.dicomdir import FileSetError, add_to_fileset, create_fileset, read_dicomdir, remove_from_fileset
 from tests.conftest import CORPUS, require_tool
 from tests.io.model_helpers import differences
 
@@ -373,7 +372,7 @@ def test_add_to_a_file_set_made_by_dcmtk(sources: list[Path], tmp_path: Path):
 
 def test_an_update_keeps_what_it_does_not_manage(sources: list[Path], tmp_path: Path):
     from dicomkit import DataElement
-    from dicomkit.io.fileset import _Tree, encode_dicomdir
+    from dicomkit.io.dicomdir.write import _Tree, encode_dicomdir
 
     root = tmp_path / "fs"
     create_fileset(root, sources[:3], file_set_id="KEEP")

@@ -70,7 +70,7 @@ def test_mutated_xml_raises_only_dicom_errors(seed: int, edits):
 
 
 def _dicomdir_seed(tmp: Path) -> bytes:
-    from dicomkit.io.fileset import create_fileset
+    from dicomkit.io.dicomdir import create_fileset
     from tests.conftest import CORPUS
 
     sources = [CORPUS / n for n in ("MR2_UNCR.dcm", "liver.dcm") if (CORPUS / n).exists()]

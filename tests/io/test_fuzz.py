@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import dicomkit
 from dicomkit import DicomError
-from dicomkit.io.dump import dump_lines
+from dicomkit.core.display import dump_lines
 from dicomkit.io.writer import to_bytes
 from tests.conftest import CORPUS, corpus_files
 from tests.io.test_errors import minimal

@@ -8,7 +8,7 @@ import pytest
 
 from dicomkit.core.errors import NetworkError
 from dicomkit.net import pdu as P
-from dicomkit.net.association import (
+from dicomkit.net.negotiation import (
     PresentationContext,
     accept_response,
     assign_context_ids,

@@ -7,18 +7,14 @@ import pytest
 from dicomkit.core.errors import PDUError
 from dicomkit.net import pdu as P
 from dicomkit.net.fsm import (
-    CloseTransport,
     Event,
     Indicate,
     InvalidTransition,
-    OpenTransport,
     Primitive,
     ProviderAbort,
     SendPDU,
-    StartARTIM,
     State,
     StateMachine,
-    StopARTIM,
 )
 
 # PS3.8 Table 9-10 transcribed per event as {action: [states]}; every other state is an empty cell.
@@ -205,5 +201,12 @@ def test_full_happy_path_both_sides():
     ac = acc.handle(Event.EVT7, AC)[0].pdu
     req.handle(Event.EVT3, ac)
     assert req.state == acc.state == State.STA6
-    assert isinstance(StopARTIM(), StopARTIM) and isinstance(StartARTIM(), StartARTIM)
-    assert isinstance(OpenTransport(), OpenTransport) and isinstance(CloseTransport(), CloseTransport)
+    # and the orderly release (PS3.8 Table 9-8): AR-1, AR-2, AR-4, AR-3; the acceptor waits with ARTIM
+    rq = req.handle(Event.EVT11)
+    assert kinds(rq) == [("send", "AReleaseRQ")] and req.state == State.STA7
+    assert kinds(acc.handle(Event.EVT12, rq[0].pdu)) == [("indicate", Primitive.A_RELEASE_INDICATION)]
+    rp = acc.handle(Event.EVT14)
+    assert kinds(rp) == [("send", "AReleaseRP"), "StartARTIM"] and acc.state == State.STA13
+    assert kinds(req.handle(Event.EVT13, rp[0].pdu)) == [("indicate", Primitive.A_RELEASE_CONFIRMATION),
+                                                         "CloseTransport"]
+    assert req.state == State.STA1

@@ -14,6 +14,8 @@ from tests.conftest import require_tool
 
 from .conftest import CORPUS, np, read_corpus
 
+pytestmark = pytest.mark.interop  # runs DCMTK / dicom3tools peers
+
 pytest.importorskip("imagecodecs", reason="the codecs extra is needed: pip install 'dicomkit[codecs]'")
 
 

@@ -23,14 +23,17 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..core.dataset import Dataset
-from ..core.element import DataElement
-from ..core.errors import DicomError, InvalidFileError, InvalidValueError
-from ..core.sequence import Sequence
-from ..core.tag import PIXEL_DATA
-from ..core.uid import UID, generate_uid
-from ..core.vr import VR
-from .dicomdir import (
+from ...core.dataset import Dataset
+from ...core.element import DataElement
+from ...core.errors import DicomError, InvalidFileError, InvalidValueError
+from ...core.sequence import Sequence
+from ...core.tag import PIXEL_DATA
+from ...core.uid import UID, ExplicitVRLittleEndian, generate_uid
+from ...core.vr import VR
+from ..raw import EXPLICIT_LITTLE
+from ..reader import read
+from ..writer import to_bytes, write
+from .read import (
     DIRECTORY_RECORD_SEQUENCE,
     DIRECTORY_RECORD_TYPE,
     FILE_SET_CONSISTENCY_FLAG,
@@ -47,14 +50,11 @@ from .dicomdir import (
     REFERENCED_TRANSFER_SYNTAX_UID_IN_FILE,
     DirectoryRecord,
     FileSet,
-    _Layout,
     read_dicomdir,
     record_offsets,
 )
-from .reader import read
-from .writer import to_bytes, write
 
-EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1"
+EXPLICIT_VR_LITTLE_ENDIAN = str(ExplicitVRLittleEndian)
 _FILE_ID_COMPONENT = re.compile(r"[A-Z0-9_]{1,8}\Z")  # PS3.10 8.2 (and ISO 9660 level 1, PS3.12)
 _FILE_SET_ID = re.compile(r"[A-Z0-9_ ]{0,16}\Z")  # CS of the default repertoire, PS3.10 8.2
 
@@ -420,7 +420,7 @@ class _Builder:
         if record_type is None:
             self.problems.append(f"{path}: no Directory Record Type is known for {UID(sop_class).name}")
             return None
-        ts = str(ds.transfer_syntax or ds.__dict__.get("read_transfer_syntax") or EXPLICIT_VR_LITTLE_ENDIAN)
+        ts = str(ds.transfer_syntax or EXPLICIT_VR_LITTLE_ENDIAN)
         return _Instance(path, ds, record_type, sop_class, sop_instance, ts, file_id)
 
     def place(self, inst: _Instance) -> _Node | None:
@@ -591,7 +591,7 @@ def encode_dicomdir(roots: list[_Node], file_set_id: str, *, sop_instance_uid: s
     ds.file_meta = meta
     options = {"transfer_syntax": EXPLICIT_VR_LITTLE_ENDIAN, "sequence_length": "defined"}
     first = to_bytes(ds, **options)
-    offsets, _, _ = record_offsets(memoryview(first), _Layout(True, False), "DICOMDIR")
+    offsets, _, _ = record_offsets(memoryview(first), EXPLICIT_LITTLE, "DICOMDIR")
     if len(offsets) != len(order):
         raise InvalidValueError(f"internal error: {len(order)} records encoded, {len(offsets)} found")
     where = {id(node): offset for node, offset in zip(order, offsets)}

@@ -16,20 +16,19 @@ files (Referenced File ID (0004,1500)) relative to the directory that holds the 
 from __future__ import annotations
 
 import os
-import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..core.dataset import Correction, Dataset
-from ..core.errors import InvalidFileError, TruncatedError
-from ..core.tag import ITEM, ITEM_DELIMITATION, SEQUENCE_DELIMITATION, tag_str
-from ..core.uid import UID
-from ..core.vr import VR_FROM_BYTES
-from .reader import read
+from ...core.dataset import Correction, Dataset
+from ...core.errors import InvalidFileError, TruncatedError
+from ...core.tag import ITEM, SEQUENCE_DELIMITATION, tag_str
+from ...core.uid import UID, MediaStorageDirectoryStorage
+from ..raw import UNDEFINED_LENGTH, Layout, element_header, meta_end, skip_item, skip_sequence
+from ..reader import read
 
-MEDIA_STORAGE_DIRECTORY_STORAGE = "1.2.840.10008.1.3.10"  # PS3.4 Annex I: the DICOMDIR SOP Class
+MEDIA_STORAGE_DIRECTORY_STORAGE = str(MediaStorageDirectoryStorage)  # PS3.4 Annex I: the DICOMDIR SOP Class
 
 FILE_SET_ID = 0x00041130
 OFFSET_FIRST_ROOT_RECORD = 0x00041200
@@ -45,9 +44,7 @@ REFERENCED_SOP_CLASS_UID_IN_FILE = 0x00041510
 REFERENCED_SOP_INSTANCE_UID_IN_FILE = 0x00041511
 REFERENCED_TRANSFER_SYNTAX_UID_IN_FILE = 0x00041512
 
-_UNDEFINED = 0xFFFFFFFF
-_LONG_VRS = frozenset(b"OB OD OF OL OV OW SQ SV UC UN UR UT UV".split())
-_MAX_NESTING = 64
+_UNDEFINED = UNDEFINED_LENGTH
 
 
 @dataclass(eq=False)
@@ -221,81 +218,35 @@ class FileSet:
 # Item positions
 
 
-class _Layout:
-    """Element header layout of the DICOMDIR's encoding."""
-
-    def __init__(self, little: bool, implicit: bool) -> None:
-        self.little = little
-        self.implicit = implicit
-        self.tag = struct.Struct("<HH" if little else ">HH")
-        self.u16 = struct.Struct("<H" if little else ">H")
-        self.u32 = struct.Struct("<I" if little else ">I")
-
-
-def _header(buf: memoryview, pos: int, end: int, layout: _Layout, source: str) -> tuple[int, bytes, int, int]:
-    """(tag, VR bytes, value length, value position) of the element header at ``pos``."""
-    if pos + 8 > end:
-        raise TruncatedError("element header runs past the end", offset=pos, source=source)
-    group, elem = layout.tag.unpack_from(buf, pos)
-    tag = (group << 16) | elem
-    if group == 0xFFFE or layout.implicit:
-        return tag, b"", layout.u32.unpack_from(buf, pos + 4)[0], pos + 8
-    vr = bytes(buf[pos + 4:pos + 6])
-    if vr not in VR_FROM_BYTES:
-        raise InvalidFileError(f"{tag_str(tag)} has invalid VR {vr!r}", offset=pos, source=source)
-    if vr in _LONG_VRS:
-        if pos + 12 > end:
-            raise TruncatedError("element header runs past the end", offset=pos, source=source)
-        return tag, vr, layout.u32.unpack_from(buf, pos + 8)[0], pos + 12
-    return tag, vr, layout.u16.unpack_from(buf, pos + 6)[0], pos + 8
+def _skip_undefined(buf: memoryview, value_pos: int, end: int, vr: bytes, layout: Layout, source: str) -> int:
+    """The offset after an undefined-length sequence whose items start at ``value_pos``."""
+    # PS3.5 6.2.2: an undefined-length UN is a sequence in Implicit VR Little Endian
+    little, implicit = (True, True) if vr == b"UN" else (layout.little, layout.implicit)
+    seq_end = skip_sequence(buf, value_pos, end, little, implicit)
+    if seq_end is None:
+        raise InvalidFileError("undefined-length sequence malformed or not terminated", offset=value_pos,
+                               source=source)
+    return seq_end + 8
 
 
-def _skip_undefined_item(buf: memoryview, pos: int, end: int, layout: _Layout, depth: int, source: str) -> int:
-    """The position after the Item Delimitation Item of an undefined-length item starting at ``pos``."""
-    while pos < end:
-        tag, vr, length, value_pos = _header(buf, pos, end, layout, source)
-        if tag == ITEM_DELIMITATION:
-            return value_pos
-        if length == _UNDEFINED:
-            inner = _Layout(True, True) if vr == b"UN" else layout  # PS3.5 6.2.2: UN sequences are implicit LE
-            pos = _skip_undefined_sequence(buf, value_pos, end, inner, depth + 1, source)
-        else:
-            pos = value_pos + length
-    raise TruncatedError("undefined-length item not terminated", offset=pos, source=source)
-
-
-def _skip_undefined_sequence(buf: memoryview, pos: int, end: int, layout: _Layout, depth: int, source: str) -> int:
-    if depth > _MAX_NESTING:
-        raise InvalidFileError(f"sequences nested deeper than {_MAX_NESTING} levels", offset=pos, source=source)
-    while pos < end:
-        tag, _, length, value_pos = _header(buf, pos, end, layout, source)
-        if tag == SEQUENCE_DELIMITATION:
-            return value_pos
-        if tag != ITEM:
-            raise InvalidFileError(f"expected an Item in a sequence, found {tag_str(tag)}", offset=pos, source=source)
-        pos = (_skip_undefined_item(buf, value_pos, end, layout, depth, source) if length == _UNDEFINED
-               else value_pos + length)
-    raise TruncatedError("undefined-length sequence not terminated", offset=pos, source=source)
-
-
-def record_offsets(buf: memoryview, layout: _Layout, source: str) -> tuple[list[int], int, int]:
+def record_offsets(buf: memoryview, layout: Layout, source: str) -> tuple[list[int], int, int]:
     """Offsets of the items of the Directory Record Sequence, and where the sequence value starts and ends.
 
-    Walks the top-level elements from after the File Meta Information to (0004,1220), then its items.
+    Walks the top-level elements from after the File Meta Information to (0004,1220), then its items. The
+    last item may run past the end of a defined-length sequence (a known writer's defect that DCMTK and
+    pydicom read): the sequence then ends with that item, as the reader reads it.
     """
-    pos = _data_set_start(buf, source)
+    if len(buf) < 132 or bytes(buf[128:132]) != b"DICM":
+        raise InvalidFileError("a DICOMDIR is a Part 10 file; no 'DICM' prefix", offset=128, source=source)
+    pos = meta_end(buf)
     end = len(buf)
     while pos < end:
-        tag, vr, length, value_pos = _header(buf, pos, end, layout, source)
+        tag, vr, length, value_pos = element_header(buf, pos, end, layout, source)
         if tag == DIRECTORY_RECORD_SEQUENCE:
             break
         if tag > DIRECTORY_RECORD_SEQUENCE:
             raise InvalidFileError("no Directory Record Sequence (0004,1220)", offset=pos, source=source)
-        if length == _UNDEFINED:
-            inner = _Layout(True, True) if vr == b"UN" else layout  # PS3.5 6.2.2
-            pos = _skip_undefined_sequence(buf, value_pos, end, inner, 1, source)
-        else:
-            pos = value_pos + length
+        pos = _skip_undefined(buf, value_pos, end, vr, layout, source) if length == _UNDEFINED else value_pos + length
     else:
         raise InvalidFileError("no Directory Record Sequence (0004,1220)", offset=pos, source=source)
     seq_end = end if length == _UNDEFINED else value_pos + length
@@ -304,7 +255,7 @@ def record_offsets(buf: memoryview, layout: _Layout, source: str) -> tuple[list[
     offsets = []
     pos = value_pos
     while pos < seq_end:
-        tag, _, item_length, item_value = _header(buf, pos, seq_end, layout, source)
+        tag, _, item_length, item_value = element_header(buf, pos, seq_end, layout, source)
         if tag == SEQUENCE_DELIMITATION and length == _UNDEFINED:
             seq_end = item_value
             break
@@ -313,28 +264,18 @@ def record_offsets(buf: memoryview, layout: _Layout, source: str) -> tuple[list[
                                    source=source)
         offsets.append(pos)
         if item_length == _UNDEFINED:
-            pos = _skip_undefined_item(buf, item_value, seq_end, layout, 1, source)
+            after = skip_item(buf, item_value, seq_end, layout.little, layout.implicit, 1)
+            if after is None:
+                raise TruncatedError("undefined-length Directory Record not terminated", offset=pos, source=source)
+            pos = after
         else:
             pos = item_value + item_length
             if pos > seq_end:
-                raise TruncatedError("Directory Record runs past the end of its sequence", offset=offsets[-1],
-                                     source=source)
+                if pos > end:
+                    raise TruncatedError("Directory Record runs past the end of the file", offset=offsets[-1],
+                                         source=source)
+                seq_end = pos  # the last record overruns its sequence: read as the reader reads it
     return offsets, value_pos, seq_end
-
-
-def _data_set_start(buf: memoryview, source: str) -> int:
-    """The offset of the first data set element, after the preamble, 'DICM' and group 0002."""
-    if len(buf) < 132 or bytes(buf[128:132]) != b"DICM":
-        raise InvalidFileError("a DICOMDIR is a Part 10 file; no 'DICM' prefix", offset=128, source=source)
-    pos = 132
-    meta = _Layout(True, False)
-    while pos + 8 <= len(buf):
-        group = struct.unpack_from("<H", buf, pos)[0]
-        if group != 0x0002:
-            return pos
-        _, _, length, value_pos = _header(buf, pos, len(buf), meta, source)
-        pos = value_pos + length
-    return pos
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -358,12 +299,12 @@ def read_dicomdir(path: str | os.PathLike[str]) -> FileSet:
     fs.corrections = list(ds.read_corrections)
     if DIRECTORY_RECORD_SEQUENCE not in ds:
         raise InvalidFileError("not a DICOMDIR: no Directory Record Sequence (0004,1220)", source=source)
-    ts = ds.__dict__.get("read_transfer_syntax") or ds.transfer_syntax
+    ts = ds.read_transfer_syntax or ds.transfer_syntax
     info = UID(str(ts)).transfer_syntax if ts else None
     if info is not None and info.deflated:
         raise InvalidFileError("a deflated DICOMDIR cannot be navigated by offsets (PS3.10 8.6: DICOMDIRs use "
                                "Explicit VR Little Endian)", source=source)
-    layout = _Layout(info.little_endian if info else True, info.implicit_vr if info else False)
+    layout = Layout(info.little_endian if info else True, info.implicit_vr if info else False)
     buf = ds._buf if ds._buf is not None else memoryview(path.read_bytes())
     offsets, _, _ = record_offsets(buf, layout, source)
     items = list(ds.value(DIRECTORY_RECORD_SEQUENCE) or [])

@@ -1,20 +1,23 @@
-"""A dcmdump-like listing of data sets: tag, VR, value, length, VM and keyword, sequences indented."""
+"""The text of elements and data sets (what ``repr`` and ``dicomkit dump`` show): a dcmdump-like listing of
+tag, VR, value, length, VM and keyword, sequences indented."""
 
 from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..core.charset import DEFAULT, CharacterSet, character_set
-from ..core.dataset import Dataset
-from ..core.dictionary import lookup
-from ..core.element import DataElement
-from ..core.errors import DicomError
-from ..core.tag import SPECIFIC_CHARACTER_SET, Tag, is_private_group
-from ..core.uid import UID
-from ..core.vr import VR
-from .encapsulation import iter_fragment_spans
+from .charset import DEFAULT, CharacterSet, character_set
+from .dictionary import lookup
+from .errors import DicomError
+from .fragments import iter_fragment_spans
+from .tag import SPECIFIC_CHARACTER_SET, Tag, is_private_group
+from .uid import UID
+from .vr import VR
+
+if TYPE_CHECKING:
+    from .dataset import Dataset
+    from .element import DataElement
 
 VALUE_WIDTH = 40  # the value column, as dcmdump lays it out
 DEFAULT_CUT = 64  # characters of a value shown unless show_all
@@ -154,7 +157,7 @@ def dump_lines(ds: Dataset, *, cut: int | None = DEFAULT_CUT, meta: bool = True,
         yield from dataset_lines(ds.file_meta, cut=cut)
         yield ""
     if dataset:
-        ts: Any = ds.__dict__.get("read_transfer_syntax") or ds.transfer_syntax
+        ts: Any = ds.read_transfer_syntax or ds.transfer_syntax
         yield "# Dicom-Data-Set"
         if ts is not None:
             yield f"# Used TransferSyntax: {UID(str(ts)).name}"

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from .ambiguous import resolve_vr
-from .dataset import Dataset
-from .element import DataElement
-from .errors import MissingDependencyError
-from .tag import PIXEL_REPRESENTATION
-from .values import swap_words
-from .vr import VR, WORD_SIZES
+from ..core.ambiguous import resolve_vr
+from ..core.dataset import Dataset
+from ..core.element import DataElement
+from ..core.errors import MissingDependencyError
+from ..core.tag import PIXEL_REPRESENTATION
+from ..core.values import swap_words
+from ..core.vr import VR, WORD_SIZES
 
 _STRING_LIKE = frozenset({"PN", "DS", "IS", "DA", "TM", "DT", "UI"})
 

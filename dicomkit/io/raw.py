@@ -1,0 +1,314 @@
+"""The raw element walker: element headers, sequences skipped whole, the end of the File Meta Information,
+and a quick look at a Part 10 file's start — all without building a Dataset.
+
+This is the one place that knows the byte layout of element headers (PS3.5 7.1.1-7.1.3): the reader's
+lazy sequence skipping, the DICOMDIR record scan, the storage path's probe of files to send, and the check
+of objects received or sent (their declared lengths against the bytes there are) all walk with it.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from ..core.errors import InvalidFileError, TruncatedError
+from ..core.tag import (
+    ITEM,
+    ITEM_DELIMITATION,
+    PIXEL_DATA,
+    SEQUENCE_DELIMITATION,
+    SOP_CLASS_UID,
+    SOP_INSTANCE_UID,
+    TRANSFER_SYNTAX_UID,
+    tag_str,
+)
+from ..core.uid import TRANSFER_SYNTAXES
+from ..core.vr import LONG_HEADER_VRS, VR_FROM_BYTES
+
+UNDEFINED_LENGTH = 0xFFFFFFFF
+MAX_DEPTH = 64  # nesting of sequences; deeper input is treated as malicious
+
+# PS3.5 7.1.2: the VRs whose explicit header has two reserved bytes and a 32-bit length.
+LONG_VR_BYTES = frozenset(vr.encode() for vr in LONG_HEADER_VRS)
+VR_BYTES = frozenset(VR_FROM_BYTES)
+
+IMPLICIT_LE = struct.Struct("<HHI")
+IMPLICIT_BE = struct.Struct(">HHI")
+EXPLICIT_LE = struct.Struct("<HH2sH")
+EXPLICIT_BE = struct.Struct(">HH2sH")
+UL_LE = struct.Struct("<I")
+UL_BE = struct.Struct(">I")
+ITEM_TAG_LE = b"\xfe\xff\x00\xe0"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How element headers are laid out: byte order and explicit or implicit VR."""
+
+    little: bool
+    implicit: bool
+
+    @classmethod
+    def of(cls, transfer_syntax: str) -> Layout | None:
+        """The layout of a transfer syntax's data set; None for one unknown or deflated."""
+        info = TRANSFER_SYNTAXES.get(str(transfer_syntax))
+        if info is None or info.deflated:
+            return None
+        return cls(info.little_endian, info.implicit_vr)
+
+
+EXPLICIT_LITTLE = Layout(True, False)
+IMPLICIT_LITTLE = Layout(True, True)
+
+
+def element_header(buf: bytes | bytearray | memoryview, pos: int, end: int, layout: Layout,
+                   source: str | None = None) -> tuple[int, bytes, int, int]:
+    """``(tag, VR bytes, value length, value offset)`` of the element header at ``pos``.
+
+    Item and delimitation tags (group FFFE) and implicit-VR elements have no VR (``b""``). Raises
+    TruncatedError when the header does not fit before ``end``, InvalidFileError for an invalid VR.
+    """
+    if pos + 8 > end:
+        raise TruncatedError(f"element header needs 8 bytes, only {max(end - pos, 0)} left", offset=pos,
+                             source=source)
+    little = layout.little
+    if layout.implicit:
+        group, elem, length = (IMPLICIT_LE if little else IMPLICIT_BE).unpack_from(buf, pos)
+        return (group << 16) | elem, b"", length, pos + 8
+    group, elem, vr, length = (EXPLICIT_LE if little else EXPLICIT_BE).unpack_from(buf, pos)
+    tag = (group << 16) | elem
+    if group == 0xFFFE:
+        return tag, b"", (UL_LE if little else UL_BE).unpack_from(buf, pos + 4)[0], pos + 8
+    if vr in LONG_VR_BYTES:
+        if pos + 12 > end:
+            raise TruncatedError(f"{tag_str(tag)}: the header of a {vr.decode()} element needs 12 bytes",
+                                 offset=pos, source=source)
+        return tag, vr, (UL_LE if little else UL_BE).unpack_from(buf, pos + 8)[0], pos + 12
+    if vr not in VR_BYTES:
+        raise InvalidFileError(f"{tag_str(tag)} has invalid VR {vr!r}", offset=pos, source=source)
+    return tag, vr, length, pos + 8
+
+
+def skip_sequence(buf: bytes | bytearray | memoryview, pos: int, end: int, little: bool, implicit: bool,
+                  depth: int = 1) -> int | None:
+    """The offset of the Sequence Delimitation Item that ends the undefined-length sequence whose items start
+    at ``pos``; defined-length items are jumped over whole. None when anything is irregular (the caller then
+    parses it in full, reporting or refusing what it finds). PS3.5 7.5.
+    """
+    if depth > MAX_DEPTH:
+        return None
+    unpack = (IMPLICIT_LE if little else IMPLICIT_BE).unpack_from
+    while pos + 8 <= end:
+        group, elem, length = unpack(buf, pos)
+        if group != 0xFFFE:
+            return None
+        if elem == 0xE0DD:
+            return pos if length == 0 else None
+        if elem != 0xE000:
+            return None
+        if length != UNDEFINED_LENGTH:
+            pos += 8 + length
+            if pos > end:
+                return None
+            continue
+        after = skip_item(buf, pos + 8, end, little, implicit, depth)
+        if after is None:
+            return None
+        pos = after
+    return None
+
+
+def skip_item(buf: bytes | bytearray | memoryview, pos: int, end: int, little: bool, implicit: bool,
+              depth: int) -> int | None:
+    """The offset after the Item Delimitation Item of the undefined-length item whose elements start at
+    ``pos``, or None if irregular."""
+    unpack = ((IMPLICIT_LE if little else IMPLICIT_BE) if implicit else (EXPLICIT_LE if little else EXPLICIT_BE)
+              ).unpack_from
+    unpack_ul = (UL_LE if little else UL_BE).unpack_from
+    while pos + 8 <= end:
+        if implicit:
+            group, elem, length = unpack(buf, pos)
+            value_pos = pos + 8
+            vr_bytes = b""
+        else:
+            group, elem, vr_bytes, length = unpack(buf, pos)
+            if group == 0xFFFE:
+                length = unpack_ul(buf, pos + 4)[0]
+                value_pos = pos + 8
+            elif vr_bytes in LONG_VR_BYTES:
+                if pos + 12 > end:
+                    return None
+                length = unpack_ul(buf, pos + 8)[0]
+                value_pos = pos + 12
+            elif vr_bytes in VR_BYTES:
+                value_pos = pos + 8
+            else:
+                return None
+        if group == 0xFFFE:
+            if elem == 0xE00D and length == 0:
+                return pos + 8
+            return None
+        if length == UNDEFINED_LENGTH:
+            if vr_bytes == b"UN":  # PS3.5 6.2.2: a sequence in Implicit VR Little Endian
+                inner = skip_sequence(buf, value_pos, end, True, True, depth + 1)
+            elif implicit or vr_bytes == b"SQ":
+                inner = skip_sequence(buf, value_pos, end, little, implicit, depth + 1)
+            else:
+                return None  # encapsulated data inside an item: leave it to the full parser
+            if inner is None:
+                return None
+            pos = inner + 8
+            continue
+        pos = value_pos + length
+        if pos > end:
+            return None
+    return None
+
+
+def skip_encapsulated(buf: bytes | bytearray | memoryview, pos: int, end: int) -> int | None:
+    """The offset after the Sequence Delimitation Item of encapsulated Pixel Data whose items start at
+    ``pos`` (PS3.5 A.4: items are always little endian), or None when an item runs past ``end``."""
+    while pos + 8 <= end:
+        group, elem, length = IMPLICIT_LE.unpack_from(buf, pos)
+        if group != 0xFFFE:
+            return None
+        if elem == 0xE0DD:
+            return pos + 8
+        if elem != 0xE000 or length == UNDEFINED_LENGTH:
+            return None
+        pos += 8 + length
+        if pos > end:
+            return None
+    return None
+
+
+def meta_end(buf: bytes | bytearray | memoryview, start: int = 132) -> int:
+    """The offset where the data set starts after the File Meta Information (group 0002, Explicit VR Little
+    Endian, PS3.10 7.1) that begins at ``start``."""
+    pos, n = start, len(buf)
+    while pos + 8 <= n:
+        if UL_LE.unpack_from(buf, pos)[0] & 0xFFFF != 0x0002:
+            return pos
+        _tag, _vr, length, value_pos = element_header(buf, pos, n, EXPLICIT_LITTLE)
+        pos = value_pos + length
+    if pos <= n:
+        return pos
+    raise InvalidFileError("File Meta Information runs past the end of the file", offset=start)
+
+
+def check_lengths(buf: bytes | bytearray | memoryview, pos: int, end: int, layout: Layout,
+                  source: str | None = None) -> None:
+    """Walk the top-level elements of a data set from ``pos`` and check that every declared length fits in
+    the ``end - pos`` bytes there are (undefined-length sequences and encapsulated Pixel Data walked to their
+    delimiters). What the default reader refuses — a value or an item running past the end, a header cut
+    short — raises TruncatedError naming the element; nothing inside sequences is decoded.
+    """
+    while pos < end:
+        tag, vr, length, value_pos = element_header(buf, pos, end, layout, source)
+        if tag >> 16 == 0xFFFE:
+            if tag in (ITEM_DELIMITATION, SEQUENCE_DELIMITATION):  # stray delimiters: the reader skips them
+                pos = value_pos
+                continue
+            raise InvalidFileError(f"an Item {tag_str(ITEM)} where a data element was expected", offset=pos,
+                                   source=source)
+        if length == UNDEFINED_LENGTH:
+            if tag == PIXEL_DATA or vr in (b"OB", b"OW"):
+                after = skip_encapsulated(buf, value_pos, end)
+                what = "encapsulated Pixel Data"
+            else:
+                little, implicit = (True, True) if vr == b"UN" else (layout.little, layout.implicit)
+                seq_end = skip_sequence(buf, value_pos, end, little, implicit)
+                after = None if seq_end is None else seq_end + 8
+                what = f"the undefined-length sequence {tag_str(tag)}"
+            if after is None:
+                raise TruncatedError(f"{what} is not terminated within the data ({end - value_pos} bytes from "
+                                     "its start)", offset=pos, source=source)
+            pos = after
+            continue
+        if value_pos + length > end:
+            raise TruncatedError(f"{tag_str(tag)} declares {length} bytes but only {end - value_pos} remain",
+                                 offset=pos, source=source)
+        pos = value_pos + length
+
+
+def sop_uids(data: bytes | bytearray | memoryview, transfer_syntax: str, start: int = 0) -> tuple[str, str] | None:
+    """SOP Class and Instance UIDs (0008,0016/0018) from the start of a data set, walking its first element
+    headers; None when the start is anything but plain elements in this encoding (the caller then asks the
+    full reader)."""
+    layout = Layout.of(transfer_syntax)
+    if layout is None:
+        return None
+    found: dict[int, str] = {}
+    pos, n = start, len(data)
+    last = -1
+    while pos + 8 <= n:
+        if layout.implicit and bytes(data[pos + 4:pos + 6]) in VR_BYTES:
+            return None  # looks explicit: not what the transfer syntax says
+        try:
+            tag, _vr, length, value = element_header(data, pos, n, layout)
+        except (InvalidFileError, TruncatedError):
+            return None
+        if tag <= last or tag > SOP_INSTANCE_UID or length == UNDEFINED_LENGTH or value + length > n:
+            break
+        last = tag
+        if tag in (SOP_CLASS_UID, SOP_INSTANCE_UID):
+            found[tag] = bytes(data[value:value + length]).decode("ascii", "replace").rstrip("\x00 ")
+        pos = value + length
+    if SOP_CLASS_UID in found and SOP_INSTANCE_UID in found:
+        return found[SOP_CLASS_UID], found[SOP_INSTANCE_UID]
+    return None
+
+
+@dataclass(frozen=True)
+class Part10Probe:
+    """What the start of a Part 10 file says, found without parsing the data set."""
+
+    transfer_syntax: str
+    data_offset: int
+    sop_class_uid: str
+    sop_instance_uid: str
+
+
+def probe_part10(head: bytes | bytearray | memoryview) -> Part10Probe | None:
+    """Transfer syntax (from the meta), data set offset and SOP UIDs (from the data set) of a Part 10 file's
+    first bytes; None for anything unusual, where the full reader decides."""
+    if len(head) < 144 or bytes(head[128:132]) != b"DICM":
+        return None
+    ts = ""
+    pos, n = 132, len(head)
+    while pos + 8 <= n:
+        if UL_LE.unpack_from(head, pos)[0] & 0xFFFF != 0x0002:
+            break
+        try:
+            tag, vr, length, value = element_header(head, pos, n, EXPLICIT_LITTLE)
+        except (InvalidFileError, TruncatedError):
+            return None
+        if not vr:
+            return None  # implicit VR meta and other oddities
+        if tag == TRANSFER_SYNTAX_UID:
+            ts = bytes(head[value:value + length]).decode("ascii", "replace").rstrip("\x00 ")
+        pos = value + length
+    if pos > n or ts not in TRANSFER_SYNTAXES:
+        return None
+    uids = sop_uids(head, ts, pos)
+    if uids is None:
+        return None
+    return Part10Probe(ts, pos, uids[0], uids[1])
+
+
+__all__ = [
+    "EXPLICIT_LITTLE",
+    "IMPLICIT_LITTLE",
+    "LONG_VR_BYTES",
+    "UNDEFINED_LENGTH",
+    "Layout",
+    "Part10Probe",
+    "check_lengths",
+    "element_header",
+    "meta_end",
+    "probe_part10",
+    "skip_encapsulated",
+    "skip_item",
+    "skip_sequence",
+    "sop_uids",
+]

@@ -1,0 +1,96 @@
+"""The SCP handler API: what a service implements to perform requests received on an association.
+
+One handler instance serves one kind of request (``ae.add_handler(CEchoRQ, handler)``). For each request
+the association asks the handler where the request's data set goes (:meth:`DimseHandler.data_sink`, so a
+C-STORE streams to its file as P-DATA arrives), then for the response(s) (:meth:`DimseHandler.responses`,
+run in a task of its own so that a slow handler never stalls the association's other requests). A handler
+that can answer without waiting opts in to :meth:`DimseHandler.handle_now`, which saves that task.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .dimse import DataSink, MemorySink, Request, Response
+from .negotiation import NegotiatedContext
+from .payload import Payload
+
+if TYPE_CHECKING:
+    from .association import Association
+    from .pdu import UserIdentityRQ
+
+
+@dataclass
+class RequestContext:
+    """What a handler knows about the request it serves: the association, the presentation context, who
+    asked, and whether the requestor cancelled it (C-CANCEL-RQ, PS3.7 9.3.2.3)."""
+
+    association: Association
+    context: NegotiatedContext
+    request: Request
+    cancelled: asyncio.Event = field(default_factory=asyncio.Event)
+    failure: Response | None = None  # set when the request is refused before its handler runs
+
+    @property
+    def transfer_syntax(self) -> str:
+        return self.context.transfer_syntax
+
+    @property
+    def calling_ae_title(self) -> str:
+        return self.association.peer_ae_title
+
+    @property
+    def called_ae_title(self) -> str:
+        return self.association.local_ae_title
+
+    @property
+    def peer_address(self) -> tuple[str, int] | None:
+        return self.association.peer_address
+
+    @property
+    def user_identity(self) -> UserIdentityRQ | None:
+        info = self.association.info
+        return info.user_identity if info is not None else None
+
+    @property
+    def association_id(self) -> str:
+        return self.association.id
+
+
+class DimseHandler(abc.ABC):
+    """Base of SCP handlers: override :meth:`responses` (several responses) or use :class:`SingleResponse`."""
+
+    def data_sink(self, request: Request, rc: RequestContext) -> DataSink:
+        """Where the request's data set goes (default: memory)."""
+        return MemorySink()
+
+    def handle_now(self, request: Request, data: DataSink | None, rc: RequestContext) -> Response | None:
+        """The response at once, when it needs no waiting; None to run :meth:`responses` in a task.
+
+        The default answers nothing at once. A handler opts in by overriding it (most C-STOREs and every
+        C-ECHO are answered this way)."""
+        return None
+
+    @abc.abstractmethod
+    def responses(self, request: Request, data: DataSink | None,
+                  rc: RequestContext) -> AsyncIterator[tuple[Response, Payload | None]]:
+        """Every response to ``request``, pending ones first, each with its data set (or None)."""
+
+
+class SingleResponse(DimseHandler):
+    """A handler whose requests get exactly one response, from :meth:`handle`."""
+
+    @abc.abstractmethod
+    async def handle(self, request: Request, data: DataSink | None, rc: RequestContext) -> Response:
+        """The one response to ``request``."""
+
+    async def responses(self, request: Request, data: DataSink | None,
+                        rc: RequestContext) -> AsyncIterator[tuple[Response, Payload | None]]:
+        yield await self.handle(request, data, rc), None
+
+
+__all__ = ["DimseHandler", "RequestContext", "SingleResponse"]

@@ -1,0 +1,188 @@
+"""The Storage SCP (PS3.4 B.2): C-STORE requests streamed to a target, checked, then answered.
+
+:class:`StorageSCP` accepts every Storage SOP Class of the UID registry in every transfer syntax dicomkit
+can read. For each C-STORE-RQ it asks a *receiver* for a :class:`StoreTarget`; the target gets the data set
+fragment by fragment as P-DATA arrives, then :meth:`StoreTarget.commit` decides the status that is sent
+back. ``files.FileStoreTarget`` writes a folder of Part 10 files; the server's archive plugs in a target
+that also indexes the object before answering.
+
+:func:`check_received` is the check every target applies before Success: the object must read with the
+rules of the default reader (what it refuses — a truncated value, a length past the end — is refused with
+0xC000 and the reason; what it reads with a correction is stored, the corrections reported) and carry the
+SOP Class/Instance UIDs its command announced (PS3.4 B.2.3).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple, Protocol
+
+from ...core.dataset import Dataset
+from ...core.errors import DicomError
+from ...core.tag import SOP_CLASS_UID, SOP_INSTANCE_UID
+from ...core.uid import NATIVE_TRANSFER_SYNTAXES, TRANSFER_SYNTAXES
+from ...core.uid import storage_sop_classes as registry_storage_classes
+from ...io.reader import read, read_buffer
+from ...net.dimse import CStoreRQ, CStoreRSP, DataSink, Request, Response
+from ...net.handlers import DimseHandler, RequestContext, SingleResponse
+from ...net.negotiation import PresentationContext
+from ...net.status import PROCESSING_FAILURE, SOP_CLASS_NOT_SUPPORTED, SUCCESS, Status
+from .status import CANNOT_UNDERSTAND, DATA_SET_DOES_NOT_MATCH, OUT_OF_RESOURCES
+
+
+def storage_transfer_syntaxes() -> list[str]:
+    """Every transfer syntax dicomkit reads, in the SCP's order of preference: uncompressed first (so a
+    proposal of several uncompressed syntaxes gets Explicit VR Little Endian), then all the others."""
+    first = [str(ts) for ts in NATIVE_TRANSFER_SYNTAXES]
+    return first + [ts for ts in TRANSFER_SYNTAXES if ts not in first]
+
+
+def storage_sop_classes() -> list[str]:
+    """Every Storage SOP Class of the UID registry (retired ones included: old modalities still send them)."""
+    return [str(u) for u in registry_storage_classes()]
+
+
+class StoreOutcome(NamedTuple):
+    """What to answer a C-STORE with."""
+
+    status: int
+    comment: str | None = None
+
+
+class StoreTarget(DataSink, Protocol):
+    """A data set being received for one C-STORE; ``commit`` runs once it is complete."""
+
+    async def commit(self) -> StoreOutcome:
+        """Make the object durable (or refuse it) and return the status to send back."""
+
+
+class StoreRefused(DicomError):
+    """Raised by a receiver to refuse a C-STORE before its data arrives (the data is then discarded)."""
+
+    def __init__(self, message: str, status: int = OUT_OF_RESOURCES) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class StoredInstance:
+    """An object that was received and kept: for logs, callbacks and indexing."""
+
+    sop_class_uid: str
+    sop_instance_uid: str
+    transfer_syntax: str
+    path: Path
+    size: int  # bytes of the data set received
+    calling_ae_title: str
+    peer: tuple[str, int] | None
+    outcome: str = "stored"  # "stored", "identical" (already there, nothing written) or "replaced"
+    corrections: tuple[str, ...] = ()  # what the reader corrected while checking it
+
+
+Receiver = Callable[[CStoreRQ, RequestContext], StoreTarget]
+OnStored = Callable[[StoredInstance], "Awaitable[StoreOutcome | None] | StoreOutcome | None"]
+
+
+class Checked(NamedTuple):
+    """The result of :func:`check_received`: a refusal, or None and what the reader corrected."""
+
+    refusal: StoreOutcome | None
+    corrections: tuple[str, ...] = ()
+
+
+def check_received(source: bytes | memoryview | str | os.PathLike[str], sop_class_uid: str,
+                   sop_instance_uid: str) -> Checked:
+    """Check a received object — the Part 10 bytes (meta then data set) or their file — as described in
+    the module documentation."""
+    try:
+        if isinstance(source, str | os.PathLike):
+            ds: Dataset = read(source)
+        else:
+            ds = read_buffer(memoryview(source))
+    except DicomError as exc:
+        # the reader's reason alone (it names the element): an Error Comment holds 64 characters (LO)
+        return Checked(StoreOutcome(CANNOT_UNDERSTAND, _detail(exc)))
+    except OSError as exc:
+        return Checked(StoreOutcome(OUT_OF_RESOURCES, f"cannot read the received object: {exc.strerror or exc}"))
+    sop_class = str(ds.value(SOP_CLASS_UID) or "").strip("\x00 ")
+    sop_instance = str(ds.value(SOP_INSTANCE_UID) or "").strip("\x00 ")
+    if not sop_class or not sop_instance:
+        return Checked(StoreOutcome(CANNOT_UNDERSTAND, "the data set has no SOP Class/Instance UID"))
+    if sop_class != sop_class_uid:
+        return Checked(StoreOutcome(DATA_SET_DOES_NOT_MATCH, "SOP Class UID differs from the command's"))
+    if sop_instance != sop_instance_uid:
+        return Checked(StoreOutcome(DATA_SET_DOES_NOT_MATCH, "SOP Instance UID differs from the command's"))
+    return Checked(None, tuple(str(c) for c in ds.read_corrections))
+
+
+def _detail(exc: DicomError) -> str:
+    detail = getattr(exc, "detail", None)
+    return str(detail) if detail else str(exc)
+
+
+class StorageSCP(SingleResponse):
+    """The Storage SCP: ``ae.add_service(StorageSCP(DirectoryReceiver("in")))``.
+
+    ``immediate`` (the default) answers a C-STORE without a task when its target can commit without
+    waiting (``commit_now``); a subclass whose :meth:`handle` must always run passes ``immediate=False``.
+    """
+
+    def __init__(self, receiver: Receiver, *, sop_classes: Iterable[str] | None = None,
+                 transfer_syntaxes: Sequence[str] | None = None, immediate: bool = True) -> None:
+        self.receiver = receiver
+        self.sop_classes = [str(u) for u in sop_classes] if sop_classes is not None else storage_sop_classes()
+        self.transfer_syntaxes = list(transfer_syntaxes) if transfer_syntaxes else storage_transfer_syntaxes()
+        self.immediate = immediate
+
+    def contexts(self) -> Sequence[PresentationContext]:
+        return [PresentationContext(uid, list(self.transfer_syntaxes)) for uid in self.sop_classes]
+
+    def handlers(self) -> dict[type[Request], DimseHandler]:
+        return {CStoreRQ: self}
+
+    def data_sink(self, request: Request, rc: RequestContext) -> DataSink:
+        assert isinstance(request, CStoreRQ)
+        if request.affected_sop_class_uid != rc.context.abstract_syntax:
+            raise StoreRefused(f"C-STORE of {request.affected_sop_class_uid} on a context for "
+                               f"{rc.context.abstract_syntax}", SOP_CLASS_NOT_SUPPORTED)
+        try:
+            return self.receiver(request, rc)
+        except StoreRefused:
+            raise
+        except OSError as exc:
+            raise StoreRefused(f"cannot store: {exc.strerror or exc}") from exc
+
+    def handle_now(self, request: Request, data: DataSink | None, rc: RequestContext) -> Response | None:
+        if not self.immediate:
+            return None
+        commit_now = getattr(data, "commit_now", None)
+        outcome = commit_now() if commit_now is not None else None
+        if outcome is None:
+            return None
+        return CStoreRSP(status=Status(outcome.status), error_comment=outcome.comment)
+
+    async def handle(self, request: Request, data: DataSink | None, rc: RequestContext) -> Response:
+        commit = getattr(data, "commit", None)
+        if commit is None:
+            return CStoreRSP(status=Status(PROCESSING_FAILURE), error_comment="no data set received")
+        outcome: StoreOutcome = await commit()
+        return CStoreRSP(status=Status(outcome.status), error_comment=outcome.comment)
+
+
+__all__ = [
+    "SUCCESS",
+    "Checked",
+    "OnStored",
+    "Receiver",
+    "StorageSCP",
+    "StoreOutcome",
+    "StoreRefused",
+    "StoreTarget",
+    "StoredInstance",
+    "check_received",
+    "storage_sop_classes",
+    "storage_transfer_syntaxes",
+]
