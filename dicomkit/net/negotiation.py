@@ -193,14 +193,16 @@ def build_request(calling_ae: str, called_ae: str, contexts: Sequence[Presentati
 
 def accept_response(rq: AAssociateRQ, ac: AAssociateAC) -> AssociationInfo:
     """The requestor's view of an A-ASSOCIATE-AC answering ``rq``."""
-    proposed = {pc.context_id: pc for pc in rq.presentation_contexts}
+    proposed: dict[int, PresentationContextRQ] = {}
+    for pc in rq.presentation_contexts:
+        proposed.setdefault(pc.context_id, pc)  # a repeated ID means its first proposal (as the acceptor reads it)
     roles = {r.sop_class_uid: r for r in ac.user_information.role_selections}
     proposed_roles = {r.sop_class_uid: r for r in rq.user_information.role_selections}
     contexts: dict[int, NegotiatedContext] = {}
     for result in ac.presentation_contexts:
         pc = proposed.get(result.context_id)
-        if pc is None:
-            continue  # an answer to nothing we proposed: not usable
+        if pc is None or result.context_id in contexts:
+            continue  # an answer to nothing we proposed, or a second answer for one ID: not usable
         accepted = result.result == ContextResult.ACCEPTANCE
         ts = result.transfer_syntax if accepted else ""
         outcome = result.result
@@ -321,10 +323,10 @@ def _negotiate(rq: AAssociateRQ, settings: AcceptorSettings, identity_verifier: 
     for pc in rq.presentation_contexts:
         cid = pc.context_id
         if cid in seen or not cid & 1:
-            # an even or repeated ID is not a usable context (PS3.8 9.3.2.2); refuse it, keep the rest
-            if cid not in seen:
-                results.append(PresentationContextAC(cid, ContextResult.NO_REASON,
-                                                     _echo_syntax(pc.transfer_syntaxes[0])))
+            # An even or repeated ID is not a usable context (PS3.8 9.3.2.2, 7.1.1.13). Every proposed context
+            # still gets its result (7.1.1.14: one result per proposal): no-reason (provider rejection). A
+            # repeat keeps the first proposal of its ID as the negotiated context.
+            results.append(PresentationContextAC(cid, ContextResult.NO_REASON, _echo_syntax(pc.transfer_syntaxes[0])))
             continue
         seen.add(cid)
         sc = supported.get(pc.abstract_syntax)

@@ -137,11 +137,19 @@ def test_max_pdu_both_ways():
 
 
 def test_even_and_duplicate_context_ids_are_refused_not_fatal():
+    """PS3.8 7.1.1.14: one result per proposed context. An even ID (9.3.2.2) and a repeated one (7.1.1.13:
+    each proposal needs an unused ID) are answered no-reason (provider rejection); the first proposal of a
+    repeated ID is the context, on both sides."""
     rq = request([PresentationContext(CT, [ELE])])
-    rq.presentation_contexts += [P.PresentationContextRQ(2, CT, [ELE]), P.PresentationContextRQ(1, CT, [ELE])]
+    rq.presentation_contexts += [P.PresentationContextRQ(2, CT, [ELE]), P.PresentationContextRQ(1, MR, [ELE]),
+                                 P.PresentationContextRQ(3, CT, [ILE, ELE])]
     ac, info = negotiate(rq, Settings())
-    assert [(c.context_id, c.result) for c in ac.presentation_contexts] == [(1, 0), (2, 2)]
-    assert list(info.contexts) == [1]
+    assert [(c.context_id, c.result) for c in ac.presentation_contexts] == [(1, 0), (2, 2), (1, 2), (3, 0)]
+    assert list(info.contexts) == [1, 3] and info.contexts[1].abstract_syntax == CT
+    wire = P.decode(ac.encode())  # through the codec, as the requestor receives it
+    mine = accept_response(rq, wire)
+    assert [(c.context_id, c.abstract_syntax, c.accepted) for c in mine.contexts.values()] == [
+        (1, CT, True), (2, CT, False), (3, CT, True)]
 
 
 def test_requestor_ignores_a_transfer_syntax_it_never_proposed():
