@@ -194,15 +194,16 @@ def build_request(calling_ae: str, called_ae: str, contexts: Sequence[Presentati
 def accept_response(rq: AAssociateRQ, ac: AAssociateAC) -> AssociationInfo:
     """The requestor's view of an A-ASSOCIATE-AC answering ``rq``."""
     proposed: dict[int, PresentationContextRQ] = {}
-    for pc in rq.presentation_contexts:
-        proposed.setdefault(pc.context_id, pc)  # a repeated ID means its first proposal (as the acceptor reads it)
+    for item in rq.presentation_contexts:
+        proposed.setdefault(item.context_id, item)  # a repeated ID means its first proposal (as the acceptor reads)
     roles = {r.sop_class_uid: r for r in ac.user_information.role_selections}
     proposed_roles = {r.sop_class_uid: r for r in rq.user_information.role_selections}
     contexts: dict[int, NegotiatedContext] = {}
     for result in ac.presentation_contexts:
-        pc = proposed.get(result.context_id)
-        if pc is None or result.context_id in contexts:
+        found = proposed.get(result.context_id)
+        if found is None or result.context_id in contexts:
             continue  # an answer to nothing we proposed, or a second answer for one ID: not usable
+        pc = found
         accepted = result.result == ContextResult.ACCEPTANCE
         ts = result.transfer_syntax if accepted else ""
         outcome = result.result
