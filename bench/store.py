@@ -9,6 +9,9 @@
   receiver (``ru_maxrss`` from wait4).
 - ``--huge-gb N``: DCMTK storescu sends an N GB object to ``dicomkit receive``; its peak RSS is reported
   (target: under 150 MB for 1 GB).
+- other receivers (``--peers pynetdicom,orthanc``): ``dicomkit store`` and DCMTK ``storescu`` send the first
+  ``--peer-files`` files to a pynetdicom Storage SCP (bench/peers/pynetdicom_scp.py) and to Orthanc (Debian
+  package, started on loopback ports with a temporary configuration); whole commands, same run.
 
 Every DCMTK tool runs with TCP_NODELAY=1 in its environment. Files are made once in bench/data/store/.
 Usage: python bench/store.py [--files 1000] [--rounds 3] [--big-mb 200] [--huge-gb 0]
@@ -17,6 +20,7 @@ Usage: python bench/store.py [--files 1000] [--rounds 3] [--big-mb 200] [--huge-
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import socket
@@ -137,12 +141,25 @@ class Receiver:
         folder.mkdir(parents=True)
         self.folder = folder
         self.port = free_port()
+        self.aet = "ANY-SCP"
         if kind == "dicomkit":
             args = [*DICOMKIT, "receive", "--port", str(self.port), "--host", "127.0.0.1", "--output", str(folder),
                     "--quiet"]
+        elif kind == "pynetdicom":
+            args = [sys.executable, str(HERE / "peers" / "pynetdicom_scp.py"), str(self.port), str(folder)]
+        elif kind == "orthanc":
+            self.aet = "ORTHANC"
+            config = folder / "orthanc.json"
+            config.write_text(json.dumps({
+                "Name": "bench", "StorageDirectory": str(folder / "db"), "IndexDirectory": str(folder / "db"),
+                "DicomAet": self.aet, "DicomPort": self.port, "HttpPort": free_port(), "RemoteAccessAllowed": False,
+                "AuthenticationEnabled": False, "Plugins": [], "DicomCheckCalledAet": False}))
+            args = ["Orthanc", str(config)]
         else:
             args = ["storescp", "+xa", "-od", str(folder), str(self.port)]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, env=ENV)
+        # other peers run as they do in the field: without DCMTK's TCP_NODELAY switch in their environment
+        env = ENV if kind in ("dicomkit", "dcmtk") else {k: v for k, v in ENV.items() if k != "TCP_NODELAY"}
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, env=env)
         wait_port(self.port, self.proc)
 
     def stop(self) -> int:
@@ -152,14 +169,30 @@ class Receiver:
         return int(usage.ru_maxrss)
 
 
-def storescu(port: int, files: list[Path] | Path) -> list[str]:
+def storescu(port: int, files: list[Path] | Path, aet: str = "ANY-SCP") -> list[str]:
     names = [str(files)] if isinstance(files, Path) else ["+sd", str(files[0].parent)]
-    return ["storescu", "-aec", "ANY-SCP", "127.0.0.1", str(port), *names]
+    return ["storescu", "-aec", aet, "127.0.0.1", str(port), *names]
 
 
-def dicomkit_store(port: int, files: list[Path] | Path) -> list[str]:
+def dicomkit_store(port: int, files: list[Path] | Path, aet: str = "ANY-SCP") -> list[str]:
     names = [str(files)] if isinstance(files, Path) else [str(files[0].parent)]
-    return [*DICOMKIT, "store", "127.0.0.1", str(port), *names, "--no-progress"]
+    return [*DICOMKIT, "store", "127.0.0.1", str(port), *names, "--no-progress", "--aec", aet]
+
+
+def bench_peer(kind: str, files: list[Path], rounds: int) -> dict[str, list[float]]:
+    """dicomkit store and storescu into another receiver, alternating; whole commands."""
+    times: dict[str, list[float]] = {"dicomkit": [], "dcmtk": []}
+    for r in range(rounds):
+        for sender in (("dicomkit", "dcmtk") if r % 2 == 0 else ("dcmtk", "dicomkit")):
+            rx = Receiver(kind, DATA / f"out-{kind}")
+            try:
+                cmd = dicomkit_store(rx.port, files, rx.aet) if sender == "dicomkit" else storescu(rx.port, files,
+                                                                                                  rx.aet)
+                elapsed, _, _ = run_timed(cmd)
+            finally:
+                rx.stop()
+            times[sender].append(elapsed)
+    return times
 
 
 def bench_receive(files: list[Path] | Path, rounds: int) -> dict[str, list[float]]:
@@ -235,6 +268,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--big-mb", type=int, default=200)
     parser.add_argument("--huge-gb", type=float, default=0)
+    parser.add_argument("--peers", default="pynetdicom,orthanc", help="other receivers to send to ('' for none)")
+    parser.add_argument("--peer-files", type=int, default=200, help="files sent to the other receivers")
     args = parser.parse_args()
     for tool in ("storescu", "storescp"):
         if shutil.which(tool) is None:
@@ -252,6 +287,19 @@ def main() -> int:
     transfer = statistics.median(sent["transfer"])
     print(f"  dicomkit store without Python start-up and file scan: {transfer:.2f} s "
           f"({statistics.median(sent['dcmtk']) / transfer:.2f}x storescu's whole run)")
+    for kind in filter(None, args.peers.split(",")):
+        if kind == "orthanc" and shutil.which("Orthanc") is None:
+            print("orthanc: not installed (Debian package orthanc); skipped")
+            continue
+        subset = make_small(args.peer_files)
+        peer_dir = DATA / f"peer-{len(subset)}"
+        if not peer_dir.is_dir() or len(list(peer_dir.glob("*.dcm"))) != len(subset):
+            shutil.rmtree(peer_dir, ignore_errors=True)
+            peer_dir.mkdir(parents=True)
+            for p in subset:
+                shutil.copy(p, peer_dir / p.name)
+        report(f"send    (SCU -> {kind}, {len(subset)} files)", bench_peer(kind, sorted(peer_dir.glob("*.dcm")),
+                                                                            args.rounds), len(subset), "files/s")
     if args.big_mb:
         print("large multi-frame object:")
         big_file(make_big(args.big_mb, f"big-{args.big_mb}mb.dcm"), args.rounds)

@@ -35,6 +35,7 @@ from .pdu import PDUReader
 log = logging.getLogger("dicomkit.net")
 
 WRITE_HIGH_WATER = 1 << 20  # pause a sender when this much is queued in the transport
+_QUICKACK: int = getattr(socket, "TCP_QUICKACK", 0)  # Linux only (0: not available)
 
 
 class UpperLayerUser(Protocol):
@@ -67,6 +68,7 @@ class UpperLayerProtocol(asyncio.BufferedProtocol):
         self._writable.set()
         self._broken = False  # after an invalid PDU the byte stream cannot be trusted
         self.on_connected: Callable[[], None] | None = None
+        self._quickack: socket.socket | None = None
         self.closed: asyncio.Future[None] = self._loop.create_future()
 
     # -- asyncio callbacks ------------------------------------------------------------------------------
@@ -77,6 +79,8 @@ class UpperLayerProtocol(asyncio.BufferedProtocol):
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if _QUICKACK:
+                self._quickack = sock
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple) and len(peer) >= 2:
             self.peer = (str(peer[0]), int(peer[1]))
@@ -94,6 +98,14 @@ class UpperLayerProtocol(asyncio.BufferedProtocol):
         return self.reader.get_buffer(sizehint)
 
     def buffer_updated(self, nbytes: int) -> None:
+        if self._quickack is not None:
+            # Acknowledge at once (Linux resets this after a while, so after every read): a peer that sends
+            # a small PDU in two writes without TCP_NODELAY (DCMTK's default, Orthanc, pynetdicom) would
+            # otherwise hold the second part until our delayed ACK, 40 ms per message.
+            try:
+                self._quickack.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
+            except OSError:
+                self._quickack = None
         self.reader.buffer_updated(nbytes)
         self._last_activity = self._loop.time()
         if self._broken:
