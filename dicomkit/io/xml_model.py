@@ -279,7 +279,7 @@ def _dcmtk_document(ds: Dataset, include_file_meta: bool) -> list[str]:
     out = ['<?xml version="1.0" encoding="UTF-8"?>']
     if include_file_meta and ds.file_meta is not None:
         out.append("<file-format>")
-        out.append('<meta-header xfer="1.2.840.10008.1.2.1" name="Little Endian Explicit">')
+        out.append(f'<meta-header xfer="{ExplicitVRLittleEndian}" name="Little Endian Explicit">')
         writer.dataset(ds.file_meta, out, 0)
         out.append("</meta-header>")
         out.append(f"<data-set {ts_attrs}>")
