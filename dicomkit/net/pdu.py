@@ -719,6 +719,9 @@ def decode(data: bytes | memoryview) -> PDU:
 _KNOWN_TYPES = frozenset(int(t) for t in PDUType)
 
 
+_FIRST_BUFFER = 1 << 14  # what a new connection's receive buffer starts with
+
+
 class PDUReader:
     """Incremental PDU framing over a receive buffer it owns.
 
@@ -736,7 +739,8 @@ class PDUReader:
         self.max_pdata_length = max_pdata_length or UNLIMITED_PDATA_CAP
         self.max_association_length = max_association_length
         self._chunk = chunk
-        self._buf = bytearray(chunk)
+        # small until the peer sends more: a connection that only negotiates (or sends garbage) stays light
+        self._buf = bytearray(min(chunk, _FIRST_BUFFER))
         self._start = 0
         self._end = 0
         self._need = 6  # bytes needed from _start for the next PDU
@@ -748,13 +752,15 @@ class PDUReader:
             self._start = self._end = start = end = 0
             if len(buf) > 4 * self._chunk and self._need <= self._chunk:
                 self._buf = buf = bytearray(self._chunk)  # give back what one huge PDU needed
-        want = max(self._need, end - start + self._chunk // 4)
+        pending = end - start
+        # Room for what the next PDU needs — but never far beyond what has arrived: a header may announce
+        # megabytes it never sends, so the buffer grows (geometrically) with the bytes, not with the claim.
+        want = max(min(self._need, max(2 * len(buf), pending + self._chunk)), pending + max(len(buf) // 4, 4096))
         if start + want > len(buf):
-            pending = end - start
             if want <= len(buf) and start:
                 buf[0:pending] = buf[start:end]  # slicing copies first, so overlap is safe
             else:
-                bigger = bytearray(max(want, self._chunk))
+                bigger = bytearray(want)
                 bigger[0:pending] = buf[start:end]
                 self._buf = buf = bigger
             self._start, self._end = 0, pending

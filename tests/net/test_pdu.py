@@ -229,3 +229,19 @@ def test_mutated_association_request_never_crashes(position, value):
         P.decode(bytes(data))
     except PDUError:
         pass
+
+
+def test_reader_buffer_grows_with_the_bytes_not_with_the_claim():
+    """A header announcing megabytes it never sends must not make the reader allocate them (a fuzzed or
+    hostile peer would otherwise hold memory per connection); real large PDUs still arrive whole."""
+    reader = P.PDUReader(1 << 22)
+    reader.feed(struct.pack(">BBI", 0x01, 0, 2_000_000) + b"x" * 100)  # A-ASSOCIATE-RQ claiming 2 MB
+    assert reader.next_pdu() is None
+    assert len(reader._buf) < 1 << 16
+    fresh = P.PDUReader(1 << 22)
+    assert len(fresh._buf) <= 1 << 14  # a new connection starts small
+    big = P.PDataTF([P.PDV(1, False, True, bytes(3_000_000))]).encode()
+    for start in range(0, len(big), 65536):
+        fresh.feed(big[start:start + 65536])
+    pdu = fresh.next_pdu()
+    assert isinstance(pdu, P.PDataTF) and len(pdu.pdvs[0].data) == 3_000_000
