@@ -18,6 +18,14 @@ RAW_FILES = {"JLSL_RGB_ILV0.dcm", "JLSL_RGB_ILV1.dcm", "JLSL_RGB_ILV2.dcm", "JLS
              "OT-PAL-8-face.dcm"}
 
 
+def corpus_file(name: str) -> Path:
+    """One corpus file by name; the test is skipped when the corpus is not there."""
+    path = CORPUS / name
+    if not path.exists():
+        pytest.skip(f"corpus file {name} not found at {CORPUS}")
+    return path
+
+
 def corpus_files() -> list[Path]:
     if not CORPUS.is_dir():
         return []

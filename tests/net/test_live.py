@@ -30,18 +30,12 @@ from dicomkit.services import echo, store
 from dicomkit.services.storage import DirectoryReceiver, StorageSCP
 from dicomkit.services.verification import VerificationSCP
 
-from ..conftest import CORPUS
+from ..conftest import CORPUS, corpus_file
 from ..helpers import until, wait_until
 
 ELE, ILE = "1.2.840.10008.1.2.1", "1.2.840.10008.1.2"
 CT = "1.2.840.10008.5.1.4.1.1.2"
 
-
-def corpus_file(name: str) -> Path:
-    path = CORPUS / name
-    if not path.exists():
-        pytest.skip(f"corpus file {name} not found at {CORPUS}")
-    return path
 
 
 RECEIVERS = []
