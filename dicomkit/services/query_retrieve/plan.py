@@ -39,7 +39,7 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from enum import Enum
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ...core.dataset import Dataset
@@ -309,13 +309,24 @@ class QueryPlan:
 
 # -- normalisation shared with the evaluator and with SQL sources ----------------------------------------
 def fold(text: str, fuzzy: bool = False) -> str:
-    """Text for case-insensitive comparison (``casefold``); with ``fuzzy`` accents and repeated spaces are
-    dropped too (dicomkit's fuzzy semantic matching of person names, PS3.4 C.2.2.2.1.1)."""
-    out = text.casefold()
+    """Text for case-insensitive comparison: each character lower-cased, and with ``fuzzy`` also without its
+    accents (dicomkit's fuzzy semantic matching of person names, PS3.4 C.2.2.2.1.1). Character by character
+    and never changing the length (``ß`` stays ``ß``), so that ``?`` still stands for one character."""
+    if text.isascii():
+        return text.lower()
+    return "".join(_fold_char(c, fuzzy) for c in text)
+
+
+@lru_cache(maxsize=4096)
+def _fold_char(c: str, fuzzy: bool) -> str:
+    low = c.lower()
+    if len(low) != 1:
+        low = c
     if fuzzy:
-        out = "".join(c for c in unicodedata.normalize("NFKD", out) if not unicodedata.combining(c))
-        out = " ".join(out.split())
-    return out
+        base = "".join(b for b in unicodedata.normalize("NFKD", low) if not unicodedata.combining(b))
+        if len(base) == 1:
+            return base
+    return low
 
 
 def person_name_groups(value: str) -> tuple[str, str, str]:
