@@ -180,13 +180,14 @@ class MemorySource:
 
     # -- executing plans -----------------------------------------------------------------------------------
     def _entities(self, level: Level) -> Iterable[_Entity]:
+        # snapshots: instances may be added while a query streams its matches
         if level is Level.PATIENT:
-            return self._patients.values()
+            return tuple(self._patients.values())
         if level is Level.STUDY:
-            return self._studies.values()
+            return tuple(self._studies.values())
         if level is Level.SERIES:
-            return self._series.values()
-        return self._instances.values()
+            return tuple(self._series.values())
+        return tuple(self._instances.values())
 
     def _lookup(self, level: Level, values: Sequence[str]) -> list[_Entity]:
         if level is Level.PATIENT:
@@ -301,7 +302,7 @@ def _descendants(entities: Iterable[_Entity], level: Level) -> Iterator[_Entity]
         if entity.level is level:
             yield entity
         elif entity.level.depth < level.depth:
-            yield from _descendants(entity.children.values(), level)
+            yield from _descendants(tuple(entity.children.values()), level)
 
 
 # -- a folder of Part 10 files ------------------------------------------------------------------------------
@@ -384,9 +385,11 @@ class FolderSource(MemorySource):
                 stored = StoredObject(sop_class, sop_instance, ts, path=key, size=path.stat().st_size,
                                       study_instance_uid=_text(header, STUDY_UID) or None,
                                       series_instance_uid=_text(header, SERIES_UID) or None)
-                before = len(self)
+                existing = self.stored_object(sop_instance)
+                if existing is not None:
+                    raise DicomError(f"SOP Instance UID {sop_instance} is also in {existing.path}")
                 self.add(header, stored)
-                added += len(self) - before
+                added += 1
             except (DicomError, OSError) as exc:
                 self.skipped.append((key, str(exc)))
         return added

@@ -356,3 +356,12 @@ def test_memory_mpps_source_keeps_copies() -> None:
     step.PerformedProcedureStepStatus = "COMPLETED"
     got = _run(source.get("1.2.9", LOCAL))
     assert got.PerformedProcedureStepStatus == "IN PROGRESS"
+
+
+def test_folder_source_reports_duplicate_instances(tmp_path: Path, people: dict[str, Dataset]) -> None:
+    people["dole"].save(tmp_path / "a.dcm", transfer_syntax=ELE)
+    people["dole"].save(tmp_path / "b.dcm", transfer_syntax="1.2.840.10008.1.2")
+    source = FolderSource(tmp_path)
+    assert len(source) == 1
+    ((path, reason),) = source.skipped
+    assert path.endswith("b.dcm") and "a.dcm" in reason

@@ -339,17 +339,6 @@ class InformationModel:
             level = Level.STUDY
         return level if level in self.levels else None
 
-    def entity_level_of(self, tag: int) -> Level | None:
-        """The level of the entity that holds the attribute in the real world: like :meth:`level_of` but
-        Patient attributes stay at PATIENT in every model (for sources that build the hierarchy)."""
-        name = ATTRIBUTE_LEVELS.get(tag)
-        if name is not None:
-            return _LEVEL_BY_NAME[name]
-        for level, defs in PATIENT_ROOT.keys.items():
-            if any(d.tag == tag for d in defs):
-                return level
-        return None
-
     def __repr__(self) -> str:
         return f"<InformationModel {self.name}>"
 

@@ -362,7 +362,7 @@ def response_identifier(plan: QueryPlan, match: Record, *, retrieve_ae_title: st
 
 
 def _response_element(key: KeyMatch, elem: DataElement | None, matcher: Matcher) -> DataElement:
-    if elem is None:
+    if elem is None or key.tag >> 16 == 0x7FE0:  # pixel data is retrieved, never returned by a query
         return DataElement(key.tag, key.vr, None)
     if not key.is_sequence or elem.vr != "SQ":
         return elem.copy()

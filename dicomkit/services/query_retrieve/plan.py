@@ -202,9 +202,10 @@ class PlanOptions:
     - ``relational``: relational-queries (C-FIND) or relational-retrieval (C-MOVE/C-GET) was accepted;
       keys of any level may be given and unique keys of the levels above may be left out.
     - ``strict_hierarchy`` (the SCP's choice, PS3.4 C.4.1.2.1): a hierarchical query refuses matching keys
-      of the levels above other than their unique keys, and needs those unique keys. False accepts both
-      (many SCUs send Patient's Name in a Patient Root STUDY query). Keys of lower levels are refused in
-      hierarchical queries either way.
+      of the levels above other than their unique keys, needs those unique keys, and refuses keys of the
+      levels below. False accepts the first two (many SCUs send Patient's Name in a Patient Root STUDY query)
+      and zero-length keys of the levels below (answered with zero length); matching keys of the levels below
+      are refused in hierarchical queries either way.
     - ``pn_case_insensitive`` (the SCP's choice, PS3.4 C.2.2.2.1): literal PN matching ignores case.
     """
 
@@ -382,11 +383,15 @@ def plan_from_identifier(identifier: Dataset, sop_class_uid: str | None = None, 
                          model: InformationModel | None = None, operation: Operation | None = None,
                          options: PlanOptions | None = None) -> QueryPlan:
     """The plan of an Identifier received with a request of SOP Class ``sop_class_uid`` (or of the given
-    ``model`` and ``operation``). Raises :class:`~.errors.QueryError` when the Identifier cannot be served."""
+    ``model`` and ``operation``, FIND by default). Raises :class:`~.errors.QueryError` when the Identifier
+    cannot be served."""
     if model is None or operation is None:
-        found = model_for_sop_class(sop_class_uid or "")
+        found = model_for_sop_class(sop_class_uid) if sop_class_uid else None
         if found is None:
-            raise QueryError(Reason.INVALID_VALUE, f"{sop_class_uid} is not a Query/Retrieve or Worklist SOP Class")
+            if model is None:
+                raise QueryError(Reason.INVALID_VALUE,
+                                 f"{sop_class_uid} is not a Query/Retrieve or Worklist SOP Class")
+            found = (model, Operation.FIND)
         model, operation = model or found[0], operation or found[1]
     return _build(identifier, model, operation, options or PlanOptions(), {})
 
@@ -689,7 +694,7 @@ def _check_hierarchy(plan: QueryPlan, ctx: _Context) -> QueryPlan:
         if retrieve and key.key_type is not KeyType.UNIQUE:
             ignored.append(key.tag)  # PS3.4 C.4.2.1.4.1: a retrieval is identified by unique keys only
             continue
-        if key.level in below and (retrieve or not relational):
+        if key.level in below and (retrieve or not relational) and (key.is_matching or plan.options.strict_hierarchy):
             what = "C-MOVE/C-GET" if retrieve else "hierarchical"
             raise ctx.error(Reason.KEY_AT_WRONG_LEVEL, f"{key.keyword or hex(key.tag)} is a {key.level.value} "
                             f"key: a {what} request at {level.value} level has no keys of the levels below "

@@ -189,3 +189,10 @@ def test_group_lengths_private_creators_and_command_groups_are_not_keys() -> Non
     plan = plan_from_identifier(ds, model=STUDY_ROOT, operation=Operation.FIND)
     assert [k.tag for k in plan.keys] == [0x00091001, 0x00100010]
     assert plan.key(0x00091001).level is not None  # type: ignore[union-attr]  (private: the query level)
+
+
+def test_lenient_hierarchy_takes_zero_length_keys_of_lower_levels() -> None:
+    plan = plan_from_identifier(_ds(QueryRetrieveLevel="STUDY", SeriesDescription=""), model=STUDY_ROOT,
+                                operation=Operation.FIND, options=PlanOptions(strict_hierarchy=False))
+    key = plan.key(0x0008103E)
+    assert key is not None and not key.is_matching and key.level is not None and key.level.value == "SERIES"

@@ -153,3 +153,14 @@ def test_terms_for_sql_sources() -> None:
     assert person_name_groups("Doe^John^^=^^=") == ("Doe^John", "", "")
     assert plan.unique_values(plan.level) is None  # type: ignore[arg-type]
     assert "PatientName [PN] wildcard" in plan.describe()
+
+
+def test_pixel_data_is_never_returned_by_a_query() -> None:
+    record = Dataset()
+    record.add_new(0x7FE00010, "OW", bytes(64))
+    record.SOPInstanceUID = "1.2.3"
+    q = _q(QueryRetrieveLevel="IMAGE", StudyInstanceUID="1.2", SeriesInstanceUID="1.2.1", SOPInstanceUID="")
+    q.add_new(0x7FE00010, "OW", b"")
+    plan = plan_from_identifier(q, model=STUDY_ROOT, operation=Operation.FIND)
+    r = response_identifier(plan, record)
+    assert r[0x7FE00010].length == 0 and r.SOPInstanceUID == "1.2.3"
