@@ -207,6 +207,9 @@ class PlanOptions:
       and zero-length keys of the levels below (answered with zero length); matching keys of the levels below
       are refused in hierarchical queries either way.
     - ``pn_case_insensitive`` (the SCP's choice, PS3.4 C.2.2.2.1): literal PN matching ignores case.
+    - ``unknown_values_match``: None follows the model (an entity with a zero-length value of a key matches
+      it in Query/Retrieve, PS3.4 C.2.2.1.2 and C.2.2.1.3; not in worklists, K.2.2.1.1.1). False makes such
+      entities match only universal keys, as DCMTK's dcmqrscp and Orthanc do.
     """
 
     relational: bool = False
@@ -217,6 +220,7 @@ class PlanOptions:
     multiple_value_matching: bool = False
     pn_case_insensitive: bool = True
     strict_hierarchy: bool = True
+    unknown_values_match: bool | None = None
 
     @classmethod
     def from_negotiation(cls, accepted: FindOptions | RetrieveOptions | WorklistOptions | None,
@@ -469,8 +473,10 @@ def _parse_key(elem: DataElement, level: Level | None, ctx: _Context) -> KeyMatc
     vr = str(elem.vr)
     kw = elem.keyword
     key_type = ctx.model.key_type(tag)
+    unknown = ctx.model.unknown_value_matches if ctx.options.unknown_values_match is None \
+        else ctx.options.unknown_values_match
     base = KeyMatch(tag, kw, vr, level, key_type, MatchKind.UNIVERSAL,
-                    unknown_matches=ctx.model.unknown_value_matches and not ctx.options.empty_value_matching)
+                    unknown_matches=unknown and not ctx.options.empty_value_matching)
     if vr == "SQ":
         return _parse_sequence(elem, base, level, ctx)
     values = _values(elem)
