@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from ...core.dataset import Dataset
 from ...core.dictionary import lookup
 from ...core.element import DataElement
+from ...core.errors import DicomError
 from ...core.uid import UID
 from .errors import QueryError, Reason
 from .levels import (
@@ -401,10 +402,21 @@ def plan_from_identifier(identifier: Dataset, sop_class_uid: str | None = None, 
 
 
 def _build(identifier: Dataset, model: InformationModel, operation: Operation, options: PlanOptions,
-           parameter_of: dict[int, str], *, level_override: Level | None = None) -> QueryPlan:
+           parameter_of: dict[int, str]) -> QueryPlan:
+    try:
+        return _build_plan(identifier, model, operation, options, parameter_of)
+    except QueryError:
+        raise
+    except DicomError as exc:  # a value that cannot even be decoded (a broken sequence, a short binary value)
+        raise QueryError(Reason.INVALID_VALUE, f"the Identifier cannot be read: {exc}",
+                         comment="the Identifier cannot be read") from None
+
+
+def _build_plan(identifier: Dataset, model: InformationModel, operation: Operation, options: PlanOptions,
+                parameter_of: dict[int, str]) -> QueryPlan:
     offset = _timezone(identifier, parameter_of)
     ctx = _Context(model, operation, options, offset if options.timezone_adjustment else None, parameter_of)
-    level = level_override if level_override is not None else _level(identifier, ctx)
+    level = _level(identifier, ctx)
     view = identifier.value(QUERY_RETRIEVE_VIEW) if QUERY_RETRIEVE_VIEW in identifier else None
     keys: list[KeyMatch] = []
     for elem in identifier:
@@ -418,7 +430,13 @@ def _build(identifier: Dataset, model: InformationModel, operation: Operation, o
         if tag == TIMEZONE_OFFSET_FROM_UTC:  # the query's timezone (C.4.1.1.3.1), returned but never matched
             keys.append(KeyMatch(tag, "TimezoneOffsetFromUTC", "SH", key_level, KeyType.OPTIONAL, MatchKind.UNIVERSAL))
             continue
-        keys.append(_parse_key(elem, key_level, ctx))
+        try:
+            keys.append(_parse_key(elem, key_level, ctx))
+        except QueryError:
+            raise
+        except DicomError as exc:
+            raise ctx.error(Reason.INVALID_VALUE, f"{elem.keyword or elem.tag}: {exc}", tag,
+                            comment=f"cannot read {elem.keyword or elem.tag}") from None
     if options.combined_datetime:
         keys = _pair_dates_and_times(keys, ctx)
     plan = QueryPlan(model, level, operation, tuple(keys), options, identifier.character_set, offset,
