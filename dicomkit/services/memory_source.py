@@ -434,7 +434,7 @@ class MemoryMppsSource:
             raise DuplicateInstanceError(f"Performed Procedure Step {sop_instance_uid} exists")
         self.steps[sop_instance_uid] = dataset.copy()
 
-    async def update(self, sop_instance_uid: str, dataset: Dataset, requester: Requester) -> None:
+    async def set(self, sop_instance_uid: str, dataset: Dataset, requester: Requester) -> None:
         if sop_instance_uid not in self.steps:
             raise NoSuchInstanceError(f"no Performed Procedure Step {sop_instance_uid}")
         self.steps[sop_instance_uid] = dataset.copy()

@@ -186,7 +186,7 @@ class MppsSource(Protocol):
         """Keep a new instance; raise :class:`DuplicateInstanceError` when the UID exists (atomically)."""
         ...
 
-    async def update(self, sop_instance_uid: str, dataset: Dataset, requester: Requester) -> None:
+    async def set(self, sop_instance_uid: str, dataset: Dataset, requester: Requester) -> None:
         """Replace the instance's attributes by ``dataset`` (the result of the N-SET); raise
         :class:`NoSuchInstanceError` when it does not exist."""
         ...
@@ -219,7 +219,7 @@ class SyncMppsSource(Protocol):
 
     def create(self, sop_instance_uid: str, dataset: Dataset, requester: Requester) -> None: ...
 
-    def update(self, sop_instance_uid: str, dataset: Dataset, requester: Requester) -> None: ...
+    def set(self, sop_instance_uid: str, dataset: Dataset, requester: Requester) -> None: ...
 
 
 class SyncCommitmentSource(Protocol):
@@ -303,8 +303,8 @@ class ThreadedMppsSource:
     async def create(self, sop_instance_uid: str, dataset: Dataset, requester: Requester) -> None:
         await asyncio.to_thread(self.source.create, sop_instance_uid, dataset, requester)
 
-    async def update(self, sop_instance_uid: str, dataset: Dataset, requester: Requester) -> None:
-        await asyncio.to_thread(self.source.update, sop_instance_uid, dataset, requester)
+    async def set(self, sop_instance_uid: str, dataset: Dataset, requester: Requester) -> None:
+        await asyncio.to_thread(self.source.set, sop_instance_uid, dataset, requester)
 
 
 class ThreadedCommitmentSource:

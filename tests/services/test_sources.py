@@ -317,8 +317,8 @@ class _SyncStore:
     def create(self, uid: str, ds: Dataset, requester: Requester) -> None:
         _run_in_new_loop(self.memory.create(uid, ds, requester))
 
-    def update(self, uid: str, ds: Dataset, requester: Requester) -> None:
-        _run_in_new_loop(self.memory.update(uid, ds, requester))
+    def set(self, uid: str, ds: Dataset, requester: Requester) -> None:
+        _run_in_new_loop(self.memory.set(uid, ds, requester))
 
     def check(self, references: list[SopReference], requester: Requester) -> list[Any]:
         return _run_in_new_loop(MemorySource().check(references, requester))
@@ -339,10 +339,10 @@ def test_threaded_retrieve_mpps_and_commitment_sources() -> None:
     with pytest.raises(DuplicateInstanceError):
         _run(mpps.create("1.2.9", step, LOCAL))
     done = _q(PerformedProcedureStepStatus="COMPLETED")
-    _run(mpps.update("1.2.9", done, LOCAL))
+    _run(mpps.set("1.2.9", done, LOCAL))
     assert _run(mpps.get("1.2.9", LOCAL)).PerformedProcedureStepStatus == "COMPLETED"
     with pytest.raises(NoSuchInstanceError):
-        _run(mpps.update("1.2.10", done, LOCAL))
+        _run(mpps.set("1.2.10", done, LOCAL))
     assert _run(mpps.get("1.2.10", LOCAL)) is None
     commit = ThreadedCommitmentSource(store)
     (result,) = _run(commit.check([SopReference(SOP_CLASS, "1.2.3.4")], LOCAL))
