@@ -8,6 +8,11 @@
     async with connect("pacs", 104, called_ae_title="PACS", contexts=["CTImageStorage"]) as assoc:
         await echo(assoc)
         await store(assoc, "ct.dcm")
+
+The building blocks of the other classes: ``query_retrieve`` (Annex C: models, query plans, matching; shared
+with Annex K worklists), ``sources`` (the data source protocols the SCPs take), ``memory_source`` (sources in
+memory and over a folder), ``mpps`` (Annex F state rules) and ``commitment`` (Annex J data sets). See
+docs/services.md.
 """
 
 from .storage import store, store_files

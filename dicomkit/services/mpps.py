@@ -1,0 +1,271 @@
+"""Modality Performed Procedure Step (PS3.4 Annex F.7): the states and the rules of N-CREATE and N-SET, as data.
+
+A step is created IN PROGRESS (N-CREATE, F.7.2.1.3: any other status is refused with 0106H "Invalid
+attribute value") and N-SET to COMPLETED or DISCONTINUED (F.7.2.2.3); once final it may no longer be updated:
+an N-SET is refused with 0110H "Processing failure" and the Specific Error Comment of Table F.7.2-2
+(Error ID A710). :data:`TRANSITIONS` is that state table.
+
+:data:`ATTRIBUTES` transcribes the SCP requirements of Table F.7.2-1 ("N-CREATE, N-SET and Final State
+Attributes"): the type at N-CREATE (1: present with a value, 2: present, 3: optional), whether N-SET may
+change the attribute, and the type required once the status becomes final (the Performed Procedure Step End
+Date and Time and a Performed Series Sequence with at least one item, F.7.2-1 Note 2). Attributes the table
+does not name are type 3 for both operations ("all other attributes").
+
+:func:`check_create` and :func:`check_set` return the :class:`Refusal` to answer (status, Error Comment,
+Error ID, offending tags), or None; :func:`apply_set` merges a Modification List. The SCP keeps the result
+in an :class:`~dicomkit.services.sources.MppsSource`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from ..core import uid
+from ..core.dataset import Dataset
+from ..core.dictionary import tag_for_keyword
+from ..core.errors import DicomError
+
+
+def _registered(keyword: str) -> uid.UID:
+    value = uid.by_keyword(keyword)
+    if value is None:
+        raise DicomError(f"no UID with keyword {keyword!r} in the registry")
+    return value
+
+
+SOP_CLASS = _registered("ModalityPerformedProcedureStep")
+
+STATUS_TAG = 0x00400252  # Performed Procedure Step Status
+
+# PS3.7 Annex C / 10.1: the statuses the rules answer with
+INVALID_ATTRIBUTE_VALUE = 0x0106
+PROCESSING_FAILURE = 0x0110
+DUPLICATE_SOP_INSTANCE = 0x0111
+NO_SUCH_SOP_INSTANCE = 0x0112
+MISSING_ATTRIBUTE = 0x0120
+MISSING_ATTRIBUTE_VALUE = 0x0121
+MAY_NO_LONGER_BE_UPDATED = 0xA710  # PS3.4 Table F.7.2-2, Error ID (0000,0903)
+
+
+class MppsState(str, Enum):
+    """Performed Procedure Step Status (0040,0252), PS3.3 C.4.14 Enumerated Values."""
+
+    IN_PROGRESS = "IN PROGRESS"
+    COMPLETED = "COMPLETED"
+    DISCONTINUED = "DISCONTINUED"
+
+    @property
+    def is_final(self) -> bool:
+        return self is not MppsState.IN_PROGRESS
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """What to answer instead of Success: ``status``, Error Comment, Error ID (0000,0903) and the tags for
+    Offending Element / Attribute Identifier List."""
+
+    status: int
+    comment: str
+    error_id: int | None = None
+    tags: tuple[int, ...] = ()
+
+    def __str__(self) -> str:
+        return f"0x{self.status:04X}: {self.comment}"
+
+
+NO_LONGER_UPDATABLE = Refusal(PROCESSING_FAILURE, "Performed Procedure Step Object may no longer be updated",
+                              MAY_NO_LONGER_BE_UPDATED)
+_CREATE_NOT_IN_PROGRESS = Refusal(INVALID_ATTRIBUTE_VALUE, "N-CREATE needs Performed Procedure Step Status "
+                                  "IN PROGRESS (PS3.4 F.7.2.1.3)", tags=(STATUS_TAG,))
+
+# (current state, status asked for) -> None when allowed, else the refusal. None as the current state is
+# N-CREATE (no instance yet); None as the status asked for is an N-SET that leaves the status alone.
+TRANSITIONS: dict[tuple[MppsState | None, MppsState | None], Refusal | None] = {
+    (None, MppsState.IN_PROGRESS): None,
+    (None, MppsState.COMPLETED): _CREATE_NOT_IN_PROGRESS,
+    (None, MppsState.DISCONTINUED): _CREATE_NOT_IN_PROGRESS,
+    (MppsState.IN_PROGRESS, None): None,
+    (MppsState.IN_PROGRESS, MppsState.IN_PROGRESS): None,
+    (MppsState.IN_PROGRESS, MppsState.COMPLETED): None,
+    (MppsState.IN_PROGRESS, MppsState.DISCONTINUED): None,
+    **{(final, asked): NO_LONGER_UPDATABLE
+       for final in (MppsState.COMPLETED, MppsState.DISCONTINUED)
+       for asked in (None, MppsState.IN_PROGRESS, MppsState.COMPLETED, MppsState.DISCONTINUED)},
+}
+
+
+@dataclass(frozen=True)
+class MppsAttribute:
+    """One row of Table F.7.2-1 (SCP column): ``create`` type at N-CREATE, ``settable`` whether N-SET may
+    change it, ``final`` the type once the step is COMPLETED or DISCONTINUED (None: as at N-CREATE)."""
+
+    tag: int
+    keyword: str
+    create: str
+    settable: bool
+    final: str | None = None
+    items: tuple[MppsAttribute, ...] = ()
+
+
+def _a(keyword: str, create: str, settable: bool, final: str | None = None, *items: MppsAttribute) -> MppsAttribute:
+    tag = tag_for_keyword(keyword)
+    if tag is None:
+        raise DicomError(f"unknown keyword {keyword!r} in the MPPS table")
+    return MppsAttribute(tag, keyword, create, settable, final, tuple(items))
+
+
+ATTRIBUTES: tuple[MppsAttribute, ...] = (
+    # Performed Procedure Step Relationship
+    _a("ScheduledStepAttributesSequence", "1", False, None,
+       _a("StudyInstanceUID", "1", False),
+       _a("ReferencedStudySequence", "2", False),
+       _a("AccessionNumber", "2", False),
+       _a("RequestedProcedureID", "2", False),
+       _a("RequestedProcedureDescription", "2", False),
+       _a("ScheduledProcedureStepID", "2", False),
+       _a("ScheduledProcedureStepDescription", "2", False),
+       _a("ScheduledProtocolCodeSequence", "2", False)),
+    _a("PatientName", "2", False),
+    _a("PatientID", "2", False),
+    _a("IssuerOfPatientID", "3", False),
+    _a("PatientBirthDate", "2", False),
+    _a("PatientSex", "2", False),
+    _a("ReferencedPatientSequence", "2", False),
+    # Performed Procedure Step Information
+    _a("PerformedProcedureStepID", "1", False),
+    _a("PerformedStationAETitle", "1", False),
+    _a("PerformedStationName", "2", False),
+    _a("PerformedLocation", "2", False),
+    _a("PerformedProcedureStepStartDate", "1", False),
+    _a("PerformedProcedureStepStartTime", "1", False),
+    _a("PerformedProcedureStepStatus", "1", True, "1"),
+    _a("PerformedProcedureStepDescription", "2", True),
+    _a("PerformedProcedureTypeDescription", "2", True),
+    _a("ProcedureCodeSequence", "2", True),
+    _a("PerformedProcedureStepEndDate", "2", True, "1"),
+    _a("PerformedProcedureStepEndTime", "2", True, "1"),
+    _a("CommentsOnThePerformedProcedureStep", "3", True),
+    _a("PerformedProcedureStepDiscontinuationReasonCodeSequence", "3", True),
+    # Image Acquisition Results
+    _a("Modality", "1", False),
+    _a("StudyID", "2", False),
+    _a("PerformedProtocolCodeSequence", "2", True),
+    _a("PerformedSeriesSequence", "2", True, "1",
+       _a("PerformingPhysicianName", "2", True),
+       _a("ProtocolName", "1", True),
+       _a("OperatorsName", "2", True),
+       _a("SeriesInstanceUID", "1", True),
+       _a("SeriesDescription", "2", True),
+       _a("RetrieveAETitle", "2", True),
+       _a("ReferencedImageSequence", "2", True),
+       _a("ReferencedNonImageCompositeSOPInstanceSequence", "2", True)),
+)
+
+_BY_TAG = {a.tag: a for a in ATTRIBUTES}
+
+
+def state_of(ds: Dataset) -> MppsState | None:
+    """The state a data set records, None when it has no (known) Performed Procedure Step Status."""
+    value = ds.value(STATUS_TAG) if STATUS_TAG in ds else None
+    try:
+        return MppsState(str(value).strip()) if value else None
+    except ValueError:
+        return None
+
+
+def _present(ds: Dataset, tag: int) -> bool:
+    return tag in ds
+
+
+def _has_value(ds: Dataset, tag: int) -> bool:
+    if tag not in ds:
+        return False
+    value = ds.value(tag)
+    return value is not None and value != "" and value != b"" and not (isinstance(value, list) and not value)
+
+
+def _check_types(ds: Dataset, rows: tuple[MppsAttribute, ...], column: str, *, strict: bool,
+                 missing_status: int, where: str) -> Refusal | None:
+    for row in rows:
+        kind = row.final if column == "final" and row.final is not None else row.create
+        if kind == "1":
+            if not _present(ds, row.tag):
+                return Refusal(missing_status, f"{row.keyword} missing{where} (PS3.4 Table F.7.2-1)",
+                               tags=(row.tag,))
+            if not _has_value(ds, row.tag):
+                return Refusal(MISSING_ATTRIBUTE_VALUE, f"{row.keyword} has no value{where} (PS3.4 Table F.7.2-1)",
+                               tags=(row.tag,))
+        elif kind == "2" and strict and not _present(ds, row.tag):
+            return Refusal(missing_status, f"{row.keyword} missing{where} (PS3.4 Table F.7.2-1)", tags=(row.tag,))
+        if row.items and _present(ds, row.tag) and ds[row.tag].vr == "SQ":
+            for item in ds[row.tag].value:
+                refusal = _check_types(item, row.items, column, strict=strict, missing_status=missing_status,
+                                       where=f" in {row.keyword}{where}")
+                if refusal is not None:
+                    return refusal
+    return None
+
+
+def check_create(ds: Dataset, *, strict: bool = False) -> Refusal | None:
+    """The refusal of an N-CREATE Attribute List, or None. Type 1 attributes are required with a value
+    (0120H Missing Attribute / 0121H Missing Attribute Value); type 2 must be present only with ``strict``."""
+    if not _present(ds, STATUS_TAG) or not _has_value(ds, STATUS_TAG):
+        return Refusal(MISSING_ATTRIBUTE if not _present(ds, STATUS_TAG) else MISSING_ATTRIBUTE_VALUE,
+                       "PerformedProcedureStepStatus missing (PS3.4 F.7.2.1.3)", tags=(STATUS_TAG,))
+    asked = state_of(ds)
+    if asked is None:
+        return Refusal(INVALID_ATTRIBUTE_VALUE, f"PerformedProcedureStepStatus {str(ds.value(STATUS_TAG))!r} is not "
+                       "IN PROGRESS, COMPLETED or DISCONTINUED", tags=(STATUS_TAG,))
+    refusal = TRANSITIONS[(None, asked)]
+    if refusal is not None:
+        return refusal
+    return _check_types(ds, ATTRIBUTES, "create", strict=strict, missing_status=MISSING_ATTRIBUTE, where="")
+
+
+def check_set(current: Dataset, modification: Dataset) -> Refusal | None:
+    """The refusal of an N-SET Modification List on the step ``current``, or None.
+
+    The step must be IN PROGRESS (else 0110H with Error ID A710); attributes that Table F.7.2-1 does not let
+    N-SET change are refused with 0106H unless sent with their current value; a status that makes the step
+    final needs the final-state attributes in the merged step (0121H).
+    """
+    state = state_of(current)
+    asked: MppsState | None = None
+    if STATUS_TAG in modification:
+        asked = state_of(modification)
+        if asked is None:
+            return Refusal(INVALID_ATTRIBUTE_VALUE, f"PerformedProcedureStepStatus "
+                           f"{str(modification.value(STATUS_TAG))!r} is not IN PROGRESS, COMPLETED or DISCONTINUED",
+                           tags=(STATUS_TAG,))
+    refusal = TRANSITIONS.get((state, asked), NO_LONGER_UPDATABLE)
+    if refusal is not None:
+        return refusal
+    for elem in modification:
+        row = _BY_TAG.get(int(elem.tag))
+        if row is None or row.settable:
+            continue
+        if int(elem.tag) in current and current[int(elem.tag)] == elem:
+            continue  # sent again unchanged: nothing is modified
+        return Refusal(INVALID_ATTRIBUTE_VALUE, f"{row.keyword} may not be changed by N-SET (PS3.4 Table F.7.2-1)",
+                       tags=(row.tag,))
+    if asked is not None and asked.is_final:
+        merged = apply_set(current, modification)
+        refusal = _check_types(merged, ATTRIBUTES, "final", strict=False, missing_status=MISSING_ATTRIBUTE_VALUE,
+                               where=f" to set {asked.value}")
+        if refusal is not None:
+            return refusal
+        series = merged.value(0x00400340) if 0x00400340 in merged else None
+        if not series:
+            return Refusal(MISSING_ATTRIBUTE_VALUE, f"PerformedSeriesSequence needs an item to set {asked.value} "
+                           "(PS3.4 Table F.7.2-1 Note 2)", tags=(0x00400340,))
+    return None
+
+
+def apply_set(current: Dataset, modification: Dataset) -> Dataset:
+    """The step after an N-SET: each attribute of the Modification List replaces the current one (a
+    sequence as a whole, PS3.7 10.1.3); a zero-length value clears it."""
+    merged = current.copy()
+    for elem in modification:
+        merged.add(elem.copy())
+    return merged

@@ -1,0 +1,28 @@
+"""The examples of docs/services.md run, and print what the page says they print."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+
+import pytest
+
+from ..conftest import ROOT
+
+PAGE = ROOT / "docs" / "services.md"
+BLOCKS = re.findall(r"```python\n(.*?)```", PAGE.read_text(encoding="utf-8"), re.S)
+
+
+@pytest.mark.parametrize("code", BLOCKS, ids=[f"example-{i + 1}" for i in range(len(BLOCKS))])
+def test_example(code: str) -> None:
+    expected = [line[2:] for line in code.splitlines() if line.startswith("# ")]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, str(PAGE), "exec"), {"__name__": "docs_example"})
+    printed = [line.rstrip() for line in out.getvalue().splitlines()]
+    assert printed == [line.rstrip() for line in expected]
+
+
+def test_every_example_is_checked() -> None:
+    assert len(BLOCKS) >= 8
