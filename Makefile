@@ -36,6 +36,7 @@ bench: $(STAMP)
 # Regenerate the shipped dictionary and UID registry from ../shared/standard.
 generate:
 	$(PYTHON) tools/generate_standard.py
+	$(PYTHON) tools/generate_deid.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
