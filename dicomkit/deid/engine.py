@@ -97,8 +97,8 @@ class Deidentifier:
         options = self.options
         reason = burned_in_reason(ds)
         if reason is not None and not options.mask and not options.allow_burned_in:
-            raise BurnedInAnnotationError(f"{reason}: may carry burned-in identification; mask regions "
-                                          "(--mask) or allow it (--allow-burned-in)")
+            raise BurnedInAnnotationError(f"pixel data may carry burned-in identification ({reason}); "
+                                          "mask regions or allow it (--mask, --allow-burned-in)")
         out = ds if in_place else ds.copy()
         original_id = str(ds.get("PatientID") or "")
         days = self.pseudonyms.date_offset(original_id) if options.dates == "shift" else 0

@@ -83,6 +83,7 @@ class Pseudonymizer:
                  max_shift_days: int = 3650) -> None:
         self.key = _as_key(key)
         self.table = table if table is not None else MappingTable()
+        self.fresh = MappingTable()  # what was added since the last take_new()
         if max_shift_days < 1:
             raise DeidentificationError("max_shift_days must be at least 1")
         self.max_shift_days = max_shift_days
@@ -102,8 +103,13 @@ class Pseudonymizer:
             raw[6] = (raw[6] & 0x0F) | 0x80  # RFC 9562 version 8 (custom)
             raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 9562 variant
             new = "2.25." + str(int.from_bytes(raw, "big"))
-            uids[original] = new
+            uids[original] = self.fresh.uids[original] = new
         return new
+
+    def take_new(self) -> MappingTable:
+        """The replacements made since the last call (what a worker process reports back)."""
+        fresh, self.fresh = self.fresh, MappingTable()
+        return fresh
 
     def patient_id(self, original: str) -> str:
         """A pseudonym for a Patient ID (or Patient's Name): stable under the key, 20 characters."""
@@ -114,7 +120,7 @@ class Pseudonymizer:
         new = patients.get(original)
         if new is None:
             new = "DK" + self._digest(b"patient", original).hex()[:18].upper()
-            patients[original] = new
+            patients[original] = self.fresh.patients[original] = new
         return new
 
     def text(self, kind: str, original: str, length: int = 16) -> str:
@@ -128,7 +134,7 @@ class Pseudonymizer:
         days = offsets.get(key)
         if days is None:
             days = 1 + int.from_bytes(self._digest(b"dates", key)[:8], "big") % self.max_shift_days
-            offsets[key] = days
+            offsets[key] = self.fresh.date_offsets[key] = days
         return days
 
 
