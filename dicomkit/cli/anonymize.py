@@ -16,7 +16,7 @@ from typing import Any
 
 from ..core.errors import DicomError
 from ..deid import Deidentifier, DeidentificationError, MappingTable, Options, Region, read_key_file
-from ..deid.files import deidentify_file, same_file
+from ..deid.files import deidentify_batch, same_file
 from .progress import Progress
 
 CHUNK = 16  # files per task handed to a worker process
@@ -134,22 +134,14 @@ def _run_chunk(pairs: list[tuple[str, str]]) -> tuple[list[tuple[str, str | None
     """De-identify some files; (source, error or None or SKIPPED, bytes written) for each."""
     deid: Deidentifier = _WORKER["deid"]
     results: list[tuple[str, str | None, int]] = []
+    todo: list[tuple[str, str]] = []
     for src, dst in pairs:
         if _WORKER["skip"] and not _is_part10(src):
             results.append((src, SKIPPED, 0))
-            continue
-        try:
-            size = deidentify_file(deid, src, dst, in_place=_WORKER["in_place"], force=_WORKER["force"])
-            results.append((src, None, size))
-        except (DicomError, OSError) as exc:
-            results.append((src, _message(exc), 0))
+        else:
+            todo.append((src, dst))
+    results += deidentify_batch(deid, todo, in_place=_WORKER["in_place"], force=_WORKER["force"])
     return results, deid.pseudonyms.take_new()
-
-
-def _message(exc: BaseException) -> str:
-    if isinstance(exc, OSError):
-        return f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")
-    return str(exc)
 
 
 def run(args: argparse.Namespace) -> int:

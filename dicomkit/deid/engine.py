@@ -42,6 +42,12 @@ NORMAL, CLEAN, DUMMY_MODE = 0, 1, 2
 DEFAULT_METHOD = f"dicomkit {__version__}: PS3.15 Annex E Basic Profile"
 
 
+def _length(ds: Dataset, tag: int) -> int:
+    """The value length of an element, without decoding it."""
+    entry = ds._elements[tag]
+    return int(entry[2]) if entry.__class__ is tuple else int(entry.length)
+
+
 class _Instance:
     """What one de-identification of one data set needs to know."""
 
@@ -176,7 +182,7 @@ class Deidentifier:
             return
         if vr is _SQ:
             ds._elements[tag] = DataElement(tag, vr, Sequence())
-        elif ds[tag].length:
+        elif _length(ds, tag):
             ds._elements[tag] = DataElement(tag, vr, None)
 
     def _dummy(self, ds: Dataset, tag: int, vr: VR, inst: _Instance, parent: int, mode: int) -> None:
@@ -231,10 +237,9 @@ class Deidentifier:
             return
         if vr is not _UI:
             return
-        elem = ds[tag]
-        if not elem.length:
+        if not _length(ds, tag):
             return
-        value = elem.value
+        value = ds[tag].value
         uid = self.pseudonyms.uid
         if isinstance(value, tuple):
             new: Any = [uid(str(v)) for v in value]
@@ -247,9 +252,9 @@ class Deidentifier:
         ds._elements[tag] = DataElement(tag, vr, new)
 
     def _shift(self, ds: Dataset, tag: int, vr: VR, inst: _Instance) -> None:
-        elem = ds[tag]
-        if not elem.length:
+        if not _length(ds, tag):
             return
+        elem = ds[tag]
         shift = shift_da if vr is _DA else shift_dt
         value = elem.value
         if isinstance(value, tuple):

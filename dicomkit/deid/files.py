@@ -8,15 +8,18 @@ input unless asked. A DICOMDIR's records are de-identified with the same replace
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from ..core.dataset import Dataset
 from ..core.element import DataElement
+from ..core.errors import DicomError
 from ..core.vr import VR
 from ..io.dicomdir import _Layout, record_offsets
 from ..io.reader import read
-from ..io.writer import to_bytes, write_atomic
+from ..io.writer import to_bytes, write, write_atomic
 from .profile import DeidentificationError
 
 if TYPE_CHECKING:
@@ -31,8 +34,9 @@ OFFSET_LOWER = 0x00041420
 
 
 def same_file(a: Path, b: Path) -> bool:
+    """True when writing ``b`` would replace ``a`` (only an existing ``b`` can be ``a``)."""
     try:
-        return a.resolve() == b.resolve() or (b.exists() and os.path.samefile(a, b))
+        return os.path.samefile(a, b)
     except OSError:
         return False
 
@@ -51,6 +55,90 @@ def deidentify_file(deid: Deidentifier, src: str | os.PathLike[str], dst: str | 
     out = deid.apply(ds, in_place=True)
     write_atomic(out, dst_path)
     return dst_path.stat().st_size
+
+
+def deidentify_batch(deid: Deidentifier, pairs: list[tuple[str, str]], *, in_place: bool = False,
+                     force: bool = False) -> list[tuple[str, str | None, int]]:
+    """De-identify several files: (source, error message or None, bytes written) for each.
+
+    Each output is written to a temporary file beside its target, flushed to disk (fsync) and renamed into
+    place, as :func:`dicomkit.io.writer.write_atomic` does; the flush and rename of one file run in a
+    background thread while the next file is de-identified, so waiting for the disk overlaps the work.
+    Every file of the batch is on disk and in place when this returns.
+    """
+    results: list[tuple[str, str | None, int]] = []
+    pending: list[tuple[str, Future[int]]] = []
+    committer = _committer()
+    for src, dst in pairs:
+        dst_path = Path(dst)
+        try:
+            if same_file(Path(src), dst_path) and not in_place:
+                raise DeidentificationError(f"{dst} is the input; refusing to write over it")
+            ds = read(src, force=force)
+            if _is_dicomdir(ds):
+                data = deidentify_dicomdir(deid, ds)
+                tmp = _stage(dst_path, lambda f, data=data: f.write(data))  # type: ignore[misc]
+            else:
+                out = deid.apply(ds, in_place=True)
+                tmp = _stage(dst_path, lambda f, out=out: write(out, f))  # type: ignore[misc]
+            pending.append((src, committer.submit(_commit, tmp, dst_path)))
+        except (DicomError, OSError) as exc:
+            results.append((src, _message(exc), 0))
+    for src, future in pending:
+        try:
+            results.append((src, None, future.result()))
+        except OSError as exc:
+            results.append((src, _message(exc), 0))
+    return results
+
+
+_COMMITTER: list[ThreadPoolExecutor] = []
+
+
+def _committer() -> ThreadPoolExecutor:
+    if not _COMMITTER:
+        _COMMITTER.append(ThreadPoolExecutor(max_workers=2, thread_name_prefix="dicomkit-commit"))
+    return _COMMITTER[0]
+
+
+def _commit(tmp: Path, target: Path) -> int:
+    """fsync ``tmp`` and rename it over ``target``; its size."""
+    try:
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+            size = os.fstat(fd).st_size
+        finally:
+            os.close(fd)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return size
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and not isinstance(exc, DicomError):
+        return f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")
+    return str(exc)
+
+
+_COUNTER = [0]
+
+
+def _stage(target: Path, fill: Callable[[BinaryIO], object]) -> Path:
+    """A new temporary file beside ``target`` holding what ``fill`` writes (the umask's permissions)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _COUNTER[0] += 1
+    tmp = target.with_name(f".dicomkit-{os.getpid()}-{_COUNTER[0]}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            fill(f)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
 
 
 def _is_dicomdir(ds: Dataset) -> bool:
