@@ -86,6 +86,17 @@ IOD_ALIASES = {
 }
 
 
+def _module_id(module: str, known: dict[str, dict[int, int]]) -> str:
+    """The module whose attributes are tabulated: each IOD's "<iod>-multi-frame-functional-groups" module is
+    the Multi-frame Functional Groups Module (PS3.3 C.7.6.16) with that IOD's macros, which come separately."""
+    if module in known:
+        return module
+    for generic in ("multi-frame-functional-groups", "current-frame-functional-groups"):
+        if module.endswith("-" + generic) and generic in known:
+            return generic
+    return module
+
+
 def iod_types(std: Path, tags: set[int]) -> tuple[dict[str, int], list[dict[int, int]], dict[int, int]]:
     ciods = json.loads((std / "ciods.json").read_text(encoding="utf-8"))
     ciod_modules = json.loads((std / "ciod_to_modules.json").read_text(encoding="utf-8"))
@@ -126,7 +137,8 @@ def iod_types(std: Path, tags: set[int]) -> tuple[dict[str, int], list[dict[int,
     any_iod: dict[int, int] = {}
     for ciod in ciods:
         table: dict[int, int] = {}
-        parts = [module_types.get(r["moduleId"], {}) for r in ciod_modules if r["ciodId"] == ciod["id"]]
+        parts = [module_types.get(_module_id(r["moduleId"], module_types), {}) for r in ciod_modules
+                 if r["ciodId"] == ciod["id"]]
         parts += [macro_types.get(r["macroId"], {}) for r in fg_macros if r["ciodId"] == ciod["id"]]
         for part in parts:
             for key, rank in part.items():

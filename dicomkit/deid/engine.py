@@ -31,6 +31,10 @@ DEIDENTIFICATION_METHOD = 0x00120063
 DEIDENTIFICATION_METHOD_CODE_SEQUENCE = 0x00120064
 LONGITUDINAL_TEMPORAL_INFORMATION_MODIFIED = 0x00280303
 BURNED_IN_ANNOTATION = 0x00280301
+OVERLAY_DATA = 0x60003000
+# PS3.3 C.12.2 Common Instance Reference Module: when present, the references it lists must stay resolvable.
+REFERENCED_SERIES_SEQUENCE = 0x00081115
+STUDIES_CONTAINING_OTHER_REFERENCED_INSTANCES = 0x00081200
 
 _SQ, _UI, _DA, _DT, _TM, _AE, _PN, _CS = VR.SQ, VR.UI, VR.DA, VR.DT, VR.TM, VR.AE, VR.PN, VR.CS
 _TEXT = frozenset({VR.LO, VR.SH, VR.ST, VR.LT, VR.UT, VR.UC})
@@ -51,10 +55,12 @@ def _length(ds: Dataset, tag: int) -> int:
 class _Instance:
     """What one de-identification of one data set needs to know."""
 
-    __slots__ = ("cleaner", "days", "patient_id", "types")
+    __slots__ = ("cleaner", "days", "patient_id", "references", "types")
 
-    def __init__(self, types: dict[int, int], days: int, cleaner: Cleaner | None, patient_id: str) -> None:
+    def __init__(self, types: dict[int, int], days: int, cleaner: Cleaner | None, patient_id: str,
+                 references: bool) -> None:
         self.types = types
+        self.references = references
         self.days = days
         self.cleaner = cleaner
         self.patient_id = patient_id
@@ -109,7 +115,10 @@ class Deidentifier:
         original_id = str(ds.get("PatientID") or "")
         days = self.pseudonyms.date_offset(original_id) if options.dates == "shift" else 0
         cleaner = Cleaner(identifiers(ds)) if self._needs_cleaner else None
-        inst = _Instance(iod_table(ds.get("SOPClassUID")), days, cleaner, original_id.strip())
+        # X/Z/U* sequences are kept (with their UIDs replaced) when a Common Instance Reference Module lists
+        # what they reference: removing them would leave it listing references nothing makes.
+        references = REFERENCED_SERIES_SEQUENCE in ds or STUDIES_CONTAINING_OTHER_REFERENCED_INSTANCES in ds
+        inst = _Instance(iod_table(ds.get("SOPClassUID")), days, cleaner, original_id.strip(), references)
         masked = mask_regions(out, options.mask) if options.mask and self._has_pixels(ds) else False
         self._dataset(out, inst, 0, NORMAL)
         if mark:
@@ -160,7 +169,13 @@ class Deidentifier:
                     self._shift(ds, tag, vr, inst)
                 continue
             if action in CONFORMANCE_ACTIONS:
-                action = conformance_action(action, inst.types.get((parent << 32) | tag))
+                if action == "X/Z/U*" and inst.references:
+                    action = "U*"
+                else:
+                    action = conformance_action(action, inst.types.get((parent << 32) | tag))
+            elif action == "X" and tag & 0xFF00FFFF == OVERLAY_DATA:
+                self._remove_overlay(ds, tag)
+                continue
             if mode == DUMMY_MODE and action == "K" and vr in _DUMMY_VRS:
                 action = "D"
             self._actions[action](ds, tag, vr, inst, parent, mode)
@@ -174,7 +189,15 @@ class Deidentifier:
 
     # -- actions (PS3.15 E.1.1) ----------------------------------------------------------------------------
     def _remove(self, ds: Dataset, tag: int, vr: VR, inst: _Instance, parent: int, mode: int) -> None:
-        del ds._elements[tag]
+        ds._elements.pop(tag, None)
+
+    @staticmethod
+    def _remove_overlay(ds: Dataset, tag: int) -> None:
+        """Overlay Data goes (X), and with it the rest of its Overlay Plane (PS3.3 C.9.2), which would be
+        incomplete without it."""
+        group = tag >> 16
+        for other in [t for t in ds._elements if t >> 16 == group]:
+            del ds._elements[other]
 
     def _zero(self, ds: Dataset, tag: int, vr: VR, inst: _Instance, parent: int, mode: int) -> None:
         if tag == PATIENT_ID or tag == PATIENT_NAME:  # noqa: PLR1714
