@@ -148,9 +148,10 @@ class Deidentifier:
             if tag >> 16 & 1 and is_private_group(tag >> 16):
                 private.append(tag)
                 continue
-            action = profile_action(tag)
             vr = ds.vr_of(tag)
-            assert vr is not None
+            if vr is None:
+                continue  # removed with its overlay plane
+            action = profile_action(tag)
             if action is None:
                 if vr is _SQ:
                     self._items(ds, tag, inst, mode)
