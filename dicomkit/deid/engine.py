@@ -55,10 +55,11 @@ def _length(ds: Dataset, tag: int) -> int:
 class _Instance:
     """What one de-identification of one data set needs to know."""
 
-    __slots__ = ("cleaner", "days", "patient_id", "references", "types")
+    __slots__ = ("cleaner", "days", "patient_id", "references", "types", "zero_as_dummy")
 
     def __init__(self, types: dict[int, int], days: int, cleaner: Cleaner | None, patient_id: str,
-                 references: bool) -> None:
+                 references: bool, zero_as_dummy: bool = False) -> None:
+        self.zero_as_dummy = zero_as_dummy
         self.types = types
         self.references = references
         self.days = days
@@ -98,13 +99,14 @@ class Deidentifier:
         return self.pseudonyms.table
 
     # -- public API ------------------------------------------------------------------------------------
-    def apply(self, ds: Dataset, *, in_place: bool = False, mark: bool = True) -> Dataset:
+    def apply(self, ds: Dataset, *, in_place: bool = False, mark: bool = True, dicomdir: bool = False) -> Dataset:
         """The de-identified data set (a copy unless ``in_place``).
 
         Raises :class:`BurnedInAnnotationError` when the pixel data may carry burned-in identification
         (Burned In Annotation YES, or absent for US, SC and XA) and neither ``Options.mask`` nor
         ``Options.allow_burned_in`` says what to do. ``mark=False`` leaves out the attributes that record
-        the de-identification (for DICOMDIRs, whose IOD has none of them).
+        the de-identification; ``dicomdir=True`` treats the data set as a DICOMDIR, whose record keys are
+        mostly Type 1 (PS3.3 F.5): values the profile would empty (Z) get dummies (D) instead.
         """
         options = self.options
         reason = burned_in_reason(ds)
@@ -118,7 +120,7 @@ class Deidentifier:
         # X/Z/U* sequences are kept (with their UIDs replaced) when a Common Instance Reference Module lists
         # what they reference: removing them would leave it listing references nothing makes.
         references = REFERENCED_SERIES_SEQUENCE in ds or STUDIES_CONTAINING_OTHER_REFERENCED_INSTANCES in ds
-        inst = _Instance(iod_table(ds.get("SOPClassUID")), days, cleaner, original_id.strip(), references)
+        inst = _Instance(iod_table(ds.get("SOPClassUID")), days, cleaner, original_id.strip(), references, dicomdir)
         masked = mask_regions(out, options.mask) if options.mask and self._has_pixels(ds) else False
         self._dataset(out, inst, 0, NORMAL)
         if mark:
@@ -203,6 +205,9 @@ class Deidentifier:
     def _zero(self, ds: Dataset, tag: int, vr: VR, inst: _Instance, parent: int, mode: int) -> None:
         if tag == PATIENT_ID or tag == PATIENT_NAME:  # noqa: PLR1714
             self._pseudonym(ds, tag, vr, inst)  # Z allows a dummy: a keyed pseudonym keeps a patient together
+            return
+        if inst.zero_as_dummy and vr is not _SQ and _length(ds, tag):
+            self._dummy(ds, tag, vr, inst, parent, mode)
             return
         if vr is _SQ:
             ds._elements[tag] = DataElement(tag, vr, Sequence())

@@ -92,13 +92,17 @@ def deidentify_batch(deid: Deidentifier, pairs: list[tuple[str, str]], *, in_pla
     return results
 
 
-_COMMITTER: list[ThreadPoolExecutor] = []
+_COMMITTER: dict[int, ThreadPoolExecutor] = {}
 
 
 def _committer() -> ThreadPoolExecutor:
-    if not _COMMITTER:
-        _COMMITTER.append(ThreadPoolExecutor(max_workers=2, thread_name_prefix="dicomkit-commit"))
-    return _COMMITTER[0]
+    """This process's committing threads (a forked worker process gets its own: threads do not fork)."""
+    pid = os.getpid()
+    executor = _COMMITTER.get(pid)
+    if executor is None:
+        _COMMITTER.clear()
+        executor = _COMMITTER[pid] = ThreadPoolExecutor(max_workers=2, thread_name_prefix="dicomkit-commit")
+    return executor
 
 
 def _commit(tmp: Path, target: Path) -> int:
@@ -172,7 +176,7 @@ def deidentify_dicomdir(deid: Deidentifier, ds: Dataset) -> bytes:
 
     links = [(target(r, OFFSET_NEXT), target(r, OFFSET_LOWER)) for r in records]
     roots = (target(ds, OFFSET_FIRST_ROOT), target(ds, OFFSET_LAST_ROOT))
-    out = deid.apply(ds, in_place=True, mark=False)
+    out = deid.apply(ds, in_place=True, mark=False, dicomdir=True)
     out.file_meta = Dataset()
     out.file_meta.add(DataElement(0x00020002, VR.UI, MEDIA_STORAGE_DIRECTORY))
     sop_instance = str((ds.file_meta or Dataset()).get("MediaStorageSOPInstanceUID") or "")
