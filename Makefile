@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/pixels.py
 	$(BIN)/python bench/json_convert.py
 	$(BIN)/python bench/store.py
+	$(BIN)/python bench/anonymize.py
 
 # Regenerate the shipped dictionary and UID registry from ../shared/standard.
 generate:

@@ -3,8 +3,8 @@
 
 Usage: python tools/generate_deid.py [STANDARD_DIR]
 
-STANDARD_DIR defaults to ../shared/standard ($DICOMKIT_SHARED/standard when that is set). The output module ``dicomkit/deid/_profile_data.py`` is
-committed so that users never need the source tables:
+STANDARD_DIR defaults to ../shared/standard ($DICOMKIT_SHARED/standard when that is set). The output module
+``dicomkit/deid/_profile_data.py`` is committed so that users never need the source tables:
 
 - ``ACTIONS``: tag -> (name, basic profile action, then the action of each option column) for every row of
   PS3.15 Table E.1-1 with a plain tag; ``REPEATING`` holds the rows with repeating groups ((50xx,xxxx),

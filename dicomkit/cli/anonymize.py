@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import DicomError
-from ..deid import Deidentifier, DeidentificationError, MappingTable, Options, Region, read_key_file
+from ..deid import DeidentificationError, Deidentifier, MappingTable, Options, Region, read_key_file
 from ..deid.files import deidentify_batch, same_file
 from .progress import Progress
 

@@ -89,7 +89,7 @@ class Deidentifier:
         o = self.options
         self._needs_cleaner = (o.clean_descriptors or o.clean_structured_content or o.clean_graphics
                                or o.retain_patient_characteristics or o.retain_device_identity)
-        self._actions: dict[int, Callable[[Dataset, int, VR, _Instance, int, int], None]] = {
+        self._actions: dict[str, Callable[[Dataset, int, VR, _Instance, int, int], None]] = {
             "X": self._remove, "Z": self._zero, "D": self._dummy, "K": self._keep, "C": self._clean,
             "U": self._uid, "U*": self._keep,
         }
@@ -203,7 +203,7 @@ class Deidentifier:
             del ds._elements[other]
 
     def _zero(self, ds: Dataset, tag: int, vr: VR, inst: _Instance, parent: int, mode: int) -> None:
-        if tag == PATIENT_ID or tag == PATIENT_NAME:  # noqa: PLR1714
+        if tag in (PATIENT_ID, PATIENT_NAME):
             self._pseudonym(ds, tag, vr, inst)  # Z allows a dummy: a keyed pseudonym keeps a patient together
             return
         if inst.zero_as_dummy and vr is not _SQ and _length(ds, tag):
@@ -221,9 +221,8 @@ class Deidentifier:
         if vr is _UI:
             self._uid(ds, tag, vr, inst, parent, mode)
             return
-        if tag == PATIENT_ID or tag == PATIENT_NAME:  # noqa: PLR1714
-            if self._pseudonym(ds, tag, vr, inst):
-                return
+        if (tag in (PATIENT_ID, PATIENT_NAME)) and self._pseudonym(ds, tag, vr, inst):
+            return
         if (vr is _DA or vr is _DT) and self.options.dates == "shift" and ds[tag].length:
             self._shift(ds, tag, vr, inst)
             return
@@ -338,8 +337,8 @@ class Deidentifier:
                     key = (tag >> 16, creator)
                     offsets = SAFE_BLOCKS.get(key)
                     declared_offsets = declared.get(key, ())
-                    keep = (offsets is not None and elem_no & 0xFF in offsets) or key in declared and (
-                        declared_offsets is None or elem_no & 0xFF in declared_offsets)
+                    keep = (offsets is not None and elem_no & 0xFF in offsets) or (key in declared and (
+                        declared_offsets is None or elem_no & 0xFF in declared_offsets))
             if keep:
                 kept_blocks.add((tag & 0xFFFF0000) | (elem_no >> 8))
                 if ds.vr_of(tag) is _SQ:

@@ -22,7 +22,7 @@ import os
 import secrets
 from pathlib import Path
 
-from ..core.uid import UIDS
+from ..core._uid_data import UIDS
 from .profile import DeidentificationError
 
 MAP_FORMAT = "dicomkit-deid-map"
