@@ -213,9 +213,9 @@ def main() -> int:
     names = sorted(set(ours_left) | set(theirs_left))
     print()
     print("left in the output of all files that PS3.15 Table E.1-1 says must go:")
-    print(f"{'attribute (action)':<58} {'dicomkit':>9} {'dicognito':>10}")
+    print(f"{'attribute (action)':<70} {'dicomkit':>9} {'dicognito':>10}")
     for name in names:
-        print(f"{name:<58} {ours_left.get(name, 0):>9} {theirs_left.get(name, 0):>10}")
+        print(f"{name:<70} {ours_left.get(name, 0):>9} {theirs_left.get(name, 0):>10}")
     if not names:
         print("(nothing)")
     return 0

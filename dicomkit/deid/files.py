@@ -74,7 +74,7 @@ def deidentify_batch(deid: Deidentifier, pairs: list[tuple[str, str]], *, in_pla
         try:
             if same_file(Path(src), dst_path) and not in_place:
                 raise DeidentificationError(f"{dst} is the input; refusing to write over it")
-            ds = read(src, force=force)
+            ds = _read_whole(src, force)
             if _is_dicomdir(ds):
                 data = deidentify_dicomdir(deid, ds)
                 tmp = _stage(dst_path, lambda f, data=data: f.write(data))  # type: ignore[misc]
@@ -90,6 +90,16 @@ def deidentify_batch(deid: Deidentifier, pairs: list[tuple[str, str]], *, in_pla
         except OSError as exc:
             results.append((src, _message(exc), 0))
     return results
+
+
+def _read_whole(src: str, force: bool) -> Dataset:
+    """Read a file into memory with one read(2): every byte of it is written out again, so this is cheaper
+    than mapping it (no page faults), and the input can be replaced safely (in place) once read."""
+    with open(src, "rb") as f:
+        data = f.read()
+    ds = read(data, force=force)
+    ds.__dict__["filename"] = src
+    return ds
 
 
 _COMMITTER: dict[int, ThreadPoolExecutor] = {}
