@@ -10,14 +10,16 @@ import argparse
 import os
 import sys
 from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core.errors import DicomError
 from ..deid import DeidentificationError, Deidentifier, MappingTable, Options, Region, read_key_file
 from ..deid.files import deidentify_batch, same_file
 from .progress import Progress
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 CHUNK = 16  # files per task handed to a worker process
 SKIPPED = "skipped: not a DICOM file"
@@ -185,6 +187,8 @@ def run(args: argparse.Namespace) -> int:
             for chunk in chunks:
                 collect(*_run_chunk(chunk))
         else:
+            from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
             with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker,
                                      initargs=(options, deid.pseudonyms.key, seed, args.in_place,
                                                args.force, skip)) as pool:

@@ -308,31 +308,29 @@ class Deidentifier:
 
     # -- private attributes (PS3.15 E.3.10) -----------------------------------------------------------------
     def _private(self, ds: Dataset, tags: list[int], inst: _Instance, mode: int) -> None:
+        """Private attributes go (Table E.1-1, last row) unless kept: by ``keep``, or under the Retain Safe
+        Private Option when Table E.3.10-1 or the data set itself (0008,0300) says they are safe. A kept
+        element keeps the Private Creator that reserves its block (PS3.5 7.8.1)."""
         elements = ds._elements
         keep_tags = self.options.keep
-        if self.profile.private != "C":
-            for tag in tags:
-                if tag not in keep_tags:
-                    del elements[tag]
-            return
+        safe = self.profile.private == "C"
         declared = declared_safe(ds.get("PrivateDataElementCharacteristicsSequence")) \
-            if PRIVATE_DATA_ELEMENT_CHARACTERISTICS in elements else {}
+            if safe and PRIVATE_DATA_ELEMENT_CHARACTERISTICS in elements else {}
         creators: dict[int, str] = {}
+        if safe:
+            for tag in tags:
+                if 0x10 <= tag & 0xFFFF <= 0xFF:
+                    value = ds[tag].value
+                    text = value.decode("latin_1") if isinstance(value, bytes) else str(value)
+                    creators[tag] = text.strip(" \x00")
         kept_blocks: set[int] = set()
-        for tag in tags:
-            elem_no = tag & 0xFFFF
-            if 0x10 <= elem_no <= 0xFF:
-                elem = ds[tag]
-                value = elem.value
-                creators[tag] = (value.decode("latin_1") if isinstance(value, bytes) else str(value)).strip(" \x00")
         for tag in tags:
             elem_no = tag & 0xFFFF
             if 0x10 <= elem_no <= 0xFF:
                 continue
             keep = tag in keep_tags
-            if not keep and elem_no >= 0x1000:
-                creator_tag = (tag & 0xFFFF0000) | (elem_no >> 8)
-                creator = creators.get(creator_tag)
+            if not keep and safe and elem_no >= 0x1000:
+                creator = creators.get((tag & 0xFFFF0000) | (elem_no >> 8))
                 if creator is not None:
                     key = (tag >> 16, creator)
                     offsets = SAFE_BLOCKS.get(key)
@@ -345,8 +343,8 @@ class Deidentifier:
                     self._items(ds, tag, inst, mode)
             else:
                 del elements[tag]
-        for tag in creators:
-            if tag not in kept_blocks and tag not in keep_tags:
+        for tag in tags:
+            if 0x10 <= tag & 0xFFFF <= 0xFF and tag not in kept_blocks and tag not in keep_tags:
                 del elements[tag]
 
     # -- what the de-identification records (PS3.15 E.1.1 items 6, 7; E.3.6) -----------------------------
@@ -374,6 +372,11 @@ class Deidentifier:
         ds._elements[DEIDENTIFICATION_METHOD_CODE_SEQUENCE] = DataElement(
             DEIDENTIFICATION_METHOD_CODE_SEQUENCE, VR.SQ, Sequence(items))
         status = {"remove": "REMOVED", "keep": "UNMODIFIED", "shift": "MODIFIED"}[options.dates]
+        if LONGITUDINAL_TEMPORAL_INFORMATION_MODIFIED in ds._elements:  # de-identified before: say the most
+            ranks = ("UNMODIFIED", "MODIFIED", "REMOVED")
+            before = str(ds[LONGITUDINAL_TEMPORAL_INFORMATION_MODIFIED].value or "").strip()
+            if before in ranks and ranks.index(before) > ranks.index(status):
+                status = before
         ds._elements[LONGITUDINAL_TEMPORAL_INFORMATION_MODIFIED] = DataElement(
             LONGITUDINAL_TEMPORAL_INFORMATION_MODIFIED, VR.CS, status)
         if masked:
