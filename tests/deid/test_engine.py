@@ -350,6 +350,27 @@ def test_corpus_file(path: object) -> None:
         action = profile.action(int(elem.tag))
         assert action != "X", f"{elem.tag} should be removed"
         assert not elem.tag.is_private
+    sop_class = str(ds.get("SOPClassUID") or "")
+    references = "ReferencedSeriesSequence" in ds
+    for tag in ds.tags():  # the top level, attribute by attribute against Table E.1-1
+        action = profile.action(tag)
+        if action is None or tag >> 16 == 0x6000:
+            continue
+        if action == "X/Z/U*" and references:
+            action = "U*"
+        elif "/" in action:
+            action = conformance_action(action, iod_table(sop_class).get(tag))
+        if action == "X":
+            assert tag not in out, f"{tag:08X}"
+            continue
+        assert tag in out, f"{tag:08X} ({action}) missing"
+        before, after = ds[tag], out[tag]
+        if action == "Z" and tag not in (0x00100010, 0x00100020):
+            assert after.length == 0 or after.vr == "SQ" and not after.value, f"{tag:08X} not emptied"
+        elif action == "D" and before.length and before.vr not in ("SQ", "US", "SS", "UL", "SL", "FL", "FD"):
+            assert after.length and str(after.value) != str(before.value), f"{tag:08X} not replaced"
+        elif action == "U" and before.length and str(before.value) not in UIDS:
+            assert str(after.value) != str(before.value), f"{tag:08X} UID not replaced"
     original_uids = {u for u in _ui_values(ds) if u not in UIDS}
     structural = {str(ds.get("SOPClassUID") or "")}
     assert not (_ui_values(out) & original_uids) - structural
