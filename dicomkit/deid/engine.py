@@ -303,7 +303,8 @@ class Deidentifier:
             value = self.pseudonyms.patient_id("name:" + original)
         else:
             value = self.pseudonyms.patient_id(original)
-        ds._elements[tag] = DataElement(tag, vr, value)
+        limit = vr.max_length
+        ds._elements[tag] = DataElement(tag, vr, value[:limit] if limit else value)  # e.g. an ID sent as SH
         return True
 
     # -- private attributes (PS3.15 E.3.10) -----------------------------------------------------------------

@@ -176,3 +176,25 @@ def test_dciodvfy_finds_no_new_errors(tmp_path: Path) -> None:
         if len(after) > len(before) or new:
             worse[path.name] = new
     assert worse == {}
+
+
+def test_library_api_on_files_and_dicomdirs(tmp_path: Path) -> None:
+    if not CORPUS.is_dir():
+        pytest.skip("no corpus")
+    from dicomkit.deid import DeidentificationError, Deidentifier, Options
+
+    cd = tmp_path / "cd"
+    create_fileset(cd, [CORPUS / MR], file_set_id="ONE")
+    deid = Deidentifier(Options(), key="k")
+    deid.apply_file(cd / "DICOMDIR", tmp_path / "out" / "DICOMDIR")
+    record = read_dicomdir(tmp_path / "out" / "DICOMDIR").instances()[0]
+    original = dicomkit.read(CORPUS / MR, stop_before_pixels=True)
+    assert str(record.sop_instance_uid) == deid.pseudonyms.uid(str(original.SOPInstanceUID))
+    deid.apply_file(CORPUS / MR, tmp_path / "mr.dcm")
+    assert str(dicomkit.read(tmp_path / "mr.dcm").SOPInstanceUID) == str(record.sop_instance_uid)
+    with pytest.raises(DeidentificationError):
+        deid.apply_file(tmp_path / "mr.dcm", tmp_path / "mr.dcm")
+    odd = dicomkit.read(CORPUS / MR)
+    odd.add_new(0x00100020, "SH", "A-PATIENT-ID-OF-20")  # an ID sent with a shorter VR still fits
+    out = deid.apply(odd)
+    assert len(out.PatientID) == 16

@@ -366,7 +366,7 @@ def test_corpus_file(path: object) -> None:
         assert tag in out, f"{tag:08X} ({action}) missing"
         before, after = ds[tag], out[tag]
         if action == "Z" and tag not in (0x00100010, 0x00100020):
-            assert after.length == 0 or after.vr == "SQ" and not after.value, f"{tag:08X} not emptied"
+            assert after.length == 0 or (after.vr == "SQ" and not after.value), f"{tag:08X} not emptied"
         elif action == "D" and before.length and before.vr not in ("SQ", "US", "SS", "UL", "SL", "FL", "FD"):
             assert after.length and str(after.value) != str(before.value), f"{tag:08X} not replaced"
         elif action == "U" and before.length and str(before.value) not in UIDS:
