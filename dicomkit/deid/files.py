@@ -17,7 +17,8 @@ from ..core.dataset import Dataset
 from ..core.element import DataElement
 from ..core.errors import DicomError
 from ..core.vr import VR
-from ..io.dicomdir import _Layout, record_offsets
+from ..io.dicomdir import record_offsets
+from ..io.raw import Layout
 from ..io.reader import read
 from ..io.writer import to_bytes, write, write_atomic
 from .profile import DeidentificationError
@@ -167,7 +168,7 @@ def deidentify_dicomdir(deid: Deidentifier, ds: Dataset) -> bytes:
     src = ds.source_encoding
     if buf is None or src is None:
         raise DeidentificationError("a DICOMDIR must be read from its file to be de-identified")
-    layout = _Layout(src.little_endian, src.implicit_vr)
+    layout = Layout(src.little_endian, src.implicit_vr)
     old_offsets, _, _ = record_offsets(buf, layout, ds.filename or "DICOMDIR")
     records = list(ds[DIRECTORY_RECORD_SEQUENCE].value)
     if len(records) != len(old_offsets):
@@ -201,7 +202,7 @@ def deidentify_dicomdir(deid: Deidentifier, ds: Dataset) -> bytes:
     for tag in (OFFSET_FIRST_ROOT, OFFSET_LAST_ROOT):
         out[tag] = DataElement(tag, VR.UL, 0)
     first = to_bytes(out, **options)
-    new_offsets, _, _ = record_offsets(memoryview(first), _Layout(True, False), "DICOMDIR")
+    new_offsets, _, _ = record_offsets(memoryview(first), Layout(True, False), "DICOMDIR")
 
     def where(i: int | None) -> int:
         return 0 if i is None else new_offsets[i]

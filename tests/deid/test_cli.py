@@ -13,8 +13,7 @@ import pytest
 import dicomkit
 from dicomkit.cli.main import main
 from dicomkit.deid import MappingTable
-from dicomkit.io.dicomdir import read_dicomdir
-from dicomkit.io.fileset import create_fileset
+from dicomkit.io.dicomdir import create_fileset, read_dicomdir
 
 from ..conftest import CORPUS, require_tool
 
