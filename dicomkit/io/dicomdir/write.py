@@ -298,6 +298,15 @@ def _load_instance(path: Path) -> Dataset:
         return read(path, stop_before_pixels=True, force=True)
 
 
+def _without_source(exc: BaseException) -> str:
+    """The reason of a read error without the file name (the problem line names the file already)."""
+    if isinstance(exc, InvalidFileError):
+        return exc.detail if exc.offset is None else f"offset {exc.offset} (0x{exc.offset:X}): {exc.detail}"
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc)
+    return str(exc)
+
+
 def _value_text(ds: Dataset, keyword: str) -> str:
     value = ds.get(keyword)
     if value is None:
@@ -406,7 +415,7 @@ class _Builder:
             ds = _load_instance(path)
         except (DicomError, OSError) as exc:
             if explicit or found is not None:  # it looks like DICOM, but the reader refuses it: broken
-                self.problems.append(f"{path}: not a readable DICOM file ({exc})")
+                self.problems.append(f"{path}: not a readable DICOM file ({_without_source(exc)})")
             else:
                 self.notes.append(f"{path}: skipped, not a DICOM file")
             return None
