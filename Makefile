@@ -24,6 +24,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check dicomkit tests bench tools
 	$(BIN)/mypy
 
+# Until the server issue lands, `dicomkit serve` lists the commands that work today.
 serve: $(STAMP)
 	$(BIN)/dicomkit serve
 

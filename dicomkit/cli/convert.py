@@ -1,17 +1,26 @@
-"""``dicomkit convert``: transcode files or whole folders to another transfer syntax."""
+"""``dicomkit convert``: transcode files or whole folders to another transfer syntax.
+
+A folder is walked with :func:`dicomkit.io.files.walk`: what is not DICOM is skipped with a note, a DICOM
+file the reader refuses counts as failed, and a DICOMDIR found in the walk is skipped (its offsets and
+references would not survive); a DICOMDIR named as IN is written anew with fresh offsets.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 from ..core.dataset import Dataset
 from ..core.errors import DicomError
-from ..core.uid import UID
-from ..io.reader import read
+from ..core.uid import UID, ExplicitVRLittleEndian
+from ..io.files import Kind, classify, walk
 from ..io.writer import write_atomic
+from .reading import InputError, delimiter_warning, describe_error, invented_delimiters, load_all, read_input
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -32,12 +41,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lossless", action="store_true", help="JPEG 2000 / HTJ2K: encode reversibly")
     p.add_argument("--no-mct", action="store_true", help="JPEG 2000 / HTJ2K: no colour transform for RGB")
     p.add_argument("--rgb", action="store_true", help="convert YBR and PALETTE COLOR samples to RGB")
-    p.add_argument("-f", "--force", action="store_true", help="read files without preamble/meta (raw data sets)")
+    p.add_argument("-l", "--lenient", action="store_true",
+                   help="also convert files read with corrections (truncated values, invalid VRs, a missing "
+                        "delimiter), reporting each")
+    p.add_argument("-f", "--force", action="store_true",
+                   help="accepted for compatibility: raw data sets (no preamble/meta) are read by default")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress display")
-
-
-def _inputs(root: Path) -> list[Path]:
-    return sorted(p for p in root.rglob("*") if p.is_file())
 
 
 class _Progress:
@@ -69,6 +78,56 @@ class _Progress:
             sys.stderr.write("\n")
 
 
+def _rewrite_dicomdir(src: Path, dst: Path, target: UID, progress: _Progress) -> None:
+    """A DICOMDIR named as IN: written anew with its offsets computed afresh (PS3.3 F.3), in Explicit VR Little
+    Endian, the only transfer syntax the media profiles allow for it (PS3.11)."""
+    from ..io.dicomdir import encode_fileset, read_dicomdir
+
+    fs = read_dicomdir(src)
+    data = encode_fileset(fs)
+    if str(target) != str(ExplicitVRLittleEndian):
+        progress.note(f"dicomkit convert: {src}: a DICOMDIR stays in Explicit VR Little Endian (PS3.11); "
+                      "its offsets were rewritten")
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".dicomkit-", suffix=".tmp", dir=dst.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        read_dicomdir(tmp)  # never leave a DICOMDIR that does not read back
+        os.replace(tmp, dst)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _plan(source: Path, output: Path, progress: _Progress) -> tuple[list[tuple[Path, Path, bool]], int, int]:
+    """(source, destination, is a DICOMDIR) for each file to convert, and how many were skipped and failed
+    while walking (each with a note)."""
+    if not source.is_dir():
+        dst = output / source.name if output.is_dir() else output
+        return [(source, dst, classify(source).kind is Kind.DICOMDIR)], 0, 0
+    jobs: list[tuple[Path, Path, bool]] = []
+    skipped = failed = 0
+    for found in walk([source]):
+        if found.kind is Kind.DICOM:
+            jobs.append((found.path, output / found.path.relative_to(source), False))
+        elif found.kind is Kind.DICOMDIR:
+            skipped += 1
+            progress.note(f"dicomkit convert: {found.path}: skipped, a DICOMDIR (re-encoding it as an image would "
+                          "break its offsets; name it as IN to rewrite it, or index the converted files with "
+                          "`dicomkit dicomdir create OUT`)")
+        elif found.kind is Kind.UNREADABLE:
+            failed += 1
+            progress.note(f"dicomkit convert: {found.path}: {found.reason}")
+        else:
+            skipped += 1
+            progress.note(f"dicomkit convert: {found.note}")
+    return jobs, skipped, failed
+
+
 def run(args: argparse.Namespace) -> int:
     from ..pixels import EncodeOptions, transcode
     from ..pixels.encode import resolve_transfer_syntax
@@ -84,38 +143,50 @@ def run(args: argparse.Namespace) -> int:
     if not source.exists():
         print(f"dicomkit convert: {source}: no such file or folder", file=sys.stderr)
         return 2
-    if source.is_dir():
-        pairs = [(p, Path(args.output) / p.relative_to(source)) for p in _inputs(source)]
-    else:
-        out = Path(args.output)
-        pairs = [(source, out / source.name if out.is_dir() else out)]
-    progress = _Progress(len(pairs), not args.quiet)
-    failed = skipped = lossy = 0
-    for k, (src, dst) in enumerate(pairs, 1):
+    progress = _Progress(0, not args.quiet)
+    jobs, skipped, failed = _plan(source, Path(args.output), progress)
+    progress.total = len(jobs)
+    total = len(jobs) + skipped + failed
+    lossy = 0
+
+    def note(line: str) -> None:
+        progress.note(f"dicomkit convert: {line}")
+
+    for k, (src, dst, is_dicomdir) in enumerate(jobs, 1):
         try:
-            ds = read(src, force=args.force)
-        except DicomError as exc:
-            if source.is_dir():
-                skipped += 1  # not DICOM: leave it out of a folder conversion, but say so
-                progress.note(f"dicomkit convert: {src}: skipped, not readable as DICOM: {exc}")
-            else:
+            if is_dicomdir:
+                _rewrite_dicomdir(src, dst, target, progress)
+                progress.show(k, src.name)
+                continue
+            ds = read_input(src, lenient=args.lenient, note=note)
+            load_all(ds)  # nested sequences parsed now: their corrections are known before anything is written
+            invented = invented_delimiters(ds)
+            for fix in invented:
+                progress.note(f"dicomkit convert: {delimiter_warning(str(src), fix)}")
+            if invented and not args.lenient:
                 failed += 1
-                progress.note(f"dicomkit convert: {src}: {exc}")
-            progress.show(k, src.name)
-            continue
-        try:
+                progress.note(f"dicomkit convert: {src}: not converted (--lenient converts it as read)")
+                progress.show(k, src.name)
+                continue
+            if args.lenient:
+                for fix in ds.read_corrections:
+                    if fix not in invented:
+                        progress.note(f"dicomkit convert: {src}: correction: {fix}")
             out_ds = transcode(ds, str(target), options=options, offset_table=args.offset_table,
                                as_rgb=args.rgb) if _has_pixels(ds) else _retarget(ds, str(target))
             if out_ds.get("SOPInstanceUID") != ds.get("SOPInstanceUID"):
                 lossy += 1
             write_atomic(out_ds, dst)
+        except InputError as exc:  # DICOM, but the reader refuses it: broken
+            failed += 1
+            progress.note(f"dicomkit convert: {exc}")
         except (DicomError, OSError) as exc:
             failed += 1
-            progress.note(f"dicomkit convert: {src}: {exc}")
+            progress.note(f"dicomkit convert: {describe_error(src, exc, lenient=args.lenient)}")
         progress.show(k, src.name)
     progress.end()
-    done = len(pairs) - failed - skipped
-    summary = f"converted {done} of {len(pairs)} file(s) to {target.name}"
+    done = total - skipped - failed
+    summary = f"converted {done} of {total} file(s) to {target.name}"
     if lossy:
         summary += f"; {lossy} lossy (new SOP Instance UIDs)"
     if skipped:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from pathlib import Path
 
 from ..core.errors import DicomError
+from ..io.files import Kind, walk
 from ..net import ApplicationEntity
 from ..net.association import Association
-from ..services.storage import FileInfo, StoreResult, find_files, peek, storage_contexts, store_files
+from ..services.storage import FileInfo, StoreResult, peek, storage_contexts, store_files
 from .netopts import add_peer_arguments, add_tls_arguments, tls_context
 from .progress import Progress
 
@@ -70,11 +72,20 @@ async def _store(args: argparse.Namespace, files: list[FileInfo]) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    paths = find_files(args.paths, recursive=args.recursive)
-    missing = [p for p in paths if not p.exists()]
-    for p in missing:
-        print(f"dicomkit store: {p}: no such file or folder", file=sys.stderr)
-    files = [peek(p) for p in paths if p.exists()]
+    paths: list[Path] = []
+    failed = 0
+    for found in walk(args.paths, recursive=args.recursive):
+        if found.explicit and found.kind is Kind.MISSING:
+            print(f"dicomkit store: {found.path}: no such file or folder", file=sys.stderr)
+            failed += 1
+        elif found.kind is Kind.UNREADABLE or (found.explicit and found.kind is Kind.SPECIAL):
+            print(f"dicomkit store: {found.path}: {found.reason}", file=sys.stderr)
+            failed += 1
+        elif found.explicit or found.kind is Kind.DICOM:
+            paths.append(found.path)  # a file named is sent or fails with its reason
+        else:
+            print(f"dicomkit store: {found.note}", file=sys.stderr)  # not DICOM, a DICOMDIR, a FIFO, ...
+    files = [peek(p) for p in paths]
     if not files:
         print("dicomkit store: nothing to send", file=sys.stderr)
         return 1
@@ -83,5 +94,4 @@ def run(args: argparse.Namespace) -> int:
     except DicomError as exc:
         print(f"dicomkit store: {exc}", file=sys.stderr)
         return 1
-    return 1 if missing else code
-
+    return 1 if failed else code

@@ -349,15 +349,18 @@ class FolderSource(MemorySource):
         self.scan()
 
     def _files(self) -> Iterator[Path]:
+        """The DICOM files under the root, by the one folder walker (FIFOs and devices are never opened);
+        what it finds that is not DICOM is listed in :attr:`skipped` once."""
+        from ..io.files import Kind, walk
+
         if not self.root.is_dir():
             raise DicomError(f"{self.root} is not a folder")
-        if self.recursive:
-            for folder, dirs, files in os.walk(self.root):
-                dirs.sort()
-                for name in sorted(files):
-                    yield Path(folder) / name
-        else:
-            yield from sorted(p for p in self.root.iterdir() if p.is_file())
+        for found in walk([self.root], recursive=self.recursive):
+            if found.kind is Kind.DICOM:
+                yield found.path
+            elif found.kind is not Kind.DICOMDIR and str(found.path) not in self._paths:
+                self._paths.add(str(found.path))
+                self.skipped.append((str(found.path), found.reason))
 
     def scan(self) -> int:
         """Index the files not indexed yet; the number of instances added."""

@@ -6,7 +6,14 @@
 """
 
 from .read import MEDIA_STORAGE_DIRECTORY_STORAGE, DirectoryRecord, FileSet, read_dicomdir, record_offsets
-from .write import FileSetError, FileSetReport, add_to_fileset, create_fileset, remove_from_fileset
+from .write import (
+    FileSetError,
+    FileSetReport,
+    add_to_fileset,
+    create_fileset,
+    encode_fileset,
+    remove_from_fileset,
+)
 
 __all__ = [
     "MEDIA_STORAGE_DIRECTORY_STORAGE",
@@ -16,6 +23,7 @@ __all__ = [
     "FileSetReport",
     "add_to_fileset",
     "create_fileset",
+    "encode_fileset",
     "read_dicomdir",
     "record_offsets",
     "remove_from_fileset",

@@ -30,6 +30,7 @@ from ...core.sequence import Sequence
 from ...core.tag import PIXEL_DATA
 from ...core.uid import UID, ExplicitVRLittleEndian, generate_uid
 from ...core.vr import VR
+from ..files import FoundFile, Kind, walk
 from ..raw import EXPLICIT_LITTLE
 from ..reader import read
 from ..writer import to_bytes, write
@@ -282,24 +283,28 @@ def _first_instance_value(node: _Node, keyword: str) -> str | None:
 # Reading candidate instances
 
 
-def _iter_files(sources: Iterable[str | os.PathLike[str]]) -> Iterator[tuple[Path, bool]]:
-    """(path, given explicitly) for every file under the sources, in a stable order."""
-    for source in sources:
-        path = Path(source)
-        if path.is_dir():
-            for dirpath, dirnames, filenames in os.walk(path):
-                dirnames.sort()
-                for name in sorted(filenames):
-                    yield Path(dirpath) / name, False
-        else:
-            yield path, True
+def _iter_files(sources: Iterable[str | os.PathLike[str]]) -> Iterator[FoundFile]:
+    """Every file under the sources, classified without opening anything but regular files (io.files)."""
+    return walk(sources, recursive=True)
 
 
 def _load_instance(path: Path) -> Dataset:
+    """The header of an instance, after checking that the reader accepts the whole file (a truncated file
+    must not be copied into a File-set); the check indexes the elements without keeping them."""
+    read(path, force=True)
     try:
         return read(path, stop_before_pixels=True)
     except DicomError:
         return read(path, stop_before_pixels=True, force=True)
+
+
+def _without_source(exc: BaseException) -> str:
+    """The reason of a read error without the file name (the problem line names the file already)."""
+    if isinstance(exc, InvalidFileError):
+        return exc.detail if exc.offset is None else f"offset {exc.offset} (0x{exc.offset:X}): {exc.detail}"
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc)
+    return str(exc)
 
 
 def _value_text(ds: Dataset, keyword: str) -> str:
@@ -395,12 +400,22 @@ class _Builder:
         self.taken: set[tuple[str, ...]] = {tuple(p.upper() for p in fid) for fid in tree.file_ids}
         self.sources: dict[str, Path] = {}  # SOP Instance UID -> the file it came from, in this operation
 
-    def examine(self, path: Path, explicit: bool, file_id: tuple[str, ...] | None = None) -> _Instance | None:
+    def examine(self, path: Path, explicit: bool, file_id: tuple[str, ...] | None = None,
+                found: FoundFile | None = None) -> _Instance | None:
+        if found is not None and not found.is_dicom:
+            if explicit or found.kind in (Kind.UNREADABLE, Kind.MISSING):
+                self.problems.append(f"{path}: {found.reason}")
+            else:
+                self.notes.append(found.note)  # README files, JSON, ICC profiles, FIFOs, ...
+            return None
+        if found is not None and found.kind is Kind.DICOMDIR and not explicit:
+            self.notes.append(f"{path}: skipped, a DICOMDIR")
+            return None
         try:
             ds = _load_instance(path)
         except (DicomError, OSError) as exc:
-            if explicit:
-                self.problems.append(f"{path}: not a readable DICOM file ({exc})")
+            if explicit or found is not None:  # it looks like DICOM, but the reader refuses it: broken
+                self.problems.append(f"{path}: not a readable DICOM file ({_without_source(exc)})")
             else:
                 self.notes.append(f"{path}: skipped, not a DICOM file")
             return None
@@ -682,21 +697,22 @@ def create_fileset(
     sources = list(sources)
     in_place = not sources
     instances: list[_Instance] = []
-    for path, explicit in _iter_files(sources or [root]):
+    for found in _iter_files(sources or [root]):
+        path, explicit = found.path, found.explicit
         file_id = None
         if in_place:
             rel = path.relative_to(root).parts
             if path.name.startswith(".") or rel == ("DICOMDIR",):
                 continue
             if len(rel) > 8 or not all(is_file_id_component(p) for p in rel):
-                inst = builder.examine(path, False)
+                inst = builder.examine(path, False, found=found)
                 if inst is not None:
                     builder.problems.append(f"{path}: the path is not a valid File ID (at most 8 components of "
                                             "1-8 characters A-Z, 0-9, _; PS3.10 8.2); give the files as "
                                             "sources to copy them into a new File-set")
                 continue
             file_id = rel
-        inst = builder.examine(path, explicit, file_id)
+        inst = builder.examine(path, explicit, file_id, found=found)
         if inst is not None:
             instances.append(inst)
     _plan_and_write(builder, instances, root, tree, file_set_id, None, report, transcode)
@@ -768,12 +784,20 @@ def add_to_fileset(
     builder = _Builder(root_dir, tree, invent)
     report = FileSetReport(root_dir / "DICOMDIR")
     _note_dropped(tree, report)
-    instances = [inst for path, explicit in _iter_files(sources)
-                 if (inst := builder.examine(path, explicit)) is not None]
+    instances = [inst for found in _iter_files(sources)
+                 if (inst := builder.examine(found.path, found.explicit, found=found)) is not None]
     meta_uid = str(fs.dataset.file_meta.value(0x00020003, "")) if fs.dataset.file_meta is not None else None
     _plan_and_write(builder, instances, root_dir, tree, fs.file_set_id, meta_uid or None, report, transcode,
                     _kept_elements(fs))
     return report
+
+
+def encode_fileset(fs: FileSet) -> bytes:
+    """The DICOMDIR of ``fs`` written anew: the same records, keys and File-set elements, every offset
+    computed afresh (PS3.3 F.3.2), in Explicit VR Little Endian; inactive records are left out."""
+    tree = _Tree.from_fileset(fs)
+    meta_uid = str(fs.dataset.file_meta.value(0x00020003, "")) if fs.dataset.file_meta is not None else None
+    return encode_dicomdir(tree.roots, fs.file_set_id, sop_instance_uid=meta_uid or None, extra=_kept_elements(fs))
 
 
 def remove_from_fileset(
@@ -858,6 +882,7 @@ __all__ = [
     "add_to_fileset",
     "create_fileset",
     "encode_dicomdir",
+    "encode_fileset",
     "is_file_id_component",
     "record_type_for",
     "remove_from_fileset",

@@ -30,6 +30,7 @@ from ...core.errors import (
     NetworkTimeout,
 )
 from ...core.uid import TRANSFER_SYNTAXES, UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from ...io.files import Kind, walk
 from ...io.raw import probe_part10
 from ...io.reader import read, read_file_meta
 from ...net.association import DEFAULT_TIMEOUT, Association, Timeout
@@ -75,15 +76,11 @@ class FileInfo:
 
 
 def find_files(paths: Iterable[str | os.PathLike[str]], *, recursive: bool = False) -> list[Path]:
-    """Files named, plus those in the folders named (their subfolders with ``recursive``), in sorted order."""
-    out: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            pattern = "**/*" if recursive else "*"
-            out += sorted(f for f in p.glob(pattern) if f.is_file() and not f.name.startswith("."))
-        else:
-            out.append(p)
-    return out
+    """The files named, plus the DICOM files in the folders named (their subfolders with ``recursive``), in a
+    stable order. Folders are walked with :func:`dicomkit.io.files.walk`: what is not DICOM (README files,
+    JSON, FIFOs, ...) and DICOMDIRs are left out; a file named is always kept (sending it says what is wrong).
+    """
+    return [found.path for found in walk(paths, recursive=recursive) if found.explicit or found.kind is Kind.DICOM]
 
 
 def peek(path: Path) -> FileInfo:
