@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ..core.errors import DicomError
 from ..deid import DeidentificationError, Deidentifier, MappingTable, Options, Region, read_key_file
 from ..deid.files import deidentify_batch, same_file
+from ..io.files import Kind, walk
 from .progress import Progress
 
 if TYPE_CHECKING:
@@ -84,10 +85,13 @@ def _options(args: argparse.Namespace) -> Options:
 
 
 def _files(root: Path, recursive: bool) -> Iterator[Path]:
-    if recursive:
-        yield from sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".dicomkit-"))
-    else:
-        yield from sorted(p for p in root.iterdir() if p.is_file())
+    """The regular files under ``root`` (the shared walker: no FIFOs or devices opened, hidden entries left out);
+    whether each one is DICOM is decided when it is read, so non-DICOM ones are reported as skipped there."""
+    for found in walk([root], recursive=recursive):
+        if found.kind in (Kind.SPECIAL, Kind.UNREADABLE):
+            print(f"dicomkit anonymize: {found.note}", file=sys.stderr)
+        elif found.kind is not Kind.MISSING:
+            yield found.path
 
 
 def _pairs(args: argparse.Namespace) -> list[tuple[Path, Path]]:
