@@ -18,7 +18,7 @@ from dicomkit.cli.main import main
 from dicomkit.core.dictionary import private_lookup
 from dicomkit.core.uid import ImplicitVRLittleEndian
 from dicomkit.core.vr import VR
-from tests.conftest import CORPUS, require_tool
+from tests.conftest import corpus_file, require_tool
 from tests.io.test_dcmdump_agreement import LINE, agreement_problems, dcmdump_rows
 
 # Corpus files with private blocks of creators the dictionary knows (and one, OBXXXX1A, of creators it does
@@ -30,13 +30,6 @@ VENDOR_FILES = {
     "JPEG-LL.dcm": True,  # GEMS_GENIE_1, JPEG Lossless
     "JPGLosslessP14SV1_1s_1f_8b.dcm": True,  # KINETDX, Philips Imaging DD 001, Philips US Imaging DD 0xx
 }
-
-
-def _corpus(name: str) -> Path:
-    path = CORPUS / name
-    if not path.exists():
-        pytest.skip(f"corpus file {name} not found (CI provides ../shared/corpus)")
-    return path
 
 
 def _private_data_elements(ds: Dataset, path: str = "") -> list[tuple[str, Dataset, DataElement]]:
@@ -64,7 +57,7 @@ def implicit_copies(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]
     out = tmp_path_factory.mktemp("implicit")
     copies = {}
     for name, compressed in VENDOR_FILES.items():
-        source = _corpus(name)
+        source = corpus_file(name)
         if compressed:
             plain = out / f"plain-{name}"
             subprocess.run([require_tool("dcmdjpeg"), str(source), str(plain)], check=True, capture_output=True,
@@ -88,7 +81,7 @@ def _implicit_bytes(ds: Dataset) -> bytes:
 
 @pytest.mark.parametrize("name", ["MR-SIEMENS-DICOM-WithOverlays.dcm", "JPEG2000_UNC.dcm", "OBXXXX1A.dcm"])
 def test_implicit_vr_private_elements_get_the_vendors_vr_and_value(name: str):
-    explicit = dicomkit.read(_corpus(name))
+    explicit = dicomkit.read(corpus_file(name))
     implicit = dicomkit.read(_implicit_bytes(explicit))
     theirs = {where: elem for where, _, elem in _private_data_elements(explicit)}
     known = 0
@@ -168,7 +161,7 @@ def _rows(text: str) -> dict[tuple[int, int], tuple[str, str]]:
 @pytest.mark.parametrize("encoding", ["explicit", "implicit"])
 @pytest.mark.parametrize("name", list(VENDOR_FILES))
 def test_values_and_names_agree_with_dcmdump(name: str, encoding: str, implicit_copies: dict[str, Path]):
-    path = implicit_copies[name] if encoding == "implicit" else _corpus(name)
+    path = implicit_copies[name] if encoding == "implicit" else corpus_file(name)
     theirs = dcmdump_rows(path, False)
     ds = dicomkit.read(path)
     problems = agreement_problems(path, ds, theirs)  # order, VR, length and value of every element
