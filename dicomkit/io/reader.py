@@ -71,6 +71,23 @@ _IMPLICIT_VR: dict[int, VR] = {tag: VR(vr) for tag, vr in VR_OF.items() if vr in
 # Value sizes of the binary VRs: a private value whose length is no multiple of its dictionary VR's size
 # stays UN rather than being decoded wrongly.
 _VALUE_SIZES: dict[str, int] = {**NUMBER_SIZES, **WORD_SIZES}
+# (private creator, tag) -> (VR, value size) as the private dictionary gives it (UN when it does not):
+# files of one vendor repeat the same private elements, so each is looked up once. Bounded, as creators
+# are data.
+_PRIVATE_VRS: dict[tuple[str, int], tuple[VR, int]] = {}
+_PRIVATE_VRS_MAX = 1 << 16
+
+
+def _private_dictionary_vr(creator: str, tag: int) -> tuple[VR, int]:
+    entry = private_lookup(creator, tag >> 16, tag & 0xFFFF)
+    if entry is None:
+        return _UN, 1
+    name = entry.vr
+    if " or " in name:
+        name = resolve_vr(tag, name, None)
+    if name == "SQ":
+        return _UN, 1  # see _Parser.private_vr
+    return _VR_BY_NAME.get(name, _UN), _VALUE_SIZES.get(name, 1)
 
 
 def _pixel_representation(buf: memoryview, elements: dict[int, Any], little: bool) -> int | None:
@@ -236,10 +253,10 @@ class _Parser:
                 tag = (group << 16) | elem
                 value_pos = pos + 8
                 vr_name = vr_of.get(tag)
-                if vr_name is None or " or " in vr_name:
+                if vr_name is None and group & 1 and elem >= 0x1000 and 0x0007 < group < 0xFFFF:
+                    vr = self.private_vr(tag, length, elements)  # a private data element (PS3.5 7.8.1)
+                elif vr_name is None or " or " in vr_name:
                     vr = self.implicit_vr(tag, vr_name, _pixel_representation(buf, elements, little))
-                    if vr is UN and group & 1 and elem >= 0x1000:
-                        vr = self.private_vr(tag, length, elements)
                 else:
                     vr = vr_by_name.get(vr_name, UN)
             else:
@@ -358,26 +375,22 @@ class _Parser:
         make it SQ when the value is an item sequence (PS3.5 6.2.2). A value whose length cannot hold whole
         values of the VR (e.g. 3 bytes of US) stays UN as well, rather than being decoded wrongly.
         """
-        if not is_private_group(tag >> 16):
-            return _UN
         creator = elements.get((tag & 0xFFFF0000) | ((tag >> 8) & 0xFF))
-        if creator is None:
+        if creator is None or length == _UNDEFINED:
             return _UN
         if creator.__class__ is DataElement:
             value = creator.value
             text = value.decode("latin_1") if isinstance(value, bytes) else str(value)
         else:
             text = str(self.buf[creator[1]:creator[1] + creator[2]], "latin_1")
-        entry = private_lookup(text, tag >> 16, tag & 0xFFFF)
-        if entry is None:
-            return _UN
-        name = entry.vr
-        if " or " in name:
-            name = resolve_vr(tag, name, None)
-        size = _VALUE_SIZES.get(name, 1)
-        if name == "SQ" or length == _UNDEFINED or length % size:
-            return _UN
-        return _VR_BY_NAME.get(name, _UN)
+        key = (text, tag)
+        found = _PRIVATE_VRS.get(key)
+        if found is None:
+            found = _private_dictionary_vr(text, tag)
+            if len(_PRIVATE_VRS) < _PRIVATE_VRS_MAX:
+                _PRIVATE_VRS[key] = found
+        vr, size = found
+        return _UN if length % size else vr
 
     def bad_vr(self, pos: int, tag: int, vr_bytes: bytes, unpack_ul: Any,
                pixel_rep: int | None) -> tuple[VR, int, int]:
