@@ -47,12 +47,15 @@ def lookup(tag: int) -> DictionaryEntry | None:
 
 
 def vr_for_tag(tag: int) -> str | None:
-    """The dictionary VR (possibly ambiguous like ``"US or SS"``), or None for unknown tags."""
+    """The dictionary VR (possibly ambiguous like ``"US or SS"``), or None for unknown tags; LO for the
+    Private Creator elements (gggg,0010-00FF) of private groups (PS3.5 7.8.1)."""
     vr = VR_OF.get(tag)
     if vr is not None:
         return vr
     entry = lookup(tag)
-    return entry.vr if entry else None
+    if entry is not None:
+        return entry.vr
+    return "LO" if is_private_group(tag >> 16) and 0x10 <= tag & 0xFFFF <= 0xFF else None
 
 
 def keyword_for_tag(tag: int) -> str:

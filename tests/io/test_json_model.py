@@ -237,6 +237,11 @@ def test_json_numbers_keep_their_literal_text():
     assert str(ds[0x00181041].value) == "5"  # padding spaces are not part of the value
 
 
+def test_a_private_creator_without_vr_is_lo():
+    ds = from_json('{"00290010": {"Value": ["ACME 1.0"]}, "00291001": {"vr": "US", "Value": [5]}}')
+    assert ds[0x00290010].vr is VR.LO and ds.private_block(0x0029, "ACME 1.0")[0x01].value == 5
+
+
 def test_parsed_json_is_accepted_too():
     ds = from_json({"00280030": {"vr": "DS", "Value": [0.5, 0.25]}, "00280010": {"vr": "US", "Value": [512.0]}})
     assert ds.PixelSpacing == (0.5, 0.25) and ds.Rows == 512
