@@ -46,8 +46,13 @@ def corpus_params() -> list[object]:
     return [pytest.param(f, id=f.name) for f in files]
 
 
+# The Debian package of each peer tool other than DCMTK's (.ci/run installs them).
+TOOL_PACKAGES = {"dciodvfy": "dicom3tools", "xmllint": "libxml2-utils", "openssl": "openssl"}
+
+
 def require_tool(name: str) -> str:
     path = shutil.which(name)
     if path is None:
-        pytest.skip(f"{name} not installed (Debian package dcmtk/dicom3tools; .ci/run installs it)")
+        package = TOOL_PACKAGES.get(name, "dcmtk")
+        pytest.skip(f"{name} not installed (Debian package {package}; .ci/run installs it)")
     return path

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 from pathlib import Path
 
+from ..core.dataset import Dataset
 from ..core.errors import DicomError
 from ..io.dicomdir import (
     DirectoryRecord,
@@ -17,6 +19,7 @@ from ..io.dicomdir import (
     read_dicomdir,
     remove_from_fileset,
 )
+from ..io.dicomdir.write import Decompress
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -47,8 +50,20 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--invent", action="store_true",
                    help="make up missing Type 1 keys (PatientID, StudyID, ...) instead of refusing; each is reported")
     p.add_argument("--keep-transfer-syntax", action="store_true",
-                   help="copy files as they are (default: re-encode native transfer syntaxes to Explicit VR "
-                        "Little Endian, as STD-GEN-CD asks)")
+                   help="copy files as they are (default: re-encode them to Explicit VR Little Endian, as "
+                        "STD-GEN-CD asks, decompressing compressed ones when numpy and imagecodecs are installed)")
+
+
+def _decompress(ds: Dataset) -> Dataset:
+    from ..pixels import decompress  # numpy, and the codec library for the codecs that need it
+
+    return decompress(ds)
+
+
+def decompressor() -> Decompress | None:
+    """What decompresses compressed instances for a STD-GEN-CD File-set: dicomkit.pixels when numpy is
+    installed (a codec it lacks, e.g. without imagecodecs, is named in that file's note), else nothing."""
+    return _decompress if importlib.util.find_spec("numpy") is not None else None
 
 
 def _describe(record: DirectoryRecord) -> str:
@@ -118,10 +133,10 @@ def run(args: argparse.Namespace) -> int:
             return _print_tree(read_dicomdir(target / "DICOMDIR" if target.is_dir() else target), args.check)
         if args.action == "create":
             report = create_fileset(args.directory, args.sources, file_set_id=args.file_set_id, invent=args.invent,
-                                    transcode=not args.keep_transfer_syntax)
+                                    transcode=not args.keep_transfer_syntax, decompress=decompressor())
         elif args.action == "add":
             report = add_to_fileset(args.directory, args.sources, invent=args.invent,
-                                    transcode=not args.keep_transfer_syntax)
+                                    transcode=not args.keep_transfer_syntax, decompress=decompressor())
         else:
             report = remove_from_fileset(args.directory, args.references, delete_files=args.delete_files)
     except FileSetError as exc:

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from .charset import DEFAULT, CharacterSet, character_set
-from .dictionary import lookup
+from .dictionary import lookup, private_lookup
 from .errors import DicomError
 from .fragments import iter_fragment_spans
 from .tag import SPECIFIC_CHARACTER_SET, Tag, is_private_group
@@ -23,7 +23,7 @@ VALUE_WIDTH = 40  # the value column, as dcmdump lays it out
 DEFAULT_CUT = 64  # characters of a value shown unless show_all
 
 
-def _keyword(tag: int) -> str:
+def _keyword(tag: int, ds: Dataset | None = None) -> str:
     entry = lookup(tag)
     if entry is not None and entry.keyword:
         return entry.keyword
@@ -31,8 +31,30 @@ def _keyword(tag: int) -> str:
         elem = tag & 0xFFFF
         if 0x10 <= elem <= 0xFF:
             return "PrivateCreator"
+        if ds is not None and elem >= 0x1000:
+            name = private_name(ds, tag)
+            if name:
+                return name
         return "PrivateTagData"
     return "UnknownTag"
+
+
+def private_name(ds: Dataset, tag: int) -> str | None:
+    """The vendor dictionary's name of private data element ``tag`` of ``ds``, found through the creator
+    that reserved its block in ``ds`` (PS3.5 7.8.1); None when either is unknown."""
+    creator = ds.get((tag & 0xFFFF0000) | ((tag >> 8) & 0xFF))
+    if creator is None:
+        return None
+    try:
+        value = creator.value
+    except DicomError:
+        return None
+    if isinstance(value, bytes):  # written as UN
+        value = value.decode("latin_1")
+    if not isinstance(value, str) or not value:
+        return None
+    entry = private_lookup(value, tag >> 16, tag & 0xFFFF)
+    return entry.name if entry is not None else None
 
 
 _WORD = {"OB": 1, "UN": 1, "OW": 2, "OL": 4, "OV": 8}
@@ -153,11 +175,12 @@ def _length(elem: DataElement, charset: CharacterSet) -> str:
         return "?"  # the value cannot be encoded in this character set; the listing still shows it
 
 
-def _element_lines(elem: DataElement, *, cut: int | None, depth: int, charset: CharacterSet) -> Iterator[str]:
-    """The line of one element (its items and their elements after it, for a sequence)."""
+def _element_lines(elem: DataElement, *, cut: int | None, depth: int, charset: CharacterSet,
+                   ds: Dataset | None = None) -> Iterator[str]:
+    """The line of one element of ``ds`` (its items and their elements after it, for a sequence)."""
     indent = "  " * depth
     tag = elem._tag
-    keyword = _keyword(tag)
+    keyword = _keyword(tag, ds)
     if elem.vr is VR.SQ:
         seq = elem.value
         form = "undefined" if seq.is_undefined_length else "explicit"
@@ -202,7 +225,7 @@ def dataset_lines(ds: Dataset, *, cut: int | None = DEFAULT_CUT, depth: int = 0,
                   charset: CharacterSet | None = None) -> Iterator[str]:
     charset = _charset_of(ds, charset)
     for elem in ds:
-        yield from _element_lines(elem, cut=cut, depth=depth, charset=charset)
+        yield from _element_lines(elem, cut=cut, depth=depth, charset=charset, ds=ds)
 
 
 def search_lines(ds: Dataset, tags: Iterable[int], *, cut: int | None = DEFAULT_CUT,
@@ -220,7 +243,7 @@ def _search(ds: Dataset, tag: int, path: str, charset: CharacterSet | None, cut:
     charset = _charset_of(ds, charset)
     for elem in ds:
         if elem._tag == tag:
-            lines = _element_lines(elem, cut=cut, depth=0, charset=charset)
+            lines = _element_lines(elem, cut=cut, depth=0, charset=charset, ds=ds)
             yield path + next(lines)
             yield from lines
         if elem.vr is VR.SQ:

@@ -2,10 +2,13 @@
 
 Choices where the standard leaves room (see docs/formats.md):
 
-- IS and DS values are JSON numbers when the number's JSON text is exactly the DICOM text (``"0.5"`` ->
-  ``0.5``, ``"12"`` -> ``12``), otherwise JSON strings holding the DICOM text (``"0.50"``, ``"+5"``,
-  ``"1.0E2"``), as the note to PS3.18 Table F.2.3-1 allows, so no value changes on the way. Reading keeps
-  the literal text of JSON numbers: ``0.50`` read from JSON stays ``DS('0.50')``.
+- IS and DS values are JSON numbers (``numbers_as="number"``, the default: what dcm2json and pydicom write
+  and DICOMweb clients expect), written with the DICOM text itself as the number's text (``"0.50"`` ->
+  ``0.50``, ``"1.0E2"`` -> ``1.0E2``). Where that text is not a JSON number (``"+5"``, ``"00"``, ``".5"``,
+  ``"5."``) or not one a JSON parser holds exactly as a double (``"1e400"``, ``"9007199254740993"``), the
+  value is the DICOM text as a JSON string, as the note to PS3.18 Table F.2.3-1 (CP 1861) allows, so no
+  value changes on the way. ``numbers_as="text"`` writes every IS and DS value as its text. Reading takes
+  both, and keeps the literal text of JSON numbers: ``0.50`` read from JSON stays ``DS('0.50')``.
 - SV and UV values outside the range every JSON parser holds exactly (2**53) are strings (same note).
 - FL and FD values that are not finite, which JSON numbers cannot hold, are the strings ``"NaN"``,
   ``"Infinity"`` and ``"-Infinity"``.
@@ -22,8 +25,10 @@ import binascii
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping
-from typing import Any
+import secrets
+from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal
+from typing import Any, Literal
 
 from ..core.charset import DEFAULT, CharacterSet, character_set
 from ..core.dataset import Dataset
@@ -31,7 +36,7 @@ from ..core.element import DataElement
 from ..core.errors import InvalidFileError, InvalidValueError
 from ..core.sequence import Sequence
 from ..core.tag import SPECIFIC_CHARACTER_SET, Tag
-from ..core.valuetypes import DS
+from ..core.valuetypes import DS, IS
 from ..core.vr import BYTES_VRS, MULTI_STRING_VRS, NUMBER_FORMATS, STRING_VRS, VR
 from .model_values import (
     BULK_DATA_VRS,
@@ -56,14 +61,38 @@ _NON_FINITE = {"nan": math.nan, "infinity": math.inf, "-infinity": -math.inf, "i
                "-inf": -math.inf}
 
 
+# How IS and DS values are written: JSON numbers where that keeps their value, or always their text.
+NumbersAs = Literal["number", "text"]
+NUMBERS_AS: tuple[NumbersAs, ...] = ("number", "text")
+
+
 # ---------------------------------------------------------------------------------------------------
 # Data set -> JSON
 
 
+def json_number_text(text: str, integer: bool) -> bool:
+    """True when the IS (``integer``) or DS text ``text`` can be written as a JSON number as it is: it follows
+    the JSON number grammar (RFC 8259 6; for IS an integer), and a JSON parser holding numbers as doubles
+    reads the value it denotes, neither overflowing (``1e400``) nor rounding (``9007199254740993``)."""
+    if integer:
+        return bool(_INT_TEXT.match(text))  # IS is at most 12 characters: always exact in a double
+    if not _FLOAT_TEXT.match(text):
+        return False
+    number = float(text)
+    return math.isfinite(number) and Decimal(text) == Decimal(repr(number))
+
+
 class _Writer:
-    def __init__(self, handler: BulkDataHandler | None, threshold: int) -> None:
+    def __init__(self, handler: BulkDataHandler | None, threshold: int, numbers_as: str,
+                 literal: Callable[[str], str] | None = None) -> None:
+        """``literal(text)``, when given, stands for a JSON number whose text differs from what Python's
+        json module would write for it (``0.50``); the caller puts the text itself in its place."""
+        if numbers_as not in NUMBERS_AS:
+            raise InvalidValueError(f"numbers_as must be one of {', '.join(NUMBERS_AS)}, got {numbers_as!r}")
         self.handler = handler
         self.threshold = threshold
+        self.numbers_as_text = numbers_as == "text"
+        self.literal = literal
 
     def dataset(self, ds: Dataset, depth: int) -> dict[str, Any]:
         if depth > MAX_DEPTH:
@@ -95,8 +124,24 @@ class _Writer:
         if value is None or value == "":
             return obj  # F.2.5: an empty attribute has no Value
         items = value if isinstance(value, tuple) else (value,)
-        obj["Value"] = [_json_item(vr, item) for item in items]
+        if vr in ("DS", "IS"):
+            obj["Value"] = [self.decimal(item, vr == "IS") for item in items]
+        else:
+            obj["Value"] = [_json_item(vr, item) for item in items]
         return obj
+
+    def decimal(self, item: Any, integer: bool) -> Any:
+        """An IS or DS value: the IS/DS itself (a number) or its text (a string); see the module notes."""
+        if item is None or item == "":
+            return None  # F.2.5
+        text = str(item).strip(" ")
+        if self.numbers_as_text or not isinstance(item, DS | IS):
+            return text  # text that is not a valid number is kept as read, a string
+        if text == (int.__repr__(item) if integer else float.__repr__(item)) and (integer or math.isfinite(item)):
+            return item  # what the json module writes for the number is the text itself (most values)
+        if not json_number_text(text, integer):
+            return text
+        return item if self.literal is None else self.literal(text)
 
 
 def _json_item(vr: str, item: Any) -> Any:
@@ -105,8 +150,6 @@ def _json_item(vr: str, item: Any) -> Any:
     if vr == "PN":
         groups = str(item).split("=", 2)  # a fourth '=' stays inside Phonetic rather than being lost
         return {name: group for name, group in zip(_PN_GROUPS, groups) if group}
-    if vr in ("DS", "IS"):
-        return _number_or_text(str(item), vr == "IS")
     if vr == "AT":
         return f"{int(item):08X}"  # F.2.3: eight upper-case hexadecimal digits
     if vr in ("FL", "FD"):
@@ -122,15 +165,11 @@ def _json_item(vr: str, item: Any) -> Any:
     return str(item)
 
 
-def _number_or_text(text: str, integer: bool) -> int | float | str:
-    """A JSON number when its JSON text is exactly ``text``, else ``text`` itself (PS3.18 F.2.3 note)."""
-    if _INT_TEXT.match(text):
-        return int(text)
-    if not integer and _FLOAT_TEXT.match(text):
-        number = float(text)
-        if repr(number) == text:
-            return number
-    return text
+def _dataset_object(writer: _Writer, ds: Dataset, include_file_meta: bool) -> dict[str, Any]:
+    out = writer.dataset(ds, 0)
+    if include_file_meta and ds.file_meta is not None:
+        out = {**writer.dataset(ds.file_meta, 0), **out}  # group 0002 sorts first
+    return out
 
 
 def to_json_dict(
@@ -139,6 +178,7 @@ def to_json_dict(
     bulk_data_handler: BulkDataHandler | None = None,
     bulk_data_threshold: int = 1024,
     include_file_meta: bool = False,
+    numbers_as: NumbersAs = "number",
 ) -> dict[str, Any]:
     """The DICOM JSON Model object of ``ds`` as dicts and lists (what ``json.loads`` would give).
 
@@ -147,12 +187,33 @@ def to_json_dict(
       BulkDataURI, None keeps it inline.
     - ``include_file_meta`` puts the File Meta Information (group 0002) in front. It is not part of the
       data set and DICOMweb leaves it out, but it lets the Part 10 file be rebuilt (``dicomkit json2dcm``).
+    - ``numbers_as``: ``"number"`` gives IS and DS values as numbers (the ``IS``/``DS`` values themselves,
+      an ``int``/``float`` that keeps its text, so :func:`from_json` of this object gets the same text back)
+      where the module notes say so, strings elsewhere; ``"text"`` gives every IS and DS value as a string.
     """
-    writer = _Writer(bulk_data_handler, bulk_data_threshold)
-    out = writer.dataset(ds, 0)
-    if include_file_meta and ds.file_meta is not None:
-        out = {**writer.dataset(ds.file_meta, 0), **out}  # group 0002 sorts first
-    return out
+    return _dataset_object(_Writer(bulk_data_handler, bulk_data_threshold, numbers_as), ds, include_file_meta)
+
+
+class _Literals:
+    """Puts JSON numbers into ``json.dumps`` output with their exact text (``0.50``, ``1.0E2``, ``-0``), which
+    the json module cannot write (it writes ``repr(float)``): each goes in as a string between two copies of
+    a marker made fresh for the call — a private-use character and 64 random bits, so no value of the data
+    set can contain it — and the quoted marked strings are then replaced by their text."""
+
+    def __init__(self) -> None:
+        self.marker = "\ue000" + secrets.token_hex(8)
+        self.used = False
+
+    def __call__(self, text: str) -> str:
+        self.used = True
+        return self.marker + text + self.marker
+
+    def dumps(self, obj: Any, indent: int | None) -> str:
+        out = json.dumps(obj, ensure_ascii=False, indent=indent, allow_nan=False)
+        if not self.used:
+            return out
+        # the number texts are [-+.0-9eE] only, which json.dumps writes unescaped between the markers
+        return out.replace('"' + self.marker, "").replace(self.marker + '"', "")
 
 
 def to_json(
@@ -162,17 +223,31 @@ def to_json(
     bulk_data_handler: BulkDataHandler | None = None,
     bulk_data_threshold: int = 1024,
     include_file_meta: bool = False,
+    numbers_as: NumbersAs = "number",
 ) -> str:
-    """The DICOM JSON Model of ``ds`` as text (non-ASCII kept as is); see :func:`to_json_dict`."""
-    obj = to_json_dict(ds, bulk_data_handler=bulk_data_handler, bulk_data_threshold=bulk_data_threshold,
-                       include_file_meta=include_file_meta)
-    return json.dumps(obj, ensure_ascii=False, indent=indent, allow_nan=False)
+    """The DICOM JSON Model of ``ds`` as text (non-ASCII kept as is); see :func:`to_json_dict`.
+
+    IS and DS numbers are written with their DICOM text (``0.50`` stays ``0.50``, not ``0.5``).
+    """
+    literals = _Literals()
+    writer = _Writer(bulk_data_handler, bulk_data_threshold, numbers_as, literals)
+    return literals.dumps(_dataset_object(writer, ds, include_file_meta), indent)
 
 
-def datasets_to_json(datasets: Iterable[Dataset], *, indent: int | None = None, **options: Any) -> str:
-    """Several data sets as one top-level JSON array (PS3.18 F.2.1, e.g. a QIDO-RS response)."""
-    objs = [to_json_dict(ds, **options) for ds in datasets]
-    return json.dumps(objs, ensure_ascii=False, indent=indent, allow_nan=False)
+def datasets_to_json(
+    datasets: Iterable[Dataset],
+    *,
+    indent: int | None = None,
+    bulk_data_handler: BulkDataHandler | None = None,
+    bulk_data_threshold: int = 1024,
+    include_file_meta: bool = False,
+    numbers_as: NumbersAs = "number",
+) -> str:
+    """Several data sets as one top-level JSON array (PS3.18 F.2.1, e.g. a QIDO-RS response); the options
+    are those of :func:`to_json`."""
+    literals = _Literals()
+    writer = _Writer(bulk_data_handler, bulk_data_threshold, numbers_as, literals)
+    return literals.dumps([_dataset_object(writer, ds, include_file_meta) for ds in datasets], indent)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -488,11 +563,14 @@ def _build(obj: Any, reader: BulkDataReader | None, transfer_syntax: str | None,
 
 __all__ = [
     "BULK_DATA_VRS",
+    "NUMBERS_AS",
     "BulkDataHandler",
     "BulkDataReader",
+    "NumbersAs",
     "datasets_from_json",
     "datasets_to_json",
     "from_json",
+    "json_number_text",
     "to_json",
     "to_json_dict",
 ]

@@ -18,7 +18,7 @@ from typing import Any, BinaryIO
 from ..core.ambiguous import resolve_vr
 from ..core.charset import character_set
 from ..core.dataset import Correction, Dataset
-from ..core.dictionary import VR_OF, lookup
+from ..core.dictionary import VR_OF, lookup, private_lookup
 from ..core.element import DataElement, SourceEncoding
 from ..core.errors import DicomError, InvalidFileError, TruncatedError, UnsupportedTransferSyntaxError
 from ..core.sequence import Sequence
@@ -41,7 +41,7 @@ from ..core.uid import (
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
 )
-from ..core.vr import LONG_HEADER_VRS, VR, VR_FROM_BYTES, VRS
+from ..core.vr import LONG_HEADER_VRS, NUMBER_SIZES, VR, VR_FROM_BYTES, VRS, WORD_SIZES
 from .raw import (
     EXPLICIT_BE,
     EXPLICIT_LE,
@@ -68,6 +68,26 @@ _SHORT_VR: dict[bytes, VR] = {k: v for k, v in VR_FROM_BYTES.items() if v not in
 _LONG_VR: dict[bytes, VR] = {k: v for k, v in VR_FROM_BYTES.items() if v in _LONG_NAMES and v is not VR.UN}
 # Dictionary VRs that need no context (not "US or SS" and the like), for implicit VR data.
 _IMPLICIT_VR: dict[int, VR] = {tag: VR(vr) for tag, vr in VR_OF.items() if vr in VRS and vr != "UN"}
+# Value sizes of the binary VRs: a private value whose length is no multiple of its dictionary VR's size
+# stays UN rather than being decoded wrongly.
+_VALUE_SIZES: dict[str, int] = {**NUMBER_SIZES, **WORD_SIZES}
+# (private creator, tag) -> (VR, value size) as the private dictionary gives it (UN when it does not):
+# files of one vendor repeat the same private elements, so each is looked up once. Bounded, as creators
+# are data.
+_PRIVATE_VRS: dict[tuple[str, int], tuple[VR, int]] = {}
+_PRIVATE_VRS_MAX = 1 << 16
+
+
+def _private_dictionary_vr(creator: str, tag: int) -> tuple[VR, int]:
+    entry = private_lookup(creator, tag >> 16, tag & 0xFFFF)
+    if entry is None:
+        return _UN, 1
+    name = entry.vr
+    if " or " in name:
+        name = resolve_vr(tag, name, None)
+    if name == "SQ":
+        return _UN, 1  # see _Parser.private_vr
+    return _VR_BY_NAME.get(name, _UN), _VALUE_SIZES.get(name, 1)
 
 
 def _pixel_representation(buf: memoryview, elements: dict[int, Any], little: bool) -> int | None:
@@ -233,7 +253,9 @@ class _Parser:
                 tag = (group << 16) | elem
                 value_pos = pos + 8
                 vr_name = vr_of.get(tag)
-                if vr_name is None or " or " in vr_name:
+                if vr_name is None and group & 1 and elem >= 0x1000 and 0x0007 < group < 0xFFFF:
+                    vr = self.private_vr(tag, length, elements)  # a private data element (PS3.5 7.8.1)
+                elif vr_name is None or " or " in vr_name:
                     vr = self.implicit_vr(tag, vr_name, _pixel_representation(buf, elements, little))
                 else:
                     vr = vr_by_name.get(vr_name, UN)
@@ -345,6 +367,31 @@ class _Parser:
                 return _VR_BY_NAME.get(vr_name, _UN)
         return _VR_BY_NAME[resolve_vr(tag, vr_name, pixel_rep)]
 
+    def private_vr(self, tag: int, length: int, elements: dict[int, Any]) -> VR:
+        """The vendor dictionary's VR of private data element ``tag`` whose block's creator is in ``elements``
+        (the data set indexed so far), or UN when the creator or the element is unknown.
+
+        SQ is left UN, and so is a value of undefined length: :meth:`unknown_vr` and :meth:`undefined_length`
+        make it SQ when the value is an item sequence (PS3.5 6.2.2). A value whose length cannot hold whole
+        values of the VR (e.g. 3 bytes of US) stays UN as well, rather than being decoded wrongly.
+        """
+        creator = elements.get((tag & 0xFFFF0000) | ((tag >> 8) & 0xFF))
+        if creator is None or length == _UNDEFINED:
+            return _UN
+        if creator.__class__ is DataElement:
+            value = creator.value
+            text = value.decode("latin_1") if isinstance(value, bytes) else str(value)
+        else:
+            text = str(self.buf[creator[1]:creator[1] + creator[2]], "latin_1")
+        key = (text, tag)
+        found = _PRIVATE_VRS.get(key)
+        if found is None:
+            found = _private_dictionary_vr(text, tag)
+            if len(_PRIVATE_VRS) < _PRIVATE_VRS_MAX:
+                _PRIVATE_VRS[key] = found
+        vr, size = found
+        return _UN if length % size else vr
+
     def bad_vr(self, pos: int, tag: int, vr_bytes: bytes, unpack_ul: Any,
                pixel_rep: int | None) -> tuple[VR, int, int]:
         """An explicit VR that is not one of the 34: read it as implicit (lenient) or fail."""
@@ -361,6 +408,14 @@ class _Parser:
         """Refine UN: a known tag gets its dictionary VR; a value that is a valid item sequence is SQ."""
         buf = self.buf
         known = VR_OF.get(tag)
+        if not implicit and known is None and is_private_group(tag >> 16):
+            elem = tag & 0xFFFF
+            if 0x10 <= elem <= 0xFF:
+                return _LO  # a Private Creator written as UN is LO all the same (PS3.5 7.8.1)
+            if elem >= 0x1000 and src.little_endian:
+                vr = self.private_vr(tag, length, ds._elements)  # as for standard tags: PS3.5 6.2.2
+                if vr is not _UN:
+                    return vr
         if not implicit and known and known != "UN" and " or " not in known and src.little_endian:
             vr = _VR_BY_NAME.get(known, _UN)
             if vr is _SQ:

@@ -103,3 +103,21 @@ def test_dicomdir_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     assert "no record in the File-set references it" in capsys.readouterr().err
     assert main(["dicomdir", "create", str(root), str(first)]) == 1
     assert "a DICOMDIR already exists" in capsys.readouterr().err
+
+
+def test_dicomdir_create_decompresses_when_the_codecs_are_installed(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]):
+    pytest.importorskip("numpy", reason="decompressing needs numpy (the pixels extra)")
+    pytest.importorskip("imagecodecs", reason="JPEG 2000 needs imagecodecs (the codecs extra)")
+    j2k, rle = corpus("MR2_J2KR.dcm"), corpus("emri_small_RLE.dcm")
+    assert main(["dicomdir", "create", str(tmp_path / "fs"), str(j2k), str(rle), "--invent"]) == 0
+    out = capsys.readouterr().out
+    assert f"note: {j2k}: decompressed from JPEG 2000 Image Compression (Lossless Only) to Explicit VR Little " \
+           "Endian" in out
+    assert f"note: {rle}: decompressed from RLE Lossless" in out
+    assert "kept in" not in out and "decompress function" not in out
+    records = read_dicomdir(tmp_path / "fs" / "DICOMDIR").instances()
+    assert {str(r.transfer_syntax_uid) for r in records} == {str(dicomkit.uid.ExplicitVRLittleEndian)}
+    # --keep-transfer-syntax copies them as they are
+    assert main(["dicomdir", "create", str(tmp_path / "kept"), str(j2k), "--keep-transfer-syntax"]) == 0
+    assert "kept in JPEG 2000 Image Compression (Lossless Only) as asked" in capsys.readouterr().out

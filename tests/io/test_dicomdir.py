@@ -286,6 +286,95 @@ def _non_image_instances() -> list[Dataset]:
     return [sr, ko, pr, pdf, dose, raw]
 
 
+def _verified_report(observers: list[str | None]) -> Dataset:
+    """A Basic Text SR, VERIFIED by observers whose Verification DateTimes are given (None: none given)."""
+    sr = _non_image_instances()[0]
+    sr.VerificationFlag = "VERIFIED"
+    sr.ValueType, sr.ContinuityOfContent = "CONTAINER", "SEPARATE"
+    items = []
+    for i, when in enumerate(observers):
+        observer = Dataset()
+        observer.VerifyingObserverName, observer.VerifyingOrganization = f"Reader^{i}", "Hospital"
+        observer.VerifyingObserverIdentificationCodeSequence = []
+        if when is not None:
+            observer.VerificationDateTime = when
+        items.append(observer)
+    sr.VerifyingObserverSequence = items  # PS3.3 C.17.2: where the SR Document General Module keeps them
+    return sr
+
+
+def test_a_verified_sr_document_record_has_its_latest_verification_datetime(tmp_path: Path):
+    source = tmp_path / "in"
+    source.mkdir()
+    # the latest on one clock: 08:00 at +01:00 (07:00 UTC) on the 3rd, after the 2nd
+    _verified_report(["20240102093000", "20240103080000+0100", "20240102100000"]).save(source / "sr.dcm")
+    unverified = _non_image_instances()[0]
+    unverified.SOPInstanceUID, unverified.InstanceNumber = "1.2.826.0.1.3680043.9.7777.99", 2
+    unverified.save(source / "draft.dcm")
+    create_fileset(tmp_path / "fs", [source])
+    records = {r.dataset.VerificationFlag: r for r in read_dicomdir(tmp_path / "fs" / "DICOMDIR").instances()}
+    assert records["VERIFIED"].dataset.VerificationDateTime == "20240103080000+0100"  # PS3.3 F.5.25, 1C
+    assert "VerificationDateTime" not in records["UNVERIFIED"].dataset
+    # dciodvfy flags the record without it ("Missing attribute Type 1C ... VerificationDateTime")
+    assert _dciodvfy_errors(tmp_path / "fs" / "DICOMDIR") == []
+
+
+def test_a_verified_report_without_a_verification_datetime_is_refused_or_invented(tmp_path: Path):
+    path = tmp_path / "sr.dcm"
+    _verified_report([None]).save(path)
+    with pytest.raises(FileSetError, match="Verification Flag is VERIFIED but no item of the Verifying Observer"):
+        create_fileset(tmp_path / "fs", [path])
+    assert not (tmp_path / "fs" / "DICOMDIR").exists()
+    report = create_fileset(tmp_path / "fs", [path], invent=True)
+    assert any("VerificationDateTime missing, invented 20240101120000" in n for n in report.notes)
+    record = read_dicomdir(tmp_path / "fs" / "DICOMDIR").instances()[0]
+    assert record.dataset.VerificationDateTime == "20240101120000"  # Content Date and Time, in the DICOMDIR only
+    assert _dciodvfy_errors(tmp_path / "fs" / "DICOMDIR") == []
+
+
+# ---------------------------------------------------------------------------------------------------
+# Compressed instances: decompressed by a function of the caller's (the io layer knows no pixel data)
+
+
+def test_compressed_instances_are_decompressed_by_the_function_given(sources: list[Path], tmp_path: Path):
+    pixels = pytest.importorskip("dicomkit.pixels", reason="decompressing needs numpy (the pixels extra)")
+    pytest.importorskip("imagecodecs", reason="JPEG 2000 needs imagecodecs (the codecs extra)")
+    j2k = CORPUS / "MR2_J2KR.dcm"
+    report = create_fileset(tmp_path / "fs", [j2k, CORPUS / "MR2_UNCR.dcm"], decompress=pixels.decompress)
+    assert f"{j2k}: decompressed from JPEG 2000 Image Compression (Lossless Only) to Explicit VR Little Endian" \
+        in report.notes
+    assert not any("kept in" in n for n in report.notes)
+    fs = read_dicomdir(tmp_path / "fs" / "DICOMDIR")
+    _check_tree(fs, 2)
+    assert {str(r.transfer_syntax_uid) for r in fs.instances()} == {str(uid.ExplicitVRLittleEndian)}
+    record = next(r for r in fs.instances() if r.sop_instance_uid == dicomkit.read(j2k).SOPInstanceUID)
+    copy = record.read()
+    assert (copy.pixel_array() == dicomkit.read(j2k).pixel_array()).all()  # lossless: the same pixels
+    assert _dciodvfy_errors(tmp_path / "fs" / "DICOMDIR") == []
+
+
+def test_what_the_function_cannot_decompress_is_kept_with_its_reason(tmp_path: Path):
+    if not CORPUS.is_dir():
+        pytest.skip(f"corpus not found at {CORPUS}")
+
+    def no_codec(ds: Dataset) -> Dataset:
+        raise dicomkit.MissingDependencyError("JPEG 2000 needs the codec library: pip install 'dicomkit[codecs]'")
+
+    j2k = CORPUS / "MR2_J2KR.dcm"
+    report = create_fileset(tmp_path / "fs", [j2k], decompress=no_codec)
+    assert report.notes == [f"{j2k}: kept in JPEG 2000 Image Compression (Lossless Only), not decompressed: JPEG 2000 "
+                            "needs the codec library: pip install 'dicomkit[codecs]'"]
+    assert read_dicomdir(tmp_path / "fs" / "DICOMDIR").instances()[0].transfer_syntax_uid == uid.JPEG2000Lossless
+    # without a function the note says what would decompress it
+    plain = create_fileset(tmp_path / "fs2", [j2k])
+    assert "no decompress function was given: dicomkit.pixels.decompress" in plain.notes[0]
+    # a function that hands back compressed pixel data is a caller's error: nothing is kept
+    with pytest.raises(dicomkit.InvalidValueError, match="returned encapsulated Pixel Data"):
+        create_fileset(tmp_path / "fs3", [j2k], decompress=lambda ds: ds)
+    assert not (tmp_path / "fs3" / "DICOMDIR").exists()
+    assert not [p for p in (tmp_path / "fs3").rglob("*") if p.is_file()]
+
+
 def test_create_refuses_what_it_cannot_describe_and_copies_nothing(sources: list[Path], tmp_path: Path):
     root = tmp_path / "fs"
     incomplete = [CORPUS / "emri_small.dcm", CORPUS / "HTJ2K_08_RGB.dcm"]  # no PatientID, StudyID, ...

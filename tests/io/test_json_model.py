@@ -7,6 +7,7 @@ import io
 import json
 import math
 import subprocess
+import warnings
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,14 @@ import dicomkit
 from dicomkit import Dataset, DicomError, InvalidFileError, Tag
 from dicomkit.core.vr import VR
 from dicomkit.io.bulk_data import BulkDataFiles
-from dicomkit.io.json_model import datasets_from_json, datasets_to_json, from_json, to_json, to_json_dict
+from dicomkit.io.json_model import (
+    datasets_from_json,
+    datasets_to_json,
+    from_json,
+    json_number_text,
+    to_json,
+    to_json_dict,
+)
 from tests.conftest import RAW_FILES, corpus_params, require_tool
 from tests.io.model_helpers import corpus_by_transfer_syntax, differences, read_corpus
 
@@ -132,8 +140,9 @@ def test_every_vr_round_trips_and_maps_as_table_f_2_3_1_says():
     assert obj["00080054"] == {"vr": "AE", "Value": ["STORESCP", "ARCHIVE"]}
     assert obj["00280009"] == {"vr": "AT", "Value": ["00181063", "00540010"]}
     assert obj["00080008"] == {"vr": "CS", "Value": ["ORIGINAL", None, "AXIAL"]}  # F.2.5: null inside
-    assert obj["00280030"] == {"vr": "DS", "Value": ["0.50", 0.25]}  # the text wins where a number would change it
-    assert obj["00200011"] == {"vr": "IS", "Value": ["+7"]}
+    assert obj["00280030"] == {"vr": "DS", "Value": [0.5, 0.25]}  # numbers, written with their text (0.50)
+    assert [str(v) for v in obj["00280030"]["Value"]] == ["0.50", "0.25"]
+    assert obj["00200011"] == {"vr": "IS", "Value": ["+7"]}  # not a JSON number: the text, as a string
     assert obj["00186028"] == {"vr": "FD", "Value": [0.1, -1e300]}
     assert obj["00100010"] == {"vr": "PN", "Value": [
         {"Alphabetic": "Yamada^Tarou", "Ideographic": "山田^太郎", "Phonetic": "やまだ^たろう"}]}
@@ -141,9 +150,83 @@ def test_every_vr_round_trips_and_maps_as_table_f_2_3_1_says():
     assert obj["0072007E"] == {"vr": "SV", "Value": [str(-(2**60)), 5]}  # beyond 2**53: strings
     assert obj["00720082"] == {"vr": "UV", "Value": [str(2**64 - 1)]}
     assert obj["00081140"] == {"vr": "SQ", "Value": [{"00080100": {"vr": "SH", "Value": ["T-A0100"]}}, {}]}
-    back = from_json(to_json(ds))
+    text = to_json(ds)
+    assert '"00280030": {"vr": "DS", "Value": [0.50, 0.25]}' in text
+    back = from_json(text)
     assert not differences(ds, back)
     assert back.PixelSpacing[0].original_string == "0.50"
+    assert from_json(obj).PixelSpacing[0].original_string == "0.50"  # the dict form keeps the text too
+
+
+# (VR, DICOM text, the JSON written for it by default): the text itself where it is a JSON number that a
+# parser reading doubles gets exactly, else the text as a string.
+DECIMALS = [
+    ("DS", "0.5", "0.5"), ("DS", "0.50", "0.50"), ("DS", "12", "12"), ("DS", "-0", "-0"), ("DS", "-0.0", "-0.0"),
+    ("DS", "1.0E2", "1.0E2"), ("DS", "1e-05", "1e-05"), ("DS", "-1.5e+300", "-1.5e+300"),
+    ("DS", " 2.5 ", "2.5"),  # padding spaces are not part of the value (PS3.5 6.2)
+    ("DS", "0.1234567890123", "0.1234567890123"),
+    ("DS", "+5", '"+5"'), ("DS", ".5", '".5"'), ("DS", "5.", '"5."'), ("DS", "00012", '"00012"'),
+    ("DS", "1e400", '"1e400"'),  # a double overflows: Infinity
+    ("DS", "1e-400", '"1e-400"'),  # a double underflows: 0
+    ("DS", "9007199254740993", '"9007199254740993"'),  # 2**53 + 1: a double rounds it
+    ("DS", "1,5", '"1,5"'),  # not a number at all: kept as read
+    ("DS", "inf", '"inf"'), ("DS", "NaN", '"NaN"'),  # not valid DS, read all the same; JSON has no such numbers
+    ("IS", "7", "7"), ("IS", "-12", "-12"), ("IS", "-0", "-0"), ("IS", "2147483647", "2147483647"),
+    ("IS", " 00", '"00"'), ("IS", "+5", '"+5"'), ("IS", "007", '"007"'),
+]
+
+
+def _decimal_ds(vr: str, text: str) -> Dataset:
+    raw = text.encode() + (b" " if len(text) % 2 else b"")
+    ds = Dataset()
+    ds.add(dicomkit.DataElement.from_raw(0x00181041 if vr == "DS" else 0x00200013, VR(vr), raw,
+                                         dicomkit.core.element.SourceEncoding(True, False)))
+    return ds
+
+
+@pytest.mark.parametrize(("vr", "text", "written"), DECIMALS, ids=[f"{v}-{t}" for v, t, _ in DECIMALS])
+def test_is_and_ds_are_json_numbers_where_the_number_keeps_the_value(vr: str, text: str, written: str):
+    ds = _decimal_ds(vr, text)
+    key = next(iter(to_json_dict(ds)))
+    out = to_json(ds)
+    assert out == f'{{"{key}": {{"vr": "{vr}", "Value": [{written}]}}}}'
+    value = json.loads(out)[key]["Value"][0]
+    if not written.startswith('"'):
+        assert isinstance(value, int | float) and value == float(text)  # what any JSON client reads
+        assert isinstance(to_json_dict(ds)[key]["Value"][0], int | float)
+    # every form reads back to the same text: the JSON text, the dict, and the text-only form
+    for form in (out, to_json_dict(ds), to_json(ds, numbers_as="text"), to_json_dict(ds, numbers_as="text")):
+        assert str(from_json(form)[key].value) == text.strip(" ")
+    assert to_json(ds, numbers_as="text") == f'{{"{key}": {{"vr": "{vr}", "Value": ["{text.strip(" ")}"]}}}}'
+
+
+def test_numbers_as_text_keeps_every_is_and_ds_a_string():
+    ds = _every_vr()
+    obj = to_json_dict(ds, numbers_as="text")
+    assert obj["00280030"] == {"vr": "DS", "Value": ["0.50", "0.25"]}
+    assert obj["00200011"] == {"vr": "IS", "Value": ["+7"]}
+    assert obj["00189219"] == {"vr": "SS", "Value": [-1, 2]}  # only IS and DS: binary numbers stay numbers
+    assert json.loads(to_json(ds, numbers_as="text", indent=2)) == obj
+    assert json.loads(datasets_to_json([ds, ds], numbers_as="text")) == [obj, obj]
+    with pytest.raises(dicomkit.InvalidValueError, match="numbers_as must be one of number, text"):
+        to_json(ds, numbers_as="strings")  # type: ignore[arg-type]
+
+
+def test_indented_and_multiple_results_keep_the_number_text():
+    ds = _every_vr()
+    assert "\n      0.50,\n      0.25\n" in to_json(ds, indent=2)
+    many = datasets_to_json([ds, _decimal_ds("DS", "1.0E2")], indent=1)
+    assert "0.50," in many and "1.0E2" in many and "\ue000" not in many
+    assert [str(d[0x00181041].value) for d in datasets_from_json(many)[1:]] == ["1.0E2"]
+
+
+def test_a_value_that_looks_like_the_marker_is_only_a_string():
+    # the exact-text numbers are put in place through a marker unique to each call; text of the data set
+    # that imitates such a marker stays what it is
+    ds = _decimal_ds("DS", "0.50")
+    ds.add_new(0x00100020, "LO", "\ue0000000000000000000.500\ue0000000000000000000")
+    back = from_json(to_json(ds))
+    assert back.PatientID == ds.PatientID and str(back[0x00181041].value) == "0.50"
 
 
 def test_json_numbers_keep_their_literal_text():
@@ -152,6 +235,11 @@ def test_json_numbers_keep_their_literal_text():
     assert [str(v) for v in ds.PixelSpacing] == ["0.50", "1e2"]
     assert str(ds.InstanceNumber) == "7"  # an integral JSON number is a valid IS
     assert str(ds[0x00181041].value) == "5"  # padding spaces are not part of the value
+
+
+def test_a_private_creator_without_vr_is_lo():
+    ds = from_json('{"00290010": {"Value": ["ACME 1.0"]}, "00291001": {"vr": "US", "Value": [5]}}')
+    assert ds[0x00290010].vr is VR.LO and ds.private_block(0x0029, "ACME 1.0")[0x01].value == 5
 
 
 def test_parsed_json_is_accepted_too():
@@ -356,3 +444,66 @@ def test_dcmtk_dcm2json_output_reads_back_equal_to_the_file(path: Path):
     problems = differences(read_corpus(path), theirs, skip=frozenset({0x00080005}), pn_components=True,
                            float_tolerance=1e-14, numeric_decimals=True)
     assert not problems, problems[:5]
+
+
+# ---------------------------------------------------------------------------------------------------
+# IS and DS numbers as dcm2json and pydicom write and read them
+
+
+class _Literal(str):
+    """The text of a JSON number as written."""
+
+
+def _decimal_values(obj: dict, path: str = "") -> dict[str, tuple[str, list]]:
+    """JSON Pointer-like place -> (VR, the Value array) of every IS and DS attribute, recursively."""
+    out: dict[str, tuple[str, list]] = {}
+    for key, attr in obj.items():
+        if attr.get("vr") in ("IS", "DS") and "Value" in attr:
+            out[f"{path}/{key}"] = (attr["vr"], attr["Value"])
+        elif attr.get("vr") == "SQ":
+            for i, item in enumerate(attr.get("Value", [])):
+                out.update(_decimal_values(item, f"{path}/{key}/{i}"))
+    return out
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("path", [p for p in _NATIVE if p.name not in _DCM2JSON_CANNOT], ids=lambda p: p.name)
+def test_is_and_ds_are_the_numbers_dcm2json_writes(path: Path):
+    exe = require_tool("dcm2json")
+    raw = path.name in RAW_FILES
+    out = subprocess.run([exe, "-fc", "-ee", *(["-f"] if raw else []), str(path)], capture_output=True, timeout=120)
+    assert out.returncode == 0, out.stderr.decode(errors="replace")
+    literal = {"parse_float": _Literal, "parse_int": _Literal}
+    theirs = _decimal_values(json.loads(out.stdout, **literal))
+    ours = _decimal_values(json.loads(read_corpus(path).to_json(), **literal))
+    assert ours.keys() == theirs.keys()
+    for where, (vr, values) in ours.items():
+        assert len(values) == len(theirs[where][1]), where
+        for mine, dcmtk in zip(values, theirs[where][1]):
+            if mine is None:
+                assert dcmtk is None, where
+                continue
+            # both numbers (dcm2json writes the text too, normalised: 1.000000e+00 as 1.000000e00), or a
+            # string where the text is no JSON number: dcm2json rewrites that ("01" as 1), we keep it
+            assert isinstance(dcmtk, _Literal) and float(dcmtk) == float(mine), where
+            if not isinstance(mine, _Literal):
+                assert not json_number_text(mine, vr == "IS"), where
+
+
+@pytest.mark.parametrize("path", _NATIVE, ids=lambda p: p.name)
+def test_pydicom_reads_our_numbers_and_we_read_its(path: Path):
+    pydicom = pytest.importorskip("pydicom", reason="pydicom (dev extra) is the oracle for this test")
+    ds = read_corpus(path)
+    ours = ds.to_json()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pydicom's remarks on the corpus' own odd values (1996.10.29 as DA)
+        theirs_text = pydicom.Dataset.from_json(ours).to_json()  # pydicom expects numbers and gets them
+    reference = _decimal_values(json.loads(theirs_text))
+    assert _decimal_values(json.loads(ours)).keys() == reference.keys()
+    for where, (_, values) in _decimal_values(json.loads(ours)).items():
+        assert [None if v is None else float(v) for v in values] == \
+            [None if v is None else float(v) for v in reference[where][1]], where
+    # and pydicom's JSON (numbers everywhere, as repr of a float) reads back to the same values here
+    assert not differences(ds, from_json(theirs_text), skip=frozenset(t for t in ds.tags()
+                                                                      if ds.vr_of(t) not in (VR.IS, VR.DS)),
+                           numeric_decimals=True)

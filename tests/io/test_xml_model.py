@@ -102,6 +102,16 @@ def test_text_xml_cannot_hold_is_kept_as_inline_binary():
 # The schema of PS3.19 A.1.6
 
 
+def test_a_missing_xmllint_is_skipped_naming_its_package(monkeypatch: pytest.MonkeyPatch):
+    import shutil
+
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(pytest.skip.Exception, match=r"xmllint not installed \(Debian package libxml2-utils;"):
+        require_tool("xmllint")
+    with pytest.raises(pytest.skip.Exception, match=r"dciodvfy not installed \(Debian package dicom3tools;"):
+        require_tool("dciodvfy")
+
+
 @pytest.mark.parametrize("name", ["MR-SIEMENS-DICOM-WithOverlays.dcm", "OBXXXX1A.dcm", "eCT_Supplemental.dcm",
                                   "MR2_J2KR.dcm"])
 def test_our_xml_validates_against_the_ps3_19_schema(name: str, tmp_path: Path):

@@ -10,6 +10,9 @@ moved into place atomically; instance files are copied to a temporary name and r
 Checks happen before anything is copied: an instance that cannot be described (an unknown SOP Class, a
 missing Type 1 key without ``invent``, a duplicate SOP Instance UID) stops the operation with an error
 listing every problem, so a File-set never ends up half made.
+
+Compressed instances are decompressed only through a ``decompress`` callable of the caller's (this layer
+knows no pixel data; the ``dicomkit dicomdir`` command passes :func:`dicomkit.pixels.decompress`).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +32,7 @@ from ...core.errors import DicomError, InvalidFileError, InvalidValueError
 from ...core.sequence import Sequence
 from ...core.tag import PIXEL_DATA
 from ...core.uid import UID, ExplicitVRLittleEndian, generate_uid
+from ...core.valuetypes import DT
 from ...core.vr import VR
 from ..files import FoundFile, Kind, walk
 from ..raw import EXPLICIT_LITTLE
@@ -58,6 +62,9 @@ from .read import (
 EXPLICIT_VR_LITTLE_ENDIAN = str(ExplicitVRLittleEndian)
 _FILE_ID_COMPONENT = re.compile(r"[A-Z0-9_]{1,8}\Z")  # PS3.10 8.2 (and ISO 9660 level 1, PS3.12)
 _FILE_SET_ID = re.compile(r"[A-Z0-9_ ]{0,16}\Z")  # CS of the default repertoire, PS3.10 8.2
+
+# A data set with encapsulated pixel data -> the same with native pixel data (e.g. dicomkit.pixels.decompress).
+Decompress = Callable[[Dataset], Dataset]
 
 # Keys of each Directory Record Type (PS3.3 F.5): (keyword, type). Type 1 keys must have a value, Type 2
 # keys are present (empty if unknown), "1C" keys are copied when the instance has them.
@@ -339,6 +346,9 @@ class _Inventor:
             value = "OT"
         elif keyword in ("StudyInstanceUID", "SeriesInstanceUID"):
             value = str(generate_uid())
+        elif keyword.endswith("DateTime"):
+            date, time = ds.get("ContentDate"), ds.get("ContentTime")
+            value = f"{date}{time}" if date and time else today.strftime("%Y%m%d%H%M%S")
         elif keyword.endswith("Date"):
             value = next((str(ds.get(k)) for k in ("SeriesDate", "AcquisitionDate", "ContentDate",
                                                    "InstanceCreationDate") if ds.get(k)), today.strftime("%Y%m%d"))
@@ -356,6 +366,9 @@ def _keys(ds: Dataset, spec: tuple[tuple[str, str], ...], source: Path, problems
     """The record keys of ``spec`` taken from the instance header ``ds`` (PS3.3 F.5)."""
     keys = Dataset()
     for keyword, key_type in spec:
+        if keyword == "VerificationDateTime":
+            _verification_key(ds, keys, source, problems, inventor)
+            continue
         present = keyword in ds
         if key_type == "1" and not _value_text(ds, keyword):
             if inventor is None:
@@ -368,6 +381,39 @@ def _keys(ds: Dataset, spec: tuple[tuple[str, str], ...], source: Path, problems
         elif key_type == "2":
             keys[keyword] = None
     return keys
+
+
+def _verification_key(ds: Dataset, keys: Dataset, source: Path, problems: list[str],
+                      inventor: _Inventor | None) -> None:
+    """Verification DateTime of an SR DOCUMENT record (PS3.3 F.5.25): required when Verification Flag is
+    VERIFIED, it is the most recent Verification DateTime (0040,A030) of the items of the Verifying Observer
+    Sequence (0040,A073), where the SR Document General Module keeps it (PS3.3 C.17.2)."""
+    if _value_text(ds, "VerificationFlag").upper() != "VERIFIED":
+        return
+    latest: tuple[_dt.datetime, str] | None = None
+    observers = ds.get("VerifyingObserverSequence")
+    for item in observers if isinstance(observers, Sequence) else ():
+        text = _value_text(item, "VerificationDateTime")
+        if not text:
+            continue
+        try:
+            when = DT(text).datetime
+        except (DicomError, ValueError):
+            when = None
+        if when is None:
+            continue
+        if when.tzinfo is not None:  # compare offsets on one clock
+            when = when.astimezone(_dt.UTC).replace(tzinfo=None)
+        if latest is None or when > latest[0]:
+            latest = (when, text)
+    if latest is not None:
+        keys["VerificationDateTime"] = latest[1]
+    elif inventor is not None:
+        keys["VerificationDateTime"] = inventor.value("VerificationDateTime", ds, source)
+    else:
+        problems.append(f"{source}: Verification Flag is VERIFIED but no item of the Verifying Observer Sequence "
+                        "has a Verification DateTime, which the SR DOCUMENT record needs (PS3.3 F.5.25; "
+                        "use invent to make one up)")
 
 
 def _needs_charset(keys: Dataset) -> bool:
@@ -524,18 +570,40 @@ class _Builder:
         raise FileSetError("File-set layout is full", [f"no free name {prefix}... under {'/'.join(parent)}"])
 
 
-def _copy_instance(inst: _Instance, target: Path, transcode: bool, notes: list[str]) -> str:
+def _decompressed(inst: _Instance, ts: UID, decompress: Decompress | None, notes: list[str]) -> Dataset | None:
+    """The instance with native pixel data through ``decompress``, or None (kept compressed, with a note)."""
+    if decompress is None:
+        notes.append(f"{inst.source}: kept in {ts.name} (STD-GEN-CD asks for Explicit VR Little Endian; "
+                     "no decompress function was given: dicomkit.pixels.decompress, which needs numpy and "
+                     "imagecodecs, pip install 'dicomkit[codecs]')")
+        return None
+    try:
+        native = decompress(read(inst.source, force=True))
+    except DicomError as exc:  # no codec for it, a broken stream, a missing codec library, ...
+        notes.append(f"{inst.source}: kept in {ts.name}, not decompressed: {exc}")
+        return None
+    pixels = native.get(PIXEL_DATA)
+    if isinstance(pixels, DataElement) and pixels.is_undefined_length:
+        raise InvalidValueError(f"{inst.source}: the decompress function returned encapsulated Pixel Data")
+    notes.append(f"{inst.source}: decompressed from {ts.name} to Explicit VR Little Endian")
+    return native
+
+
+def _copy_instance(inst: _Instance, target: Path, transcode: bool, notes: list[str],
+                   decompress: Decompress | None = None) -> str:
     """Copy an instance into the File-set (temporary name, fsync, rename); returns the copy's transfer syntax.
 
     Native transfer syntaxes other than Explicit VR Little Endian are re-encoded to it when ``transcode``
-    (STD-GEN-CD, PS3.11 D.3; lossless). Encapsulated ones are copied as they are, with a note. A data set
-    without File Meta Information gets one (PS3.10 7.1).
+    (STD-GEN-CD, PS3.11 D.3; lossless). Encapsulated ones are decompressed by ``decompress`` when given, else
+    copied as they are, with a note. A data set without File Meta Information gets one (PS3.10 7.1).
     """
     target.parent.mkdir(parents=True, exist_ok=True)
     ts = UID(inst.transfer_syntax)
     info = ts.transfer_syntax if ts.is_transfer_syntax else None
     encapsulated = info is not None and info.encapsulated
-    as_is = str(ts) == EXPLICIT_VR_LITTLE_ENDIAN or encapsulated or not transcode or info is None
+    native = _decompressed(inst, ts, decompress, notes) if encapsulated and transcode else None
+    as_is = native is None and (str(ts) == EXPLICIT_VR_LITTLE_ENDIAN or encapsulated or not transcode
+                                or info is None)
     fd, tmp_name = tempfile.mkstemp(prefix=".dicomkit-", dir=target.parent)
     tmp = Path(tmp_name)
     try:
@@ -546,17 +614,16 @@ def _copy_instance(inst: _Instance, target: Path, transcode: bool, notes: list[s
                 result = str(ts)
             else:
                 result = str(ts) if as_is and info is not None else EXPLICIT_VR_LITTLE_ENDIAN
-                write(read(inst.source, force=True), f, transfer_syntax=result)
+                write(native if native is not None else read(inst.source, force=True), f, transfer_syntax=result)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    if encapsulated:
-        notes.append(f"{inst.source}: kept in {ts.name} (STD-GEN-CD asks for Explicit VR Little Endian; "
-                     "decompressing needs the pixels module)")
-    elif result != str(ts):
+    if encapsulated and not transcode:
+        notes.append(f"{inst.source}: kept in {ts.name} as asked (STD-GEN-CD asks for Explicit VR Little Endian)")
+    elif not encapsulated and result != str(ts):
         notes.append(f"{inst.source}: re-encoded from {ts.name} to Explicit VR Little Endian")
     return result
 
@@ -678,13 +745,16 @@ def create_fileset(
     file_set_id: str = "",
     invent: bool = False,
     transcode: bool = True,
+    decompress: Decompress | None = None,
 ) -> FileSetReport:
     """Make a File-set at ``root``: copy the DICOM files found under ``sources`` into the File-set layout
     and write its DICOMDIR (STD-GEN-CD, PS3.11 D.3).
 
     Without ``sources`` the files already under ``root`` are indexed where they are; their paths must
     then be valid File IDs. ``invent`` makes up missing Type 1 keys (each one reported) instead of
-    refusing; ``transcode`` re-encodes native transfer syntaxes to Explicit VR Little Endian.
+    refusing; ``transcode`` re-encodes native transfer syntaxes to Explicit VR Little Endian, and
+    compressed ones too through ``decompress(dataset) -> dataset`` (e.g. :func:`dicomkit.pixels.decompress`)
+    when given; a file it cannot decompress (it raises a DicomError) is copied as it is, with a note.
     """
     root = Path(root)
     _check_file_set_id(file_set_id)
@@ -715,13 +785,13 @@ def create_fileset(
         inst = builder.examine(path, explicit, file_id, found=found)
         if inst is not None:
             instances.append(inst)
-    _plan_and_write(builder, instances, root, tree, file_set_id, None, report, transcode)
+    _plan_and_write(builder, instances, root, tree, file_set_id, None, report, transcode, decompress=decompress)
     return report
 
 
 def _plan_and_write(builder: _Builder, instances: list[_Instance], root: Path, tree: _Tree, file_set_id: str,
                     sop_instance_uid: str | None, report: FileSetReport, transcode: bool,
-                    extra: Iterable[DataElement] = ()) -> None:
+                    extra: Iterable[DataElement] = (), decompress: Decompress | None = None) -> None:
     leaves = [(inst, builder.place(inst)) for inst in instances]
     if builder.problems:
         raise FileSetError("File-set not changed; problems found", builder.problems)
@@ -741,7 +811,7 @@ def _plan_and_write(builder: _Builder, instances: list[_Instance], root: Path, t
         for inst, leaf in planned:
             assert leaf.file_id is not None and leaf.references is not None
             target = root.joinpath(*leaf.file_id)
-            ts = _copy_instance(inst, target, transcode, report.notes)
+            ts = _copy_instance(inst, target, transcode, report.notes, decompress)
             copied.append(target)
             leaf.references = (leaf.references[0], leaf.references[1], ts)
             report.added.append((str(inst.source), "\\".join(leaf.file_id)))
@@ -777,8 +847,10 @@ def add_to_fileset(
     *,
     invent: bool = False,
     transcode: bool = True,
+    decompress: Decompress | None = None,
 ) -> FileSetReport:
-    """Copy the DICOM files under ``sources`` into the File-set at ``root`` and rewrite its DICOMDIR."""
+    """Copy the DICOM files under ``sources`` into the File-set at ``root`` and rewrite its DICOMDIR (the
+    options are those of :func:`create_fileset`)."""
     root_dir, fs = _open(root)
     tree = _Tree.from_fileset(fs)
     builder = _Builder(root_dir, tree, invent)
@@ -788,7 +860,7 @@ def add_to_fileset(
                  if (inst := builder.examine(found.path, found.explicit, found=found)) is not None]
     meta_uid = str(fs.dataset.file_meta.value(0x00020003, "")) if fs.dataset.file_meta is not None else None
     _plan_and_write(builder, instances, root_dir, tree, fs.file_set_id, meta_uid or None, report, transcode,
-                    _kept_elements(fs))
+                    _kept_elements(fs), decompress)
     return report
 
 
@@ -877,6 +949,7 @@ def _remove_empty_dirs(directory: Path, root: Path) -> None:
 
 __all__ = [
     "LEAF_KEYS",
+    "Decompress",
     "FileSetError",
     "FileSetReport",
     "add_to_fileset",
