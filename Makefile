@@ -40,6 +40,7 @@ generate:
 	$(PYTHON) tools/generate_standard.py
 	$(PYTHON) tools/generate_qr_levels.py
 	$(PYTHON) tools/generate_deid.py
+	$(PYTHON) tools/generate_iods.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
