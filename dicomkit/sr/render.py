@@ -114,21 +114,37 @@ def tree_lines(root: ContentItem, *, numbered: bool = False) -> list[str]:
     return out
 
 
+def _date(value: str) -> str:
+    return f"{value[0:4]}-{value[4:6]}-{value[6:8]}" if len(value) == 8 and value.isdigit() else value
+
+
 def header_lines(doc: SRDocument) -> list[str]:
+    """The document header as dsrdump writes it: document type, patient, study, series, manufacturer, flags,
+    verifying observers, predecessors and content date/time."""
     ds = doc.dataset
     rows: list[tuple[str, str]] = []
+
+    def text(keyword: str) -> str:
+        value = ds.get(keyword) if ds is not None else None
+        return "" if value is None else str(value)
+
     if ds is not None:
-        patient = str(ds.value("PatientName", "") or "")
-        rows.append(("Patient", patient))
-        if ds.value("StudyDescription"):
-            rows.append(("Study", str(ds.value("StudyDescription"))))
-        if ds.value("SeriesDescription") or ds.value("SeriesNumber") is not None:
-            number = ds.value("SeriesNumber")
-            rows.append(("Series", f"{ds.value('SeriesDescription') or ''} (#{number})".strip()))
-        if ds.value("Manufacturer"):
-            rows.append(("Manufacturer", str(ds.value("Manufacturer"))))
+        details = [d for d in (text("PatientSex"), _date(text("PatientBirthDate")),
+                               f"#{text('PatientID')}" if text("PatientID") else "") if d]
+        rows.append(("Patient", (text("PatientName") + (f" ({', '.join(details)})" if details else "")).strip()))
+        if text("StudyDescription"):
+            rows.append(("Study", text("StudyDescription") + (f" (#{text('StudyID')})" if text("StudyID") else "")))
+        if text("SeriesDescription"):
+            rows.append(("Series", text("SeriesDescription") +
+                         (f" (#{text('SeriesNumber')})" if text("SeriesNumber") else "")))
+        if text("Manufacturer"):
+            rows.append(("Manufacturer", text("Manufacturer")))
     if doc.completion_flag:
         rows.append(("Completion Flag", doc.completion_flag))
+        if doc.completion_description:
+            rows.append(("", doc.completion_description))
+    if doc.predecessors:
+        rows.append(("Predecessor Docs", str(doc.predecessors)))
     if doc.verification_flag:
         rows.append(("Verification Flag", doc.verification_flag))
     for i, o in enumerate(doc.verifying_observers):
@@ -137,6 +153,8 @@ def header_lines(doc: SRDocument) -> list[str]:
     if doc.content_date:
         rows.append(("Content Date/Time", f"{_datetime(doc.content_date + doc.content_time)}".strip()))
     title = doc.sop_class_name.removesuffix(" Storage")
+    if not title.endswith("Document"):
+        title += " Document"
     lines = [title, ""]
     lines += [f"{k:<20}: {v}" if k else f"{'':<20}  {v}" for k, v in rows]
     return [*lines, ""]
@@ -146,7 +164,7 @@ def to_text(doc: SRDocument, *, header: bool = True, numbered: bool = False) -> 
     """The document as text: the header (document type, patient, flags) and the indented content tree."""
     lines = header_lines(doc) if header else []
     lines += tree_lines(doc.content, numbered=numbered)
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n\n"  # dsrdump ends with an empty line
 
 
 _CSS = """body{font-family:sans-serif;margin:2em;max-width:60em}h1{font-size:1.4em}

@@ -48,20 +48,32 @@ from ..conftest import CORPUS, require_tool
 CT = CORPUS / "693_UNCR.dcm"
 # An SR written by DCMTK (its mkreport sample), shipped in pydicom's test data.
 DCMTK_SAMPLE = Path(__import__("pydicom").__file__).parent / "data" / "test_files" / "test-SR.dcm"
-FULL = ["-Ph", "+Pl", "+Pu", "+Psu", "+Pc", "+U8"]  # every code, UID and long value; UTF-8
+FULL = ["+Pl", "+Pu", "+Psu", "+Pc", "+U8"]  # every code, UID and long value; UTF-8
+DATA = Path(__file__).parent / "data"
 
 
-def dsrdump_tree(path: Path) -> list[str]:
+def dsrdump_text(path: Path) -> str:
+    """What dsrdump shows: the header and the content tree."""
     out = subprocess.run([require_tool("dsrdump"), *FULL, str(path)], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    return [line for line in out.stdout.splitlines() if line.strip()]
+    return out.stdout
 
 
-def ours_tree(path: Path) -> list[str]:
-    return to_text(SRDocument.read(path), header=False).splitlines()
+def ours_text(path: Path) -> str:
+    return to_text(SRDocument.read(path))
+
+
+def xml2dsr(xml: Path, out: Path) -> Path:
+    done = subprocess.run([require_tool("xml2dsr"), str(xml), str(out)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return out
 
 
 def dciodvfy_errors(path: Path) -> list[str]:
+    """dciodvfy's errors, after checking that our validator finds none either."""
+    from dicomkit.validate import validate_file
+
+    assert [str(f) for f in validate_file(path).errors] == []
     out = subprocess.run([require_tool("dciodvfy"), str(path)], capture_output=True, text=True, timeout=60)
     return [line for line in (out.stdout + out.stderr).splitlines() if line.startswith("Error")]
 
@@ -98,10 +110,11 @@ def every_value_type(ct: dicomkit.Dataset) -> dicomkit.Dataset:
     return build_sr(root, source=ct, verifying_observer=("Doe^John", "Hospital"))
 
 
+@pytest.mark.interop
 def test_dcmtk_sample_reads_as_dsrdump_shows_it():
     if not DCMTK_SAMPLE.exists():
         pytest.skip(f"DCMTK's sample SR not found at {DCMTK_SAMPLE}")
-    assert ours_tree(DCMTK_SAMPLE) == dsrdump_tree(DCMTK_SAMPLE)
+    assert ours_text(DCMTK_SAMPLE) == dsrdump_text(DCMTK_SAMPLE)
     doc = SRDocument.read(DCMTK_SAMPLE)
     assert doc.verification_flag == "VERIFIED" and len(doc.verifying_observers) == 2
     (diameter, _) = doc.find("Diameter")
@@ -118,7 +131,7 @@ def test_every_value_type_is_accepted_by_dsrdump_and_dciodvfy(ct, tmp_path):
     assert ds.SOPClassUID == COMPREHENSIVE_3D_SR
     path = tmp_path / "all.dcm"
     ds.save(path)
-    assert ours_tree(path) == dsrdump_tree(path)
+    assert ours_text(path) == dsrdump_text(path)
     assert dciodvfy_errors(path) == []
     doc = SRDocument.read(path)
     types = {i.value_type for i in doc.content.walk()}
@@ -135,12 +148,25 @@ def test_dcmtk_encoded_copy_reads_the_same(ct, tmp_path):
     """dsr2xml then xml2dsr: DCMTK writes the document anew; we read its file as dsrdump does."""
     ours = tmp_path / "ours.dcm"
     every_value_type(ct).save(ours)
-    xml, theirs = tmp_path / "report.xml", tmp_path / "dcmtk.dcm"
-    for tool, args in (("dsr2xml", [str(ours), str(xml)]), ("xml2dsr", [str(xml), str(theirs)])):
-        done = subprocess.run([require_tool(tool), *args], capture_output=True, text=True, timeout=60)
-        assert done.returncode == 0, done.stderr
+    xml = tmp_path / "report.xml"
+    done = subprocess.run([require_tool("dsr2xml"), str(ours), str(xml)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    theirs = xml2dsr(xml, tmp_path / "dcmtk.dcm")
     assert "OFFIS" in str(dicomkit.read(theirs).file_meta.ImplementationVersionName)
-    assert ours_tree(theirs) == dsrdump_tree(theirs) == ours_tree(ours)
+    assert ours_text(theirs) == dsrdump_text(theirs)
+    assert to_text(SRDocument.read(theirs), header=False) == to_text(SRDocument.read(ours), header=False)
+
+
+@pytest.mark.interop
+def test_report_written_by_xml2dsr(tmp_path):
+    """An Enhanced SR that DCMTK's xml2dsr makes from a document of ours in its XML format."""
+    path = xml2dsr(DATA / "chest_report.xml", tmp_path / "chest.dcm")
+    assert ours_text(path) == dsrdump_text(path)
+    doc = SRDocument.read(path)
+    assert doc.completion_flag == "PARTIAL" and doc.sop_class_uid == "1.2.840.10008.5.1.4.1.1.88.22"
+    assert doc.find("Person Observer Name")[0].value == "Reader^Ann"
+    assert [i.value_type for i in doc.find("Finding")] == ["TEXT", "CODE"]
+    assert doc.find("Length")[0].value.unit == ucum("mm")
 
 
 @pytest.mark.interop
@@ -155,7 +181,7 @@ def test_measurement_report_tid1500(ct, tmp_path):
     path = tmp_path / "tid1500.dcm"
     build_sr(root, source=ct).save(path)
     assert dciodvfy_errors(path) == []
-    assert ours_tree(path) == dsrdump_tree(path)
+    assert ours_text(path) == dsrdump_text(path)
     doc = SRDocument.read(path)
     assert doc.content.value.template == "1500"
     assert [m.value.value for m in doc.find("Measurement Group")[0].find(value_type="NUM", concept="Length")] \
@@ -174,7 +200,7 @@ def test_key_object_selection_tid2010(ct, tmp_path):
     path = tmp_path / "kos.dcm"
     build_sr(root, source=ct, sop_class_uid=KEY_OBJECT_SELECTION).save(path)
     assert dciodvfy_errors(path) == []
-    assert ours_tree(path) == dsrdump_tree(path)
+    assert ours_text(path) == dsrdump_text(path)
     ds = dicomkit.read(path)
     assert ds.Modality == "KO" and "CompletionFlag" not in ds
     assert SRDocument.read(path).references()[0].sop_instance_uid == ct.SOPInstanceUID
@@ -207,7 +233,7 @@ def test_cli_text_and_html(ct, tmp_path, capsys):
     every_value_type(ct).save(path)
     assert main(["sr", "show", str(path)]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("Comprehensive 3D SR\n") and "Verification Flag   : VERIFIED" in out
+    assert out.startswith("Comprehensive 3D SR Document\n") and "Verification Flag   : VERIFIED" in out
     assert '<contains NUM:(410668003,SCT,"Length")="3.25" (mm,UCUM,"millimeter")>' in out
     page = tmp_path / "sr.html"
     assert main(["sr", "show", str(path), "--html", "-o", str(page)]) == 0
