@@ -76,6 +76,16 @@ class StructureSet:
     def from_dataset(cls, ds: Dataset) -> StructureSet:
         if str(ds.get("SOPClassUID", "")) != RT_STRUCTURE_SET_STORAGE and "StructureSetROISequence" not in ds:
             raise StructureSetError("not an RT Structure Set (no Structure Set ROI Sequence (3006,0020))")
+        try:
+            return cls._from_dataset(ds)
+        except StructureSetError:
+            raise
+        except (ValueError, TypeError, AttributeError, KeyError, IndexError) as exc:
+            # values that are not what their VR says (a DS that is no number, an item that is no data set)
+            raise StructureSetError(f"malformed RT Structure Set: {exc}") from None
+
+    @classmethod
+    def _from_dataset(cls, ds: Dataset) -> StructureSet:
         rois: dict[int, ROI] = {}
         for item in ds.get("StructureSetROISequence") or ():
             number = int(item.get("ROINumber", 0) or 0)
@@ -95,7 +105,7 @@ class StructureSet:
             for i, c in enumerate(item.get("ContourSequence") or (), 1):
                 try:
                     points = as_points(c.get("ContourData") or ())
-                except InvalidValueError as exc:
+                except ValueError as exc:
                     raise StructureSetError(f"ROI {number} ({roi.name}), contour {i}: {exc}") from None
                 expected = c.get("NumberOfContourPoints")
                 if expected is not None and int(expected) != len(points):

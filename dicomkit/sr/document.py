@@ -67,10 +67,10 @@ class SRDocument:
                               str(o.value("VerifyingObserverName", "") or ""),
                               str(o.value("VerifyingOrganization", "") or ""),
                               _first_code(o, "VerifyingObserverIdentificationCodeSequence"))
-                     for o in ds.value("VerifyingObserverSequence") or ()]
-        predecessors = sum(len(s.value("ReferencedSOPSequence") or ())
-                           for st in ds.value("PredecessorDocumentsSequence") or ()
-                           for s in st.value("ReferencedSeriesSequence") or ())
+                     for o in _items(ds, "VerifyingObserverSequence")]
+        predecessors = sum(len(_items(s, "ReferencedSOPSequence"))
+                           for st in _items(ds, "PredecessorDocumentsSequence")
+                           for s in _items(st, "ReferencedSeriesSequence"))
         return cls(root, str(ds.value("SOPClassUID", "") or ""),
                    str(ds.value("CompletionFlag", "") or ""), str(ds.value("VerificationFlag", "") or ""),
                    str(ds.value("CompletionFlagDescription", "") or ""), observers,
@@ -107,8 +107,17 @@ class SRDocument:
 
 
 # -- reading ------------------------------------------------------------------------------------------------
+def _items(ds: Dataset, keyword: str) -> list[Dataset]:
+    value = ds.value(keyword)
+    if value is None or value == "":
+        return []
+    if not isinstance(value, list):
+        raise SRError(f"{keyword} is not a sequence")
+    return value
+
+
 def _first_code(ds: Dataset, keyword: str) -> Code | None:
-    items = ds.value(keyword)
+    items = _items(ds, keyword)
     if not items:
         return None
     return Code.from_item(items[0])
@@ -135,7 +144,10 @@ def _read_item(ds: Dataset, position: tuple[int, ...], top: bool = False) -> Con
     if not top and relationship is None:
         raise SRError(f"content item {where}: no Relationship Type (0040,A010)")
     if "ReferencedContentItemIdentifier" in ds and "ValueType" not in ds:
-        ref = tuple(int(v) for v in _tuple(ds.value("ReferencedContentItemIdentifier")))
+        try:
+            ref = tuple(int(v) for v in _tuple(ds.value("ReferencedContentItemIdentifier")))
+        except (ValueError, TypeError) as exc:
+            raise SRError(f"content item {where}: bad Referenced Content Item Identifier: {exc}") from None
         return ContentItem(None, relationship=relationship, reference=ref, position=position)
     value_type = _text(ds, "ValueType")
     if not value_type:
@@ -143,12 +155,16 @@ def _read_item(ds: Dataset, position: tuple[int, ...], top: bool = False) -> Con
     try:
         concept = _first_code(ds, "ConceptNameCodeSequence")
         value = _read_value(ds, value_type)
-    except InvalidValueError as exc:
+    except (ValueError, TypeError) as exc:  # InvalidValueError included
         raise SRError(f"content item {where} ({value_type}): {exc}") from None
     item = ContentItem(value_type, concept, value, relationship,
                        observation_datetime=_text(ds, "ObservationDateTime") or None,
                        observation_uid=_text(ds, "ObservationUID") or None, position=position)
-    for i, child in enumerate(ds.value("ContentSequence") or (), 1):
+    try:
+        children = _items(ds, "ContentSequence")
+    except SRError:
+        raise SRError(f"content item {where}: Content Sequence (0040,A730) is not a sequence") from None
+    for i, child in enumerate(children, 1):
         node = _read_item(child, (*position, i))
         node.parent = item
         item.children.append(node)
@@ -161,7 +177,7 @@ def _reference(ref: Dataset) -> Reference:
     raw_channels = [int(v) for v in _tuple(ref.value("ReferencedWaveformChannels"))]
     channels = tuple(zip(raw_channels[0::2], raw_channels[1::2]))
     pstate = None
-    nested = ref.value("ReferencedSOPSequence")
+    nested = _items(ref, "ReferencedSOPSequence")
     if nested:
         pstate = _reference(nested[0])
     return Reference(_text(ref, "ReferencedSOPClassUID"), _text(ref, "ReferencedSOPInstanceUID"), frames,
@@ -173,7 +189,7 @@ def _read_value(ds: Dataset, value_type: str) -> Any:
     if value_type == "CONTAINER":
         template = None
         resource = "DCMR"
-        for t in ds.value("ContentTemplateSequence") or ():
+        for t in _items(ds, "ContentTemplateSequence"):
             template = _text(t, "TemplateIdentifier") or None
             resource = _text(t, "MappingResource") or resource
         return Container(_text(ds, "ContinuityOfContent") or "SEPARATE", template, resource)
@@ -186,7 +202,7 @@ def _read_value(ds: Dataset, value_type: str) -> Any:
         return code
     if value_type == "NUM":
         qualifier = _first_code(ds, "NumericValueQualifierCodeSequence")
-        measured = ds.value("MeasuredValueSequence") or ()
+        measured = _items(ds, "MeasuredValueSequence")
         if not measured:
             return Measurement(None, None, qualifier)
         m = measured[0]
@@ -203,7 +219,7 @@ def _read_value(ds: Dataset, value_type: str) -> Any:
                    "UIDREF": "UID"}[value_type]
         return _text(ds, keyword)
     if value_type in ("COMPOSITE", "IMAGE", "WAVEFORM"):
-        refs = ds.value("ReferencedSOPSequence") or ()
+        refs = _items(ds, "ReferencedSOPSequence")
         if not refs:
             raise InvalidValueError("no Referenced SOP Sequence (0008,1199)")
         return _reference(refs[0])
