@@ -251,7 +251,8 @@ class _Validator:
             if typ in ("1", "2"):
                 self.add(ERROR, "missing", f"Missing attribute {label}", module, tag, where)
             elif typ in ("1C", "2C"):
-                decided = self.evaluate(attr.condition, item)
+                condition = attr.condition if attr.condition is not None or path else _CONDITIONS.get(tag)
+                decided = self.evaluate(condition, item)
                 if decided:
                     self.add(ERROR, "missing", f"Missing attribute {label}", module, tag, where)
                 elif decided is None and path == "":
@@ -436,6 +437,22 @@ def _file_meta(v: _Validator, meta: Dataset | None) -> None:
             a, b = _texts(meta[meta_tag]), _texts(v.ds[tag])
             if a and b and a != b:
                 v.add(ERROR, "meta", f"{_keyword(meta_tag)} different from {what}", module, meta_tag)
+
+
+# Conditions whose prose the generator cannot read, written out here (top-level attributes):
+_CONDITIONS: dict[int, Any] = {
+    # PS3.3 C.7.6.1 Patient Orientation (2C): "Required if image does not require Image Orientation (Patient)
+    # and Image Position (Patient)": an image that needs them has them, at the top level or, in a multi-frame
+    # image with functional groups, per frame (their absence is reported apart).
+    0x00200020: ["and", ["absent", 0x00200037], ["absent", 0x52009229]],
+    # PS3.3 C.7.3.1 Patient Position (2C): "Required for images where Patient Orientation Code Sequence
+    # (0054,0410) is not present and whose SOP Class is one of" CT, Enhanced CT, MR, Enhanced MR, Enhanced
+    # Color MR or MR Spectroscopy.
+    0x00185100: ["and", ["absent", 0x00540410],
+                 ["eq", 0x00080016, ["1.2.840.10008.5.1.4.1.1.2", "1.2.840.10008.5.1.4.1.1.2.1",
+                                     "1.2.840.10008.5.1.4.1.1.4", "1.2.840.10008.5.1.4.1.1.4.1",
+                                     "1.2.840.10008.5.1.4.1.1.4.3", "1.2.840.10008.5.1.4.1.1.4.2"], None]],
+}
 
 
 def _override(iod_id: str, use: ModuleUse) -> ModuleUse:

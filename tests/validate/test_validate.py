@@ -22,9 +22,8 @@ MR = CORPUS / "MR2_UNCR.dcm"
 
 # What dciodvfy reports that we do not, and why (docs/clinical.md, "Where dciodvfy and the tables differ"):
 KNOWN_MISSES = {
-    # 2C/1C conditions in prose the tables cannot decide ("the body part examined is a paired structure",
-    # "images that do not require Image Orientation (Patient)", "whose SOP Class is one of ...")
-    ("missing", "Laterality"), ("missing", "PatientOrientation"), ("missing", "PatientPosition"),
+    # a 2C condition in prose that the data set cannot decide ("the body part examined is a paired structure")
+    ("missing", "Laterality"),
     # Type 1 in dciodvfy (PS3.3 since 2021), 1C with a prose condition in the 2020 tables
     ("missing", "PerFrameFunctionalGroupsSequence"),
     # dciodvfy cannot read the pixel data of HTJ2K and deflated files and calls it missing
