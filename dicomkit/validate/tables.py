@@ -11,7 +11,7 @@ import gzip
 import json
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 # usage of a module in an IOD (PS3.3 A.1.3): Mandatory, Conditional, User option
@@ -54,7 +54,7 @@ class IOD:
 
 @cache
 def _data() -> dict[str, Any]:
-    raw = resources.files(__package__).joinpath("_iods.json.gz").read_bytes()
+    raw = (Path(__file__).parent / "_iods.json.gz").read_bytes()
     data: dict[str, Any] = json.loads(gzip.decompress(raw))
     return data
 
