@@ -192,6 +192,10 @@ def _html_item(item: ContentItem) -> str:
                                 f"(no value{': ' + v.qualifier.meaning if v.qualifier else ''})")
         elif isinstance(v, Code):
             shown = f'{html.escape(v.meaning)} <span class="code">{html.escape(_code(v))}</span>'
+        elif isinstance(v, Reference):
+            shown = html.escape(_reference_words(v))
+        elif item.value_type in ("DATE", "TIME", "DATETIME") and isinstance(v, str):
+            shown = html.escape(_readable_datetime(item.value_type, v))
         elif isinstance(v, str):
             shown = html.escape(v).replace("\n", "<br>")
         else:
@@ -200,6 +204,29 @@ def _html_item(item: ContentItem) -> str:
     children = "".join(_html_item(c) for c in item.children)
     sub = f"<ul>{children}</ul>" if children else ""
     return f'<li id="item-{item.dotted_position}">{body}{sub}</li>'
+
+
+def _reference_words(ref: Reference) -> str:
+    from ..core.uid import UID
+
+    words = f"{UID(ref.sop_class_uid).name or ref.sop_class_uid} {ref.sop_instance_uid}"
+    if ref.frames:
+        words += f", frame{'s' if len(ref.frames) > 1 else ''} {', '.join(map(str, ref.frames))}"
+    if ref.segments:
+        words += f", segment{'s' if len(ref.segments) > 1 else ''} {', '.join(map(str, ref.segments))}"
+    if ref.channels:
+        words += ", channels " + ", ".join(f"{m}/{c}" for m, c in ref.channels)
+    if ref.presentation_state is not None:
+        words += f" (presented by {_reference_words(ref.presentation_state)})"
+    return words
+
+
+def _readable_datetime(value_type: str, value: str) -> str:
+    if value_type == "DATE":
+        return _date(value)
+    if value_type == "TIME" and len(value) >= 4 and value[:4].isdigit():
+        return ":".join(value[i:i + 2] for i in range(0, min(len(value), 6), 2)) + value[6:]
+    return _datetime(value) if value_type == "DATETIME" else value
 
 
 def to_html(doc: SRDocument) -> str:
