@@ -5,6 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
+
+from .reading import InputError, read_input
+
+if TYPE_CHECKING:
+    from ..validate import Report  # imported when a command runs (the CLI loads only what it runs)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -13,13 +19,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--notes", action="store_true", help="also list what could not be checked (conditions in "
                                                          "prose, modules without tables)")
     p.add_argument("-q", "--quiet", action="store_true", help="errors only")
-    p.add_argument("-f", "--force", action="store_true", help="read files without preamble/meta (raw data sets)")
+    p.add_argument("-f", "--force", action="store_true", help="accepted for DCMTK habits: raw data sets (without "
+                                                                  "preamble and meta) are read anyway")
+
+
+def _report(path: str) -> Report:
+    from ..validate import ERROR, Finding, Report, validate
+
+    try:
+        ds = read_input(path)
+    except InputError as exc:
+        report = Report(path)
+        report.add(Finding(ERROR, "unreadable", f"Dicom dataset read failed: {exc}"))
+        return report
+    return validate(ds, source=path, file_meta=True)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..validate import ERROR, validate_file
+    from ..validate import ERROR
 
-    reports = [validate_file(path, force=args.force) for path in args.files]
+    reports = [_report(path) for path in args.files]
     if args.json:
         print(json.dumps([r.to_dict() for r in reports], indent=2))
     else:
