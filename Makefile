@@ -34,12 +34,14 @@ bench: $(STAMP)
 	$(BIN)/python bench/json_convert.py
 	$(BIN)/python bench/store.py
 	$(BIN)/python bench/anonymize.py
+	$(BIN)/python bench/validate.py
 
 # Regenerate the shipped dictionary and UID registry from ../shared/standard.
 generate:
 	$(PYTHON) tools/generate_standard.py
 	$(PYTHON) tools/generate_qr_levels.py
 	$(PYTHON) tools/generate_deid.py
+	$(PYTHON) tools/generate_iods.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -27,6 +27,8 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
     "xml2dcm": ("model_to_dcm", "add_xml_arguments", "run_xml", "Native DICOM Model XML to a DICOM file"),
     "dicomdir": ("dicomdir", "add_arguments", "run", "create, list, add to and remove from DICOMDIR File-sets"),
     "anonymize": ("anonymize", "add_arguments", "run", "de-identify files and folders (PS3.15 Annex E profile)"),
+    "sr": ("sr", "add_arguments", "run", "show Structured Reports as text (like dsrdump) or HTML"),
+    "validate": ("validate", "add_arguments", "run", "validate files against their IOD (like dciodvfy)"),
 }
 
 
