@@ -199,11 +199,16 @@ class Archive:
 
     def after_commit(self, record: InstanceRecord, result: StoreResult) -> Stored:
         """Delete what lost, quarantine a refused duplicate; the status to answer."""
+        removed = []
         for key in result.delete_after_commit:
             try:
                 self.store.delete(key)
+                removed.append(key)
             except (OSError, BlobStoreError) as exc:  # the sweep removes it later
                 log.warning("cannot delete the blob %s: %s", key, exc)
+        if removed and result.outcome == "replaced":
+            with contextlib.suppress(DicomError):
+                self.index.blobs_removed(removed)
         if result.outcome == "duplicate":
             try:
                 kept = self.store.quarantine(record.blob_key, record.sop_instance_uid)
@@ -307,11 +312,14 @@ class Archive:
     def delete(self, level: str, uid: str) -> list[str]:
         """Remove rows in one transaction, then their blobs; the keys removed."""
         keys = self.index.delete(level, uid)
+        removed = []
         for key in keys:
             try:
                 self.store.delete(key)
+                removed.append(key)
             except (OSError, BlobStoreError) as exc:
                 log.warning("cannot delete %s (the sweep removes it later): %s", key, exc)
+        self.index.blobs_removed(removed)
         if keys and self.config.storage.max_archive_size:
             self._stored_bytes = self.index.total_size()
         return keys

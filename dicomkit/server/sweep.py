@@ -6,8 +6,9 @@ What a crash can leave, and what becomes of it (the ingest order makes these the
   for ``storage.temp_grace`` seconds or owned by a node that is gone (its heartbeat expired, or on this
   host its process no longer runs), so a node starting never sweeps another live node's uploads;
 - an **orphan blob** (placed, its transaction not committed; or the loser of a duplicate, or a deleted
-  instance, whose blob removal did not happen): re-indexed when its SOP Instance UID has no row (it was
-  received whole and checked, only its answer was lost), removed when another blob holds that UID;
+  instance, whose blob removal did not happen): removed when its row was removed on purpose (the delete
+  transaction records the blob in ``deleted_blobs``) or another blob holds its SOP Instance UID, else
+  re-indexed (it was received whole and checked, only its answer was lost);
 - a **dangling row** (a row whose blob is missing or differs): never made by ingest (the blob is durable
   before its row is committed); reported, and removed by ``verify --repair``.
 
@@ -99,6 +100,10 @@ def adopt(archive: Archive, key: str) -> str:
     if path_of is None:  # pragma: no cover - stores without paths come with their own sweep
         raise BlobStoreError("this blob store cannot re-index objects")
     path: Path = path_of(key)
+    if archive.index.is_deleted_blob(key):  # its row was removed on purpose (deletion, overwrite)
+        archive.store.delete(key)
+        archive.index.blobs_removed([key])
+        return "removed"
     try:
         file_hash, content_hash, offset, size = hash_file(path)
         from ..io.reader import read_file_meta

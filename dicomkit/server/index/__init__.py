@@ -323,6 +323,15 @@ class Index:
         result: list[str] = self.writer.run(lambda db: delete_entity(db, level, uid))
         return result
 
+    def blobs_removed(self, keys: Sequence[str]) -> None:
+        """The blobs of removed rows are gone: forget them (see ``deleted_blobs``)."""
+        if keys:
+            self.writer.run(lambda db: db.executemany("DELETE FROM deleted_blobs WHERE blob_key = ?",
+                                                      [(k,) for k in keys]))
+
+    def is_deleted_blob(self, key: str) -> bool:
+        return bool(self._read("SELECT 1 FROM deleted_blobs WHERE blob_key = ?", (key,)))
+
     # -- nodes -----------------------------------------------------------------------------------------------
     def register_node(self, node_id: str) -> None:
         now = time.time()
@@ -497,6 +506,8 @@ def _remove_instances(db: Database, pks: Sequence[int]) -> list[str]:
         db.execute("DELETE FROM extra_attributes WHERE level = 'instance' AND entity_pk = ?", (pk,))
         db.execute("DELETE FROM instance_headers WHERE instance_pk = ?", (pk,))
         db.execute("DELETE FROM instances WHERE pk = ?", (pk,))
+        db.execute("INSERT INTO deleted_blobs (blob_key, deleted_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                   (row[1], time.time()))
     studies: dict[int, tuple[int, int]] = {}
     for series_pk, n in touched_series.items():
         left = db.scalar("UPDATE series SET num_instances = num_instances - ? WHERE pk = ? RETURNING num_instances",

@@ -15,6 +15,7 @@ Tables (the typed key columns of each level come from :data:`.attributes.COLUMNS
     quarantine        what keep-first refused and kept aside
     nodes             node_id, host, pid, started_at, heartbeat_at, stopped (multi-node sweeping)
     meta              key/value (e.g. the time of the last completed sweep)
+    deleted_blobs     blobs whose rows were removed, until the blob is gone too
     schema_migrations version, applied_at
 
 A migration is a list of DDL statements with ``{pk}``, ``{blob}``, ``{real}``, ``{bigint}`` and
@@ -127,6 +128,9 @@ def _version_1() -> list[str]:
   stopped INTEGER NOT NULL DEFAULT 0
 )""",
         "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        # blobs whose rows were removed (deletion, overwrite), until the blobs are gone too: what the sweep
+        # removes rather than re-indexes after a crash between the commit and the removal
+        "CREATE TABLE deleted_blobs (blob_key TEXT PRIMARY KEY, deleted_at {real} NOT NULL)",
         # the common queries: exact Patient ID, person name prefixes, date ranges, UIDs, the hierarchy
         "CREATE INDEX patients_patient_id ON patients (patient_id)",
         "CREATE INDEX patients_name_a ON patients (patient_name_a{pattern})",
