@@ -445,31 +445,13 @@ class ArchiveStoreTarget:
         if refusal:
             self.discard()
             return Stored(OUT_OF_RESOURCES, refusal, "refused")
-        # the file reaches the disk while it is checked and read into its record
-        synced = loop.run_in_executor(run, self._sync) if archive.durable else None
-        prepared = await loop.run_in_executor(run, self._prepare)
-        if synced is not None:
-            try:
-                await synced
-            except OSError as exc:
-                self.discard()
-                return Stored(OUT_OF_RESOURCES, _short(f"cannot store the object: {_why(exc)}"), "refused")
-        if isinstance(prepared, StoreOutcome):
-            self.discard()
-            return Stored(prepared.status, prepared.comment, "refused")
-        record = prepared
-        existing = await loop.run_in_executor(run, archive.precheck_duplicate, record)
-        if existing is not None:
-            if existing[0] == record.content_sha256:
-                self.discard()
-                return Stored(SUCCESS, None, "identical", record.sop_instance_uid, existing[1])
-            if archive.duplicates != "overwrite":
-                return await loop.run_in_executor(run, archive.quarantine_temp, self.temp, record)
-        try:
-            record.blob_key = await loop.run_in_executor(run, archive.place, self.temp, record)
-        except (OSError, BlobStoreError) as exc:
-            self.discard()
-            return Stored(OUT_OF_RESOURCES, _short(f"cannot store: {_why(exc)}"), "refused")
+        # the file reaches the disk (one thread) while it is checked, read into its record and looked up
+        # (another); the second places it once the first is done: one hop each, whatever the steps
+        synced = run.submit(self._sync) if archive.durable else None
+        placed = await loop.run_in_executor(run, self._prepare_and_place, synced)
+        if isinstance(placed, Stored):
+            return placed
+        record = placed
         events("placed", record.sop_instance_uid)
         try:
             result = await asyncio.wrap_future(archive.index.store(record, archive.duplicates))
@@ -484,6 +466,37 @@ class ArchiveStoreTarget:
     def _sync(self) -> None:
         self.temp.sync()
         self.archive.events("file synced", self.sop_instance_uid)
+
+    def _prepare_and_place(self, synced: concurrent.futures.Future[None] | None) -> InstanceRecord | Stored:
+        archive = self.archive
+        prepared = self._prepare()
+        if synced is not None:
+            try:
+                synced.result()
+            except OSError as exc:
+                self.discard()
+                return Stored(OUT_OF_RESOURCES, _short(f"cannot store the object: {_why(exc)}"), "refused")
+        if isinstance(prepared, StoreOutcome):
+            self.discard()
+            return Stored(prepared.status, prepared.comment, "refused")
+        record = prepared
+        try:
+            existing = archive.precheck_duplicate(record)
+        except Exception as exc:
+            self.discard()
+            return Stored(OUT_OF_RESOURCES, _short(f"index unavailable: {_why(exc)}"), "refused")
+        if existing is not None:
+            if existing[0] == record.content_sha256:
+                self.discard()
+                return Stored(SUCCESS, None, "identical", record.sop_instance_uid, existing[1])
+            if archive.duplicates != "overwrite":
+                return archive.quarantine_temp(self.temp, record)
+        try:
+            record.blob_key = archive.place(self.temp, record)
+        except (OSError, BlobStoreError) as exc:
+            self.discard()
+            return Stored(OUT_OF_RESOURCES, _short(f"cannot store: {_why(exc)}"), "refused")
+        return record
 
     def _prepare(self) -> InstanceRecord | StoreOutcome:
         return self.archive.prepare(self.temp.path, self.sop_class_uid, self.sop_instance_uid, self.transfer_syntax,
