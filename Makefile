@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/json_convert.py
 	$(BIN)/python bench/store.py
 	$(BIN)/python bench/anonymize.py
+	$(BIN)/python bench/ingest.py
 
 # Regenerate the shipped dictionary and UID registry from ../shared/standard.
 generate:

@@ -239,9 +239,38 @@ def _hide_password(url: str) -> str:
     return re.sub(r"(//[^:/@]+:)[^@]*@", r"\1***@", url)
 
 
+M_MMAP_THRESHOLD = -3  # glibc mallopt parameter
+
+
+def fix_allocator() -> bool:
+    """Keep the heap from growing with many short connections (glibc only; True when set).
+
+    Each association's receive buffer is 256 KiB. glibc serves such blocks with mmap — until the first one
+    is freed, when it raises its mmap threshold to that size and serves the next ones from the heap, where
+    the buffers of thousands of short (hostile) connections fragment it: ``dicomkit receive`` climbed from
+    28 MB to ~170 MB over 10^4 mutated exchanges. A fixed threshold (what ``MALLOC_MMAP_THRESHOLD_=131072``
+    does) keeps them mapped and returned to the system when freed.
+    """
+    import ctypes
+    import ctypes.util
+    import os
+
+    if os.environ.get("MALLOC_MMAP_THRESHOLD_"):
+        return False
+    name = ctypes.util.find_library("c")
+    if not name:
+        return False
+    try:
+        libc = ctypes.CDLL(name)
+        return bool(libc.mallopt(M_MMAP_THRESHOLD, 128 * 1024))
+    except (OSError, AttributeError):
+        return False
+
+
 async def serve(config: Config, *, ready: Callable[[Pacs], None] | None = None,
                 stop: asyncio.Event | None = None, grace: float = 10.0) -> int:
     """Run until SIGTERM/SIGINT (or ``stop``); returns the exit code."""
+    fix_allocator()
     pacs = Pacs(config)
     await pacs.start()
     stop = stop or asyncio.Event()

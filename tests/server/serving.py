@@ -31,10 +31,11 @@ class Serve:
 
     def start(self) -> Serve:
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
-        self._out = open(self.log, "ab")
+        self._out = open(self.log, "ab")  # noqa: SIM115 - kept open for the life of the process
         self.proc = subprocess.Popen(self.args, stdout=self._out, stderr=subprocess.STDOUT, env=self.env)
         wait_listening(self.port, timeout=60, proc=None)
-        wait_listening(self.http_port, timeout=60, proc=None)
+        if "--no-http" not in self.args:
+            wait_listening(self.http_port, timeout=60, proc=None)
         wait_for(lambda: "dicomkit serve: data" in self.output(), what="the start-up lines")
         return self
 

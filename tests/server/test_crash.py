@@ -27,7 +27,7 @@ def test_kill_9_while_storing_loses_nothing_acknowledged(tmp_path: Path) -> None
     uid_of = {p.name: p.stem for p in paths}
     data = tmp_path / "data"
     pacs = Serve(data).start()
-    log = open(tmp_path / "storescu.log", "w")  # a file, not a pipe: storescu must never wait for us
+    log = open(tmp_path / "storescu.log", "w")  # noqa: SIM115 - a file, not a pipe: storescu never waits for us
     sender = subprocess.Popen([require_tool("storescu"), "-v", "-aec", "DICOMKIT", "+sd", "127.0.0.1",
                                str(pacs.port), str(folder)], stdout=log, stderr=subprocess.STDOUT, env=DCMTK_ENV)
     index = data / "index.sqlite"
