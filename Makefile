@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,server]'
 	@# pynetdicom is a test oracle; its console scripts (storescu, findscu, ...) would shadow DCMTK's tools
 	@# of the same names for anyone with the venv active, so they are removed from the venv.
 	$(BIN)/python tools/remove_oracle_scripts.py
@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/store.py
 	$(BIN)/python bench/anonymize.py
 	$(BIN)/python bench/validate.py
+	$(BIN)/python bench/ingest.py
 
 # Regenerate the shipped dictionary and UID registry from ../shared/standard.
 generate:

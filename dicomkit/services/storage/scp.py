@@ -87,10 +87,12 @@ OnStored = Callable[[StoredInstance], "Awaitable[StoreOutcome | None] | StoreOut
 
 
 class Checked(NamedTuple):
-    """The result of :func:`check_received`: a refusal, or None and what the reader corrected."""
+    """The result of :func:`check_received`: a refusal, or None and what the reader corrected, and the data
+    set as read (for a target that indexes what it stores; None when refused)."""
 
     refusal: StoreOutcome | None
     corrections: tuple[str, ...] = ()
+    dataset: Dataset | None = None
 
 
 def check_received(source: bytes | memoryview | str | os.PathLike[str], sop_class_uid: str,
@@ -115,7 +117,7 @@ def check_received(source: bytes | memoryview | str | os.PathLike[str], sop_clas
         return Checked(StoreOutcome(DATA_SET_DOES_NOT_MATCH, "SOP Class UID differs from the command's"))
     if sop_instance != sop_instance_uid:
         return Checked(StoreOutcome(DATA_SET_DOES_NOT_MATCH, "SOP Instance UID differs from the command's"))
-    return Checked(None, tuple(str(c) for c in ds.read_corrections))
+    return Checked(None, tuple(str(c) for c in ds.read_corrections), ds)
 
 
 def _detail(exc: DicomError) -> str:

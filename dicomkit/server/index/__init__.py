@@ -1,0 +1,568 @@
+"""The archive's index: patients, studies, series and instances in SQL (SQLite or PostgreSQL).
+
+:class:`Index` opens the database (migrating it to the current schema), runs writes through the
+group-commit writer (:mod:`.writer`) and reads on a connection per thread. The store transaction
+(:meth:`Index.store`) decides duplicates inside the transaction, so two concurrent writes of one SOP
+Instance UID — on one node or two — end with one row, and tells the caller which blob to delete after the
+commit. Aggregates (series and instances per study, instances per series, studies/series/instances per
+patient, modalities and SOP classes in study) change in the same transaction as the rows.
+
+Patient, study and series attributes are those of the first instance stored for them (later instances
+only add to the counts); ``dicomkit archive reindex`` recomputes every column from the stored headers.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import socket
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any, Literal
+
+from ...core.dataset import Dataset
+from .attributes import LEVELS, TABLES, column_names, extra_values, extract
+from .dialect import Database, IndexError_, ThreadConnections, connect
+from .header import Header, decompress_json
+from .schema import HEADER_VERSION, LATEST, migrate
+from .writer import GroupCommitWriter
+
+Outcome = Literal["stored", "identical", "replaced", "duplicate"]
+NODE_EXPIRY = 60.0  # seconds without a heartbeat after which a node counts as gone
+
+
+@dataclass
+class InstanceRecord:
+    """Everything the store transaction writes for one instance (built at ingest)."""
+
+    sop_instance_uid: str
+    sop_class_uid: str
+    study_instance_uid: str
+    series_instance_uid: str
+    transfer_syntax: str
+    size: int
+    sha256: str
+    content_sha256: str
+    dataset_offset: int
+    header: Header
+    patient: dict[str, Any]
+    study: dict[str, Any]
+    series: dict[str, Any]
+    instance: dict[str, Any]
+    extra: dict[str, list[tuple[int, str, str]]] = field(default_factory=dict)
+    blob_key: str = ""
+    node: str = ""
+    source_ae: str | None = None
+    stored_at: float = 0.0
+
+    @classmethod
+    def from_dataset(cls, ds: Dataset, *, transfer_syntax: str, size: int, sha256: str, content_sha256: str,
+                     dataset_offset: int, header: Header, extra_keys: dict[str, str] | None = None,
+                     source_ae: str | None = None) -> InstanceRecord:
+        rows = {level: extract(ds, level) for level in LEVELS}
+        extra: dict[str, list[tuple[int, str, str]]] = {}
+        for level in LEVELS:
+            keywords = [k for k, lv in (extra_keys or {}).items() if lv == level]
+            if keywords:
+                extra[level] = extra_values(ds, keywords)
+        return cls(sop_instance_uid=rows["instance"]["sop_instance_uid"] or "",
+                   sop_class_uid=rows["instance"]["sop_class_uid"] or "",
+                   study_instance_uid=rows["study"]["study_instance_uid"] or "",
+                   series_instance_uid=rows["series"]["series_instance_uid"] or "",
+                   transfer_syntax=transfer_syntax, size=size, sha256=sha256, content_sha256=content_sha256,
+                   dataset_offset=dataset_offset, header=header, patient=rows["patient"], study=rows["study"],
+                   series=rows["series"], instance=rows["instance"], extra=extra, source_ae=source_ae)
+
+
+@dataclass(frozen=True)
+class StoreResult:
+    """What the store transaction decided. ``delete_after_commit``: blobs that lost (ours when identical,
+    the replaced one on overwrite); ``existing_key``: the blob that is kept when ours is a duplicate."""
+
+    outcome: Outcome
+    delete_after_commit: tuple[str, ...] = ()
+    existing_key: str | None = None
+
+
+@dataclass(frozen=True)
+class InstanceRow:
+    pk: int
+    sop_instance_uid: str
+    sop_class_uid: str
+    series_instance_uid: str
+    study_instance_uid: str
+    transfer_syntax: str
+    size: int
+    sha256: str
+    content_sha256: str
+    dataset_offset: int
+    blob_key: str
+    node: str
+    stored_at: float
+    source_ae: str | None
+
+
+_INSTANCE_ROW = ("SELECT i.pk, i.sop_instance_uid, i.sop_class_uid, s.series_instance_uid, st.study_instance_uid, "
+                 "i.transfer_syntax, i.size, i.sha256, i.content_sha256, i.dataset_offset, i.blob_key, i.node, "
+                 "i.stored_at, i.source_ae FROM instances i JOIN series s ON s.pk = i.series_pk "
+                 "JOIN studies st ON st.pk = s.study_pk")
+
+
+@cache
+def _insert_sql(table: str, columns: tuple[str, ...], conflict: str) -> str:
+    return (f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
+            f"ON CONFLICT ({conflict}) DO NOTHING RETURNING pk")
+
+
+class Index:
+    """The index of one archive (see the module documentation)."""
+
+    def __init__(self, url: str, *, durability: str = "full", extra_keys: dict[str, str] | None = None,
+                 node: str = "", migrate_schema: bool = True) -> None:
+        self.url = url
+        self.durability = durability
+        self.extra_keys = dict(extra_keys or {})
+        self.node = node
+        first = connect(url, durability=durability)
+        try:
+            if migrate_schema:
+                migrate(first)
+        except Exception:
+            first.close()
+            raise
+        self.dialect_name = first.dialect.name
+        self._first: Database | None = first
+        self._readers = ThreadConnections(url, durability)
+        self.writer = GroupCommitWriter(self._writer_connection)
+        self.commits = 0
+
+    def _writer_connection(self) -> Database:
+        if self._first is not None:
+            db, self._first = self._first, None
+            return db
+        return connect(self.url, durability=self.durability)
+
+    def close(self) -> None:
+        self.writer.close()
+        self._readers.close()
+        if self._first is not None:
+            self._first.close()
+            self._first = None
+
+    def __enter__(self) -> Index:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.dialect_name == "postgresql"
+
+    # -- reading ---------------------------------------------------------------------------------------------
+    def read(self) -> Database:
+        """This thread's read connection."""
+        return self._readers.get()
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        db = self.read()
+        try:
+            return db.rows(sql, params)
+        except Exception as exc:
+            if db.dialect.is_unavailable(exc):
+                self._readers.drop()
+            raise
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Rows of a read-only query (``?`` placeholders) as dicts."""
+        db = self.read()
+        cur = db.execute(sql, params)
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row)) for row in cur.fetchall()]
+
+    def instance(self, sop_instance_uid: str) -> InstanceRow | None:
+        rows = self._read(_INSTANCE_ROW + " WHERE i.sop_instance_uid = ?", (sop_instance_uid,))
+        return InstanceRow(*rows[0]) if rows else None
+
+    def instances(self, *, study_instance_uid: str | None = None, series_instance_uid: str | None = None
+                  ) -> list[InstanceRow]:
+        where, params = [], []
+        if study_instance_uid is not None:
+            where.append("st.study_instance_uid = ?")
+            params.append(study_instance_uid)
+        if series_instance_uid is not None:
+            where.append("s.series_instance_uid = ?")
+            params.append(series_instance_uid)
+        sql = _INSTANCE_ROW + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY i.pk"
+        return [InstanceRow(*r) for r in self._read(sql, params)]
+
+    def iter_instances(self, batch: int = 1000) -> Iterator[InstanceRow]:
+        """Every instance row, in pages (memory stays flat at any archive size)."""
+        last = 0
+        while True:
+            rows = self._read(_INSTANCE_ROW + " WHERE i.pk > ? ORDER BY i.pk LIMIT ?", (last, batch))
+            if not rows:
+                return
+            for row in rows:
+                yield InstanceRow(*row)
+            last = rows[-1][0]
+
+    def studies(self) -> list[dict[str, Any]]:
+        return self.query("SELECT p.patient_id, p.patient_name, st.* FROM studies st "
+                          "JOIN patients p ON p.pk = st.patient_pk ORDER BY st.study_datetime, st.pk")
+
+    def study(self, study_instance_uid: str) -> dict[str, Any] | None:
+        rows = self.query("SELECT p.patient_id, p.patient_name, st.* FROM studies st JOIN patients p "
+                          "ON p.pk = st.patient_pk WHERE st.study_instance_uid = ?", (study_instance_uid,))
+        return rows[0] if rows else None
+
+    def series(self, study_instance_uid: str | None = None) -> list[dict[str, Any]]:
+        if study_instance_uid is None:
+            return self.query("SELECT * FROM series ORDER BY pk")
+        return self.query("SELECT s.* FROM series s JOIN studies st ON st.pk = s.study_pk "
+                          "WHERE st.study_instance_uid = ? ORDER BY s.series_number, s.pk", (study_instance_uid,))
+
+    def patients(self) -> list[dict[str, Any]]:
+        return self.query("SELECT * FROM patients ORDER BY pk")
+
+    def header(self, sop_instance_uid: str) -> dict[str, Any] | None:
+        """The DICOM JSON of an instance's header, as stored at ingest."""
+        rows = self._read("SELECT h.header FROM instance_headers h JOIN instances i ON i.pk = h.instance_pk "
+                          "WHERE i.sop_instance_uid = ?", (sop_instance_uid,))
+        if not rows:
+            return None
+        value: dict[str, Any] = decompress_json(rows[0][0])
+        return value
+
+    def bulk(self, sop_instance_uid: str) -> dict[str, Any] | None:
+        """Where the instance's bulk data and frames lie in its blob (see :mod:`.header`)."""
+        import json
+
+        rows = self._read("SELECT h.bulk FROM instance_headers h JOIN instances i ON i.pk = h.instance_pk "
+                          "WHERE i.sop_instance_uid = ?", (sop_instance_uid,))
+        if not rows or rows[0][0] is None:
+            return None
+        value: dict[str, Any] = json.loads(rows[0][0])
+        return value
+
+    def count(self, level: str = "instance") -> int:
+        return int(self._read(f"SELECT count(*) FROM {TABLES[level]}")[0][0])
+
+    def total_size(self) -> int:
+        return int(self._read("SELECT coalesce(sum(size), 0) FROM instances")[0][0])
+
+    def stats(self) -> dict[str, Any]:
+        counts = {level: self.count(level) for level in LEVELS}
+        out: dict[str, Any] = {
+            "patients": counts["patient"], "studies": counts["study"], "series": counts["series"],
+            "instances": counts["instance"], "bytes": self.total_size(),
+            "quarantined": int(self._read("SELECT count(*) FROM quarantine")[0][0]),
+            "schema_version": LATEST, "database": self.dialect_name,
+        }
+        out["index_bytes"] = self.database_size()
+        return out
+
+    def database_size(self) -> int:
+        if self.is_postgres:
+            return int(self._read("SELECT pg_database_size(current_database())")[0][0])
+        from .dialect import sqlite_path
+
+        path = sqlite_path(self.url)
+        return sum(os.path.getsize(p) for p in (path, path.with_name(path.name + "-wal")) if p.exists())
+
+    def lookup_duplicate(self, sop_instance_uid: str) -> tuple[str, str] | None:
+        """(content_sha256, blob_key) of a stored instance: the cheap check before a store."""
+        rows = self._read("SELECT content_sha256, blob_key FROM instances WHERE sop_instance_uid = ?",
+                          (sop_instance_uid,))
+        return (rows[0][0], rows[0][1]) if rows else None
+
+    def blob_keys(self, keys: Iterable[str]) -> set[str]:
+        """Which of ``keys`` are the blob of an index row."""
+        found: set[str] = set()
+        chunk: list[str] = []
+        for key in keys:
+            chunk.append(key)
+            if len(chunk) >= 500:
+                found |= self._keys_in(chunk)
+                chunk = []
+        if chunk:
+            found |= self._keys_in(chunk)
+        return found
+
+    def _keys_in(self, keys: list[str]) -> set[str]:
+        rows = self._read(f"SELECT blob_key FROM instances WHERE blob_key IN ({', '.join('?' * len(keys))})", keys)
+        return {r[0] for r in rows}
+
+    # -- writing ---------------------------------------------------------------------------------------------
+    def submit(self, work: Any) -> concurrent.futures.Future[Any]:
+        """Run ``work(db)`` in a write transaction (grouped with others); a future of its result."""
+        return self.writer.submit(work)
+
+    def write(self, work: Any) -> Any:
+        return self.writer.run(work)
+
+    def store(self, record: InstanceRecord, duplicates: str = "keep-first") -> concurrent.futures.Future[StoreResult]:
+        """Index one instance whose blob is in place (see the module documentation)."""
+        return self.writer.submit(lambda db: store_instance(db, record, duplicates))
+
+    def record_quarantine(self, sop_instance_uid: str, blob_key: str, reason: str, content_sha256: str | None,
+                          source_ae: str | None) -> concurrent.futures.Future[None]:
+        def work(db: Database) -> None:
+            db.execute("INSERT INTO quarantine (sop_instance_uid, blob_key, reason, content_sha256, source_ae, "
+                       "received_at) VALUES (?, ?, ?, ?, ?, ?)",
+                       (sop_instance_uid, blob_key, reason, content_sha256, source_ae, time.time()))
+        return self.writer.submit(work)
+
+    def delete(self, level: str, uid: str) -> list[str]:
+        """Remove a patient (by Patient ID), study, series or instance (by UID) and everything below it in
+        one transaction; returns the blob keys to delete (after the commit, by the caller)."""
+        if level not in LEVELS:
+            raise IndexError_(f"unknown level {level!r}")
+        result: list[str] = self.writer.run(lambda db: delete_entity(db, level, uid))
+        return result
+
+    def blobs_removed(self, keys: Sequence[str]) -> None:
+        """The blobs of removed rows are gone: forget them (see ``deleted_blobs``)."""
+        if keys:
+            self.writer.run(lambda db: db.executemany("DELETE FROM deleted_blobs WHERE blob_key = ?",
+                                                      [(k,) for k in keys]))
+
+    def is_deleted_blob(self, key: str) -> bool:
+        return bool(self._read("SELECT 1 FROM deleted_blobs WHERE blob_key = ?", (key,)))
+
+    # -- nodes -----------------------------------------------------------------------------------------------
+    def register_node(self, node_id: str) -> None:
+        now = time.time()
+
+        def work(db: Database) -> None:
+            db.execute("INSERT INTO nodes (node_id, host, pid, started_at, heartbeat_at, stopped) "
+                       "VALUES (?, ?, ?, ?, ?, 0) ON CONFLICT (node_id) DO UPDATE SET heartbeat_at = ?, stopped = 0",
+                       (node_id, socket.gethostname(), os.getpid(), now, now, now))
+            # forget nodes gone for a day
+            db.execute("DELETE FROM nodes WHERE heartbeat_at < ?", (now - 86400,))
+        self.writer.run(work)
+
+    def heartbeat(self, node_id: str) -> None:
+        self.writer.run(lambda db: db.execute("UPDATE nodes SET heartbeat_at = ? WHERE node_id = ?",
+                                              (time.time(), node_id)))
+
+    def stop_node(self, node_id: str) -> None:
+        self.writer.run(lambda db: db.execute("UPDATE nodes SET stopped = 1, heartbeat_at = ? WHERE node_id = ?",
+                                              (time.time(), node_id)))
+
+    def nodes(self) -> list[dict[str, Any]]:
+        return self.query("SELECT * FROM nodes ORDER BY started_at")
+
+    def live_nodes(self, expiry: float = NODE_EXPIRY) -> set[str]:
+        """Nodes whose heartbeat is recent and that did not stop; on this host, only those whose process
+        still runs (a node killed here is gone at once, not after ``expiry``)."""
+        now = time.time()
+        host = socket.gethostname()
+        live = set()
+        for row in self.nodes():
+            if row["stopped"] or now - float(row["heartbeat_at"]) > expiry:
+                continue
+            if row["host"] == host and not _process_alive(int(row["pid"])):
+                continue
+            live.add(str(row["node_id"]))
+        return live
+
+    def get_meta(self, key: str) -> str | None:
+        rows = self._read("SELECT value FROM meta WHERE key = ?", (key,))
+        return str(rows[0][0]) if rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.writer.run(lambda db: db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = ?",
+            (key, value, value)))
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+# -- the store transaction -----------------------------------------------------------------------------------
+def store_instance(db: Database, rec: InstanceRecord, duplicates: str) -> StoreResult:
+    """Insert ``rec`` (see :meth:`Index.store`)."""
+    old_key: str | None = None
+    now = rec.stored_at or time.time()
+    for _attempt in range(3):
+        existing = db.one("SELECT pk, content_sha256, blob_key FROM instances WHERE sop_instance_uid = ?",
+                          (rec.sop_instance_uid,))
+        if existing is not None:
+            decided = _duplicate(db, rec, existing, duplicates)
+            if isinstance(decided, StoreResult):
+                return decided
+            old_key = decided
+        patient_pk, _ = _get_or_insert(db, "patients", "patient_id = ? AND issuer_of_patient_id = ?",
+                                       (rec.patient["patient_id"], rec.patient["issuer_of_patient_id"]),
+                                       rec.patient, "patient_id, issuer_of_patient_id")
+        study_pk, new_study = _get_or_insert(db, "studies", "study_instance_uid = ?", (rec.study_instance_uid,),
+                                             {**rec.study, "patient_pk": patient_pk, "created_at": now,
+                                              "updated_at": now}, "study_instance_uid")
+        series_pk, new_series = _get_or_insert(db, "series", "series_instance_uid = ?",
+                                               (rec.series_instance_uid,),
+                                               {**rec.series, "study_pk": study_pk, "created_at": now},
+                                               "series_instance_uid")
+        columns = {**rec.instance, "series_pk": series_pk, "transfer_syntax": rec.transfer_syntax,
+                   "size": rec.size, "sha256": rec.sha256, "content_sha256": rec.content_sha256,
+                   "dataset_offset": rec.dataset_offset, "blob_key": rec.blob_key, "node": rec.node,
+                   "stored_at": now, "source_ae": rec.source_ae}
+        names = tuple(columns)
+        row = db.one(_insert_sql("instances", names, "sop_instance_uid"), [columns[n] for n in names])
+        if row is not None:
+            break
+        # another transaction stored this UID since our first look (the insert waited for it): decide again
+    else:  # pragma: no cover - three concurrent replacements in a row
+        raise IndexError_(f"{rec.sop_instance_uid}: the instance kept changing while it was stored")
+    instance_pk = row[0]
+    db.execute("INSERT INTO instance_headers (instance_pk, header, bulk, header_version) VALUES (?, ?, ?, ?)",
+               (instance_pk, rec.header.header, rec.header.bulk_json(), HEADER_VERSION))
+    # aggregates: the study row is locked from here to the commit, so concurrent stores of one study serialise
+    db.execute("UPDATE series SET num_instances = num_instances + 1 WHERE pk = ?", (series_pk,))
+    classes = db.scalar("UPDATE studies SET num_instances = num_instances + 1, num_series = num_series + ?, "
+                        "updated_at = ? WHERE pk = ? RETURNING sop_classes_in_study",
+                        (1 if new_series else 0, now, study_pk))
+    db.execute("UPDATE patients SET num_instances = num_instances + 1, num_series = num_series + ?, "
+               "num_studies = num_studies + ? WHERE pk = ?",
+               (1 if new_series else 0, 1 if new_study else 0, patient_pk))
+    known = set(classes.split("\\")) if classes else set()
+    if rec.sop_class_uid not in known:
+        db.execute("UPDATE studies SET sop_classes_in_study = ? WHERE pk = ?",
+                   ("\\".join(sorted(known | {rec.sop_class_uid})), study_pk))
+    if new_series:
+        _update_modalities(db, study_pk)
+    entity = {"patient": patient_pk, "study": study_pk, "series": series_pk, "instance": instance_pk}
+    for level, values in rec.extra.items():
+        if level != "instance" and not {"patient": False, "study": new_study, "series": new_series}.get(level, True):
+            continue  # first instance wins for the levels above
+        db.executemany("INSERT INTO extra_attributes (level, entity_pk, tag, value, value_fold) VALUES (?, ?, ?, ?, ?) "
+                       "ON CONFLICT DO NOTHING", [(level, entity[level], t, v, f) for t, v, f in values])
+    if old_key is not None:
+        return StoreResult("replaced", (old_key,))
+    return StoreResult("stored")
+
+
+def _duplicate(db: Database, rec: InstanceRecord, existing: tuple[Any, ...], duplicates: str) -> StoreResult | str:
+    """The decision for a UID that is stored: a StoreResult, or (overwrite) the old blob key after its row was
+    removed."""
+    pk, content_sha256, blob_key = existing
+    if content_sha256 == rec.content_sha256:
+        return StoreResult("identical", (rec.blob_key,) if rec.blob_key else (), blob_key)
+    if duplicates != "overwrite":
+        return StoreResult("duplicate", (), blob_key)
+    _remove_instances(db, [pk])
+    return str(blob_key)
+
+
+def _get_or_insert(db: Database, table: str, where: str, key: Sequence[Any], values: dict[str, Any],
+                   conflict: str) -> tuple[int, bool]:
+    """(pk, created) of the row ``where`` identifies, inserting ``values`` when there is none; safe against
+    a concurrent insert of the same row (ON CONFLICT waits for it, then we read it)."""
+    row = db.one(f"SELECT pk FROM {table} WHERE {where}", key)
+    if row is not None:
+        return int(row[0]), False
+    names = tuple(values)
+    row = db.one(_insert_sql(table, names, conflict), [values[n] for n in names])
+    if row is not None:
+        return int(row[0]), True
+    row = db.one(f"SELECT pk FROM {table} WHERE {where}", key)
+    assert row is not None
+    return int(row[0]), False
+
+
+def _update_modalities(db: Database, study_pk: int) -> None:
+    modalities = sorted({r[0] for r in db.rows("SELECT DISTINCT modality FROM series WHERE study_pk = ?",
+                                               (study_pk,)) if r[0]})
+    db.execute("UPDATE studies SET modalities_in_study = ? WHERE pk = ?", ("\\".join(modalities) or None, study_pk))
+
+
+def _update_sop_classes(db: Database, study_pk: int) -> None:
+    classes = sorted({r[0] for r in db.rows("SELECT DISTINCT i.sop_class_uid FROM instances i JOIN series s "
+                                            "ON s.pk = i.series_pk WHERE s.study_pk = ?", (study_pk,)) if r[0]})
+    db.execute("UPDATE studies SET sop_classes_in_study = ? WHERE pk = ?", ("\\".join(classes) or None, study_pk))
+
+
+def _remove_instances(db: Database, pks: Sequence[int]) -> list[str]:
+    """Remove instance rows and whatever becomes empty above them; the blob keys of the removed rows."""
+    keys: list[str] = []
+    touched_series: dict[int, int] = {}
+    for pk in pks:
+        row = db.one("SELECT series_pk, blob_key FROM instances WHERE pk = ?", (pk,))
+        if row is None:
+            continue
+        touched_series[row[0]] = touched_series.get(row[0], 0) + 1
+        keys.append(row[1])
+        db.execute("DELETE FROM extra_attributes WHERE level = 'instance' AND entity_pk = ?", (pk,))
+        db.execute("DELETE FROM instance_headers WHERE instance_pk = ?", (pk,))
+        db.execute("DELETE FROM instances WHERE pk = ?", (pk,))
+        db.execute("INSERT INTO deleted_blobs (blob_key, deleted_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                   (row[1], time.time()))
+    studies: dict[int, tuple[int, int]] = {}
+    for series_pk, n in touched_series.items():
+        left = db.scalar("UPDATE series SET num_instances = num_instances - ? WHERE pk = ? RETURNING num_instances",
+                         (n, series_pk))
+        study_pk = db.scalar("SELECT study_pk FROM series WHERE pk = ?", (series_pk,))
+        removed_series = 0
+        if not left:
+            db.execute("DELETE FROM extra_attributes WHERE level = 'series' AND entity_pk = ?", (series_pk,))
+            db.execute("DELETE FROM series WHERE pk = ?", (series_pk,))
+            removed_series = 1
+        a, b = studies.get(study_pk, (0, 0))
+        studies[study_pk] = (a + n, b + removed_series)
+    for study_pk, (n, removed_series) in studies.items():
+        row = db.one("UPDATE studies SET num_instances = num_instances - ?, num_series = num_series - ?, "
+                     "updated_at = ? WHERE pk = ? RETURNING num_instances, patient_pk",
+                     (n, removed_series, time.time(), study_pk))
+        assert row is not None
+        left, patient_pk = row
+        removed_study = 0
+        if not left:
+            db.execute("DELETE FROM extra_attributes WHERE level = 'study' AND entity_pk = ?", (study_pk,))
+            db.execute("DELETE FROM studies WHERE pk = ?", (study_pk,))
+            removed_study = 1
+        else:
+            if removed_series:
+                _update_modalities(db, study_pk)
+            _update_sop_classes(db, study_pk)
+        studies_left = db.scalar("UPDATE patients SET num_instances = num_instances - ?, num_series = num_series - ?, "
+                                 "num_studies = num_studies - ? WHERE pk = ? RETURNING num_studies",
+                                 (n, removed_series, removed_study, patient_pk))
+        if not studies_left:
+            db.execute("DELETE FROM extra_attributes WHERE level = 'patient' AND entity_pk = ?", (patient_pk,))
+            db.execute("DELETE FROM patients WHERE pk = ?", (patient_pk,))
+    return keys
+
+
+def delete_entity(db: Database, level: str, uid: str) -> list[str]:
+    if level == "instance":
+        sql, params = "SELECT pk FROM instances WHERE sop_instance_uid = ?", (uid,)
+    elif level == "series":
+        sql, params = ("SELECT i.pk FROM instances i JOIN series s ON s.pk = i.series_pk "
+                       "WHERE s.series_instance_uid = ?", (uid,))
+    elif level == "study":
+        sql, params = ("SELECT i.pk FROM instances i JOIN series s ON s.pk = i.series_pk JOIN studies st "
+                       "ON st.pk = s.study_pk WHERE st.study_instance_uid = ?", (uid,))
+    else:
+        sql, params = ("SELECT i.pk FROM instances i JOIN series s ON s.pk = i.series_pk JOIN studies st "
+                       "ON st.pk = s.study_pk JOIN patients p ON p.pk = st.patient_pk WHERE p.patient_id = ?", (uid,))
+    pks = [int(r[0]) for r in db.rows(sql, params)]
+    return _remove_instances(db, pks)
+
+
+def level_columns(level: str) -> list[str]:
+    return column_names(level)
+
+
+__all__ = ["NODE_EXPIRY", "Index", "IndexError_", "InstanceRecord", "InstanceRow", "StoreResult",
+           "delete_entity", "store_instance"]

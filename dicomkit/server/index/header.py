@@ -1,0 +1,151 @@
+"""What is kept of each instance at ingest so that metadata and frames never re-read the file.
+
+- The **header**: the DICOM JSON Model (PS3.18 F, :mod:`dicomkit.io.json_model`) of the data set with its
+  bulk data left out — top-level binary values (OB, OD, OF, OL, OV, OW, UN) of 1 KiB or more and Pixel Data
+  become ``{"vr": ..., "BulkDataURI": "bulk/GGGGEEEE"}``, a URI relative to the instance (the web layer
+  prefixes it with the instance's WADO-RS URL) — stored zlib-compressed.
+- The **bulk map**: where each of those values lies in the blob (``{"GGGGEEEE": [offset, length]}``, file
+  offsets), and the **frames** of Pixel Data: ``{"native": [offset, frame_length, count]}`` for native data
+  (frame *i* starts at ``offset + i * frame_length``), or ``{"fragments": [[[offset, length], ...], ...]}``
+  (the fragments of each frame, PS3.5 A.4) for encapsulated data. Objects whose data set is deflated have
+  no byte ranges (their bytes are compressed); the web layer reads those whole.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+from ...core.dataset import Dataset
+from ...core.element import DataElement
+from ...core.errors import DicomError
+from ...core.fragments import iter_fragment_spans
+from ...io.encapsulation import encapsulated_frames
+from ...io.json_model import to_json_dict
+from ...io.raw import UNDEFINED_LENGTH, Layout, element_header, skip_encapsulated, skip_sequence
+
+PIXEL_DATA = 0x7FE00010
+BINARY_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "UN"})
+BULK_THRESHOLD = 1024
+
+
+@dataclass(frozen=True)
+class Header:
+    header: bytes  # zlib-compressed DICOM JSON
+    bulk: dict[str, Any] | None  # {"elements": {tag: [offset, length]}, "frames": {...}} or None
+
+    def bulk_json(self) -> str | None:
+        return json.dumps(self.bulk, separators=(",", ":")) if self.bulk is not None else None
+
+
+def compress_json(obj: Any) -> bytes:
+    return zlib.compress(json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode(), 6)
+
+
+def decompress_json(data: bytes | memoryview) -> Any:
+    return json.loads(zlib.decompress(bytes(data)))
+
+
+def build_header(ds: Dataset, buf: bytes | memoryview | None, dataset_offset: int, transfer_syntax: str) -> Header:
+    """The header and bulk map of ``ds`` read from ``buf`` (the whole Part 10 file; None: no byte ranges)."""
+    bulk_tags: list[int] = []
+
+    def handler(elem: DataElement) -> str | None:
+        tag = int(elem.tag)
+        if ds.get(tag) is not elem:
+            return None  # nested: kept inline
+        if tag != PIXEL_DATA and str(elem.vr) not in BINARY_VRS:
+            return None
+        bulk_tags.append(tag)
+        return f"bulk/{tag:08X}"
+
+    header = compress_json(to_json_dict(ds, bulk_data_handler=handler, bulk_data_threshold=BULK_THRESHOLD))
+    layout = Layout.of(transfer_syntax)
+    if buf is None or layout is None or not bulk_tags:
+        return Header(header, None)
+    try:
+        spans = _top_level_spans(buf, dataset_offset, layout, set(bulk_tags))
+    except DicomError:
+        return Header(header, None)
+    bulk: dict[str, Any] = {"elements": {f"{t:08X}": [o, n] for t, (o, n, _u) in spans.items() if not _u}}
+    if PIXEL_DATA in spans:
+        frames = _frames(ds, buf, *spans[PIXEL_DATA])
+        if frames is not None:
+            bulk["frames"] = frames
+    return Header(header, bulk)
+
+
+def _top_level_spans(buf: bytes | memoryview, pos: int, layout: Layout,
+                     wanted: set[int]) -> dict[int, tuple[int, int, bool]]:
+    """(value offset, value length, undefined length) of the top-level elements in ``wanted``; for an
+    undefined length the span runs to the start of the Sequence Delimitation Item."""
+    found: dict[int, tuple[int, int, bool]] = {}
+    end = len(buf)
+    while pos < end and len(found) < len(wanted):
+        tag, vr, length, value = element_header(buf, pos, end, layout)
+        if length == UNDEFINED_LENGTH:
+            if tag == PIXEL_DATA or vr in (b"OB", b"OW"):
+                after = skip_encapsulated(buf, value, end)
+                if after is None:
+                    break
+                if tag in wanted:
+                    found[tag] = (value, after - 8 - value, True)
+            else:
+                little, implicit = (True, True) if vr == b"UN" else (layout.little, layout.implicit)
+                seq_end = skip_sequence(buf, value, end, little, implicit)
+                if seq_end is None:
+                    break
+                after = seq_end + 8
+            pos = after
+            continue
+        if tag in wanted:
+            found[tag] = (value, length, False)
+        pos = value + length
+    return found
+
+
+def _frames(ds: Dataset, buf: bytes | memoryview, offset: int, length: int, undefined: bool) -> dict[str, Any] | None:
+    frames = _int(ds.value(0x00280008)) or 1
+    if not undefined:
+        rows, cols = _int(ds.value(0x00280010)), _int(ds.value(0x00280011))
+        samples, bits = _int(ds.value(0x00280002)) or 1, _int(ds.value(0x00280100))
+        if not rows or not cols or not bits:
+            return None
+        frame_bits = rows * cols * samples * bits
+        if frame_bits % 8:
+            return None  # 1-bit frames that do not end on a byte: read whole
+        frame_length = frame_bits // 8
+        if frame_length * frames > length:
+            return None
+        return {"native": [offset, frame_length, frames]}
+    try:
+        fragments = [(offset + start, n) for start, n in iter_fragment_spans(memoryview(buf)[offset:offset + length])]
+        per_frame = encapsulated_frames(ds)
+    except DicomError:
+        return None
+    # the frames take the fragments in order (PS3.5 A.4): match them up, checking every length
+    out: list[list[list[int]]] = []
+    index = 1  # fragment 0 is the Basic Offset Table
+    for frame in per_frame:
+        spans = []
+        for piece in frame:
+            if index >= len(fragments) or fragments[index][1] != len(piece):
+                return None
+            spans.append([fragments[index][0], fragments[index][1]])
+            index += 1
+        out.append(spans)
+    return {"fragments": out}
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, tuple | list):
+        value = value[0] if value else None
+    try:
+        return int(value) if value is not None and value != "" else None
+    except (TypeError, ValueError):
+        return None
+
+
+__all__ = ["BULK_THRESHOLD", "Header", "build_header", "compress_json", "decompress_json"]

@@ -1,0 +1,156 @@
+"""Group commit: one writer thread runs the index transactions that concurrent stores wait for, together.
+
+Each piece of work is a function of the write connection. The writer takes the first waiting one, then
+every other one already waiting (up to :data:`MAX_BATCH`), runs each inside a savepoint of one
+transaction (so one failing piece fails alone), commits once — one durable flush for the whole batch —
+and only then completes their futures. With one association the batch is one store; with eight, the
+stores that arrived during the previous commit share the next one.
+
+A batch that the database aborts as a deadlock or a serialization failure (PostgreSQL, two nodes writing
+the same study) is rolled back and run again; a connection that breaks (the database restarting) is
+reopened, and the batch fails only when it cannot be.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from .dialect import Database, IndexError_
+
+log = logging.getLogger("dicomkit.server.index")
+
+T = TypeVar("T")
+MAX_BATCH = 128
+RETRIES = 5
+Work = Callable[[Database], Any]
+
+
+class _Stop:
+    pass
+
+
+class GroupCommitWriter:
+    """The writer thread; ``submit(work)`` returns a future of ``work(db)``'s result, committed."""
+
+    def __init__(self, open_connection: Callable[[], Database], *, name: str = "dicomkit-index-writer",
+                 on_commit: Callable[[int, float], None] | None = None) -> None:
+        self._open = open_connection
+        self._queue: queue.SimpleQueue[tuple[Work, concurrent.futures.Future[Any]] | _Stop] = queue.SimpleQueue()
+        self._db: Database | None = None
+        self._on_commit = on_commit
+        self._stopped = False
+        self.batches = 0
+        self.committed = 0
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, work: Callable[[Database], T]) -> concurrent.futures.Future[T]:
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        if self._stopped:
+            future.set_exception(IndexError_("the index writer is closed"))
+            return future
+        self._queue.put((work, future))
+        return future
+
+    def run(self, work: Callable[[Database], T], timeout: float | None = None) -> T:
+        return self.submit(work).result(timeout)
+
+    def close(self) -> None:
+        if not self._stopped:
+            self._stopped = True
+            self._queue.put(_Stop())
+            self._thread.join(timeout=30)
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    # -- the thread ----------------------------------------------------------------------------------------
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if isinstance(first, _Stop):
+                return
+            batch = [first]
+            stop = False
+            while len(batch) < MAX_BATCH:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if isinstance(item, _Stop):
+                    stop = True
+                    break
+                batch.append(item)
+            self._run_batch(batch)
+            if stop:
+                return
+
+    def _connection(self) -> Database:
+        if self._db is None:
+            self._db = self._open()
+        return self._db
+
+    def _run_batch(self, batch: list[tuple[Work, concurrent.futures.Future[Any]]]) -> None:
+        live = [(w, f) for w, f in batch if f.set_running_or_notify_cancel()]
+        attempt = 0
+        while live:
+            attempt += 1
+            results: list[tuple[concurrent.futures.Future[Any], bool, Any]] = []
+            try:
+                db = self._connection()
+                started = time.perf_counter()
+                db.begin()
+                for work, future in live:
+                    try:
+                        with db.savepoint():
+                            results.append((future, True, work(db)))
+                    except Exception as exc:
+                        if db.dialect.is_retryable(exc) or db.dialect.is_unavailable(exc):
+                            raise
+                        results.append((future, False, exc))
+                db.commit()
+            except Exception as exc:
+                db_ = self._db
+                if db_ is not None:
+                    db_.rollback()
+                retry = db_ is not None and (db_.dialect.is_retryable(exc) or db_.dialect.is_unavailable(exc))
+                if db_ is not None and db_.dialect.is_unavailable(exc):
+                    db_.close()
+                    self._db = None
+                if retry and attempt < RETRIES:
+                    log.info("index transaction of %d store(s) retried (%s)", len(live), exc)
+                    time.sleep(0.05 * attempt)
+                    continue
+                if isinstance(exc, IndexError_):
+                    error: Exception = exc
+                else:
+                    error = IndexError_(f"index transaction failed: {_first_line(exc)}")
+                    error.__cause__ = exc
+                for _work, future in live:
+                    future.set_exception(error)
+                return
+            elapsed = time.perf_counter() - started
+            self.batches += 1
+            self.committed += len(live)
+            if self._on_commit is not None:
+                self._on_commit(len(live), elapsed)
+            for future, ok, value in results:
+                if ok:
+                    future.set_result(value)
+                else:
+                    future.set_exception(value)
+            return
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+__all__ = ["MAX_BATCH", "GroupCommitWriter"]

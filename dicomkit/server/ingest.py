@@ -1,0 +1,543 @@
+"""Ingest with the consistency promise: an instance answered 0x0000 is stored, indexed and readable.
+
+:class:`Archive` holds the blob store, the index and the policies; :class:`ArchiveReceiver` is the
+Storage SCP's receiver on it (``StorageSCP(ArchiveReceiver(archive))``). For each C-STORE:
+
+1. Before any data: the limits (``min_free_space``, ``max_archive_size``); over them → 0xA700 at once.
+2. The data set streams into a temporary file in the store, after its Part 10 header, hashed as it
+   arrives (SHA-256 of the file, and of the data set alone: what duplicates compare). Never whole in memory.
+3. When it is complete, in worker threads and side by side: the file is synced to disk (``durability =
+   "full"``), and it is checked (:func:`~dicomkit.services.storage.scp.check_received`) and read into its
+   index record (typed columns, header as DICOM JSON, frame offsets).
+4. Duplicates are looked up (an identical one is answered 0x0000 and nothing is written; a different one
+   under ``keep-first`` goes to quarantine with 0xC111).
+5. The file gets its own name in the store (a link, never replacing anything) and the directory entry is
+   synced.
+6. The index rows are committed in one durable transaction, grouped with concurrent stores (group
+   commit); the transaction decides duplicates again, so two concurrent stores of one UID end consistent.
+7. Only then does the status go back. Blobs that lost are deleted after the commit.
+
+Any failure of the store or the index answers 0xA700 with an Error Comment, and nothing half-written is
+indexed (a placed blob whose transaction failed is deleted; a crash leaves what the start-up sweep cleans).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import hashlib
+import logging
+import mmap
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..core.errors import DicomError
+from ..io.meta import part10_header
+from ..io.raw import meta_end
+from ..net.dimse import CStoreRQ
+from ..net.handlers import RequestContext
+from ..services.storage.scp import StoreOutcome, StoreRefused, check_received
+from ..services.storage.status import DUPLICATE_DIFFERENT, OUT_OF_RESOURCES
+from .blobs import BlobStore, BlobStoreError, FolderBlobStore, TempBlob
+from .config import Config
+from .index import Index, InstanceRecord, StoreResult
+from .index.header import build_header
+from .metrics import Metrics
+
+log = logging.getLogger("dicomkit.server.ingest")
+
+SUCCESS = 0x0000
+WRITE_BUFFER = 1 << 18
+MMAP_THRESHOLD = 4 << 20
+DUPLICATE_COMMENT = "duplicate SOP Instance UID, different content; stored one kept"
+# Error Comment is LO: 64 characters (PS3.7 C.4)
+
+
+def new_node_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What happened to one object: its status, and for logs and tools what was kept."""
+
+    status: int
+    comment: str | None = None
+    outcome: str = ""  # stored, identical, replaced, duplicate, refused
+    sop_instance_uid: str = ""
+    blob_key: str | None = None
+
+    @property
+    def outcome_for_scp(self) -> StoreOutcome:
+        return StoreOutcome(self.status, self.comment)
+
+
+class Events:
+    """Hooks called at each step of a store (for tests that check the order); the default does nothing."""
+
+    def __call__(self, step: str, sop_instance_uid: str) -> None:
+        pass
+
+
+class Archive:
+    """Blob store + index + policies (see the module documentation)."""
+
+    def __init__(self, config: Config, *, node: str | None = None, store: BlobStore | None = None,
+                 index: Index | None = None, metrics: Metrics | None = None, events: Events | None = None,
+                 workers: int = 16) -> None:
+        self.config = config
+        self.node = node or new_node_id()
+        data_dir = config.storage.data_dir
+        try:
+            data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DicomError(f"cannot create the data folder {data_dir}: {exc.strerror or exc}") from exc
+        self.store: BlobStore = store if store is not None else FolderBlobStore(data_dir / "store", self.node)
+        self.index = index if index is not None else Index(config.database_url,
+                                                           durability=config.storage.durability,
+                                                           extra_keys=config.index.extra_keys, node=self.node)
+        self.metrics = metrics or Metrics()
+        self.index.writer._on_commit = self.metrics.committed
+        self.events = events or Events()
+        self.durable = config.storage.durability == "full"
+        self.duplicates = config.storage.duplicates
+        self.executor = concurrent.futures.ThreadPoolExecutor(max_workers=workers,
+                                                              thread_name_prefix="dicomkit-archive")
+        self._stored_bytes = self.index.total_size() if config.storage.max_archive_size else 0
+        self._bytes_checked = time.monotonic()
+        self._bytes_lock = threading.Lock()
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True)
+        self.index.close()
+        close = getattr(self.store, "close", None)
+        if close is not None:
+            close()
+
+    def __enter__(self) -> Archive:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- limits ---------------------------------------------------------------------------------------------
+    def space_refusal(self, incoming: int = 0) -> str | None:
+        """Why a new object (of ``incoming`` bytes, 0 when not yet known) cannot be taken, or None."""
+        limits = self.config.storage
+        if limits.min_free_space:
+            try:
+                free = self.store.free_space()
+            except OSError as exc:
+                return f"cannot check free space: {exc.strerror or exc}"
+            if free - incoming < limits.min_free_space:
+                return "storage full: below the configured minimum free space"
+        if limits.max_archive_size:
+            with self._bytes_lock:
+                if time.monotonic() - self._bytes_checked > 30:  # other nodes store too
+                    self._bytes_checked = time.monotonic()
+                    with contextlib.suppress(Exception):  # keep the last figure while the database is away
+                        self._stored_bytes = self.index.total_size()
+                total = self._stored_bytes
+            if total + incoming > limits.max_archive_size:
+                return "archive full: the configured maximum archive size is reached"
+        return None
+
+    def _count_bytes(self, delta: int) -> None:
+        with self._bytes_lock:
+            self._stored_bytes += delta
+
+    # -- the steps -----------------------------------------------------------------------------------------
+    def prepare(self, path: Path, sop_class_uid: str, sop_instance_uid: str, transfer_syntax: str, *,
+                size: int, sha256: str, content_sha256: str, dataset_offset: int,
+                source_ae: str | None) -> InstanceRecord | StoreOutcome:
+        """Check the complete temporary file and build its index record (a refusal instead when it fails)."""
+        try:
+            with open(path, "rb") as f:
+                if size >= MMAP_THRESHOLD:
+                    buf: Any = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+                else:
+                    buf = f.read()
+        except OSError as exc:
+            return StoreOutcome(OUT_OF_RESOURCES, f"cannot read the received object: {exc.strerror or exc}")
+        view = memoryview(buf)
+        checked = check_received(view, sop_class_uid, sop_instance_uid)
+        if checked.refusal is not None or checked.dataset is None:
+            return checked.refusal or StoreOutcome(0xC000, "cannot read the data set")
+        ds = checked.dataset
+        if checked.corrections:
+            log.warning("%s stored with corrections: %s", sop_instance_uid, "; ".join(checked.corrections))
+        try:
+            header = build_header(ds, view, dataset_offset, transfer_syntax)
+            record = InstanceRecord.from_dataset(ds, transfer_syntax=transfer_syntax, size=size, sha256=sha256,
+                                                 content_sha256=content_sha256, dataset_offset=dataset_offset,
+                                                 header=header, extra_keys=self.config.index.extra_keys,
+                                                 source_ae=source_ae)
+        except DicomError as exc:
+            return StoreOutcome(0xC000, _short(f"cannot index the data set: {exc}"))
+        for what, uid in (("Study Instance UID", record.study_instance_uid),
+                          ("Series Instance UID", record.series_instance_uid)):
+            if not uid:
+                return StoreOutcome(0xC000, f"the data set has no {what}")
+            if len(uid) > 64:
+                return StoreOutcome(0xC000, f"the {what} is longer than 64 characters")
+        record.node = self.node
+        return record
+
+    def precheck_duplicate(self, record: InstanceRecord) -> tuple[str, str] | None:
+        return self.index.lookup_duplicate(record.sop_instance_uid)
+
+    def place(self, temp: TempBlob, record: InstanceRecord) -> str:
+        return self.store.place(temp, record.study_instance_uid, record.series_instance_uid,
+                                record.sop_instance_uid, durable=self.durable)
+
+    def after_commit(self, record: InstanceRecord, result: StoreResult) -> Stored:
+        """Delete what lost, quarantine a refused duplicate; the status to answer."""
+        removed = []
+        for key in result.delete_after_commit:
+            try:
+                self.store.delete(key)
+                removed.append(key)
+            except (OSError, BlobStoreError) as exc:  # the sweep removes it later
+                log.warning("cannot delete the blob %s: %s", key, exc)
+        if removed and result.outcome == "replaced":
+            with contextlib.suppress(DicomError):
+                self.index.blobs_removed(removed)
+        if result.outcome == "duplicate":
+            try:
+                kept = self.store.quarantine(record.blob_key, record.sop_instance_uid)
+                self.index.record_quarantine(record.sop_instance_uid, kept, "duplicate with different content",
+                                             record.content_sha256, record.source_ae).result()
+            except (OSError, DicomError) as exc:
+                log.warning("cannot quarantine %s: %s", record.blob_key, exc)
+            return Stored(DUPLICATE_DIFFERENT, DUPLICATE_COMMENT, "duplicate", record.sop_instance_uid,
+                          result.existing_key)
+        if result.outcome == "identical":
+            return Stored(SUCCESS, None, "identical", record.sop_instance_uid, result.existing_key)
+        self._count_bytes(record.size)
+        return Stored(SUCCESS, None, result.outcome, record.sop_instance_uid, record.blob_key)
+
+    def quarantine_temp(self, temp: TempBlob, record: InstanceRecord) -> Stored:
+        try:
+            kept = self.store.quarantine(temp, record.sop_instance_uid)
+            self.index.record_quarantine(record.sop_instance_uid, kept, "duplicate with different content",
+                                         record.content_sha256, record.source_ae).result()
+        except (OSError, DicomError) as exc:
+            temp.discard()
+            log.warning("cannot quarantine the duplicate %s: %s", record.sop_instance_uid, exc)
+        return Stored(DUPLICATE_DIFFERENT, DUPLICATE_COMMENT, "duplicate", record.sop_instance_uid)
+
+    def discard_placed(self, key: str) -> None:
+        try:
+            self.store.delete(key)
+        except (OSError, BlobStoreError) as exc:
+            log.warning("cannot remove %s after a failed index transaction: %s", key, exc)
+
+    # -- one object, blocking (archive import, re-indexing orphans) --------------------------------------------
+    def ingest_file(self, path: str | os.PathLike[str], *, source_ae: str | None = None) -> Stored:
+        """Store one Part 10 file through the same steps as a C-STORE (copied into the store)."""
+        events = self.events
+        try:
+            temp = self.store.create_temp()
+        except (OSError, BlobStoreError) as exc:
+            return Stored(OUT_OF_RESOURCES, _short(f"cannot store: {_why(exc)}"), "refused")
+        try:
+            with open(path, "rb") as f:
+                head = f.read(1 << 16)
+                if head[128:132] != b"DICM":
+                    temp.discard()
+                    return Stored(0xC000, "not a DICOM Part 10 file", "refused")
+                offset = meta_end(head)
+                file_hash, content_hash = hashlib.sha256(head), hashlib.sha256(memoryview(head)[offset:])
+                temp.write([head])
+                while chunk := f.read(1 << 20):
+                    file_hash.update(chunk)
+                    content_hash.update(chunk)
+                    temp.write([chunk])
+            size = os.fstat(temp.fd).st_size
+        except (OSError, DicomError) as exc:
+            temp.discard()
+            return Stored(OUT_OF_RESOURCES if isinstance(exc, OSError) else 0xC000, _short(_why(exc)), "refused")
+        probe = _uids_of(temp.path)
+        if probe is None:
+            temp.discard()
+            return Stored(0xC000, "no SOP Class/Instance UID in the file meta", "refused")
+        sop_class, sop_instance, ts = probe
+        events("received", sop_instance)
+        refusal = self.space_refusal(size)
+        if refusal:
+            temp.discard()
+            return Stored(OUT_OF_RESOURCES, refusal, "refused", sop_instance)
+        if self.durable:
+            temp.sync()
+            events("file synced", sop_instance)
+        prepared = self.prepare(temp.path, sop_class, sop_instance, ts, size=size, sha256=file_hash.hexdigest(),
+                                content_sha256=content_hash.hexdigest(), dataset_offset=offset, source_ae=source_ae)
+        if isinstance(prepared, StoreOutcome):
+            temp.discard()
+            return Stored(prepared.status, prepared.comment, "refused", sop_instance)
+        return self._store_prepared(temp, prepared)
+
+    def _store_prepared(self, temp: TempBlob, record: InstanceRecord) -> Stored:
+        events = self.events
+        existing = self.precheck_duplicate(record)
+        if existing is not None:
+            if existing[0] == record.content_sha256:
+                temp.discard()
+                return Stored(SUCCESS, None, "identical", record.sop_instance_uid, existing[1])
+            if self.duplicates != "overwrite":
+                return self.quarantine_temp(temp, record)
+        try:
+            record.blob_key = self.place(temp, record)
+        except (OSError, BlobStoreError) as exc:
+            temp.discard()
+            return Stored(OUT_OF_RESOURCES, _short(f"cannot store: {_why(exc)}"), "refused", record.sop_instance_uid)
+        events("placed", record.sop_instance_uid)
+        try:
+            result = self.index.store(record, self.duplicates).result()
+        except Exception as exc:
+            self.discard_placed(record.blob_key)
+            return Stored(OUT_OF_RESOURCES, _short(f"index unavailable: {_why(exc)}"), "refused",
+                          record.sop_instance_uid)
+        events("committed", record.sop_instance_uid)
+        return self.after_commit(record, result)
+
+    # -- deletion --------------------------------------------------------------------------------------------
+    def delete(self, level: str, uid: str) -> list[str]:
+        """Remove rows in one transaction, then their blobs; the keys removed."""
+        keys = self.index.delete(level, uid)
+        removed = []
+        for key in keys:
+            try:
+                self.store.delete(key)
+                removed.append(key)
+            except (OSError, BlobStoreError) as exc:
+                log.warning("cannot delete %s (the sweep removes it later): %s", key, exc)
+        self.index.blobs_removed(removed)
+        if keys and self.config.storage.max_archive_size:
+            self._stored_bytes = self.index.total_size()
+        return keys
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc)
+    return str(exc)
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 64 else text[:61] + "..."
+
+
+def hash_file(path: Path | str) -> tuple[Any, Any, int, int]:
+    """(SHA-256 of the file, SHA-256 of its data set, data set offset, size) of a Part 10 file."""
+    file_hash, content_hash = hashlib.sha256(), hashlib.sha256()
+    with open(path, "rb") as f:
+        head = f.read(1 << 16)
+        offset = meta_end(head) if head[128:132] == b"DICM" else 0
+        file_hash.update(head)
+        content_hash.update(memoryview(head)[offset:])
+        size = len(head)
+        while chunk := f.read(1 << 20):
+            file_hash.update(chunk)
+            content_hash.update(chunk)
+            size += len(chunk)
+    return file_hash, content_hash, offset, size
+
+
+def _uids_of(path: Path) -> tuple[str, str, str] | None:
+    from ..io.reader import read_file_meta
+
+    try:
+        meta = read_file_meta(path)
+    except (OSError, DicomError):
+        return None
+    values = [str(meta.value(t) or "").strip("\x00 ") for t in (0x00020002, 0x00020003, 0x00020010)]
+    if not all(values):
+        return None
+    return values[0], values[1], values[2]
+
+
+# -- the Storage SCP's target --------------------------------------------------------------------------------
+class ArchiveStoreTarget:
+    """One C-STORE being received into the archive (a :class:`~dicomkit.services.storage.StoreTarget`)."""
+
+    def __init__(self, archive: Archive, request: CStoreRQ, rc: RequestContext, temp: TempBlob,
+                 log_line: Callable[..., None]) -> None:
+        self.archive = archive
+        self.rc = rc
+        self.sop_class_uid = str(request.affected_sop_class_uid or "")
+        self.sop_instance_uid = str(request.affected_sop_instance_uid or "")
+        self.transfer_syntax = rc.transfer_syntax
+        self.temp = temp
+        self._log = log_line
+        meta = part10_header(self.sop_class_uid, self.sop_instance_uid, self.transfer_syntax, rc.calling_ae_title)
+        self.dataset_offset = len(meta)
+        self.file_hash = hashlib.sha256(meta)
+        self.content_hash = hashlib.sha256()
+        self.size = len(meta)
+        self.error: OSError | None = None
+        self._buffer: list[bytes] = [meta]
+        self._buffered = len(meta)
+        self._finished_at = 0.0
+
+    # -- DataSink ---------------------------------------------------------------------------------------------
+    def write(self, data: memoryview) -> None:
+        if self.error is not None:
+            return
+        chunk = bytes(data)
+        self.content_hash.update(chunk)
+        self.file_hash.update(chunk)
+        self.size += len(chunk)
+        self._buffer.append(chunk)
+        self._buffered += len(chunk)
+        if self._buffered >= WRITE_BUFFER:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._buffer:
+            return
+        chunks, self._buffer, self._buffered = self._buffer, [], 0
+        try:
+            self.temp.write(chunks)
+        except OSError as exc:
+            self.error = exc
+
+    def finish(self) -> None:
+        self._finished_at = time.perf_counter()
+
+    def discard(self) -> None:
+        self.temp.discard()
+
+    # -- commit -------------------------------------------------------------------------------------------------
+    async def commit(self) -> StoreOutcome:
+        stored = await self._commit()
+        archive = self.archive
+        elapsed = time.perf_counter() - (self._finished_at or time.perf_counter())
+        if stored.status == SUCCESS:
+            archive.metrics.stored(stored.outcome, self.size - self.dataset_offset, elapsed)
+            self._log(logging.DEBUG, "%s %s (%d bytes): %s", self.sop_instance_uid, stored.outcome,
+                      self.size - self.dataset_offset, stored.blob_key or "")
+        else:
+            archive.metrics.failed(stored.status)
+            self._log(logging.WARNING, "%s refused with 0x%04X: %s", self.sop_instance_uid, stored.status,
+                      stored.comment)
+        archive.events("answered", self.sop_instance_uid)
+        return stored.outcome_for_scp
+
+    async def _commit(self) -> Stored:
+        archive = self.archive
+        events = archive.events
+        loop = asyncio.get_running_loop()
+        run = archive.executor
+        self._flush()
+        if self.error is not None:
+            self.discard()
+            return Stored(OUT_OF_RESOURCES, _short(f"cannot write the object: {_why(self.error)}"), "refused")
+        events("received", self.sop_instance_uid)
+        refusal = archive.space_refusal(self.size)
+        if refusal:
+            self.discard()
+            return Stored(OUT_OF_RESOURCES, refusal, "refused")
+        # the file reaches the disk (one thread) while it is checked, read into its record and looked up
+        # (another); the second places it once the first is done: one hop each, whatever the steps
+        synced = run.submit(self._sync) if archive.durable else None
+        placed = await loop.run_in_executor(run, self._prepare_and_place, synced)
+        if isinstance(placed, Stored):
+            return placed
+        record = placed
+        events("placed", record.sop_instance_uid)
+        try:
+            result = await asyncio.wrap_future(archive.index.store(record, archive.duplicates))
+        except Exception as exc:
+            await loop.run_in_executor(run, archive.discard_placed, record.blob_key)
+            return Stored(OUT_OF_RESOURCES, _short(f"index unavailable: {_why(exc)}"), "refused")
+        events("committed", record.sop_instance_uid)
+        if result.delete_after_commit or result.outcome == "duplicate":
+            return await loop.run_in_executor(run, archive.after_commit, record, result)
+        return archive.after_commit(record, result)
+
+    def _sync(self) -> None:
+        self.temp.sync()
+        self.archive.events("file synced", self.sop_instance_uid)
+
+    def _prepare_and_place(self, synced: concurrent.futures.Future[None] | None) -> InstanceRecord | Stored:
+        archive = self.archive
+        prepared = self._prepare()
+        if synced is not None:
+            try:
+                synced.result()
+            except OSError as exc:
+                self.discard()
+                return Stored(OUT_OF_RESOURCES, _short(f"cannot store the object: {_why(exc)}"), "refused")
+        if isinstance(prepared, StoreOutcome):
+            self.discard()
+            return Stored(prepared.status, prepared.comment, "refused")
+        record = prepared
+        try:
+            existing = archive.precheck_duplicate(record)
+        except Exception as exc:
+            self.discard()
+            return Stored(OUT_OF_RESOURCES, _short(f"index unavailable: {_why(exc)}"), "refused")
+        if existing is not None:
+            if existing[0] == record.content_sha256:
+                self.discard()
+                return Stored(SUCCESS, None, "identical", record.sop_instance_uid, existing[1])
+            if archive.duplicates != "overwrite":
+                return archive.quarantine_temp(self.temp, record)
+        try:
+            record.blob_key = archive.place(self.temp, record)
+        except (OSError, BlobStoreError) as exc:
+            self.discard()
+            return Stored(OUT_OF_RESOURCES, _short(f"cannot store: {_why(exc)}"), "refused")
+        return record
+
+    def _prepare(self) -> InstanceRecord | StoreOutcome:
+        return self.archive.prepare(self.temp.path, self.sop_class_uid, self.sop_instance_uid, self.transfer_syntax,
+                                    size=self.size, sha256=self.file_hash.hexdigest(),
+                                    content_sha256=self.content_hash.hexdigest(),
+                                    dataset_offset=self.dataset_offset,
+                                    source_ae=self.rc.calling_ae_title or None)
+
+
+class ArchiveReceiver:
+    """The Storage SCP's receiver on an archive: ``StorageSCP(ArchiveReceiver(archive), immediate=False)``."""
+
+    def __init__(self, archive: Archive) -> None:
+        self.archive = archive
+
+    def __call__(self, request: CStoreRQ, rc: RequestContext) -> ArchiveStoreTarget:
+        logger = association_logger(rc)
+        refusal = self.archive.space_refusal()
+        if refusal:
+            self.archive.metrics.failed(OUT_OF_RESOURCES)
+            logger(logging.WARNING, "%s refused with 0xA700: %s", request.affected_sop_instance_uid, refusal)
+            raise StoreRefused(refusal, OUT_OF_RESOURCES)
+        try:
+            temp = self.archive.store.create_temp()
+        except (OSError, BlobStoreError) as exc:
+            self.archive.metrics.failed(OUT_OF_RESOURCES)
+            logger(logging.WARNING, "%s refused with 0xA700: cannot store: %s", request.affected_sop_instance_uid,
+                   _why(exc))
+            raise StoreRefused(_short(f"cannot store: {_why(exc)}"), OUT_OF_RESOURCES) from exc
+        return ArchiveStoreTarget(self.archive, request, rc, temp, logger)
+
+
+def association_logger(rc: RequestContext) -> Callable[..., None]:
+    """A log function whose lines carry the association's id and calling AE (``extra`` for JSON logs)."""
+    extra = {"association": rc.association_id, "calling_ae": rc.calling_ae_title}
+    prefix = f"{rc.association_id} {rc.calling_ae_title or '?'}: "
+
+    def emit(level: int, message: str, *args: Any) -> None:
+        if log.isEnabledFor(level):
+            log.log(level, prefix + message, *args, extra=extra)
+    return emit
+
+
+__all__ = ["Archive", "ArchiveReceiver", "ArchiveStoreTarget", "Events", "Stored", "new_node_id"]

@@ -1,0 +1,218 @@
+"""The archive on SQLite and PostgreSQL: ingest, aggregates, duplicates, concurrent writers, deletion,
+reindex, migrations."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from pathlib import Path
+
+import pytest
+
+from dicomkit.server.config import Config, set_value
+from dicomkit.server.index import Index
+from dicomkit.server.index.dialect import IndexError_, connect
+from dicomkit.server.index.schema import LATEST
+from dicomkit.server.ingest import Archive
+
+from .data import CT, files, image, write
+
+
+@pytest.fixture
+def archive(config: Config) -> Archive:
+    a = Archive(config)
+    yield a
+    a.close()
+
+
+def test_ingest_indexes_every_level(archive: Archive, tmp_path: Path) -> None:
+    paths = files(tmp_path / "in", 6, studies=2, series_per_study=2)
+    paths.append(write(image(patient_id="P0", patient_name="Patient^0", study="1.2.826.0.1.3680043.10.7.0",
+                             series="1.2.826.0.1.3680043.10.7.0.9", modality="CT", sop_class=CT, frames=3, fill=6),
+                       tmp_path / "in"))
+    for p in paths:
+        assert archive.ingest_file(p).status == 0
+    index = archive.index
+    assert [index.count(lv) for lv in ("patient", "study", "series", "instance")] == [2, 2, 5, 7]
+    study = index.study("1.2.826.0.1.3680043.10.7.0")
+    assert study is not None
+    assert (study["num_series"], study["num_instances"]) == (3, 4)
+    assert study["modalities_in_study"] == "CT\\MR"
+    assert study["sop_classes_in_study"] == f"{CT}\\1.2.840.10008.5.1.4.1.1.4"
+    assert (study["study_date_norm"], study["study_time_norm"], study["study_datetime"]) == (
+        "20240315", "101500000000", "20240315101500000000")
+    patient = index.query("SELECT * FROM patients WHERE patient_id = ?", ("P0",))[0]
+    assert (patient["patient_name"], patient["patient_name_a"], patient["num_studies"], patient["num_series"],
+            patient["num_instances"]) == ("Patient^0", "patient^0", 1, 3, 4)
+    assert patient["patient_name_fz"] == "patient^0"
+    row = index.instances(series_instance_uid="1.2.826.0.1.3680043.10.7.0.9")[0]
+    assert row.sha256 == hashlib.sha256(archive.store.open(row.blob_key).read()).hexdigest()
+    header = index.header(row.sop_instance_uid)
+    assert header is not None and header["00100010"] == {"vr": "PN", "Value": [{"Alphabetic": "Patient^0"}]}
+    assert header["7FE00010"] == {"vr": "OW", "BulkDataURI": "bulk/7FE00010"}
+    bulk = index.bulk(row.sop_instance_uid)
+    assert bulk is not None
+    offset, length, count = bulk["frames"]["native"]
+    assert (length, count) == (16 * 16 * 2, 3)
+    assert archive.store.read_range(row.blob_key, offset + length, length) == bytes([6, 0]) * 256
+
+
+def test_encapsulated_frames_are_located(archive: Archive, corpus: Path) -> None:
+    path = corpus / "emri_small_jpeg_2k_lossless.dcm"
+    assert archive.ingest_file(path).status == 0
+    [row] = archive.index.instances()
+    bulk = archive.index.bulk(row.sop_instance_uid)
+    assert bulk is not None
+    frames = bulk["fragments"] if "fragments" in bulk else bulk["frames"]["fragments"]
+    assert len(frames) == 10
+    import dicomkit
+    from dicomkit.io.encapsulation import encapsulated_frames
+
+    expected = encapsulated_frames(dicomkit.read(path))
+    for spans, pieces in zip(frames, expected):
+        got = b"".join(archive.store.read_range(row.blob_key, o, n) for o, n in spans)
+        assert got == b"".join(bytes(p) for p in pieces)
+
+
+def test_duplicates_keep_first(archive: Archive, tmp_path: Path) -> None:
+    first = write(image(sop="1.2.3.4.5", fill=1), tmp_path / "a")
+    assert archive.ingest_file(first).outcome == "stored"
+    # the same data set again (another file of the same bytes): Success, nothing written
+    blobs_before = sorted(b.key for b in archive.store.iterate())
+    again = archive.ingest_file(first)
+    assert (again.status, again.outcome) == (0, "identical")
+    assert sorted(b.key for b in archive.store.iterate()) == blobs_before
+    other = write(image(sop="1.2.3.4.5", fill=2), tmp_path / "b")
+    refused = archive.ingest_file(other)
+    assert (refused.status, refused.outcome) == (0xC111, "duplicate")
+    [row] = archive.index.instances()
+    assert archive.store.read_range(row.blob_key, 0, 1 << 20) == first.read_bytes()
+    [q] = archive.index.query("SELECT * FROM quarantine")
+    assert q["sop_instance_uid"] == "1.2.3.4.5"
+    assert archive.store.read_range(q["blob_key"], 0, 1 << 20) == other.read_bytes()
+    assert archive.index.count("instance") == 1
+
+
+def test_duplicates_overwrite(config: Config, tmp_path: Path) -> None:
+    set_value(config, "storage.duplicates", "overwrite")
+    with Archive(config) as archive:
+        first = write(image(sop="1.2.3.4.6", fill=1), tmp_path / "a")
+        second = write(image(sop="1.2.3.4.6", fill=2, modality="CT"), tmp_path / "b")
+        assert archive.ingest_file(first).outcome == "stored"
+        old_key = archive.index.instances()[0].blob_key
+        assert archive.ingest_file(second).outcome == "replaced"
+        [row] = archive.index.instances()
+        assert row.blob_key != old_key and archive.store.size(old_key) is None
+        assert archive.store.read_range(row.blob_key, 0, 1 << 20) == second.read_bytes()
+        study = archive.index.studies()[0]
+        assert (study["num_instances"], study["num_series"], study["modalities_in_study"]) == (1, 1, "CT")
+
+
+def test_two_nodes_store_one_uid_at_once(config: Config, tmp_path: Path) -> None:
+    """Two archives (two nodes) on one index and store race to store different data sets of one UID:
+    one row, its blob intact, the other quarantined; never a row pointing at the other's bytes."""
+    paths = [write(image(sop=f"1.2.3.9.{i}", fill=k), tmp_path / f"n{k}") for k in (1, 2) for i in range(20)]
+    a, b = Archive(config), Archive(config)
+    try:
+        assert a.node != b.node
+        results: dict[str, list[int]] = {}
+
+        def run(archive: Archive, subset: list[Path]) -> None:
+            for p in subset:
+                results.setdefault(p.parent.name, []).append(archive.ingest_file(p).status)
+
+        threads = [threading.Thread(target=run, args=(a, paths[:20])),
+                   threading.Thread(target=run, args=(b, paths[20:]))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        rows = a.index.instances()
+        assert len(rows) == 20
+        assert sorted(results["n1"] + results["n2"]) == [0] * 20 + [0xC111] * 20
+        for row in rows:
+            data = a.store.read_range(row.blob_key, 0, 1 << 20)
+            assert hashlib.sha256(data).hexdigest() == row.sha256
+        stored = {blob.key for blob in a.store.iterate()}
+        assert stored == {row.blob_key for row in rows}  # the losers' blobs are gone from the tree
+        assert a.index.count("instance") == 20 and a.index.query("SELECT count(*) AS n FROM quarantine")[0]["n"] == 20
+    finally:
+        a.close()
+        b.close()
+
+
+def test_delete_levels(archive: Archive, tmp_path: Path) -> None:
+    for p in files(tmp_path / "in", 8, studies=2, series_per_study=2):
+        archive.ingest_file(p)
+    index = archive.index
+    one = index.instances()[0]
+    keys = archive.delete("instance", one.sop_instance_uid)
+    assert keys == [one.blob_key] and archive.store.size(one.blob_key) is None
+    assert index.count("instance") == 7
+    series = index.series(one.study_instance_uid)
+    assert sum(s["num_instances"] for s in series) == 3
+    assert len(archive.delete("series", one.series_instance_uid)) == 1
+    study = index.study(one.study_instance_uid)
+    assert study is not None and (study["num_series"], study["num_instances"]) == (1, 2)
+    assert len(archive.delete("study", one.study_instance_uid)) == 2
+    assert index.study(one.study_instance_uid) is None and index.count("patient") == 1
+    assert len(archive.delete("patient", "P1")) == 4
+    assert [index.count(lv) for lv in ("patient", "study", "series", "instance")] == [0, 0, 0, 0]
+    assert not list(archive.store.iterate())
+    assert archive.delete("study", "9.9.9") == []
+
+
+def test_extra_keys_and_reindex(config: Config, tmp_path: Path) -> None:
+    from dicomkit.server.operator import reindex
+
+    paths = files(tmp_path / "in", 4, studies=2)
+    with Archive(config) as archive:
+        for p in paths:
+            archive.ingest_file(p)
+        assert archive.index.query("SELECT count(*) AS n FROM extra_attributes")[0]["n"] == 0
+        archive.index.write(lambda db: db.execute("UPDATE studies SET num_instances = 99, study_description = NULL"))
+    set_value(config, "index.extra_keys", {"InstitutionName": "series", "PatientSex": "patient"})
+    config.check()
+    with Archive(config) as archive:
+        assert reindex(archive) == 4
+        rows = archive.index.query("SELECT level, tag, value, value_fold FROM extra_attributes "
+                                   "ORDER BY level, entity_pk")
+        assert [r["level"] for r in rows] == ["patient", "patient", "series", "series"]
+        assert rows[-1]["value"] == "Test Hospital" and rows[-1]["value_fold"] == "test hospital"
+        assert all(s["num_instances"] == 2 and s["study_description"] == "Test study" for s in archive.index.studies())
+        assert reindex(archive, from_blobs=True) == 4
+        assert all(s["num_instances"] == 2 for s in archive.index.studies())
+
+
+def test_schema_versions(config: Config) -> None:
+    with Index(config.database_url if config.database.url else _sqlite(config)) as index:
+        assert index.query("SELECT max(version) AS v FROM schema_migrations")[0]["v"] == LATEST
+    url = config.database.url or _sqlite(config)
+    db = connect(url)
+    db.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?, 0)", (LATEST + 1,))
+    db.close()
+    with pytest.raises(IndexError_, match="newer than this dicomkit"):
+        Index(url)
+
+
+def _sqlite(config: Config) -> str:
+    config.storage.data_dir.mkdir(parents=True, exist_ok=True)
+    return config.database_url
+
+
+def test_limits(config: Config, tmp_path: Path) -> None:
+    paths = files(tmp_path / "in", 3)
+    size = paths[0].stat().st_size
+    set_value(config, "storage.max_archive_size", size + size // 2)
+    with Archive(config) as archive:
+        assert archive.ingest_file(paths[0]).status == 0
+        refused = archive.ingest_file(paths[1])
+        assert refused.status == 0xA700 and "maximum archive size" in (refused.comment or "")
+        assert archive.index.count("instance") == 1 and len(list(archive.store.iterate())) == 1
+        assert not list(archive.store.temp_files()) or all(t.node == archive.node and t.size == 0
+                                                          for t in archive.store.temp_files())
+    set_value(config, "storage.max_archive_size", 0)
+    set_value(config, "storage.min_free_space", "1000 TB")
+    with Archive(config) as archive:
+        refused = archive.ingest_file(paths[2])
+        assert refused.status == 0xA700 and "minimum free space" in (refused.comment or "")
