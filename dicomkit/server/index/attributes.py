@@ -26,15 +26,14 @@ and sorting).
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from ...core.dataset import Dataset
 from ...core.dictionary import tag_for_keyword
+from ...services.query_retrieve import temporal
+from ...services.query_retrieve.plan import fold, person_name_groups
 
 LEVELS = ("patient", "study", "series", "instance")
 TABLES = {"patient": "patients", "study": "studies", "series": "series", "instance": "instances"}
@@ -135,60 +134,15 @@ COLUMNS: tuple[Column, ...] = (
 COLUMNS_BY_LEVEL: dict[str, tuple[Column, ...]] = {lv: tuple(c for c in COLUMNS if c.level == lv) for lv in LEVELS}
 
 
-# -- normalisation ------------------------------------------------------------------------------------------
-def fold(text: str, fuzzy: bool = False) -> str:
-    """Lower-cased character by character, never changing the length (``ß`` stays ``ß``); with ``fuzzy``
-    also without accents. The same rule as the query plan's (services.query_retrieve.plan.fold)."""
-    if text.isascii():
-        return text.lower()
-    return "".join(_fold_char(c, fuzzy) for c in text)
-
-
-@lru_cache(maxsize=4096)
-def _fold_char(c: str, fuzzy: bool) -> str:
-    low = c.lower()
-    if len(low) != 1:
-        low = c
-    if fuzzy:
-        base = "".join(b for b in unicodedata.normalize("NFKD", low) if not unicodedata.combining(b))
-        if len(base) == 1:
-            return base
-    return low
-
-
-def person_name_groups(value: str) -> tuple[str, str, str]:
-    """The three component groups of a PN value without trailing empty components (PS3.5 6.2.1)."""
-    parts = str(value).split("=")
-    parts += [""] * (3 - len(parts))
-    return parts[0].rstrip("^ "), parts[1].rstrip("^ "), parts[2].rstrip("^ ")
-
-
-_DA = re.compile(r"^(\d{4})\.?(\d{2})\.?(\d{2})$")
-_TM = re.compile(r"^(\d{2})(?::?(\d{2})(?::?(\d{2})(?:\.(\d{1,6}))?)?)?$")
-
-
+# -- normalisation: the query plan's own rules (services.query_retrieve), so stored and asked values agree ------
 def normalize_date(text: str) -> str | None:
     """``YYYYMMDD`` of a DA value (also the ACR-NEMA ``YYYY.MM.DD``), None when it is not a date."""
-    m = _DA.match(text.strip())
-    if not m:
-        return None
-    month, day = int(m[2]), int(m[3])
-    if not (1 <= month <= 12 and 1 <= day <= 31):
-        return None
-    return m[1] + m[2] + m[3]
+    return temporal.normalize(text.strip(), "DA")
 
 
 def normalize_time(text: str) -> str | None:
     """``HHMMSSffffff`` of a TM value: the start of the period it names (``10`` is 10:00:00.000000)."""
-    m = _TM.match(text.strip())
-    if not m:
-        return None
-    hh, mm, ss, frac = m[1], m[2] or "00", m[3] or "00", m[4] or ""
-    if int(hh) > 23 or int(mm) > 59 or int(ss) > 60:
-        return None
-    if ss == "60":
-        ss = "59"
-    return hh + mm + ss + frac.ljust(6, "0")
+    return temporal.normalize(text.strip(), "TM")
 
 
 # -- extraction ---------------------------------------------------------------------------------------------
