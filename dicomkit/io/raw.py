@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from ..core.dictionary import VR_OF
 from ..core.errors import InvalidFileError, TruncatedError
 from ..core.tag import (
-    ITEM,
     ITEM_DELIMITATION,
     PIXEL_DATA,
     SEQUENCE_DELIMITATION,
@@ -137,7 +136,7 @@ def skip_sequence(buf: bytes | bytearray | memoryview, pos: int, end: int, littl
         if group != 0xFFFE:
             return None
         if elem == 0xE0DD:
-            return pos if length == 0 else None  # a delimiter with a length: the full parser reports it
+            return pos  # its length should be 0 (PS3.5 7.5.2); DCMTK and pydicom ignore it, as the reader does
         if elem != 0xE000:
             return None
         if length != UNDEFINED_LENGTH:
@@ -179,9 +178,7 @@ def skip_item(buf: bytes | bytearray | memoryview, pos: int, end: int, little: b
             else:
                 return None
         if group == 0xFFFE:
-            if elem == 0xE00D and length == 0:
-                return pos + 8
-            return None
+            return pos + 8 if elem == 0xE00D else None  # a length of the delimiter is ignored (see skip_sequence)
         if length == UNDEFINED_LENGTH:
             if vr_bytes == b"UN":  # PS3.5 6.2.2: a sequence in Implicit VR Little Endian
                 inner = skip_sequence(buf, value_pos, end, True, True, depth + 1)

@@ -549,6 +549,10 @@ class _Parser:
             items_end = skip_sequence(self.buf, value_pos, end, seq_src.little_endian, seq_src.implicit_vr,
                                        depth + 1)
             if items_end is not None:
+                delimiter_length = (_UL_LE if seq_src.little_endian else _UL_BE).unpack_from(self.buf, items_end + 4)[0]
+                if delimiter_length:
+                    self.note(items_end, f"Sequence Delimitation Item has length {delimiter_length}; read as 0 "
+                                         "(PS3.5 7.5.2)")
                 # well formed: the items are parsed when first accessed, like a defined-length sequence
                 ds._elements[tag] = DataElement.from_raw(tag, _SQ, self.buf[value_pos:items_end], seq_src,
                                                          undefined_length=True)
@@ -845,7 +849,7 @@ def read_buffer(buf: memoryview, *, stop_before_pixels: bool = False, force: boo
     if parser.stopped:
         d["is_partial"] = True  # elements from Pixel Data on were not read; the writer refuses it
     if strict:
-        _parse_all_sequences(ds)
+        parse_sequences(ds)
     d["read_transfer_syntax"] = UID(
         ts_uid if ts_uid in TRANSFER_SYNTAXES and (TRANSFER_SYNTAXES[ts_uid].little_endian,
                                                    TRANSFER_SYNTAXES[ts_uid].implicit_vr) == (little, implicit)
@@ -854,8 +858,14 @@ def read_buffer(buf: memoryview, *, stop_before_pixels: bool = False, force: boo
     return ds
 
 
-def _parse_all_sequences(ds: Dataset) -> None:
-    """Parse every sequence now (strict reading): a deviation inside one is raised at read time."""
+def parse_sequences(ds: Dataset) -> None:
+    """Parse every sequence of ``ds`` now, recursively; the reader parses them on first access otherwise.
+
+    What is wrong inside an item (an element running past it, a delimiter where an element belongs, ...) is
+    then raised now, and what is corrected there is listed in ``ds.read_corrections`` now: a check that must
+    see everything the default reader refuses or corrects (strict reading, the storage SCP's check of what
+    it received) calls this after :func:`read`.
+    """
     for elem in ds.iterall():
         if elem.vr is _SQ:
             elem.value  # noqa: B018 - parsing is the point

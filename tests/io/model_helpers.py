@@ -10,7 +10,7 @@ from typing import Any
 import dicomkit
 from dicomkit import Dataset, PersonName
 from dicomkit.core.vr import VR
-from tests.conftest import RAW_FILES, corpus_files, read_options
+from tests.conftest import corpus_files, read_options
 
 
 def _items(value: Any) -> tuple[Any, ...]:

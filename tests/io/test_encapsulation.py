@@ -11,7 +11,7 @@ import pytest
 import dicomkit
 from dicomkit import DicomError
 from dicomkit.io.encapsulation import EncapsulatedPixelData, encapsulate, encapsulated_frames
-from tests.conftest import CORPUS, RAW_FILES, corpus_files, read_options
+from tests.conftest import CORPUS, corpus_files, read_options
 
 
 def _encapsulated() -> list[Path]:

@@ -90,7 +90,6 @@ def test_values_agree_with_pydicom(path: Path):
 
 @pytest.mark.parametrize("path", corpus_params())
 def test_convert_to_pydicom_and_back(path: Path):
-    raw = path.name in RAW_FILES
     ours = dicomkit.read(path, **read_options(path))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -8,7 +8,7 @@ import pytest
 
 import dicomkit
 from dicomkit import Dataset
-from tests.conftest import CORPUS, RAW_FILES, corpus_files, read_options
+from tests.conftest import CORPUS, corpus_files, read_options
 
 np = pytest.importorskip("numpy", reason="numpy is needed for pixel data (pip install 'dicomkit[pixels]')")
 
