@@ -211,8 +211,9 @@ class Dataset:
     def add(self, element: DataElement) -> None:
         self._elements[element._tag] = element
 
-    def add_new(self, tag: Key, vr: str | VR, value: Any = None) -> DataElement:
-        elem = DataElement(_to_tag(tag), vr, value)
+    def add_new(self, tag: Key, vr: str | VR, value: Any = None, *, validate: bool = True) -> DataElement:
+        """Add (or replace) an element; ``validate=False`` takes the value as it is, unchecked (see DataElement)."""
+        elem = DataElement(_to_tag(tag), vr, value, validate=validate)
         self._elements[elem._tag] = elem
         return elem
 
@@ -277,12 +278,12 @@ class Dataset:
                 names.add(entry.keyword)
         return sorted(names)
 
-    def _set_value(self, tag: int, value: Any) -> None:
+    def _set_value(self, tag: int, value: Any, validate: bool = True) -> None:
         if isinstance(value, DataElement):
             self._elements[tag] = value
             return
         vr = self._vr_for_new_value(tag)
-        self._elements[tag] = DataElement(tag, vr, value)
+        self._elements[tag] = DataElement(tag, vr, value, validate=validate)
 
     def _vr_for_new_value(self, tag: int) -> str:
         entry = lookup(tag)
@@ -506,10 +507,11 @@ class Dataset:
         return to_pydicom(self)
 
     @classmethod
-    def from_pydicom(cls, pds: Any) -> Dataset:
+    def from_pydicom(cls, pds: Any, **options: Any) -> Dataset:
+        """A data set from a ``pydicom.Dataset`` (see :func:`dicomkit.interop.pydicom.from_pydicom`)."""
         from ..interop.pydicom import from_pydicom
 
-        return from_pydicom(pds)
+        return from_pydicom(pds, **options)
 
     # -- display ----------------------------------------------------------------------------------------
     def __repr__(self) -> str:
