@@ -22,8 +22,9 @@ if TYPE_CHECKING:
 class SourceEncoding:
     """How the raw bytes of elements were encoded where they were read from.
 
-    ``parse_sequence`` is supplied by the reader (io layer) to turn the raw bytes of a defined-length
-    sequence into a Sequence when first accessed; core itself knows nothing of files.
+    ``parse_sequence`` is supplied by the reader (io layer) to turn the raw bytes of a sequence into a
+    Sequence when first accessed (given the bytes, this encoding and the sequence's tag, which its
+    corrections and errors name); core itself knows nothing of files.
     """
 
     __slots__ = ("charset", "implicit_vr", "little_endian", "parse_sequence")
@@ -33,7 +34,7 @@ class SourceEncoding:
         little_endian: bool = True,
         implicit_vr: bool = False,
         charset: CharacterSet = DEFAULT,
-        parse_sequence: Callable[[memoryview, SourceEncoding], Sequence] | None = None,
+        parse_sequence: Callable[[memoryview, SourceEncoding, int], Sequence] | None = None,
     ) -> None:
         self.little_endian = little_endian
         self.implicit_vr = implicit_vr
@@ -178,7 +179,7 @@ class DataElement:
             if self._vr is _SQ:
                 if src.parse_sequence is None:
                     raise InvalidValueError("no parser for the raw sequence")
-                seq = src.parse_sequence(memoryview(raw), src)
+                seq = src.parse_sequence(memoryview(raw), src, self._tag)
                 seq.is_undefined_length = self.is_undefined_length
                 return seq
             return decode_value(self._vr, raw, src.little_endian, src.charset)

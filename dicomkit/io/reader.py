@@ -207,25 +207,31 @@ class _Parser:
     """
 
     def __init__(self, buf: memoryview, *, lenient: bool, stop_before_pixels: bool, source: str | None,
-                 strict: bool = False, data_end: int | None = None) -> None:
+                 strict: bool = False, data_end: int | None = None, within: int | None = None) -> None:
         self.buf = buf
         self.lenient = lenient
         self.strict = strict
         self.stop_before_pixels = stop_before_pixels
         self.source = source
         self.data_end = len(buf) if data_end is None else data_end
+        # the tag of the sequence whose value ``buf`` is (parsed on access): offsets are within that value
+        self.within = within
         self.corrections: list[Correction] = []
         self.stopped = False  # set when stop_before_pixels ended the top-level data set
 
     # -- reporting ---------------------------------------------------------------------------------------
     def note(self, offset: int | None, message: str, *, asked: bool = False) -> None:
         """Record a correction; with ``strict`` raise it, unless the caller ``asked`` for it (force=True)."""
+        if self.within is not None:
+            message, offset = f"in the value of {tag_str(self.within)} at {offset}: {message}", None
         if self.strict and not asked:
             raise InvalidFileError(f"{message} (refused: strict=True)", offset=offset, source=self.source)
         self.corrections.append(Correction(offset, message))
 
     def fail(self, offset: int, message: str, truncated: bool = False) -> InvalidFileError:
         cls = TruncatedError if truncated else InvalidFileError
+        if self.within is not None:
+            return cls(f"in the value of {tag_str(self.within)} at {offset}: {message}", source=self.source)
         return cls(message, offset=offset, source=self.source)
 
     def sequence_parser(self) -> Any:
@@ -236,9 +242,9 @@ class _Parser:
 
         corrections = self.corrections
 
-        def parse_sequence(raw: memoryview, src: SourceEncoding) -> Sequence:
+        def parse_sequence(raw: memoryview, src: SourceEncoding, tag: int) -> Sequence:
             sub = _Parser(raw, lenient=lenient, stop_before_pixels=False, source=source, strict=strict,
-                          data_end=-1)
+                          data_end=-1, within=tag)
             sub.corrections = corrections  # found later, still reported with the data set
             seq, _ = sub.parse_sequence(0, len(raw), src, undefined=False, depth=1)
             return seq
@@ -522,8 +528,8 @@ class _Parser:
 
     def un_sequence(self, ds: Dataset, tag: int, start: int, end: int, src: SourceEncoding) -> None:
         sub_src = SourceEncoding(True, True, src.charset, src.parse_sequence)
-        strict = _Parser(self.buf, lenient=False, stop_before_pixels=False, source=self.source)
-        seq, _ = strict.parse_sequence(start, end, sub_src, undefined=False, depth=1)
+        trial = _Parser(self.buf, lenient=False, stop_before_pixels=False, source=self.source)
+        seq, _ = trial.parse_sequence(start, end, sub_src, undefined=False, depth=1)
         elem = DataElement.from_raw(tag, _SQ, self.buf[start:end], sub_src)
         elem._value = seq
         elem._raw = None  # written again from its items, in the target encoding
@@ -839,9 +845,11 @@ def read_buffer(buf: memoryview, *, stop_before_pixels: bool = False, force: boo
     ds = Dataset._lazy(buf, src)
     if file_meta is None:
         _check_plausible_start(buf, pos, little, source)
-    parser.parse_dataset(ds, pos, len(buf), src, depth=0, in_item=False, top=True)
+    data_end = parser.parse_dataset(ds, pos, len(buf), src, depth=0, in_item=False, top=True)
     if prefix and not parser.stopped:
         return None  # type: ignore[return-value]
+    if any(tag in ds._elements for tag in _GROUP_LENGTH_PROBES):
+        _check_group_lengths(parser, ds, data_end, implicit)
     d = ds.__dict__
     d["file_meta"] = file_meta
     d["preamble"] = preamble
@@ -856,6 +864,40 @@ def read_buffer(buf: memoryview, *, stop_before_pixels: bool = False, force: boo
         else _ts_for(little, implicit)
     )
     return ds
+
+
+# Group lengths (gggg,0000) are retired (PS3.5 7.2) and written by old tools for every group; a data set with
+# one of these is checked, and then every group length of its top level.
+_GROUP_LENGTH_PROBES = (0x00080000, 0x00100000, 0x00180000, 0x00200000, 0x00280000, 0x7FE00000)
+
+
+def _check_group_lengths(parser: _Parser, ds: Dataset, end: int, implicit: bool) -> None:
+    """Note each top-level group length that differs from the bytes of its group (DCMTK and pydicom say
+    nothing and use the elements as they are, as the reader does; the writer recomputes group lengths)."""
+    elements = ds._elements
+    tags = sorted(elements)
+    buf = parser.buf
+    unpack = (_UL_LE if ds._src is None or ds._src.little_endian else _UL_BE).unpack_from
+    for i, tag in enumerate(tags):
+        group = tag >> 16
+        entry = elements[tag]
+        if tag & 0xFFFF or group in (0x0000, 0x0002) or entry.__class__ is not tuple or entry[2] != 4:
+            continue
+        after = next((t for t in tags[i + 1:] if t >> 16 != group), None)
+        if after is None:
+            if parser.stopped:
+                continue  # the group runs on past where reading stopped
+            group_end = end
+        else:
+            start = elements[after]
+            if start.__class__ is not tuple:
+                continue  # a sequence parsed at read time: where it started is not kept
+            group_end = start[1] - (8 if implicit or start[0] not in _LONG_NAMES else 12)
+        declared = unpack(buf, entry[1])[0]
+        actual = group_end - (entry[1] + 4)
+        if declared != actual:
+            parser.note(entry[1] - 8, f"{tag_str(tag)} Group Length says {declared}, the group has {actual} bytes; "
+                                      "the elements are read as they are (and the writer recomputes it)")
 
 
 def parse_sequences(ds: Dataset) -> None:

@@ -284,6 +284,7 @@ CASES: list[Case] = [
     Case("odd value length", lambda: meta() + HEAD + el(0x00100010, "PN", b"Doe") + el(0x00100020, "LO", b"ID"),
          "reads", "reads", "reads", correction="odd length 3", top=("PatientName", "PatientID")),
     Case("a group length that lies", _group_length_lies, "reads", "reads", "reads", top=("PatientID",),
+         correction="(0010,0000) Group Length says 1000, the group has 28 bytes",
          how="neither says anything; the writer recomputes group lengths"),
     Case("File Meta Information Group Length that lies", _meta_group_length_lies, "reads", "reads", "reads",
          correction="File Meta Information Group Length says 20", top=("PatientName",)),

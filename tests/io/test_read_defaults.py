@@ -96,8 +96,11 @@ def test_strict_reports_deviations_inside_sequences_at_read_time() -> None:
     ds = dicomkit.read(io.BytesIO(data))
     assert not ds.read_corrections  # not parsed yet
     parse_sequences(ds)
-    assert [c.message for c in ds.read_corrections] == ["(0008,0100) has odd length 1", "(0008,0102) has odd length 3"]
-    with pytest.raises(InvalidFileError, match=r"\(0008,0100\) has odd length 1 \(refused: strict=True\)"):
+    assert [str(c) for c in ds.read_corrections] == [  # offsets within the sequence's value
+        "in the value of (0008,1140) at 8: (0008,0100) has odd length 1",
+        "in the value of (0008,1140) at 17: (0008,0102) has odd length 3"]
+    with pytest.raises(InvalidFileError, match=r"\(0008,1140\) at 8: \(0008,0100\) has odd length 1 "
+                                               r"\(refused: strict=True\)"):
         dicomkit.read(io.BytesIO(data), strict=True)
 
 
