@@ -128,7 +128,7 @@ RULES: dict[str, VRRule] = {rule.vr: rule for rule in (
 
 _COMPILED: dict[str, tuple[re.Pattern[str], re.Pattern[str] | None, re.Pattern[str] | None]] = {
     vr: (re.compile(f"{rule.characters}*"), re.compile(rule.form) if rule.form else None,
-         re.compile(f"({rule.range_form})?-({rule.range_form})?") if rule.range_form else None)
+         re.compile(f" *({rule.range_form})? *- *({rule.range_form})? *") if rule.range_form else None)
     for vr, rule in RULES.items()
 }
 
@@ -149,7 +149,7 @@ def check_text(vr: str, text: str) -> str | None:
     if not _COMPILED[vr][2].fullmatch(value):  # type: ignore[union-attr]
         return problem
     # a query range (PS3.4 C.2.2.2.5): each end is checked as a value
-    for end in value.split("-"):
+    for end in (part.strip(" ") for part in value.split("-")):
         if end and rule.meaning is not None and (wrong := rule.meaning(end)):
             return f"is a range whose end {end!r} {wrong}"
     return None

@@ -411,7 +411,8 @@ class _Parser:
         if in_item and not top:
             # An undefined-length item must end with an Item Delimitation Item (PS3.5 7.5.2).
             if self.lenient:
-                self.note(pos, "undefined-length item not terminated; ended at the end of what holds it")
+                self.note(pos, "missing Item Delimitation Item: the undefined-length item ends where what holds "
+                               "it ends")
                 return pos
             if in_defined and end != self.data_end:
                 self.note(pos, "undefined-length item ended by the end of its defined-length sequence, without "
@@ -688,7 +689,8 @@ class _Parser:
         if undefined:
             # An undefined-length sequence must end with a Sequence Delimitation Item (PS3.5 7.5.2).
             if self.lenient:
-                self.note(pos, "Sequence Delimitation Item missing; the sequence ends at the end of what holds it")
+                self.note(pos, "Sequence Delimitation Item missing: the undefined-length sequence ends where what "
+                               "holds it ends")
                 return seq, pos
             where = "the data ends" if end == self.data_end else "the item that holds it ends"
             raise self.fail(pos, f"undefined-length sequence not terminated: {where} before its Sequence "

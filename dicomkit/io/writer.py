@@ -73,7 +73,7 @@ def refuse_invalid(elements: Iterable[DataElement]) -> None:
     """Raise InvalidValueError for the first element whose assigned value breaks its VR (see DataElement)."""
     for elem in elements:
         if elem._invalid is not None:
-            raise _RefusedValue(elem._invalid)
+            raise InvalidValueError(str(_RefusedValue(elem._invalid)))
 
 
 def _transfer_syntax(ts: str | None, ds: Dataset) -> UID:
@@ -249,7 +249,10 @@ def iter_dataset_chunks(ds: Dataset, transfer_syntax: str | None = None, *,
     """The encoded data set as chunks, and whether they still need deflating (``validate``: see write)."""
     uid = _transfer_syntax(transfer_syntax, ds)
     enc, info = _encoding_for(uid, ds, sequence_length, validate)
-    chunks = _Writer(enc).dataset(ds, enc, top=True)
+    try:
+        chunks = _Writer(enc).dataset(ds, enc, top=True)
+    except _RefusedValue as exc:
+        raise InvalidValueError(str(exc)) from None  # the writer's own type stays inside
     return chunks, info.deflated
 
 
