@@ -850,7 +850,9 @@ def read_buffer(buf: memoryview, *, stop_before_pixels: bool = False, force: boo
     data_end = parser.parse_dataset(ds, pos, len(buf), src, depth=0, in_item=False, top=True)
     if prefix and not parser.stopped:
         return None  # type: ignore[return-value]
-    if any(tag in ds._elements for tag in _GROUP_LENGTH_PROBES):
+    elements = ds._elements
+    if (0x00080000 in elements or 0x00100000 in elements or 0x00180000 in elements
+            or 0x00200000 in elements or 0x00280000 in elements or 0x7FE00000 in elements):
         _check_group_lengths(parser, ds, data_end, implicit)
     d = ds.__dict__
     d["file_meta"] = file_meta
@@ -868,9 +870,9 @@ def read_buffer(buf: memoryview, *, stop_before_pixels: bool = False, force: boo
     return ds
 
 
-# Group lengths (gggg,0000) are retired (PS3.5 7.2) and written by old tools for every group; a data set with
-# one of these is checked, and then every group length of its top level.
-_GROUP_LENGTH_PROBES = (0x00080000, 0x00100000, 0x00180000, 0x00200000, 0x00280000, 0x7FE00000)
+# Group lengths (gggg,0000) are retired (PS3.5 7.2) and written by old tools for every group: a data set with
+# one of groups 0008, 0010, 0018, 0020, 0028 or 7FE0 (read_buffer looks) has every group length of its top
+# level checked.
 
 
 def _check_group_lengths(parser: _Parser, ds: Dataset, end: int, implicit: bool) -> None:
@@ -880,12 +882,16 @@ def _check_group_lengths(parser: _Parser, ds: Dataset, end: int, implicit: bool)
     tags = sorted(elements)
     buf = parser.buf
     unpack = (_UL_LE if ds._src is None or ds._src.little_endian else _UL_BE).unpack_from
+    count = len(tags)
     for i, tag in enumerate(tags):
         group = tag >> 16
         entry = elements[tag]
         if tag & 0xFFFF or group in (0x0000, 0x0002) or entry.__class__ is not tuple or entry[2] != 4:
             continue
-        after = next((t for t in tags[i + 1:] if t >> 16 != group), None)
+        j = i + 1
+        while j < count and tags[j] >> 16 == group:
+            j += 1
+        after = tags[j] if j < count else None
         if after is None:
             if parser.stopped:
                 continue  # the group runs on past where reading stopped
