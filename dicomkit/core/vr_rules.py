@@ -98,8 +98,8 @@ RULES: dict[str, VRRule] = {rule.vr: rule for rule in (
            "characters; not only spaces", strip_leading=True),
     VRRule("AS", 4, r"[0-9DWMY]", '"0"-"9", "D", "W", "M", "Y"', form=r"\d{3}[DWMY]",
            form_text="nnnD, nnnW, nnnM or nnnY", fixed_length=True),
-    VRRule("CS", 16, r"[A-Z0-9 _*?]", 'upper case letters, "0"-"9", space and "_"', strip_leading=True),
-    VRRule("DA", 8, r"[0-9\-]", '"0"-"9"', form=_DA, form_text="YYYYMMDD", meaning=_date,
+    VRRule("CS", 16, r"[A-Z0-9 _]", 'upper case letters, "0"-"9", space and "_"', strip_leading=True),
+    VRRule("DA", 8, r"[0-9]", '"0"-"9"', form=_DA, form_text="YYYYMMDD", meaning=_date,
            range_form=_DA, fixed_length=True),
     VRRule("DS", 16, r"[0-9+\-Ee. ]", '"0"-"9", "+", "-", "E", "e", "." and space',
            form=r"[+-]?(\d+\.?\d*|\.\d+)([Ee][+-]?\d+)?", form_text="a fixed or floating point number",
@@ -117,7 +117,7 @@ RULES: dict[str, VRRule] = {rule.vr: rule for rule in (
     VRRule("SH", 16, _NO_CONTROL, "characters without backslash and control characters but ESC",
            strip_leading=True),
     VRRule("ST", 1024, _TEXT, "characters and the control characters TAB, LF, FF, CR and ESC"),
-    VRRule("TM", 14, r"[0-9.\- ]", '"0"-"9", "." and space', form=_TM,
+    VRRule("TM", 14, r"[0-9. ]", '"0"-"9", "." and space', form=_TM,
            form_text="HHMMSS.FFFFFF (components may be left out from the right)", meaning=_time, range_form=_TM),
     VRRule("UC", None, _NO_CONTROL, "characters without backslash and control characters but ESC"),
     VRRule("UI", 64, r"[0-9.]", '"0"-"9" and "."', form=r"(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*",
@@ -133,8 +133,12 @@ _COMPILED: dict[str, tuple[re.Pattern[str], re.Pattern[str] | None, re.Pattern[s
 }
 
 
-def check_text(vr: str, text: str) -> str | None:
-    """What is wrong with one value's text for ``vr`` (None when nothing; always None for VRs without a rule)."""
+def check_text(vr: str, text: str, *, query: bool = True) -> str | None:
+    """What is wrong with one value's text for ``vr`` (None when nothing; always None for VRs without a rule).
+
+    With ``query`` (the default, for values assigned through the API) the forms of a C-FIND identifier pass
+    too; ``query=False`` checks a value as one of a stored object.
+    """
     rule = RULES.get(vr)
     if rule is None or not text:
         return None
@@ -143,20 +147,21 @@ def check_text(vr: str, text: str) -> str | None:
         value = value.lstrip(" ")
     if not value:
         return "is only spaces" if vr == "AE" else None
-    problem = _single(rule, text, value)
-    if problem is None or rule.range_form is None or "-" not in value or value == "-":
-        return problem
-    if not _COMPILED[vr][2].fullmatch(value):  # type: ignore[union-attr]
-        return problem
-    # a query range (PS3.4 C.2.2.2.5): each end is checked as a value
-    for end in (part.strip(" ") for part in value.split("-")):
-        if end and rule.meaning is not None and (wrong := rule.meaning(end)):
-            return f"is a range whose end {end!r} {wrong}"
-    return None
+    if query:
+        if rule.range_form is not None and "-" in value and value != "-" and _COMPILED[vr][2].fullmatch(value):  # type: ignore[union-attr]
+            # a range (PS3.4 C.2.2.2.5): each end is checked as a value
+            for end in (part.strip(" ") for part in value.split("-")):
+                if end and rule.meaning is not None and (wrong := rule.meaning(end)):
+                    return f"is a range whose end {end!r} {wrong}"
+            return None
+        if vr == "CS" and ("*" in value or "?" in value):
+            # wildcards (PS3.4 C.2.2.2.4): the other characters are checked
+            return _single(rule, text, value.replace("*", "").replace("?", "") or "A", form=False)
+    return _single(rule, text, value)
 
 
-def _single(rule: VRRule, text: str, value: str) -> str | None:
-    characters, form, _ = _COMPILED[rule.vr]
+def _single(rule: VRRule, text: str, value: str, form: bool = True) -> str | None:
+    characters, pattern, _ = _COMPILED[rule.vr]
     if rule.max_length is not None and len(text) > rule.max_length:
         unit = "characters" if rule.vr in ("LO", "LT", "SH", "ST") else "bytes"
         shape = f": {rule.form_text}" if rule.form_text else ""
@@ -164,20 +169,20 @@ def _single(rule: VRRule, text: str, value: str) -> str | None:
     if not characters.fullmatch(value):
         bad = next(c for c in value if not characters.fullmatch(c))
         return f"holds {bad!r}, not among the characters of {rule.vr} ({rule.allowed})"
-    if rule.vr == "CS" and ("*" in value or "?" in value):
-        return None  # wildcards of a query (PS3.4 C.2.2.2.4)
-    if form is not None and not form.fullmatch(value):
+    if not form:
+        return None
+    if pattern is not None and not pattern.fullmatch(value):
         return f"is not of the form {rule.form_text}"
     if rule.fixed_length and len(value) != rule.max_length:
         return f"is not {rule.max_length} characters long"
     return rule.meaning(value) if rule.meaning is not None else None
 
 
-def check_value(vr: str, value: Any) -> str | None:
+def check_value(vr: str, value: Any, *, query: bool = True) -> str | None:
     """What rule of ``vr`` a normalised value breaks, as a phrase naming the value; None when it keeps them.
 
     ``value`` is what DataElement holds (a ``str`` subclass, DS, IS, or a tuple of them); numbers and bytes
-    are not checked here (their range is checked when they are assigned).
+    are not checked here (their range is checked when they are assigned). ``query``: see check_text.
     """
     if vr not in RULES or value is None:
         return None
@@ -188,7 +193,7 @@ def check_value(vr: str, value: Any) -> str | None:
             if not isinstance(one, str):
                 continue
             text = str(one)
-        problem = check_text(vr, text)
+        problem = check_text(vr, text, query=query)
         if problem is not None:
             which = f"value {index + 1} " if len(values) > 1 else ""
             return f"{which}{text!r} {problem} (PS3.5 6.2)"

@@ -1,4 +1,4 @@
-"""The examples of docs/core.md run, and print what the page says they print."""
+"""The examples of docs/core.md run; those that print print what the page says (its ``# `` lines)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ def test_example(code: str) -> None:
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         exec(compile(code, str(PAGE), "exec"), {"__name__": "docs_example"})
-    assert [line.rstrip() for line in out.getvalue().splitlines()] == expected
+    if "print(" in code:  # the others show values as a session would, in comments
+        assert [line.rstrip() for line in out.getvalue().splitlines()] == expected
 
 
 def test_every_example_is_checked() -> None:

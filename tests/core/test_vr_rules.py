@@ -70,6 +70,16 @@ def test_every_string_vr_has_a_rule_and_others_none() -> None:
     assert check_value("US", 70000) is None and check_value("OB", b"\x00") is None  # checked when normalised
 
 
+def test_query_forms_are_refused_for_stored_values() -> None:
+    for vr, text, reason in (("DA", "20240101-20241231", "more than the 8"), ("TM", "-1200", "'-'"),
+                             ("DT", "2020-2021", "offset from UTC"), ("CS", "M*", "'*'")):
+        assert check_text(vr, text) is None
+        problem = check_text(vr, text, query=False)
+        assert problem is not None and reason in problem, (vr, text, problem)
+    assert check_text("DT", "20240131120000-0500", query=False) is None  # an offset from UTC is no range
+    assert check_value("CS", ("ORIGINAL", "M?"), query=False) is not None
+
+
 def test_empty_values_keep_the_rules() -> None:
     for vr in RULES:
         assert check_text(vr, "") is None
