@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .dictionary import lookup, tag_for_keyword
-from .element import DataElement, SourceEncoding
+from .element import _UNSET, DataElement, SourceEncoding
 from .errors import InvalidTagError, InvalidValueError
 from .tag import PIXEL_REPRESENTATION, SPECIFIC_CHARACTER_SET, TRANSFER_SYNTAX_UID, Tag, parse_tag_string, tag_str
 from .vr import VR
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from .uid import UID
 
 _KEYWORD_TAGS: dict[str, int] = {}
+_new_element = object.__new__
 
 
 def _keyword_tag(name: str) -> int | None:
@@ -115,7 +116,15 @@ class Dataset:
     def _materialize(self, tag: int, entry: tuple[VR, int, int]) -> DataElement:
         vr, offset, length = entry
         d = self.__dict__
-        elem = DataElement.from_raw(tag, vr, d["_buf"][offset:offset + length], d["_src"])
+        # DataElement.from_raw, inlined: this runs for every element that is touched
+        elem = _new_element(DataElement)
+        elem._tag = tag
+        elem._vr = vr
+        elem._raw = d["_buf"][offset:offset + length]
+        elem._src = d["_src"]
+        elem._value = _UNSET
+        elem._invalid = None
+        elem.is_undefined_length = False
         d["_elements"][tag] = elem
         return elem
 
