@@ -957,17 +957,18 @@ def _read_meta(parser: _Parser, pos: int) -> tuple[Dataset, int]:
     elements = meta._elements
     start = pos
     first_value_end = None
+    unpack, unpack_ul, explicit_vr = _EXPLICIT_LE.unpack_from, _UL_LE.unpack_from, _EXPLICIT_VR  # this runs per file
     while pos + 8 <= n:
-        group, elem, vr_bytes, length = _EXPLICIT_LE.unpack_from(buf, pos)
+        group, elem, vr_bytes, length = unpack(buf, pos)
         if group != 0x0002:
             break
         tag = 0x00020000 | elem
         if implicit:
-            length = _UL_LE.unpack_from(buf, pos + 4)[0]
+            length = unpack_ul(buf, pos + 4)[0]
             vr = parser.implicit_vr(tag, VR_OF.get(tag), None)
             value_pos = pos + 8
         else:
-            info = _EXPLICIT_VR.get(vr_bytes)
+            info = explicit_vr.get(vr_bytes)
             if info is None:
                 raise InvalidFileError(f"invalid VR {vr_bytes!r} in the File Meta Information", offset=pos,
                                        source=parser.source)
@@ -975,11 +976,11 @@ def _read_meta(parser: _Parser, pos: int) -> tuple[Dataset, int]:
             if info[1]:
                 if pos + 12 > n:
                     raise TruncatedError("File Meta Information truncated", offset=pos, source=parser.source)
-                length = _UL_LE.unpack_from(buf, pos + 8)[0]
+                length = unpack_ul(buf, pos + 8)[0]
                 value_pos = pos + 12
             else:
                 value_pos = pos + 8
-        if length == _UNDEFINED:
+        if length == 0xFFFFFFFF:
             raise InvalidFileError("undefined length in the File Meta Information", offset=pos,
                                    source=parser.source)
         if value_pos + length > n:
