@@ -12,6 +12,7 @@ import mmap
 import os
 import struct
 import zlib
+from bisect import bisect_left
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -851,8 +852,7 @@ def read_buffer(buf: memoryview, *, stop_before_pixels: bool = False, force: boo
     if prefix and not parser.stopped:
         return None  # type: ignore[return-value]
     elements = ds._elements
-    if (0x00080000 in elements or 0x00100000 in elements or 0x00180000 in elements
-            or 0x00200000 in elements or 0x00280000 in elements or 0x7FE00000 in elements):
+    if 0x00080000 in elements or 0x00200000 in elements or 0x00280000 in elements:
         _check_group_lengths(parser, ds, data_end, implicit)
     d = ds.__dict__
     d["file_meta"] = file_meta
@@ -871,8 +871,7 @@ def read_buffer(buf: memoryview, *, stop_before_pixels: bool = False, force: boo
 
 
 # Group lengths (gggg,0000) are retired (PS3.5 7.2) and written by old tools for every group: a data set with
-# one of groups 0008, 0010, 0018, 0020, 0028 or 7FE0 (read_buffer looks) has every group length of its top
-# level checked.
+# one of groups 0008, 0020 or 0028 (read_buffer looks) has every group length of its top level checked.
 
 
 def _check_group_lengths(parser: _Parser, ds: Dataset, end: int, implicit: bool) -> None:
@@ -880,25 +879,26 @@ def _check_group_lengths(parser: _Parser, ds: Dataset, end: int, implicit: bool)
     nothing and use the elements as they are, as the reader does; the writer recomputes group lengths)."""
     elements = ds._elements
     tags = sorted(elements)
+    count = len(tags)
     buf = parser.buf
     unpack = (_UL_LE if ds._src is None or ds._src.little_endian else _UL_BE).unpack_from
-    count = len(tags)
-    for i, tag in enumerate(tags):
+    i = 0
+    while i < count:  # group by group: the first element of each, then a jump to the next group
+        tag = tags[i]
         group = tag >> 16
+        j = bisect_left(tags, (group + 1) << 16, i + 1)
         entry = elements[tag]
         if tag & 0xFFFF or group in (0x0000, 0x0002) or entry.__class__ is not tuple or entry[2] != 4:
+            i = j
             continue
-        j = i + 1
-        while j < count and tags[j] >> 16 == group:
-            j += 1
-        after = tags[j] if j < count else None
-        if after is None:
+        if j == count:
             if parser.stopped:
-                continue  # the group runs on past where reading stopped
+                break  # the group runs on past where reading stopped
             group_end = end
         else:
-            start = elements[after]
+            start = elements[tags[j]]
             if start.__class__ is not tuple:
+                i = j
                 continue  # a sequence parsed at read time: where it started is not kept
             group_end = start[1] - (8 if implicit or start[0] not in _LONG_NAMES else 12)
         declared = unpack(buf, entry[1])[0]
@@ -906,6 +906,7 @@ def _check_group_lengths(parser: _Parser, ds: Dataset, end: int, implicit: bool)
         if declared != actual:
             parser.note(entry[1] - 8, f"{tag_str(tag)} Group Length says {declared}, the group has {actual} bytes; "
                                       "the elements are read as they are (and the writer recomputes it)")
+        i = j
 
 
 def parse_sequences(ds: Dataset) -> None:
