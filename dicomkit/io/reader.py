@@ -852,7 +852,8 @@ def read_buffer(buf: memoryview, *, stop_before_pixels: bool = False, force: boo
     if prefix and not parser.stopped:
         return None  # type: ignore[return-value]
     elements = ds._elements
-    if 0x00080000 in elements or 0x00200000 in elements or 0x00280000 in elements:
+    if (0x00080000 in elements or 0x00100000 in elements or 0x00180000 in elements or 0x00200000 in elements
+            or 0x00280000 in elements):
         _check_group_lengths(parser, ds, data_end, implicit)
     d = ds.__dict__
     d["file_meta"] = file_meta
@@ -871,7 +872,8 @@ def read_buffer(buf: memoryview, *, stop_before_pixels: bool = False, force: boo
 
 
 # Group lengths (gggg,0000) are retired (PS3.5 7.2) and written by old tools for every group: a data set with
-# one of groups 0008, 0020 or 0028 (read_buffer looks) has every group length of its top level checked.
+# the group length of group 0008, 0010, 0018, 0020 or 0028 (read_buffer looks) has all of its top level's
+# checked.
 
 
 def _check_group_lengths(parser: _Parser, ds: Dataset, end: int, implicit: bool) -> None:
