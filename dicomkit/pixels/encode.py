@@ -15,7 +15,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from ..core.dataset import Dataset
+from ..core.dataset import Dataset, keyword_vr
 from ..core.element import DataElement
 from ..core.errors import PixelDataError, UnsupportedTransferSyntaxError
 from ..core.sequence import Sequence
@@ -347,7 +347,8 @@ def _to_encapsulated(out: Dataset, original: Dataset, source: PixelSource, targe
 def _append(ds: Dataset, keyword: str, value: str) -> None:
     old = ds.get(keyword)
     values: tuple[Any, ...] = () if old in (None, "") else (old if isinstance(old, tuple) else (old,))
-    setattr(ds, keyword, [*(str(v) for v in values), value])
+    # the values already there are the file's, taken as they are (and ours are valid)
+    ds.add_new(keyword, keyword_vr(keyword) or "UN", [*(str(v) for v in values), value], validate=False)
 
 
 def _code_item(value: str, meaning: str) -> Dataset:
@@ -367,14 +368,14 @@ def _mark_lossy(out: Dataset, original: Dataset, method: str, ratio: float, code
     if image_type:
         values = list(image_type) if isinstance(image_type, tuple) else [image_type]
         values[0] = "DERIVED"
-        out.ImageType = values
+        out.add_new("ImageType", "CS", values, validate=False)  # the file's other values, as they are
     out.DerivationDescription = f"Lossy compression with {codec_name}, ratio {ratio:.4g}:1"[:1024]
     sop_class = original.get("SOPClassUID")
     sop_instance = original.get("SOPInstanceUID")
     if sop_class and sop_instance:
         ref = Dataset()
-        ref.ReferencedSOPClassUID = str(sop_class)
-        ref.ReferencedSOPInstanceUID = str(sop_instance)
+        ref.add_new("ReferencedSOPClassUID", "UI", str(sop_class), validate=False)  # the original's UIDs
+        ref.add_new("ReferencedSOPInstanceUID", "UI", str(sop_instance), validate=False)
         ref.PurposeOfReferenceCodeSequence = Sequence([_code_item("121320", "Uncompressed predecessor")])
         existing = list(out.get("SourceImageSequence") or [])
         out.SourceImageSequence = Sequence([*existing, ref])

@@ -8,12 +8,12 @@ import pytest
 
 import dicomkit
 from dicomkit import Dataset
-from tests.conftest import CORPUS, RAW_FILES, corpus_files
+from tests.conftest import CORPUS, corpus_files, read_options
 
 np = pytest.importorskip("numpy", reason="numpy is needed for pixel data (pip install 'dicomkit[pixels]')")
 
 def read_corpus(name: str) -> Dataset:
-    return dicomkit.read(CORPUS / name, force=name in RAW_FILES)
+    return dicomkit.read(CORPUS / name, **read_options(name))
 
 
 def image_params() -> list[object]:
