@@ -268,8 +268,10 @@ def fix_allocator() -> bool:
 
 
 async def serve(config: Config, *, ready: Callable[[Pacs], None] | None = None,
-                stop: asyncio.Event | None = None, grace: float = 10.0) -> int:
-    """Run until SIGTERM/SIGINT (or ``stop``); returns the exit code."""
+                stop: asyncio.Event | None = None, grace: float | None = None) -> int:
+    """Run until SIGTERM/SIGINT (or ``stop``); returns the exit code. Running associations get ``grace``
+    seconds to finish (default: the configuration's ``dicom.shutdown_grace``)."""
+    grace = config.dicom.shutdown_grace if grace is None else grace
     fix_allocator()
     pacs = Pacs(config)
     await pacs.start()

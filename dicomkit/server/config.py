@@ -8,7 +8,7 @@ the key named (``dicom.port: expected an integer from 0 to 65535, not 'abc'``). 
                 min_free_space, max_archive_size (bytes, or "500 MB", "2 GiB", ...), temp_grace (seconds)
     [database]  url ("" = SQLite in the data folder; "sqlite:///path" or "postgresql://...")
     [index]     extra_keys (keyword = level, e.g. { InstitutionName = "series" })
-    [dicom]     ae_title, host, port, max_associations, max_pdu, async_ops, network_timeout, access
+    [dicom]     ae_title, host, port, max_associations, max_pdu, async_ops, network_timeout, shutdown_grace, access
                 ("open" | "known")
     [http]      host, port, allow_remote, enabled
     [logging]   format ("text" | "json"), level
@@ -97,6 +97,7 @@ class DicomConfig:
     max_pdu: int = 262144
     async_ops: int = 16
     network_timeout: float = 300.0
+    shutdown_grace: float = 10.0  # seconds running associations may take to finish at shutdown
     access: Access = "open"
 
 
@@ -150,6 +151,8 @@ class Config:
             raise ConfigError("dicom.async_ops: must not be negative")
         if self.storage.temp_grace < 0:
             raise ConfigError("storage.temp_grace: must not be negative")
+        if self.dicom.shutdown_grace < 0:
+            raise ConfigError("dicom.shutdown_grace: must not be negative")
         if self.logging.level.lower() not in ("debug", "info", "warning", "error"):
             raise ConfigError("logging.level: expected debug, info, warning or error")
         url = self.database.url

@@ -207,6 +207,28 @@ def test_a_truncated_data_set_is_refused_and_the_stored_copy_kept(tmp_path, rece
     assert dataset_bytes(kept) == whole  # the good copy is intact
 
 
+def test_a_defect_inside_a_sequence_item_is_refused(tmp_path, receivers):
+    """An item whose own length is right but whose element runs past it: the reader refuses it when the sequence
+    is parsed, so the SCP parses every sequence before answering (0xC000 with the reason)."""
+    inner = struct.pack("<HH2sH", 0x0008, 0x1150, b"UI", 40) + b"1.2.3"  # declares 40 bytes, the item has 5
+    item = struct.pack("<HHI", 0xFFFE, 0xE000, len(inner)) + inner
+    data = (struct.pack("<HH2sH", 0x0008, 0x0016, b"UI", 26) + CT.encode().ljust(26, b"\x00")
+            + struct.pack("<HH2sH", 0x0008, 0x0018, b"UI", 8) + b"1.2.3.46"
+            + struct.pack("<HH2s2xI", 0x0008, 0x1115, b"SQ", len(item)) + item)
+
+    async def main():
+        server = await scp(tmp_path / "in", receivers).start_server("127.0.0.1", 0)
+        async with connect("127.0.0.1", server.port, contexts=[PresentationContext(CT, [ELE])]) as assoc:
+            rsp = await assoc.send_request(CStoreRQ(affected_sop_class_uid=CT, affected_sop_instance_uid="1.2.3.46"),
+                                           payload=BytesPayload(data, ELE))
+        await server.close()
+        return rsp
+
+    rsp = run(main())
+    assert rsp.status == 0xC000 and rsp.error_comment
+    assert not stored(tmp_path / "in")
+
+
 def test_duplicates_identical_answered_success_different_refused_and_quarantined(tmp_path, receivers):
     src = corpus_file("liver.dcm")
     changed = dicomkit.read(src)
