@@ -56,7 +56,6 @@ log = logging.getLogger("dicomkit.server.ingest")
 SUCCESS = 0x0000
 WRITE_BUFFER = 1 << 18
 MMAP_THRESHOLD = 4 << 20
-# Error Comment is LO: 64 characters (PS3.7 C.4)
 
 
 def new_node_id() -> str:
