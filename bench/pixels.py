@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import shutil
 import statistics
 import subprocess
@@ -30,7 +31,8 @@ import dicomkit
 from dicomkit.pixels import set_pixel_data, transcode
 
 ROOT = Path(__file__).resolve().parent
-CORPUS = ROOT.parent.parent / "shared" / "corpus"
+# ../shared beside the checkout (as in CI); DICOMKIT_SHARED overrides it (as for the tests).
+CORPUS = Path(os.environ.get("DICOMKIT_SHARED", ROOT.parent.parent / "shared")) / "corpus"
 DATA = ROOT / "data" / "pixels"
 
 
@@ -88,7 +90,7 @@ def prepare(quick: bool) -> list[tuple[str, Path]]:
 
 
 def decode_dicomkit(path: Path) -> np.ndarray:
-    return dicomkit.read(path).pixel_array()
+    return dicomkit.read(path).pixel_array
 
 
 def decode_pydicom(path: Path) -> np.ndarray:

@@ -1,12 +1,22 @@
 """Frames of a data set as numpy arrays: locate (native offsets or encapsulated fragments), decode, convert.
 
-Arrays are shaped (frames, rows, columns, samples) for :func:`pixel_array` and (rows, columns, samples)
-for :func:`frame` / :func:`iter_frames`; every returned array is new and writeable.
+Shapes and conventions are pydicom 3's: one frame is (rows, columns) with one sample per pixel and
+(rows, columns, samples) with more (PS3.3 C.7.6.3.1.1); :func:`pixel_array` puts the frames in front,
+(frames, ...), when the data set has more than one frame or a list of frames is asked for. YCbCr samples
+(YBR_FULL, YBR_FULL_422, YBR_PARTIAL_*) are converted to RGB unless ``as_rgb=False``; PALETTE COLOR
+indices stay indices (:func:`~dicomkit.pixels.apply_palette` maps them). Every returned array is new and
+writeable, except that ``Dataset.pixel_array`` keeps the one it returned (see :func:`cached_pixel_array`).
+
+Compressed frames are decoded on several cores: the frames of a multi-frame data set on a pool of threads
+(the codec libraries release the GIL), one large JPEG 2000 frame on OpenJPEG's own threads. ``threads``
+(default: the cores this process may run on) sets how many; ``threads=1`` decodes on the calling thread.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -23,6 +33,28 @@ from .native import decode_native
 from .photometric import to_rgb
 
 _WORD_VRS = {VR.OW: 2, VR.OF: 4, VR.OL: 4, VR.OD: 8, VR.OV: 8}
+# Decoded photometric interpretations that are YCbCr (see decoded_photometric), converted by ``as_rgb``.
+_YCBCR = {"YBR_FULL", "YBR_FULL_422", "YBR_PARTIAL", "YBR_PARTIAL_422", "YBR_PARTIAL_420"}
+# Frames with fewer samples decode faster one after another than a pool of threads can hand them out
+# (measured with OpenJPEG, libjpeg-turbo and CharLS on this project's benchmark machine: bench/README.md).
+CONCURRENT_FRAME_SAMPLES = 128 * 128
+
+
+def default_threads() -> int:
+    """The number of cores this process may run on: the default of every ``threads`` option."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on every platform
+        return os.cpu_count() or 1
+
+
+def thread_count(threads: int | None) -> int:
+    """A ``threads`` option as a number: None is :func:`default_threads`; less than 1 is refused."""
+    if threads is None:
+        return default_threads()
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads must be a whole number of at least 1 (or None for every core), not {threads!r}")
+    return threads
 
 
 class PixelSource:
@@ -74,12 +106,13 @@ class PixelSource:
 
     def encoded_frame(self, index: int) -> bytes:
         """The codestream of frame ``index`` (its fragments joined)."""
-        fragments = self.frame_fragments()[self._check_index(index)]
+        fragments = self.frame_fragments()[self.check_index(index)]
         if not fragments:
             raise PixelDataError(f"frame {index} has no fragments")
         return fragments[0].tobytes() if len(fragments) == 1 else b"".join(fragments)
 
-    def _check_index(self, index: int) -> int:
+    def check_index(self, index: int) -> int:
+        """A frame index made 0-based and checked (negative indices count from the end)."""
         n = self.number_of_frames
         if index < 0:
             index += n
@@ -88,9 +121,12 @@ class PixelSource:
         return index
 
     # -- decoding ---------------------------------------------------------------------------------------
-    def decode(self, index: int, desc: PixelDescription | None = None) -> NDArray[Any]:
-        """Frame ``index`` as (rows, columns, samples) in the decoded photometric interpretation."""
-        index = self._check_index(index)
+    def decode(self, index: int, desc: PixelDescription | None = None, *, threads: int = 1) -> NDArray[Any]:
+        """Frame ``index`` as (rows, columns, samples) in the decoded photometric interpretation.
+
+        ``threads``: how many threads the codec library may use for this frame (JPEG 2000 only).
+        """
+        index = self.check_index(index)
         desc = desc or self.desc
         if not self.encapsulated:
             data, little, swap = self._native_bytes()
@@ -98,26 +134,50 @@ class PixelSource:
             first: NDArray[Any] = frames[0]
             return first
         codec = codec_for(desc.transfer_syntax)
-        decoded: NDArray[Any] = codec.decode(self.encoded_frame(index), desc)
+        decoded: NDArray[Any] = codec.decode(self.encoded_frame(index), desc, threads=threads)
         return decoded
 
-    def decode_many(self, indices: Iterable[int], desc: PixelDescription | None = None) -> NDArray[Any]:
+    def decode_many(self, indices: Iterable[int], desc: PixelDescription | None = None, *,
+                    threads: int = 1) -> NDArray[Any]:
+        """Frames ``indices`` as (frames, rows, columns, samples); with ``threads`` > 1, compressed frames of
+        a codec that releases the GIL are decoded concurrently (frames of at least
+        :data:`CONCURRENT_FRAME_SAMPLES` samples), and a single frame uses the codec's own threads."""
         desc = desc or self.desc
-        chosen = [self._check_index(i) for i in indices]
+        chosen = [self.check_index(i) for i in indices]
         if not chosen:
             return np.empty((0, *desc.frame_shape), dtype=desc.dtype)
         if not self.encapsulated and chosen == list(range(chosen[0], chosen[0] + len(chosen))):
             data, little, swap = self._native_bytes()
             return decode_native(data, desc, chosen[0], len(chosen), little_endian=little, swap_pairs=swap)
-        first = self.decode(chosen[0], desc)
+        workers = min(threads, len(chosen))
+        if workers > 1 and self.encapsulated and codec_for(desc.transfer_syntax).concurrent_frames \
+                and desc.rows * desc.columns * desc.samples_per_pixel >= CONCURRENT_FRAME_SAMPLES:
+            return self._decode_concurrently(chosen, desc, workers, max(1, threads // workers))
+        first = self.decode(chosen[0], desc, threads=threads)
         out = np.empty((len(chosen), *first.shape), dtype=first.dtype)
         out[0] = first
         for k, i in enumerate(chosen[1:], 1):
-            out[k] = self.decode(i, desc)
+            out[k] = self.decode(i, desc, threads=threads)
         return out
 
-    def decode_all(self, desc: PixelDescription | None = None) -> NDArray[Any]:
-        return self.decode_many(range(self.number_of_frames), desc)
+    def _decode_concurrently(self, chosen: list[int], desc: PixelDescription, workers: int,
+                             per_frame: int) -> NDArray[Any]:
+        self.frame_fragments()  # located once, before the workers share them
+        out = np.empty((len(chosen), *desc.frame_shape), dtype=desc.dtype)
+
+        def work(k: int) -> None:
+            out[k] = self.decode(chosen[k], desc, threads=per_frame)
+
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dicomkit-decode")
+        try:
+            for _ in pool.map(work, range(len(chosen))):
+                pass
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)  # after an error, the frames not started are dropped
+        return out
+
+    def decode_all(self, desc: PixelDescription | None = None, *, threads: int = 1) -> NDArray[Any]:
+        return self.decode_many(range(self.number_of_frames), desc, threads=threads)
 
 
 def pixel_source(ds: Dataset, transfer_syntax: str | None = None) -> PixelSource:
@@ -138,41 +198,75 @@ def pixel_source(ds: Dataset, transfer_syntax: str | None = None) -> PixelSource
     return source
 
 
-def _finish(arr: NDArray[Any], source: PixelSource, as_rgb: bool) -> NDArray[Any]:
-    if as_rgb:
-        return to_rgb(arr, source.photometric, source.ds, bits_stored=source.desc.bits_stored)
+def _rgb(arr: NDArray[Any], source: PixelSource, as_rgb: bool) -> NDArray[Any]:
+    pi = source.photometric
+    if as_rgb and pi in _YCBCR:
+        return to_rgb(arr, pi, source.ds, bits_stored=source.desc.bits_stored)
     return arr
 
 
-def pixel_array(ds: Dataset, *, frames: Iterable[int] | None = None, as_rgb: bool = False) -> NDArray[Any]:
-    """Frames of ``ds`` shaped (frames, rows, columns, samples).
+def _frame_shape(arr: NDArray[Any]) -> NDArray[Any]:
+    """(..., rows, columns, 1) to (..., rows, columns); more samples keep their axis."""
+    return arr[..., 0] if arr.shape[-1] == 1 else arr
 
-    - ``frames``: 0-based indices to decode (default all); others are neither read nor decoded.
-    - ``as_rgb``: convert YBR_* and PALETTE COLOR to RGB. Without it samples are returned in the colour
-      space they were stored in (``photometric(ds)`` names it): never converted silently.
+
+def pixel_array(ds: Dataset, *, frames: int | Iterable[int] | None = None, as_rgb: bool = True,
+                threads: int | None = None) -> NDArray[Any]:
+    """The frames of ``ds`` as one array, shaped as pydicom 3 shapes ``Dataset.pixel_array``.
+
+    - Shape: (rows, columns) for one frame of one sample per pixel, (rows, columns, samples) for one frame
+      of more; (frames, ...) in front for a multi-frame data set.
+    - ``frames``: an index gives that frame alone (as :func:`frame`); a list of 0-based indices gives those
+      frames, always with the frame axis; other frames are neither read nor decoded. Default: all.
+    - ``as_rgb`` (default True): YCbCr samples (YBR_FULL, YBR_FULL_422, YBR_PARTIAL_422/420) are converted
+      to RGB (PS3.3 C.7.6.3.1.2); with False they stay as stored (``photometric(ds, as_rgb=False)`` names
+      them). YBR_ICT/YBR_RCT frames are RGB once decoded; PALETTE COLOR stays indices.
+    - ``threads``: threads for decoding compressed frames (default: every core this process may use).
     """
     source = pixel_source(ds)
+    if isinstance(frames, int | np.integer):
+        return frame(ds, int(frames), as_rgb=as_rgb, threads=threads)
     indices = range(source.number_of_frames) if frames is None else list(frames)
-    return _finish(source.decode_many(indices), source, as_rgb)
+    arr = _frame_shape(_rgb(source.decode_many(indices, threads=thread_count(threads)), source, as_rgb))
+    if frames is None and source.number_of_frames == 1:
+        single: NDArray[Any] = arr[0]
+        return single
+    return arr
 
 
-def frame(ds: Dataset, index: int, *, as_rgb: bool = False) -> NDArray[Any]:
-    """Frame ``index`` (0-based; negative counts from the end) shaped (rows, columns, samples)."""
+def cached_pixel_array(ds: Dataset) -> NDArray[Any]:
+    """``ds.pixel_array``: :func:`pixel_array` with its defaults, kept on the data set and returned again
+    until Pixel Data or an attribute that describes it changes (as pydicom keeps it, so that changing the
+    array in place and reading it again works). :func:`pixel_array` always decodes a new array."""
     source = pixel_source(ds)
-    return _finish(source.decode(index), source, as_rgb)
+    cached = ds.__dict__.get("_pixel_array")
+    if cached is not None and cached[0] is source:
+        return cached[1]  # type: ignore[no-any-return]
+    arr = pixel_array(ds)
+    ds.__dict__["_pixel_array"] = (source, arr)
+    return arr
 
 
-def iter_frames(ds: Dataset, *, as_rgb: bool = False) -> Iterator[NDArray[Any]]:
-    """Each frame in turn, shaped (rows, columns, samples); memory stays at one frame."""
+def frame(ds: Dataset, index: int, *, as_rgb: bool = True, threads: int | None = None) -> NDArray[Any]:
+    """Frame ``index`` (0-based; negative counts from the end), decoded alone: (rows, columns) for one
+    sample per pixel, (rows, columns, samples) for more; ``as_rgb`` and ``threads`` as for :func:`pixel_array`."""
     source = pixel_source(ds)
+    return _frame_shape(_rgb(source.decode(index, threads=thread_count(threads)), source, as_rgb))
+
+
+def iter_frames(ds: Dataset, *, as_rgb: bool = True, threads: int | None = None) -> Iterator[NDArray[Any]]:
+    """Each frame in turn, shaped as by :func:`frame`; memory stays at one frame."""
+    source = pixel_source(ds)
+    n = thread_count(threads)
     for i in range(source.number_of_frames):
-        yield _finish(source.decode(i), source, as_rgb)
+        yield _frame_shape(_rgb(source.decode(i, threads=n), source, as_rgb))
 
 
 def describe(ds: Dataset) -> PixelDescription:
     return pixel_source(ds).desc
 
 
-def photometric(ds: Dataset) -> str:
-    """The photometric interpretation of the arrays :func:`pixel_array` returns (without ``as_rgb``)."""
-    return pixel_source(ds).photometric
+def photometric(ds: Dataset, *, as_rgb: bool = True) -> str:
+    """The photometric interpretation of the arrays :func:`pixel_array` returns with the same ``as_rgb``."""
+    pi = pixel_source(ds).photometric
+    return "RGB" if as_rgb and pi in _YCBCR else pi

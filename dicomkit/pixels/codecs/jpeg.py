@@ -87,6 +87,7 @@ class JPEGCodec:
     """Processes 1, 2 & 4, 14 and 14 SV1 (``process`` selects the encoder)."""
 
     lossy_method = "ISO_10918_1"
+    concurrent_frames = True  # libjpeg-turbo runs without the GIL
 
     def __init__(self, process: str) -> None:
         self.process = process  # "baseline", "extended", "lossless", "sv1"
@@ -94,7 +95,7 @@ class JPEGCodec:
                      "lossless": "JPEG Lossless (Process 14)", "sv1": "JPEG Lossless SV1 (Process 14 SV1)"}[process]
 
     # -- decoding ------------------------------------------------------------------------------------
-    def decode(self, data: bytes, desc: PixelDescription) -> NDArray[Any]:
+    def decode(self, data: bytes, desc: PixelDescription, *, threads: int = 1) -> NDArray[Any]:
         ic = imagecodecs(self.name)
         header = parse_header(data)
         check_complete(data, self.name)

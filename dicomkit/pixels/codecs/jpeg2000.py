@@ -21,6 +21,8 @@ from ..description import PixelDescription
 from .base import EncodeOptions, conform_frame
 
 _J2K_SOC = b"\xff\x4f\xff\x51"
+# OpenJPEG's own threads pay from about this many samples per frame (smaller frames decode faster on one).
+THREADED_FRAME_SAMPLES = 256 * 256
 _JP2_SIGNATURE = b"\x00\x00\x00\x0cjP  \r\n\x87\n"
 
 
@@ -67,8 +69,9 @@ class JPEG2000Codec:
         self.name = {"lossless": f"{family} Lossless", "rpcl": f"{family} Lossless RPCL",
                      "any": family}[mode]
         self.lossy_method = "ISO_15444_15" if ht else "ISO_15444_1"
+        self.concurrent_frames = True  # OpenJPEG and OpenJPH run without the GIL
 
-    def decode(self, data: bytes, desc: PixelDescription) -> NDArray[Any]:
+    def decode(self, data: bytes, desc: PixelDescription, *, threads: int = 1) -> NDArray[Any]:
         ic = imagecodecs(self.name)
         if data[:4] != _J2K_SOC and data[:12] != _JP2_SIGNATURE:
             raise PixelDataError(f"{self.name} frame does not start with a JPEG 2000 codestream (SOC/SIZ)")
@@ -80,8 +83,9 @@ class JPEG2000Codec:
                 return _conform(ic.htj2k_decode(data), desc, data)
             except Exception:
                 pass
+        big = desc.rows * desc.columns * desc.samples_per_pixel >= THREADED_FRAME_SAMPLES
         try:
-            arr = ic.jpeg2k_decode(data)
+            arr = ic.jpeg2k_decode(data, numthreads=threads if big and threads > 1 else 1)
         except Exception as exc:
             raise PixelDataError(f"{self.name} frame cannot be decoded: {exc}") from None
         return _conform(arr, desc, data)

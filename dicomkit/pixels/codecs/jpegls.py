@@ -19,12 +19,13 @@ from .jpeg import check_complete, parse_header
 
 class JPEGLSCodec:
     lossy_method = "ISO_14495_1"
+    concurrent_frames = True  # CharLS runs without the GIL
 
     def __init__(self, near_lossless: bool) -> None:
         self.near_lossless = near_lossless
         self.name = "JPEG-LS Near-Lossless" if near_lossless else "JPEG-LS Lossless"
 
-    def decode(self, data: bytes, desc: PixelDescription) -> NDArray[Any]:
+    def decode(self, data: bytes, desc: PixelDescription, *, threads: int = 1) -> NDArray[Any]:
         ic = imagecodecs(self.name)
         header = parse_header(data)
         check_complete(data, self.name)

@@ -22,8 +22,9 @@ def _single(desc: PixelDescription) -> PixelDescription:
 class UncompressedFrameCodec:
     name = "Encapsulated Uncompressed"
     lossy_method = ""
+    concurrent_frames = False  # copying and inflating frames is quicker than handing them to threads
 
-    def decode(self, data: bytes, desc: PixelDescription) -> NDArray[Any]:
+    def decode(self, data: bytes, desc: PixelDescription, *, threads: int = 1) -> NDArray[Any]:
         frames: NDArray[Any] = decode_native(data, _single(desc), 0, 1)
         frame: NDArray[Any] = frames[0]
         return frame
@@ -47,7 +48,7 @@ class DeflateFrameCodec(UncompressedFrameCodec):
 
     name = "Deflated Image Frame Compression"
 
-    def decode(self, data: bytes, desc: PixelDescription) -> NDArray[Any]:
+    def decode(self, data: bytes, desc: PixelDescription, *, threads: int = 1) -> NDArray[Any]:
         inflater = zlib.decompressobj(-15)
         try:
             raw = inflater.decompress(data, desc.frame_bytes + 1)

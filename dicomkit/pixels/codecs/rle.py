@@ -95,8 +95,9 @@ def segment_count(desc: PixelDescription) -> int:
 class RLECodec:
     name = "RLE Lossless"
     lossy_method = ""
+    concurrent_frames = False  # the framing is Python (the GIL is held)
 
-    def decode(self, data: bytes, desc: PixelDescription) -> NDArray[Any]:
+    def decode(self, data: bytes, desc: PixelDescription, *, threads: int = 1) -> NDArray[Any]:
         if len(data) < 64:
             raise PixelDataError(f"RLE frame of {len(data)} bytes is shorter than its 64-byte header")
         header = _HEADER.unpack_from(data, 0)
