@@ -8,13 +8,15 @@ indices stay indices (:func:`~dicomkit.pixels.apply_palette` maps them). Every r
 writeable, except that ``Dataset.pixel_array`` keeps the one it returned (see :func:`cached_pixel_array`).
 
 Compressed frames are decoded on several cores: the frames of a multi-frame data set on a pool of threads
-(the codec libraries release the GIL), one large JPEG 2000 frame on OpenJPEG's own threads. ``threads``
-(default: the cores this process may run on) sets how many; ``threads=1`` decodes on the calling thread.
+(the codec libraries release the GIL) when they hold enough work, one large JPEG 2000 frame on OpenJPEG's
+own threads. ``threads`` (default: the cores this process may run on) sets how many; ``threads=1``
+decodes on the calling thread alone.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -35,9 +37,15 @@ from .photometric import to_rgb
 _WORD_VRS = {VR.OW: 2, VR.OF: 4, VR.OL: 4, VR.OD: 8, VR.OV: 8}
 # Decoded photometric interpretations that are YCbCr (see decoded_photometric), converted by ``as_rgb``.
 _YCBCR = {"YBR_FULL", "YBR_FULL_422", "YBR_PARTIAL", "YBR_PARTIAL_422", "YBR_PARTIAL_420"}
-# Frames with fewer samples decode faster one after another than a pool of threads can hand them out
-# (measured with OpenJPEG, libjpeg-turbo and CharLS on this project's benchmark machine: bench/README.md).
-CONCURRENT_FRAME_SAMPLES = 128 * 128
+# A pool of threads is used for the frames left when decoding the first frame took long enough that they
+# hold at least this much work: handing frames to threads costs about 0.3 ms on an idle machine and
+# several ms on a loaded one (measured: bench/README.md), so small frames stay on the calling thread.
+CONCURRENT_WORK_SECONDS = 0.02
+
+
+def use_pool(first_frame_seconds: float, frames_left: int, workers: int) -> bool:
+    """Whether the frames left are worth decoding on ``workers`` threads."""
+    return workers > 1 and frames_left > 1 and first_frame_seconds * frames_left >= CONCURRENT_WORK_SECONDS
 
 
 def default_threads() -> int:
@@ -139,9 +147,12 @@ class PixelSource:
 
     def decode_many(self, indices: Iterable[int], desc: PixelDescription | None = None, *,
                     threads: int = 1) -> NDArray[Any]:
-        """Frames ``indices`` as (frames, rows, columns, samples); with ``threads`` > 1, compressed frames of
-        a codec that releases the GIL are decoded concurrently (frames of at least
-        :data:`CONCURRENT_FRAME_SAMPLES` samples), and a single frame uses the codec's own threads."""
+        """Frames ``indices`` as (frames, rows, columns, samples).
+
+        With ``threads`` > 1 a compressed frame may use the codec's own threads (JPEG 2000), and the frames
+        after the first are decoded on a pool of threads when their codec releases the GIL and the first
+        frame's decoding time says they are worth it (:func:`use_pool`).
+        """
         desc = desc or self.desc
         chosen = [self.check_index(i) for i in indices]
         if not chosen:
@@ -149,32 +160,36 @@ class PixelSource:
         if not self.encapsulated and chosen == list(range(chosen[0], chosen[0] + len(chosen))):
             data, little, swap = self._native_bytes()
             return decode_native(data, desc, chosen[0], len(chosen), little_endian=little, swap_pairs=swap)
-        workers = min(threads, len(chosen))
-        if workers > 1 and self.encapsulated and codec_for(desc.transfer_syntax).concurrent_frames \
-                and desc.rows * desc.columns * desc.samples_per_pixel >= CONCURRENT_FRAME_SAMPLES:
-            return self._decode_concurrently(chosen, desc, workers, max(1, threads // workers))
+        concurrent = self.encapsulated and codec_for(desc.transfer_syntax).concurrent_frames
+        if concurrent:
+            self.frame_fragments()  # located once, before timing the first frame and sharing them
+        start = time.perf_counter()
         first = self.decode(chosen[0], desc, threads=threads)
+        elapsed = time.perf_counter() - start
         out = np.empty((len(chosen), *first.shape), dtype=first.dtype)
         out[0] = first
-        for k, i in enumerate(chosen[1:], 1):
-            out[k] = self.decode(i, desc, threads=threads)
+        rest = chosen[1:]
+        workers = min(threads, len(rest))
+        if concurrent and use_pool(elapsed, len(rest), workers):
+            self._decode_concurrently(rest, desc, out, workers, max(1, threads // workers))
+        else:
+            for k, i in enumerate(rest, 1):
+                out[k] = self.decode(i, desc, threads=threads)
         return out
 
-    def _decode_concurrently(self, chosen: list[int], desc: PixelDescription, workers: int,
-                             per_frame: int) -> NDArray[Any]:
-        self.frame_fragments()  # located once, before the workers share them
-        out = np.empty((len(chosen), *desc.frame_shape), dtype=desc.dtype)
+    def _decode_concurrently(self, rest: list[int], desc: PixelDescription, out: NDArray[Any], workers: int,
+                             per_frame: int) -> None:
+        """Frames ``rest`` into ``out[1:]`` on ``workers`` threads (the codec library releases the GIL)."""
 
         def work(k: int) -> None:
-            out[k] = self.decode(chosen[k], desc, threads=per_frame)
+            out[k + 1] = self.decode(rest[k], desc, threads=per_frame)
 
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dicomkit-decode")
         try:
-            for _ in pool.map(work, range(len(chosen))):
+            for _ in pool.map(work, range(len(rest))):
                 pass
         finally:
             pool.shutdown(wait=True, cancel_futures=True)  # after an error, the frames not started are dropped
-        return out
 
     def decode_all(self, desc: PixelDescription | None = None, *, threads: int = 1) -> NDArray[Any]:
         return self.decode_many(range(self.number_of_frames), desc, threads=threads)
