@@ -27,8 +27,8 @@ from .frames import (  # noqa: E402
     pixel_array,
     pixel_source,
 )
-from .luts import Window, apply_modality_lut, apply_presentation_lut, apply_voi_lut, apply_window  # noqa: E402
-from .overlays import overlay_array, overlay_groups, overlay_info  # noqa: E402
+from .luts import Window, apply_modality_lut, apply_presentation_lut, apply_voi_lut, apply_window, voi_count  # noqa: E402
+from .overlays import overlay_array, overlay_groups, overlay_info, overlay_on_frame  # noqa: E402
 from .photometric import apply_palette, to_rgb  # noqa: E402
 from .render import render, render_png  # noqa: E402
 
@@ -55,6 +55,7 @@ __all__ = [
     "overlay_array",
     "overlay_groups",
     "overlay_info",
+    "overlay_on_frame",
     "photometric",
     "pixel_array",
     "pixel_source",
@@ -63,4 +64,5 @@ __all__ = [
     "set_pixel_data",
     "to_rgb",
     "transcode",
+    "voi_count",
 ]

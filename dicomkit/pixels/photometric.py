@@ -1,7 +1,8 @@
 """Photometric Interpretation (PS3.3 C.7.6.3.1.2) and Palette Color Lookup Tables (C.7.6.3.1.5-6, C.7.9).
 
-Nothing here runs unless asked: decoded frames keep their colour space and ``as_rgb=True`` (or
-:func:`to_rgb`) converts them.
+Decoders return frames in the colour space they were stored in; ``pixel_array`` converts YCbCr to RGB
+(its ``as_rgb``, True by default, as pydicom 3 does) and :func:`apply_palette` maps PALETTE COLOR indices
+when asked.
 """
 
 from __future__ import annotations
