@@ -134,7 +134,7 @@ def speed(rounds: int, quick: bool, only: str | None = None) -> None:
             note = ""
         else:
             diff = np.abs(ours.astype(np.int64) - theirs.astype(np.int64))
-            note = f"  (outputs differ by up to {diff.max()}: IDCT and colour conversion rounding)"
+            note = f"  (outputs differ by up to {diff.max()}: the JPEG libraries' IDCT and chroma upsampling)"
         print(f"{label:44} {frames:6d} {frames / t_ours:13.1f} {frames / t_theirs:12.1f} "
               f"{t_theirs / t_ours:6.2f}x{note}")
         sys.stdout.flush()

@@ -179,6 +179,10 @@ def _transfer_syntax_of(ds: Dataset) -> str:
     return ExplicitVRLittleEndian
 
 
+# Decoded photometric interpretations whose samples are YCbCr (see decoded_photometric).
+YCBCR = frozenset({"YBR_FULL", "YBR_FULL_422", "YBR_PARTIAL", "YBR_PARTIAL_422", "YBR_PARTIAL_420"})
+
+
 def decoded_photometric(desc: PixelDescription) -> str:
     """The photometric interpretation of decoded samples (before any requested conversion).
 

@@ -30,13 +30,11 @@ from ..core.errors import DicomError, PixelDataError
 from ..core.vr import VR
 from ..io.encapsulation import encapsulated_frames
 from .codecs import codec_for
-from .description import PixelDescription, decoded_photometric
+from .description import YCBCR, PixelDescription, decoded_photometric
 from .native import decode_native
-from .photometric import to_rgb
+from .photometric import ycbcr_to_rgb
 
 _WORD_VRS = {VR.OW: 2, VR.OF: 4, VR.OL: 4, VR.OD: 8, VR.OV: 8}
-# Decoded photometric interpretations that are YCbCr (see decoded_photometric), converted by ``as_rgb``.
-_YCBCR = {"YBR_FULL", "YBR_FULL_422", "YBR_PARTIAL", "YBR_PARTIAL_422", "YBR_PARTIAL_420"}
 # A pool of threads is used for the frames left when decoding the first frame took long enough that they
 # hold at least this much work: handing frames to threads costs about 0.3 ms on an idle machine and
 # several ms on a loaded one (measured: bench/README.md), so small frames stay on the calling thread.
@@ -129,8 +127,10 @@ class PixelSource:
         return index
 
     # -- decoding ---------------------------------------------------------------------------------------
-    def decode(self, index: int, desc: PixelDescription | None = None, *, threads: int = 1) -> NDArray[Any]:
-        """Frame ``index`` as (rows, columns, samples) in the decoded photometric interpretation.
+    def decode(self, index: int, desc: PixelDescription | None = None, *, threads: int = 1,
+               rgb: bool = False) -> NDArray[Any]:
+        """Frame ``index`` as (rows, columns, samples) in the decoded photometric interpretation, or with
+        ``rgb`` its YCbCr samples as RGB (PALETTE COLOR stays indices).
 
         ``threads``: how many threads the codec library may use for this frame (JPEG 2000 only).
         """
@@ -140,14 +140,14 @@ class PixelSource:
             data, little, swap = self._native_bytes()
             frames: NDArray[Any] = decode_native(data, desc, index, 1, little_endian=little, swap_pairs=swap)
             first: NDArray[Any] = frames[0]
-            return first
+            return ycbcr_to_rgb(first, desc) if rgb else first
         codec = codec_for(desc.transfer_syntax)
-        decoded: NDArray[Any] = codec.decode(self.encoded_frame(index), desc, threads=threads)
+        decoded: NDArray[Any] = codec.decode(self.encoded_frame(index), desc, threads=threads, rgb=rgb)
         return decoded
 
     def decode_many(self, indices: Iterable[int], desc: PixelDescription | None = None, *,
-                    threads: int = 1) -> NDArray[Any]:
-        """Frames ``indices`` as (frames, rows, columns, samples).
+                    threads: int = 1, rgb: bool = False) -> NDArray[Any]:
+        """Frames ``indices`` as (frames, rows, columns, samples); ``rgb`` as for :meth:`decode`.
 
         With ``threads`` > 1 a compressed frame may use the codec's own threads (JPEG 2000), and the frames
         after the first are decoded on a pool of threads when their codec releases the GIL and the first
@@ -159,30 +159,31 @@ class PixelSource:
             return np.empty((0, *desc.frame_shape), dtype=desc.dtype)
         if not self.encapsulated and chosen == list(range(chosen[0], chosen[0] + len(chosen))):
             data, little, swap = self._native_bytes()
-            return decode_native(data, desc, chosen[0], len(chosen), little_endian=little, swap_pairs=swap)
+            native = decode_native(data, desc, chosen[0], len(chosen), little_endian=little, swap_pairs=swap)
+            return ycbcr_to_rgb(native, desc) if rgb else native
         concurrent = self.encapsulated and codec_for(desc.transfer_syntax).concurrent_frames
         if concurrent:
             self.frame_fragments()  # located once, before timing the first frame and sharing them
         start = time.perf_counter()
-        first = self.decode(chosen[0], desc, threads=threads)
+        first = self.decode(chosen[0], desc, threads=threads, rgb=rgb)
         elapsed = time.perf_counter() - start
         out = np.empty((len(chosen), *first.shape), dtype=first.dtype)
         out[0] = first
         rest = chosen[1:]
         workers = min(threads, len(rest))
         if concurrent and use_pool(elapsed, len(rest), workers):
-            self._decode_concurrently(rest, desc, out, workers, max(1, threads // workers))
+            self._decode_concurrently(rest, desc, out, workers, max(1, threads // workers), rgb)
         else:
             for k, i in enumerate(rest, 1):
-                out[k] = self.decode(i, desc, threads=threads)
+                out[k] = self.decode(i, desc, threads=threads, rgb=rgb)
         return out
 
     def _decode_concurrently(self, rest: list[int], desc: PixelDescription, out: NDArray[Any], workers: int,
-                             per_frame: int) -> None:
+                             per_frame: int, rgb: bool) -> None:
         """Frames ``rest`` into ``out[1:]`` on ``workers`` threads (the codec library releases the GIL)."""
 
         def work(k: int) -> None:
-            out[k + 1] = self.decode(rest[k], desc, threads=per_frame)
+            out[k + 1] = self.decode(rest[k], desc, threads=per_frame, rgb=rgb)
 
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dicomkit-decode")
         try:
@@ -191,8 +192,9 @@ class PixelSource:
         finally:
             pool.shutdown(wait=True, cancel_futures=True)  # after an error, the frames not started are dropped
 
-    def decode_all(self, desc: PixelDescription | None = None, *, threads: int = 1) -> NDArray[Any]:
-        return self.decode_many(range(self.number_of_frames), desc, threads=threads)
+    def decode_all(self, desc: PixelDescription | None = None, *, threads: int = 1,
+                   rgb: bool = False) -> NDArray[Any]:
+        return self.decode_many(range(self.number_of_frames), desc, threads=threads, rgb=rgb)
 
 
 def pixel_source(ds: Dataset, transfer_syntax: str | None = None) -> PixelSource:
@@ -211,13 +213,6 @@ def pixel_source(ds: Dataset, transfer_syntax: str | None = None) -> PixelSource
     if transfer_syntax is None:
         ds.__dict__["_pixel_source"] = (source, source.element, source.desc)
     return source
-
-
-def _rgb(arr: NDArray[Any], source: PixelSource, as_rgb: bool) -> NDArray[Any]:
-    pi = source.photometric
-    if as_rgb and pi in _YCBCR:
-        return to_rgb(arr, pi, source.ds, bits_stored=source.desc.bits_stored)
-    return arr
 
 
 def _frame_shape(arr: NDArray[Any]) -> NDArray[Any]:
@@ -242,7 +237,7 @@ def pixel_array(ds: Dataset, *, frames: int | Iterable[int] | None = None, as_rg
     if isinstance(frames, int | np.integer):
         return frame(ds, int(frames), as_rgb=as_rgb, threads=threads)
     indices = range(source.number_of_frames) if frames is None else list(frames)
-    arr = _frame_shape(_rgb(source.decode_many(indices, threads=thread_count(threads)), source, as_rgb))
+    arr = _frame_shape(source.decode_many(indices, threads=thread_count(threads), rgb=as_rgb))
     if frames is None and source.number_of_frames == 1:
         single: NDArray[Any] = arr[0]
         return single
@@ -266,7 +261,7 @@ def frame(ds: Dataset, index: int, *, as_rgb: bool = True, threads: int | None =
     """Frame ``index`` (0-based; negative counts from the end), decoded alone: (rows, columns) for one
     sample per pixel, (rows, columns, samples) for more; ``as_rgb`` and ``threads`` as for :func:`pixel_array`."""
     source = pixel_source(ds)
-    return _frame_shape(_rgb(source.decode(index, threads=thread_count(threads)), source, as_rgb))
+    return _frame_shape(source.decode(index, threads=thread_count(threads), rgb=as_rgb))
 
 
 def iter_frames(ds: Dataset, *, as_rgb: bool = True, threads: int | None = None) -> Iterator[NDArray[Any]]:
@@ -274,7 +269,7 @@ def iter_frames(ds: Dataset, *, as_rgb: bool = True, threads: int | None = None)
     source = pixel_source(ds)
     n = thread_count(threads)
     for i in range(source.number_of_frames):
-        yield _frame_shape(_rgb(source.decode(i, threads=n), source, as_rgb))
+        yield _frame_shape(source.decode(i, threads=n, rgb=as_rgb))
 
 
 def describe(ds: Dataset) -> PixelDescription:
@@ -284,4 +279,4 @@ def describe(ds: Dataset) -> PixelDescription:
 def photometric(ds: Dataset, *, as_rgb: bool = True) -> str:
     """The photometric interpretation of the arrays :func:`pixel_array` returns with the same ``as_rgb``."""
     pi = pixel_source(ds).photometric
-    return "RGB" if as_rgb and pi in _YCBCR else pi
+    return "RGB" if as_rgb and pi in YCBCR else pi

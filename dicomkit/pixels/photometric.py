@@ -14,6 +14,7 @@ from numpy.typing import NDArray
 
 from ..core.dataset import Dataset
 from ..core.errors import PixelDataError
+from .description import YCBCR, PixelDescription, decoded_photometric
 
 # PS3.3 C.7.6.3.1.2 YBR_FULL: Y = .2990R + .5870G + .1140B; CB = -.1687R - .3313G + .5000B + 2^(n-1);
 # CR = +.5000R - .4187G - .0813B + 2^(n-1). The inverse below is the exact inverse of that matrix.
@@ -77,6 +78,12 @@ def to_rgb(arr: NDArray[Any], photometric: str, ds: Dataset | None = None, *,
             raise PixelDataError("PALETTE COLOR needs the data set's palette tables to give RGB")
         return apply_palette(arr, ds)
     raise PixelDataError(f"conversion from {pi} to RGB is not supported")
+
+
+def ycbcr_to_rgb(arr: NDArray[Any], desc: PixelDescription) -> NDArray[Any]:
+    """Decoded frames of ``desc`` as RGB when their samples are YCbCr (PS3.3 C.7.6.3.1.2); others unchanged."""
+    pi = decoded_photometric(desc)
+    return to_rgb(arr, pi, bits_stored=desc.bits_stored) if pi in YCBCR else arr
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from numpy.typing import NDArray
 from ..core.dataset import Dataset
 from ..core.errors import PixelDataError
 from ._deps import imagecodecs
+from .description import YCBCR
 from .frames import pixel_source, thread_count
 from .luts import Window, apply_modality_lut, apply_presentation_lut, apply_voi_lut
 from .overlays import overlay_groups, overlay_on_frame
@@ -34,8 +35,8 @@ def render(ds: Dataset, frame: int = 0, *, window: Window | tuple[float, float] 
     bilinear when enlarging). ``threads``: for decoding, as :func:`~dicomkit.pixels.pixel_array`.
     """
     source = pixel_source(ds)
-    arr = source.decode(frame, threads=thread_count(threads))
-    pi = source.photometric
+    arr = source.decode(frame, threads=thread_count(threads), rgb=True)  # YCbCr comes back RGB
+    pi = "RGB" if source.photometric in YCBCR else source.photometric
     if pi.startswith("MONOCHROME"):
         if isinstance(window, tuple):
             window = Window(float(window[0]), float(window[1]))

@@ -246,3 +246,21 @@ def test_unknown_transfer_syntax_and_option() -> None:
         compress(ds, "j2k", colour="yes")
     with pytest.raises(dicomkit.UnsupportedTransferSyntaxError, match="no codec"):
         transcode(ds, "1.2.840.10008.1.2.4.100")
+
+
+def test_lossy_jpeg_colour_is_converted_while_decoding() -> None:
+    from dicomkit.pixels import describe, pixel_array
+    from dicomkit.pixels.photometric import ycbcr_to_rgb
+
+    us = read_corpus("US1_UNCR.dcm")
+    frames = us.copy()
+    set_pixel_data(frames, np.stack([us.pixel_array, us.pixel_array[::-1]]), photometric="RGB")
+    lossy = roundtrip(compress(frames, "jpeg-baseline"))
+    assert lossy.PhotometricInterpretation == "YBR_FULL_422"
+    stored = pixel_array(lossy, as_rgb=False)  # upsampled YBR_FULL
+    ours = ycbcr_to_rgb(stored, describe(lossy))  # PS3.3 C.7.6.3.1.2 in float
+    for threads in (1, 2):
+        rgb = pixel_array(lossy, threads=threads)  # libjpeg's integer converter
+        assert rgb.shape == (2, 480, 640, 3)
+        assert np.abs(rgb.astype(int) - ours.astype(int)).max() <= 1
+    assert np.array_equal(lossy.frame(1), pixel_array(lossy)[1])

@@ -126,3 +126,15 @@ def test_lossy_output_passes_dcmtk_with_derived_instance(tmp_path: Path) -> None
     compress(read_corpus("US1_UNCR.dcm"), "jpeg-baseline").save(path)
     text = _run(exe, str(path)).stdout
     assert "YBR_FULL_422" in text and "ISO_10918_1" in text and "[01]" in text
+
+
+def test_lossy_jpeg_colour_is_the_rgb_dcmtk_gives(tmp_path: Path) -> None:
+    # pixel_array converts YBR_FULL_422 to RGB by default, with libjpeg's converter: what dcmdjpeg writes
+    encoded, decoded = tmp_path / "jpeg.dcm", tmp_path / "rgb.dcm"
+    _run(require_tool("dcmcjpeg"), "+eb", str(CORPUS / "US1_UNCR.dcm"), str(encoded))
+    _run(require_tool("dcmdjpeg"), str(encoded), str(decoded))  # its default: YCbCr converted to RGB
+    theirs = dicomkit.read(decoded)
+    assert theirs.PhotometricInterpretation == "RGB"
+    ours = dicomkit.read(encoded)
+    assert ours.PhotometricInterpretation == "YBR_FULL_422"
+    assert np.abs(ours.pixel_array.astype(int) - theirs.pixel_array.astype(int)).max() <= 1

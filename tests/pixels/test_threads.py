@@ -46,10 +46,10 @@ class _Recorder:
         original = codec.decode
         lock = threading.Lock()
 
-        def decode(data: bytes, desc: Any, *, threads: int = 1) -> Any:
+        def decode(data: bytes, desc: Any, *, threads: int = 1, rgb: bool = False) -> Any:
             with lock:
                 self.calls.append((threading.current_thread().name, threads))
-            return original(data, desc, threads=threads)
+            return original(data, desc, threads=threads, rgb=rgb)
 
         monkeypatch.setattr(codec, "decode", decode)
 

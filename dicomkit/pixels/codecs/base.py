@@ -46,9 +46,10 @@ class Codec(Protocol):
     #: several threads at once.
     concurrent_frames: bool
 
-    def decode(self, data: bytes, desc: PixelDescription, *, threads: int = 1) -> NDArray[Any]:
-        """One frame as (rows, columns, samples) in the decoded photometric interpretation; ``threads`` is
-        how many threads the codec library may use for it (where it can; others ignore it)."""
+    def decode(self, data: bytes, desc: PixelDescription, *, threads: int = 1, rgb: bool = False) -> NDArray[Any]:
+        """One frame as (rows, columns, samples) in the decoded photometric interpretation, or with ``rgb``
+        its YCbCr samples as RGB (converted by the codec library where it can); ``threads`` is how many
+        threads the codec library may use for it (where it can; others ignore it)."""
 
     def encode(self, frame: NDArray[Any], desc: PixelDescription, options: EncodeOptions,
                decoded_pi: str = "RGB") -> bytes:

@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 from ...core.errors import PixelDataError
 from .._deps import imagecodecs
 from ..description import PixelDescription
+from ..photometric import ycbcr_to_rgb
 from .base import EncodeOptions, conform_frame
 
 _J2K_SOC = b"\xff\x4f\xff\x51"
@@ -72,7 +73,11 @@ class JPEG2000Codec:
         self.lossy_method = "ISO_15444_15" if ht else "ISO_15444_1"
         self.concurrent_frames = True  # OpenJPEG and OpenJPH run without the GIL
 
-    def decode(self, data: bytes, desc: PixelDescription, *, threads: int = 1) -> NDArray[Any]:
+    def decode(self, data: bytes, desc: PixelDescription, *, threads: int = 1, rgb: bool = False) -> NDArray[Any]:
+        frame = self._decode(data, desc, threads)
+        return ycbcr_to_rgb(frame, desc) if rgb else frame
+
+    def _decode(self, data: bytes, desc: PixelDescription, threads: int) -> NDArray[Any]:
         ic = imagecodecs(self.name)
         if data[:4] != _J2K_SOC and data[:12] != _JP2_SIGNATURE:
             raise PixelDataError(f"{self.name} frame does not start with a JPEG 2000 codestream (SOC/SIZ)")
