@@ -233,11 +233,15 @@ def pixel_array(ds: Dataset, *, frames: int | Iterable[int] | None = None, as_rg
       them). YBR_ICT/YBR_RCT frames are RGB once decoded; PALETTE COLOR stays indices.
     - ``threads``: threads for decoding compressed frames (default: every core this process may use).
     """
-    source = pixel_source(ds)
+    return _pixel_array(pixel_source(ds), frames, as_rgb, thread_count(threads))
+
+
+def _pixel_array(source: PixelSource, frames: int | Iterable[int] | None, as_rgb: bool,
+                 threads: int) -> NDArray[Any]:
     if isinstance(frames, int | np.integer):
-        return frame(ds, int(frames), as_rgb=as_rgb, threads=threads)
+        return _frame_shape(source.decode(int(frames), threads=threads, rgb=as_rgb))
     indices = range(source.number_of_frames) if frames is None else list(frames)
-    arr = _frame_shape(source.decode_many(indices, threads=thread_count(threads), rgb=as_rgb))
+    arr = _frame_shape(source.decode_many(indices, threads=threads, rgb=as_rgb))
     if frames is None and source.number_of_frames == 1:
         single: NDArray[Any] = arr[0]
         return single
@@ -252,7 +256,7 @@ def cached_pixel_array(ds: Dataset) -> NDArray[Any]:
     cached = ds.__dict__.get("_pixel_array")
     if cached is not None and cached[0] is source:
         return cached[1]  # type: ignore[no-any-return]
-    arr = pixel_array(ds)
+    arr = _pixel_array(source, None, True, default_threads())
     ds.__dict__["_pixel_array"] = (source, arr)
     return arr
 
