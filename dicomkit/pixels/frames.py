@@ -63,15 +63,31 @@ def thread_count(threads: int | None) -> int:
     return threads
 
 
+class Located:
+    """What :func:`pixel_source` keeps on a data set: the Pixel Data element, its description and, once
+    located, the fragments of each frame. It holds no reference back to the data set, so that a data set
+    that is dropped is freed at once, with its decoded ``pixel_array``."""
+
+    __slots__ = ("desc", "element", "frames")
+
+    def __init__(self, element: DataElement, desc: PixelDescription) -> None:
+        self.element = element
+        self.desc = desc
+        self.frames: list[list[memoryview]] | None = None
+
+
 class PixelSource:
     """Where the frames of one data set's pixel data are and how to decode each on its own."""
 
-    def __init__(self, ds: Dataset, transfer_syntax: str | None = None) -> None:
+    def __init__(self, ds: Dataset, transfer_syntax: str | None = None, *, located: Located | None = None) -> None:
         self.ds = ds
-        self.desc = PixelDescription.from_dataset(ds, transfer_syntax)
-        self.element: DataElement = ds[self.desc.pixel_tag]
+        if located is None:
+            desc = PixelDescription.from_dataset(ds, transfer_syntax)
+            located = Located(ds[desc.pixel_tag], desc)
+        self.located = located
+        self.desc = located.desc
+        self.element: DataElement = located.element
         self.encapsulated = bool(self.element.is_undefined_length)
-        self._frames: list[list[memoryview]] | None = None
         if self.encapsulated and not self.desc.is_encapsulated:
             raise PixelDataError(f"Pixel Data is encapsulated but the transfer syntax {self.desc.transfer_syntax} "
                                  "is native")
@@ -101,14 +117,15 @@ class PixelSource:
 
     def frame_fragments(self) -> list[list[memoryview]]:
         """The fragments of each frame, located once from the offset tables or a fragment scan."""
-        if self._frames is None:
+        located = self.located
+        if located.frames is None:
             try:
-                self._frames = encapsulated_frames(self.ds)
+                located.frames = encapsulated_frames(self.ds)
             except PixelDataError:
                 raise
             except DicomError as exc:
                 raise PixelDataError(f"encapsulated Pixel Data: {exc}") from None
-        return self._frames
+        return located.frames
 
     def encoded_frame(self, index: int) -> bytes:
         """The codestream of frame ``index`` (its fragments joined)."""
@@ -198,20 +215,19 @@ class PixelSource:
 
 
 def pixel_source(ds: Dataset, transfer_syntax: str | None = None) -> PixelSource:
-    """The (cached) PixelSource of ``ds``; the cache follows the Pixel Data element and its attributes."""
+    """The PixelSource of ``ds``. What it locates is kept on the data set (:class:`Located`) and used again
+    while the Pixel Data element and the attributes that describe it stay the same."""
     cached = ds.__dict__.get("_pixel_source")
-    if cached is not None and transfer_syntax is None:
-        source, elem, desc = cached
-        if ds.get(desc.pixel_tag) is elem and elem.raw is source.element.raw:
-            try:
-                current = PixelDescription.from_dataset(ds)
-            except PixelDataError:
-                current = None
-            if current == desc:
-                return source  # type: ignore[no-any-return]
+    if isinstance(cached, Located) and transfer_syntax is None and ds.get(cached.desc.pixel_tag) is cached.element:
+        try:
+            current = PixelDescription.from_dataset(ds)
+        except PixelDataError:
+            current = None
+        if current == cached.desc:
+            return PixelSource(ds, located=cached)
     source = PixelSource(ds, transfer_syntax)
     if transfer_syntax is None:
-        ds.__dict__["_pixel_source"] = (source, source.element, source.desc)
+        ds.__dict__["_pixel_source"] = source.located
     return source
 
 
@@ -254,10 +270,10 @@ def cached_pixel_array(ds: Dataset) -> NDArray[Any]:
     array in place and reading it again works). :func:`pixel_array` always decodes a new array."""
     source = pixel_source(ds)
     cached = ds.__dict__.get("_pixel_array")
-    if cached is not None and cached[0] is source:
+    if cached is not None and cached[0] is source.located:
         return cached[1]  # type: ignore[no-any-return]
     arr = _pixel_array(source, None, True, default_threads())
-    ds.__dict__["_pixel_array"] = (source, arr)
+    ds.__dict__["_pixel_array"] = (source.located, arr)  # no reference back to ds: no cycle keeps it
     return arr
 
 

@@ -201,3 +201,22 @@ def test_chosen_frames_only(corpus: Path) -> None:
     assert np.array_equal(arr[1], ds.frame(7))
     assert np.array_equal(pixel_array(ds, frames=7), ds.frame(7))  # one index: that frame alone
     assert np.array_equal(ds.pixel_array[[3, 7]], arr)
+
+
+def test_a_dropped_data_set_is_freed_at_once(corpus: Path) -> None:
+    # What is kept on the data set (the located frames, the decoded array) refers to nothing that refers
+    # back to it: dropping it frees the mapped file and the array without waiting for the cycle collector.
+    import gc
+    import weakref
+
+    ds = read_corpus("emri_small_jpeg_2k_lossless.dcm")
+    arr = ds.pixel_array
+    assert pixel_array(ds, frames=[1]).shape == (1, 64, 64)
+    ref = weakref.ref(ds)
+    gc.disable()
+    try:
+        del ds
+        assert ref() is None
+    finally:
+        gc.enable()
+    assert arr.shape == (10, 64, 64)  # the caller's array stays valid
