@@ -323,6 +323,8 @@ class Dataset:
         if d.get("file_meta") is not None:
             d["file_meta"] = d["file_meta"].copy()
         d["read_corrections"] = list(self.read_corrections)
+        d.pop("_pixel_source", None)  # the pixel caches belong to this data set's elements
+        d.pop("_pixel_array", None)
         new.__dict__.update(d)
         return new
 
@@ -455,23 +457,27 @@ class Dataset:
         return encode_dataset(self, transfer_syntax, **options)
 
     # -- pixel data (implemented in dicomkit.pixels, which needs numpy: ``pip install dicomkit[pixels]``) --
-    def pixel_array(self, **options: Any) -> Any:
-        """All frames as one numpy array shaped (frames, rows, columns, samples).
-
-        See :func:`dicomkit.pixels.pixel_array` for the options (``as_rgb``, ``frames``, ...).
+    @property
+    def pixel_array(self) -> Any:
+        """The pixel data as a numpy array, shaped and converted as pydicom 3 does: (rows, columns) for one
+        grayscale frame, (rows, columns, samples) for one colour frame, (frames, ...) in front for several;
+        YCbCr converted to RGB. The array is kept and returned again until Pixel Data or the attributes
+        that describe it change. For options (``frames``, ``as_rgb``, ``threads``) and a new array on every
+        call, see :func:`dicomkit.pixels.pixel_array`.
         """
-        from ..pixels import pixel_array
+        from ..pixels import cached_pixel_array
 
-        return pixel_array(self, **options)
+        return cached_pixel_array(self)
 
     def frame(self, index: int, **options: Any) -> Any:
-        """Frame ``index`` (0-based) as a numpy array shaped (rows, columns, samples), decoding no other frame."""
+        """Frame ``index`` (0-based) as a numpy array, (rows, columns) grayscale or (rows, columns, samples)
+        colour, decoding no other frame (options as :func:`dicomkit.pixels.frame`)."""
         from ..pixels import frame
 
         return frame(self, index, **options)
 
     def iter_frames(self, **options: Any) -> Iterator[Any]:
-        """Each frame in turn as a numpy array shaped (rows, columns, samples)."""
+        """Each frame in turn, shaped as by :meth:`frame` (options as :func:`dicomkit.pixels.iter_frames`)."""
         from ..pixels import iter_frames
 
         return iter_frames(self, **options)
