@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 from ..core.errors import DicomError
-from ..io.reader import read
+from .reading import InputError, read_input, stderr_note
 
 # The image formats written, by file name extension.
 FORMATS: dict[str, Literal["png", "jpeg"]] = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg"}
@@ -40,7 +40,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="fit inside W x H pixels, keeping the aspect ratio")
     p.add_argument("--format", choices=("png", "jpeg"), help="image format (default: from OUT's extension)")
     p.add_argument("--quality", type=int, default=90, help="JPEG quality, 1-100 (default 90)")
-    p.add_argument("-f", "--force", action="store_true", help="read files without preamble/meta (raw data sets)")
+    p.add_argument("-f", "--force", action="store_true", help="accepted for compatibility: raw data sets (no "
+                   "preamble/meta) are read by default")
+    p.add_argument("-l", "--lenient", action="store_true", help="also read files with defects (truncated values, "
+                   "invalid VRs), listing each correction")
 
 
 def _usage_error(args: argparse.Namespace) -> str | None:
@@ -85,7 +88,11 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.output)
     fmt: Literal["png", "jpeg"] = args.format or FORMATS[out.suffix.lower()]
     try:
-        ds = read(args.file, force=args.force)
+        ds = read_input(args.file, lenient=args.lenient, note=stderr_note("render"))
+    except InputError as exc:
+        print(f"dicomkit render: {exc}", file=sys.stderr)
+        return 1
+    try:
         size = (int(args.size[0]), int(args.size[1])) if args.size else None
         image = render(ds, args.frame, window=args.window, voi_index=args.voi or 0, size=size,
                        overlays=args.overlays)
