@@ -44,7 +44,7 @@ from .dimse import (
 )
 from .fsm import Event, InvalidTransition, Primitive, ProviderAbort, State
 from .handlers import RequestContext
-from .negotiation import AssociationInfo, NegotiatedContext, accept_response, negotiate
+from .negotiation import AssociationInfo, NegotiatedContext, PeerInfo, Rejection, accept_response, negotiate
 from .payload import Payload
 from .pdu import (
     AAbort,
@@ -290,7 +290,18 @@ class Association:
             self._reject(AAssociateRJ(RejectResult.REJECTED_TRANSIENT, RejectSource.SERVICE_PROVIDER_PRESENTATION,
                                       RejectReason.LOCAL_LIMIT_EXCEEDED))
             return
-        answer, info = negotiate(rq, self.ae, identity_verifier=self.ae.identity_verifier,
+        verifier, grant = self.ae.identity_verifier, None
+        if self.ae.association_check is not None:
+            try:
+                grant = self.ae.association_check(rq, self._peer_info())
+            except Rejection as exc:
+                log.info("rejecting association from %s (%s): %s", rq.calling_ae_title, self.protocol.peer_text, exc)
+                self._reject(exc.rj)
+                return
+            if grant.identity_response is not None:
+                response = grant.identity_response
+                verifier = lambda identity, request: (True, response)  # noqa: E731 - the check accepted it
+        answer, info = negotiate(rq, self.ae, identity_verifier=verifier,
                                  extended_negotiator=self.ae.extended_negotiator)
         if isinstance(answer, AAssociateRJ):
             log.info("rejecting association from %s (%s): %s", rq.calling_ae_title, self.protocol.peer_text,
@@ -298,10 +309,19 @@ class Association:
             self._reject(answer)
             return
         assert info is not None
+        if grant is not None:
+            info.authorization = grant.authorization
         self.protocol.handle(Event.EVT7, answer)  # AE-7
         self._set_info(info)
         log.info("association accepted: %s -> %s from %s, %d of %d contexts", info.peer_ae_title,
                  info.local_ae_title, self.protocol.peer_text, len(info.accepted_contexts), len(info.contexts))
+
+    def _peer_info(self) -> PeerInfo:
+        transport = self.protocol.transport
+        ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
+        if ssl_object is None:
+            return PeerInfo(self.protocol.peer, self.id)
+        return PeerInfo(self.protocol.peer, self.id, ssl_object.version(), ssl_object.getpeercert() or None)
 
     def _reject(self, rj: AAssociateRJ) -> None:
         self.protocol.handle(Event.EVT8, rj)  # AE-8
