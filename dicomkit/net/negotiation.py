@@ -9,7 +9,7 @@ PDU length and asynchronous operations window. Both sides end with an :class:`As
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -286,8 +286,9 @@ class AssociationGrant:
     authorization: object = None
 
 
-# (request, connection) -> grant; raises Rejection to answer A-ASSOCIATE-RJ. Runs before negotiate().
-AssociationCheck = Callable[[AAssociateRQ, PeerInfo], AssociationGrant]
+# (request, connection) -> grant, or an awaitable of it for a check that must wait (the association answers
+# when it is done); raises Rejection to answer A-ASSOCIATE-RJ. Runs before negotiate().
+AssociationCheck = Callable[[AAssociateRQ, PeerInfo], "AssociationGrant | Awaitable[AssociationGrant]"]
 # the request's SOP class extended negotiation items -> the items to answer with
 ExtendedNegotiator = Callable[[list[SOPClassExtendedNegotiation]], list[SOPClassExtendedNegotiation]]
 

@@ -37,7 +37,7 @@ import json
 import logging
 import socket
 import ssl
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -193,7 +193,7 @@ class AccessPolicy:
                             description=why)
         return _refuse(why, reason)
 
-    def check(self, rq: AAssociateRQ, peer: PeerInfo) -> AssociationGrant:
+    def check(self, rq: AAssociateRQ, peer: PeerInfo) -> AssociationGrant | Awaitable[AssociationGrant]:
         config = self.config
         calling = rq.calling_ae_title.strip()
         remote = config.remotes.get(calling)
@@ -216,27 +216,34 @@ class AccessPolicy:
                     raise self._alert(rq, peer, f"AE {calling!r} connected from {peer.address[0]}, not from its "
                                                 f"host {remote.host}")
         identity_item = rq.user_information.user_identity
-        identity_rq = identity_item if isinstance(identity_item, UserIdentityRQ) else None
-        identity, asserted, response = self._identity(rq, peer, identity_rq)
-        if identity is None and config.auth.dicom_identity == "required":
+        item = identity_item if isinstance(identity_item, UserIdentityRQ) else None
+        if item is not None and config.auth.dicom_identity != "off" and item.type in (
+                UserIdentityType.USERNAME_AND_PASSCODE, UserIdentityType.JWT):
+            # a password hash or a token (perhaps a JWKS fetch): in a worker thread, not in the event loop
+            return self._verified(rq, peer, item, remote, subject)
+        asserted = None
+        if item is not None and config.auth.dicom_identity != "off" and item.type == UserIdentityType.USERNAME:
+            asserted = _decode(item.primary)[:64] or None  # asserted only: recorded, grants nothing
+        if config.auth.dicom_identity == "required":
             self._refused.add(peer.association_id)
             self.auditor.record("association-rejected", requester=self._requester_of(rq, peer, asserted), outcome=4,
                                 description="a verified user identity is required", subject=asserted)
             raise _refuse("a verified user identity is required")
-        session = Session(remote, identity, asserted, identity_rq.type if identity_rq else None, peer.tls, subject)
-        return AssociationGrant(identity_response=response, authorization=session)
+        # Kerberos and SAML are not supported: no identity, no response (PS3.7 D.3.3.7.2)
+        session = Session(remote, None, asserted, item.type if item else None, peer.tls, subject)
+        return AssociationGrant(authorization=session)
 
-    def _identity(self, rq: AAssociateRQ, peer: PeerInfo, item: UserIdentityRQ | None
-                  ) -> tuple[Identity | None, str | None, bytes | None]:
-        """(verified identity, asserted user name, identity response) for the request's User Identity item."""
-        if item is None or self.config.auth.dicom_identity == "off":
-            return None, None, None
+    async def _verified(self, rq: AAssociateRQ, peer: PeerInfo, item: UserIdentityRQ, remote: RemoteAE | None,
+                        subject: str | None) -> AssociationGrant:
+        loop = asyncio.get_running_loop()
+        identity = await loop.run_in_executor(None, self._verify_identity, rq, peer, item)
+        session = Session(remote, identity, None, item.type, peer.tls, subject)
+        return AssociationGrant(identity_response=b"", authorization=session)
+
+    def _verify_identity(self, rq: AAssociateRQ, peer: PeerInfo, item: UserIdentityRQ) -> Identity:
+        """The verified identity of a username + passcode or a JWT; Rejection (audited) otherwise."""
         address = peer.address[0] if peer.address else None
         kind = item.type
-        if kind == UserIdentityType.USERNAME:
-            return None, _decode(item.primary)[:64] or None, None  # asserted only: grants nothing
-        if kind not in (UserIdentityType.USERNAME_AND_PASSCODE, UserIdentityType.JWT):
-            return None, None, None  # Kerberos, SAML: not supported; no response (PS3.7 D.3.3.7.2)
         user = _decode(item.primary)[:64] if kind == UserIdentityType.USERNAME_AND_PASSCODE else None
         try:
             if kind == UserIdentityType.USERNAME_AND_PASSCODE:
@@ -252,7 +259,7 @@ class AccessPolicy:
             self.auditor.record("association-rejected", requester=self._requester_of(rq, peer, user, kind),
                                 outcome=exc.outcome, description=str(exc), subject=user)
             raise _refuse(f"user identity not accepted: {exc}") from None
-        return identity, None, b""
+        return identity
 
     # -- after negotiation ----------------------------------------------------------------------------------
     def on_association(self, assoc: Association) -> None:
@@ -324,8 +331,50 @@ class AccessPolicy:
             asyncio.get_running_loop().run_in_executor(None, self._record_stored, requester, uids)
 
     def _record_stored(self, requester: Requester, uids: list[str]) -> None:
-        for study in self.studies_of(uids):
+        try:
+            studies = self.studies_of(uids)
+        except Exception as exc:  # the index unavailable: the stores were answered; say what is not audited
+            log.warning("%s: %d stored instance(s) not audited: %s", requester.association_id, len(uids), exc)
+            return
+        for study in studies:
             self.auditor.record("instances-stored", requester=requester, studies=[study])
+        if self.config.label_rules:
+            try:
+                self.apply_label_rules(requester.calling_ae_title, uids)
+            except Exception as exc:
+                log.warning("%s: label rules not applied: %s", requester.association_id, exc)
+
+    def apply_label_rules(self, calling_ae: str, sop_instance_uids: list[str]) -> dict[str, set[str]]:
+        """Label the studies of these instances by the configured ``[[labels.rules]]`` (calling AE, and the
+        attributes of one instance per series); returns the labels added per study."""
+        from ..core.dictionary import tag_for_keyword
+        from .auth.labels import add_labels, labels_for
+
+        if self.index is None or not self.config.label_rules:
+            return {}
+        index = self.index
+        keywords = {r.attribute for r in self.config.label_rules if r.attribute}
+        per_study: dict[str, set[str]] = {}
+        for start in range(0, len(sop_instance_uids), 500):
+            chunk = sop_instance_uids[start:start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            rows = index.query("SELECT st.study_instance_uid AS study, min(i.sop_instance_uid) AS sop FROM instances i "
+                               "JOIN series se ON se.pk = i.series_pk JOIN studies st ON st.pk = se.study_pk "
+                               f"WHERE i.sop_instance_uid IN ({marks}) GROUP BY st.study_instance_uid, se.pk", chunk)
+            for row in rows:
+                attributes: dict[str, Any] = {}
+                header = index.header(row["sop"]) if keywords else None
+                for keyword in keywords:
+                    tag = tag_for_keyword(keyword)
+                    element = (header or {}).get(f"{tag:08X}") if tag is not None else None
+                    values = element.get("Value", []) if isinstance(element, dict) else []
+                    attributes[keyword] = [v.get("Alphabetic", "") if isinstance(v, dict) else str(v) for v in values]
+                labels = labels_for(self.config.label_rules, calling_ae=calling_ae, attributes=attributes)
+                if labels:
+                    per_study.setdefault(row["study"], set()).update(labels)
+        for study, labels in per_study.items():
+            index.write(lambda db, study=study, labels=labels: add_labels(db, study, labels, source="rule"))
+        return per_study
 
     def studies_of(self, sop_instance_uids: list[str]) -> list[StudyRef]:
         """The studies (patient, SOP classes and counts) of these instances, from the index."""
@@ -440,4 +489,26 @@ class AccessPolicy:
         await asyncio.get_running_loop().run_in_executor(None, self.auditor.close)
 
 
-__all__ = ["AccessPolicy", "Session", "check_security_config", "make_auditor"]
+_LEVEL_WHERE = {"patient": "p.patient_id = ?", "study": "st.study_instance_uid = ?",
+                "series": "se.series_instance_uid = ?", "instance": "i.sop_instance_uid = ?"}
+
+
+def studies_touched(index: Index, level: str, uid: str) -> list[StudyRef]:
+    """The studies (with their patient, SOP classes and instance counts) that a deletion of ``level`` ``uid``
+    touches — what its audit message names; read before the rows go."""
+    rows = index.query(
+        "SELECT st.study_instance_uid AS study, p.patient_id AS pid, p.patient_name AS pname, "
+        "st.accession_number AS acc, i.sop_class_uid AS cls, count(*) AS n FROM instances i "
+        "JOIN series se ON se.pk = i.series_pk JOIN studies st ON st.pk = se.study_pk "
+        f"JOIN patients p ON p.pk = st.patient_pk WHERE {_LEVEL_WHERE[level]} "
+        "GROUP BY st.study_instance_uid, p.patient_id, p.patient_name, st.accession_number, i.sop_class_uid", [uid])
+    found: dict[str, StudyRef] = {}
+    for row in rows:
+        ref = found.get(row["study"]) or StudyRef(row["study"], row["pid"] or "", row["pname"] or "",
+                                                  (row["acc"],) if row["acc"] else (), {})
+        found[row["study"]] = StudyRef(ref.study_uid, ref.patient_id, ref.patient_name, ref.accession_numbers,
+                                       {**ref.sop_classes, row["cls"]: int(row["n"])})
+    return list(found.values())
+
+
+__all__ = ["AccessPolicy", "Session", "check_security_config", "make_auditor", "studies_touched"]

@@ -5,6 +5,7 @@ the logs and the audit trail hold."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import ssl
@@ -23,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from dicomkit.core.errors import AssociationRejected, NetworkError
 from dicomkit.net.negotiation import (
+    AssociationGrant,
     PeerInfo,
     PresentationContext,
     Rejection,
@@ -379,8 +381,18 @@ password = "{hash_password('alice-pw', **FAST)}"
 """)
     config = load_config(path)
     policy = AccessPolicy(config)
-    good = policy.check(_rq(UserIdentityRQ(2, b"alice", b"alice-pw")), PeerInfo(("127.0.0.1", 1), "A1"))
-    assert good.authorization.identity.name == "alice"  # type: ignore[attr-defined]
+
+    def check(identity: UserIdentityRQ) -> Any:
+        outcome = policy.check(_rq(identity), PeerInfo(("127.0.0.1", 2), "A2"))
+        if isinstance(outcome, AssociationGrant):
+            return outcome
+
+        async def wait() -> Any:
+            return await outcome
+
+        return asyncio.run(wait())
+
+    assert check(UserIdentityRQ(2, b"alice", b"alice-pw")).authorization.identity.name == "alice"
 
     @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
     @given(kind=st.integers(0, 255), primary=st.binary(max_size=200), secondary=st.binary(max_size=50),
@@ -389,8 +401,7 @@ password = "{hash_password('alice-pw', **FAST)}"
         if kind == 2 and primary.strip(b"\x00 ") == b"alice" and secondary == b"alice-pw":
             return
         try:
-            grant = policy.check(_rq(UserIdentityRQ(kind, primary, secondary, positive)),
-                                 PeerInfo(("127.0.0.1", 2), "A2"))
+            grant = check(UserIdentityRQ(kind, primary, secondary, positive))
         except Rejection:
             return
         raise AssertionError(f"an identity of type {kind} got through: {grant}")
@@ -440,3 +451,53 @@ def test_no_phi_or_secrets_in_logs_at_info(tmp_path: Path, caplog: pytest.LogCap
     for secret in (name, "Secretname", "PHI-ID-777", "alice-pw", "wrong-secret-pw", token.decode()):
         assert secret not in text, f"{secret!r} in the INFO logs"
 
+
+
+def test_label_rules_label_what_arrives(tmp_path: Path) -> None:
+    from dicomkit.server.auth.labels import Visibility, labels_of
+
+    config = _config(tmp_path, """
+[[labels.rules]]
+label = "cathlab"
+calling_ae = "CATH1"
+
+[[labels.rules]]
+label = "testhosp"
+attribute = "InstitutionName"
+value = "test*"
+""")
+    first = write(image(study="1.2.826.0.1.3680043.10.1.1"), tmp_path / "in")
+    other = image(study="1.2.826.0.1.3680043.10.1.2", series="1.2.826.0.1.3680043.10.1.2.1", patient_id="P2")
+    other.InstitutionName = "Elsewhere"
+    second = write(other, tmp_path / "in")
+    with Server(config) as server:
+        with connect("127.0.0.1", server.port, ae_title="CATH1", called_ae_title="PACS", contexts=[MR]) as assoc:
+            assert int(assoc.call(store, first).status) == 0
+        with connect("127.0.0.1", server.port, ae_title="CT1", called_ae_title="PACS", contexts=[MR]) as assoc:
+            assert int(assoc.call(store, second).status) == 0
+
+        def labels(uid: str) -> set[str]:
+            return labels_of(server.index.read(), uid)
+
+        wait_until(lambda: labels("1.2.826.0.1.3680043.10.1.1") == {"cathlab", "testhosp"}, what="rule labels")
+        _wait_audit(server, "instances-stored", 2)
+        assert labels("1.2.826.0.1.3680043.10.1.2") == set()
+        predicate, params = Visibility.of(["cathlab"]).sql("studies.pk")
+        rows = server.index.query(f"SELECT study_instance_uid AS uid FROM studies WHERE {predicate}", params)
+        assert [r["uid"] for r in rows] == ["1.2.826.0.1.3680043.10.1.1"]
+
+
+def test_pdu_size_limits_on_the_server(tmp_path: Path) -> None:
+    import socket
+    import struct
+
+    with Server(_config(tmp_path)) as server:
+        for pdu_type, length in ((0x01, 0x7FFFFFFF), (0x01, (1 << 21) + 1), (0x04, 0x7FFFFFFF)):
+            with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+                sock.sendall(struct.pack(">BBI", pdu_type, 0, length) + b"\0" * 64)
+                answer = b""
+                while len(answer) < 10 and (chunk := sock.recv(4096)):  # it never waits for the 2 GB
+                    answer += chunk
+            assert answer[:1] == b"\x07" and len(answer) == 10  # A-ABORT at once (PS3.8 9.3.8, AA-1)
+        with connect("127.0.0.1", server.port, called_ae_title="PACS") as assoc:  # and it still serves
+            assoc.call(echo)

@@ -282,3 +282,70 @@ def test_cli_audit_tail_and_search(tmp_path: Path, capsys: pytest.CaptureFixture
     assert main(["audit", "search", "--data-dir", str(tmp_path / "none")]) == 2
     assert "no audit file" in capsys.readouterr().err
     assert main(["audit", "search", "--data-dir", str(data), "--since", "yesterday-ish"]) == 2
+
+
+_RSYSLOG_CONF = """
+global(workDirectory="{dir}" maxMessageSize="64k"
+       defaultNetstreamDriverCAFile="{ca}" defaultNetstreamDriverCertFile="{cert}"
+       defaultNetstreamDriverKeyFile="{key}")
+module(load="imudp")
+module(load="imtcp")
+input(type="imudp" address="127.0.0.1" port="{udp}" name="udp" ruleset="audit")
+input(type="imtcp" address="127.0.0.1" port="{tcp}" name="tcp" ruleset="audit")
+input(type="imtcp" address="127.0.0.1" port="{tls}" name="tls" ruleset="audit" streamDriver.name="ossl"
+      streamDriver.mode="1" streamDriver.authMode="x509/certvalid")
+template(name="fields" type="list") {{
+  property(name="inputname") constant(value="|") property(name="msgid") constant(value="|")
+  property(name="app-name") constant(value="|") property(name="pri") constant(value="|")
+  property(name="msg" droplastlf="on") constant(value="\\n")
+}}
+ruleset(name="audit") {{ action(type="omfile" file="{dir}/messages.log" template="fields") }}
+"""
+
+
+@pytest.mark.interop
+def test_rsyslog_receives_every_kind_over_udp_tcp_and_tls(tmp_path: Path) -> None:
+    """Debian's rsyslog, run by the test on high ports (imudp, imtcp with octet counting, imtcp over the
+    OpenSSL stream driver with client certificates), as the collector."""
+    import glob
+
+    from ..peers import free_port, wait_listening
+
+    rsyslogd = require_tool("rsyslogd")
+    if not glob.glob("/usr/lib/*/rsyslog/lmnsd_ossl.so") + glob.glob("/usr/lib/rsyslog/lmnsd_ossl.so"):
+        pytest.skip("rsyslog's OpenSSL driver is not installed (Debian package rsyslog-openssl)")
+    certs = make_certificates(tmp_path / "certs")
+    ports = {"udp": free_port(), "tcp": free_port(), "tls": free_port()}
+    conf = tmp_path / "rsyslog.conf"
+    conf.write_text(_RSYSLOG_CONF.format(dir=tmp_path, ca=certs["ca.pem"], cert=certs["server.pem"],
+                                         key=certs["server.key"], **ports))
+    proc = subprocess.Popen([rsyslogd, "-n", "-f", str(conf), "-i", str(tmp_path / "rsyslogd.pid")],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        wait_listening(ports["tcp"], proc=proc)
+        wait_listening(ports["tls"], proc=proc)
+        sinks = [syslog_sink(f"udp://127.0.0.1:{ports['udp']}"), syslog_sink(f"tcp://127.0.0.1:{ports['tcp']}"),
+                 syslog_sink(f"tls://localhost:{ports['tls']}", ca=str(certs["ca.pem"]),
+                             cert=str(certs["client.pem"]), key=str(certs["client.key"]))]
+        kinds = _kinds()
+        with Auditor(SOURCE, sinks) as audit:
+            for event, details in kinds:
+                audit.record(event, **details)  # type: ignore[arg-type]
+            out = tmp_path / "messages.log"
+
+            def lines() -> list[str]:
+                return out.read_text(encoding="utf-8").splitlines() if out.exists() else []
+
+            wait_until(lambda: len(lines()) == 3 * len(kinds), timeout=30, what="every message in rsyslog's file")
+        received: dict[str, list[str]] = {"udp": [], "tcp": [], "tls": []}
+        for line in lines():
+            name, msgid, app, pri, msg = line.split("|", 4)
+            assert msgid == "DICOM+RFC3881" and app == "dicomkit" and int(pri) in (85, 84, 83)
+            received[name].append(msg.lstrip("\ufeff"))
+        assert all(len(v) == len(kinds) for v in received.values())
+        result = _validate(tmp_path, [m for v in received.values() for m in v])
+        assert result.returncode == 0, result.stderr
+        assert audit.dropped == 0
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -377,3 +377,51 @@ def test_dataset_attributes_for_rules() -> None:
     ds.InstitutionName = "St Mary Hospital"
     assert labels_for([LabelRule("stmary", attribute="InstitutionName", value="st mary*")], calling_ae=None,
                       attributes={"InstitutionName": str(ds.InstitutionName)}) == {"stmary"}
+
+
+def test_cli_hash_password_and_labels(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from dicomkit.cli.main import main
+    from dicomkit.server.ingest import Archive
+    from dicomkit.server.operator import import_files
+
+    from .data import files
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("s3cret!\n"))
+    assert main(["security", "hash-password", "--password-stdin"]) == 0
+    stored = capsys.readouterr().out.strip()
+    assert verify_password("s3cret!", stored) and "s3cret" not in stored
+    data = tmp_path / "data"
+    with Archive(load_config(None, {"storage.data_dir": str(data)})) as archive:
+        import_files(archive, files(tmp_path / "in", 1), workers=1)
+        uid = archive.index.studies()[0]["study_instance_uid"]
+    assert main(["security", "labels", "--data-dir", str(data), "--study", uid, "--add", "cardio", "research"]) == 0
+    assert capsys.readouterr().out.strip() == "cardio research"
+    assert main(["security", "labels", "--data-dir", str(data), "--study", uid, "--remove", "research"]) == 0
+    assert capsys.readouterr().out.strip() == "cardio"
+    assert main(["security", "labels", "--data-dir", str(data), "--study", uid, "--set"]) == 0
+    assert "no labels" in capsys.readouterr().out
+    assert main(["security", "labels", "--data-dir", str(data), "--study", uid, "--add", "Bad Label"]) == 1
+    assert "label 'Bad Label'" in capsys.readouterr().err
+    assert main(["security", "labels", "--data-dir", str(data), "--study", "9.9", "--add", "x"]) == 1
+    assert "no study 9.9" in capsys.readouterr().err
+
+
+def test_archive_delete_is_audited(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from dicomkit.cli.main import main
+    from dicomkit.server.audit.read import entries
+    from dicomkit.server.ingest import Archive
+    from dicomkit.server.operator import import_files
+
+    from .data import files
+
+    data = tmp_path / "data"
+    with Archive(load_config(None, {"storage.data_dir": str(data)})) as archive:
+        import_files(archive, files(tmp_path / "in", 3, studies=1), workers=1)
+        uid = archive.index.studies()[0]["study_instance_uid"]
+    assert main(["archive", "delete", "--data-dir", str(data), "--study", uid]) == 0
+    [entry] = [e for e in entries(data / "audit" / "audit.log") if e["event"] == "study-deleted"]
+    assert entry["studies"] == [uid] and 'EventActionCode="D"' in entry["message"]
+    assert 'NumberOfInstances="3"' in entry["message"] and 'ParticipantObjectDataLifeCycle="14"' in entry["message"]
