@@ -62,6 +62,7 @@ log = logging.getLogger("dicomkit.server.access")
 
 CALLING_AE_NOT_RECOGNIZED = 3  # PS3.8 Table 9-21, source service-user
 NO_REASON = 1
+CLOSE_TIMEOUT = 3.0  # seconds the audit destinations get to flush at shutdown
 
 
 def _refuse(message: str, reason: int = NO_REASON) -> Rejection:
@@ -486,7 +487,7 @@ class AccessPolicy:
                 await self.tls_server.close(grace=grace)
             self.tls_server = None
         self.auditor.record("application-stop")
-        await asyncio.get_running_loop().run_in_executor(None, self.auditor.close)
+        await asyncio.get_running_loop().run_in_executor(None, self.auditor.close, CLOSE_TIMEOUT)
 
 
 _LEVEL_WHERE = {"patient": "p.patient_id = ?", "study": "st.study_instance_uid = ?",

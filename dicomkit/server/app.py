@@ -132,6 +132,7 @@ class Pacs:
                 "dicomkit_index_studies": lambda: index.count("study"),
                 "dicomkit_index_stored_bytes": index.total_size,
                 "dicomkit_index_database_bytes": index.database_size,
+                "dicomkit_audit_dropped": lambda: self.policy.auditor.dropped if self.policy else 0,
             })
             self.dimse = await self.policy.listen(ae, dicom.host, dicom.port, on_association=self._on_association)
             if config.http.enabled:

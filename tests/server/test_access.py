@@ -10,6 +10,7 @@ import json
 import logging
 import ssl
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ pytest.importorskip("cryptography", reason="the security extra (cryptography) is
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+import dicomkit
 from dicomkit.core.errors import AssociationRejected, NetworkError
 from dicomkit.net.negotiation import (
     AssociationGrant,
@@ -418,14 +420,21 @@ def test_hostile_uids_through_dimse(tmp_path: Path) -> None:
         hostile = ["../../../../tmp/evil", "/etc/passwd", "1.2.3/../../x", "..", "1.2.3\\..\\x", "1.2.\x00.3",
                    "%2e%2e%2fx", "a" * 64]
         statuses = []
+        (tmp_path / "in").mkdir()
         for i, uid in enumerate(hostile):
-            ds = image(study=uid, series=uid, sop=f"1.2.826.0.1.3680043.10.55.{i}")
-            path = write(ds, tmp_path / "in", f"{i}.dcm")
+            with warnings.catch_warnings():  # values that break their VR, on purpose
+                warnings.simplefilter("ignore")
+                ds = image(study=uid, series=uid, sop=f"1.2.826.0.1.3680043.10.55.{i}")
+            path = tmp_path / "in" / f"{i}.dcm"
+            dicomkit.write(ds, path, validate=False)
             with connect("127.0.0.1", server.port, called_ae_title="PACS", contexts=[MR]) as assoc:
                 statuses.append(int(assoc.call(store, path).status))
         for blob in store_root.rglob("*"):
             assert store_root in blob.resolve().parents  # nothing was written outside the store
         assert not (tmp_path / "x").exists() and not Path("/tmp/evil").exists()
+        blobs = [b.relative_to(store_root) for b in store_root.rglob("*.dcm")]
+        assert len(blobs) == len(hostile) and all(len(b.parts) == 4 for b in blobs)  # xx/study/series/blob
+        assert all(".." not in b.parts for b in blobs)
         stored = server.index.count("instance")
         assert stored == sum(1 for s in statuses if s == 0)
 
@@ -501,3 +510,39 @@ def test_pdu_size_limits_on_the_server(tmp_path: Path) -> None:
             assert answer[:1] == b"\x07" and len(answer) == 10  # A-ABORT at once (PS3.8 9.3.8, AA-1)
         with connect("127.0.0.1", server.port, called_ae_title="PACS") as assoc:  # and it still serves
             assoc.call(echo)
+
+
+def test_a_dead_collector_shows_in_metrics_and_never_stalls_associations(tmp_path: Path) -> None:
+    import socket
+
+    from .test_serve import http_get
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    path = _config(tmp_path, f'[audit]\nsyslog = "tcp://127.0.0.1:{dead}"\nqueue = 2\n')
+    with Server(path, overrides={"http.enabled": True, "http.host": "127.0.0.1", "http.port": 0}) as server:
+        for _ in range(10):
+            with connect("127.0.0.1", server.port, called_ae_title="PACS") as assoc:
+                assoc.call(echo)
+        wait_until(lambda: server.pacs.policy.auditor.dropped > 0, what="dropped audit messages")  # type: ignore
+        assert server.http_port is not None
+        status, metrics = http_get(server.http_port, "/metrics")
+        assert status == 200
+        line = next(x for x in metrics.splitlines() if x.startswith("dicomkit_audit_dropped "))
+        assert int(float(line.split()[1])) > 0
+        assert len(_wait_audit(server, "association-accepted", 10)) == 10  # the local file has them all
+
+
+def test_start_stop_and_configuration_changes_are_audited(tmp_path: Path) -> None:
+    path = _config(tmp_path)
+    with Server(path) as server:
+        pass
+    with Server(path) as server:  # the same configuration: no alert
+        pass
+    with Server(path, overrides={"dicom.max_associations": 7}) as server:
+        pass
+    events = [(e["event"], e.get("alert")) for e in _audit(server)]
+    assert events.count(("application-start", None)) == 3 and events.count(("application-stop", None)) == 3
+    assert events.count(("security-alert", "security-configuration")) == 1
+    assert events.index(("security-alert", "security-configuration")) > 4  # at the third start

@@ -18,6 +18,7 @@ import queue
 import socket
 import ssl
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,6 +86,7 @@ class Sink:
         self.sent = 0
         self.failures = 0
         self._stop = threading.Event()
+        self._closing = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
@@ -95,7 +97,7 @@ class Sink:
 
     def offer(self, record: AuditRecord) -> bool:
         """Queue ``record``; False (and counted as dropped) when the queue is full or the sink closed."""
-        if self._stop.is_set():
+        if self._closing.is_set():
             with self._lock:
                 self.dropped += 1
             return False
@@ -109,29 +111,45 @@ class Sink:
 
     def close(self, timeout: float = 5.0) -> None:
         """Send what is queued for up to ``timeout`` seconds, then stop (the rest counts as dropped)."""
-        if self._thread is None:
-            return
+        self.begin_close()
+        self.finish_close(time.monotonic() + timeout)
+
+    def begin_close(self) -> None:
+        """Take no more records; the sender drains the queue and stops (see :meth:`finish_close`)."""
+        self._closing.set()
         with contextlib.suppress(queue.Full):
-            self.queue.put(None, timeout=timeout)
-        self._thread.join(timeout)
-        self._stop.set()
-        self._thread.join(1.0)
+            self.queue.put_nowait(None)  # wakes the sender at once when it waits on an empty queue
+
+    def finish_close(self, deadline: float) -> None:
+        """Wait for the sender until ``deadline`` (time.monotonic()), then stop it and count what is left."""
+        if self._thread is not None:
+            self._thread.join(max(deadline - time.monotonic(), 0.0))
+            self._stop.set()  # a collector still down: stop retrying
+            self._thread.join(1.0)
+            self._thread = None
         while True:
             try:
                 item = self.queue.get_nowait()
             except queue.Empty:
                 break
             if item is not None:
-                self.dropped += 1
-        self._thread = None
+                with self._lock:
+                    self.dropped += 1
         self.disconnect()
 
     def _run(self) -> None:
         backoff = 0.5
         while True:
-            item = self.queue.get()
+            try:
+                item = self.queue.get(timeout=0.5)
+            except queue.Empty:
+                if self._closing.is_set():
+                    return
+                continue
             if item is None:
-                return
+                if self._closing.is_set() and self.queue.empty():
+                    return
+                continue
             while True:
                 try:
                     self.deliver(item)

@@ -72,8 +72,15 @@ class Auditor:
         return {s.name: s.stats() for s in self.sinks}
 
     def close(self, timeout: float = 5.0) -> None:
+        """Flush every sink for up to ``timeout`` seconds in all (a collector that is down costs that long at
+        most; what it could not take is counted as dropped)."""
+        import time
+
+        deadline = time.monotonic() + timeout
         for sink in self.sinks:
-            sink.close(timeout)
+            sink.begin_close()
+        for sink in self.sinks:
+            sink.finish_close(deadline)
         self._started = False
 
     def __enter__(self) -> Auditor:
