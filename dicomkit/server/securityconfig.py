@@ -69,7 +69,7 @@ class AuthConfig:
     jwks_url: str = ""  # or a JWKS URL (fetched, cached, refreshed)
     oidc_issuer: str = ""  # or an OpenID Connect issuer (its discovery document names the JWKS)
     jwt_secret: str = ""  # HS256 secret, or "env:NAME" to read it from the environment
-    audience: str = ""  # required "aud" of tokens ("" = not checked)
+    audience: str = ""  # required "aud" of tokens ("" = tokens naming an audience are refused, RFC 7519 4.1.3)
     issuer: str = ""  # required "iss" ("" = oidc_issuer, or not checked)
     algorithms: list[str] = field(default_factory=lambda: ["RS256", "ES256"])
     leeway: float = 30.0  # seconds of clock skew accepted for exp / nbf

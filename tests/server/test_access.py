@@ -546,3 +546,30 @@ def test_start_stop_and_configuration_changes_are_audited(tmp_path: Path) -> Non
     assert events.count(("application-start", None)) == 3 and events.count(("application-stop", None)) == 3
     assert events.count(("security-alert", "security-configuration")) == 1
     assert events.index(("security-alert", "security-configuration")) > 4  # at the third start
+
+
+def test_fuzzed_calling_ae_titles_never_get_in(tmp_path: Path) -> None:
+    from hypothesis import assume
+
+    path = _config(tmp_path, '[remotes.CT1]\nhost = "127.0.0.1"\nport = 104\n', access="known")
+    policy = AccessPolicy(load_config(path))
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(title=st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), min_size=1, max_size=16))
+    def fuzz(title: str) -> None:
+        try:
+            rq = _rq(None, calling=title)
+        except NetworkError:
+            assume(False)  # not an AE title at all: the PDU codec refuses it before any policy
+        try:
+            policy.check(rq, PeerInfo(("127.0.0.1", 3), "A3"))
+        except Rejection as exc:
+            assert exc.rj.reason == 3
+            return
+        assert rq.calling_ae_title.strip() == "CT1", f"{title!r} got in"
+
+    try:
+        fuzz()
+        assert isinstance(policy.check(_rq(None, calling="CT1"), PeerInfo(("127.0.0.1", 3), "A4")), AssociationGrant)
+    finally:
+        policy.auditor.close()

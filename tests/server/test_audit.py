@@ -26,7 +26,7 @@ from dicomkit.server.audit import (
     build,
     syslog_sink,
 )
-from dicomkit.server.audit.read import Filter, parse_since, search, tail
+from dicomkit.server.audit.read import Filter, entries, parse_since, search, tail
 from dicomkit.server.audit.rnc import RncError, to_rng
 from dicomkit.services.sources import Requester
 
@@ -106,6 +106,26 @@ def test_every_kind_of_message_validates(tmp_path: Path) -> None:
     result = _validate(tmp_path, messages)
     assert result.returncode == 0, result.stderr
     assert result.stderr.count("validates") == len(messages)
+
+
+def test_hostile_text_still_makes_valid_messages(tmp_path: Path) -> None:
+    import xml.etree.ElementTree as ET
+
+    nasty = "\x00\x01<evil attr=\"x\">&amp;\ud800\uffff\x1b[31m \t\nend"
+    who = Requester(nasty[:16], "PACS", "127.0.0.1", 1, nasty, 1, nasty)
+    messages = [build("association-rejected", SOURCE, requester=who, subject=nasty, description=nasty, outcome=4),
+                build("security-alert", SOURCE, requester=who, alert="node-authentication", subject=nasty),
+                build("instances-stored", SOURCE, requester=who, studies=[StudyRef(nasty, nasty, nasty, (nasty,))])]
+    for xml in messages:
+        ET.fromstring(xml)  # well-formed
+    result = _validate(tmp_path, messages)
+    assert result.returncode == 0, result.stderr
+    sink = FileSink(tmp_path / "audit.log")
+    with Auditor(SOURCE, [sink]) as audit:  # and the local file takes them (nothing stuck, nothing dropped)
+        audit.record("association-rejected", requester=who, subject=nasty, outcome=4)
+        audit.record("login", requester=WHO)
+    assert [e["event"] for e in entries(tmp_path / "audit.log")] == ["association-rejected", "login"]
+    assert sink.dropped == 0
 
 
 def test_the_schema_refuses_broken_messages(tmp_path: Path) -> None:

@@ -178,6 +178,7 @@ def test_jwt_valid_tokens(rsa_key: rsa.RSAPrivateKey, ec_key: ec.EllipticCurvePr
     ({"aud": "someone-else"}, "audience"),
     ({"aud": None}, "audience"),
     ({"iss": "https://evil.test"}, "issuer"),
+    ({"aud": ["other", "another"]}, "audience"),
     ({"exp": None}, "claims"),
     ({"exp": "tomorrow"}, "claims"),
 ])
@@ -186,6 +187,23 @@ def test_jwt_refused_claims(rsa_key: rsa.RSAPrivateKey, change: dict[str, Any], 
     with pytest.raises(TokenError) as info:
         _validator(KeySet.from_jwks({"keys": [public_jwk(rsa_key)]})).validate(sign(claims, rsa_key, "RS256"))
     assert info.value.reason == reason
+
+
+def test_jwt_audience_unconfigured(rsa_key: rsa.RSAPrivateKey) -> None:
+    v = _validator(KeySet.from_jwks({"keys": [public_jwk(rsa_key)]}), audience=None)
+    assert v.validate(sign({k: x for k, x in _claims().items() if k != "aud"}, rsa_key, "RS256"))["sub"] == "alice"
+    with pytest.raises(TokenError) as info:  # a token meant for a named audience, and we have none
+        v.validate(sign(_claims(), rsa_key, "RS256"))
+    assert info.value.reason == "audience"
+
+
+def test_token_claims_of_the_wrong_shape_are_refused() -> None:
+    auth = Authenticator({}, AuthConfig())
+    assert auth.identity_from_claims({"sub": "x", "labels": ["cardio"]}).labels == frozenset({"cardio"})
+    for claims in ({"sub": "x", "labels": 5}, {"sub": "x", "roles": {"admin": True}}, {"sub": "x", "labels": ["Bad!"]},
+                   {"sub": 7}, {}):
+        with pytest.raises(AuthenticationError):
+            auth.identity_from_claims(claims)
 
 
 def test_jwt_refused_signatures(rsa_key: rsa.RSAPrivateKey, ec_key: ec.EllipticCurvePrivateKey) -> None:
@@ -280,11 +298,17 @@ def test_oidc_discovery(idp: tuple[str, type[_Docs]], ec_key: ec.EllipticCurvePr
     docs.documents["/realms/pacs/certs"] = {"keys": [public_jwk(ec_key, "e")]}
     config = AuthConfig(oidc_issuer=issuer, audience="dicomkit")
     auth = Authenticator.from_config({}, config)
+    assert not docs.hits  # nothing fetched before the first token
     token = sign({**_claims(iss=issuer), "exp": time.time() + 60, "iat": time.time(),
                   "preferred_username": "carol", "roles": ["uploader", "bogus"], "labels": ["cardio"]},
                  ec_key, "ES256", kid="e")
     identity = auth.token_login(token, "127.0.0.1")
     assert identity == Identity("carol", ("uploader",), frozenset({"cardio"}), "jwt")
+    assert docs.hits == ["/realms/pacs/.well-known/openid-configuration", "/realms/pacs/certs"]
+    down = Authenticator.from_config({}, AuthConfig(oidc_issuer=base + "/realms/down", audience="dicomkit"))
+    with pytest.raises(AuthenticationError) as info:  # an identity provider that is down refuses logins only
+        down.token_login(token, "127.0.0.1")
+    assert info.value.reason == "token-key"
     with pytest.raises(TokenError):
         discover(base + "/realms/other")
     docs.documents["/realms/evil/.well-known/openid-configuration"] = {"issuer": issuer, "jwks_uri": base}

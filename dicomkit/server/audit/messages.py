@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import re
 import socket
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
@@ -333,7 +334,19 @@ def build(event: str, source: Source, *, requester: Requester | None = None, stu
     lifecycle = {"instances-stored": "1", "import": "2", "export": "10", "study-deleted": "14",
                  "instances-accessed": "6", "instances-transferred": "6"}.get(event)
     _study_objects(root, studies, lifecycle)
+    for node in root.iter():  # what peers sent (user names, AE titles, descriptions) may hold anything
+        node.attrib.update({k: xml_safe(v) for k, v in node.attrib.items()})
+        if node.text:
+            node.text = xml_safe(node.text)
     return ET.tostring(root, encoding="unicode")
 
 
-__all__ = ["ALERTS", "EVENTS", "AuditError", "Code", "EventKind", "Outcome", "Source", "StudyRef", "build"]
+_NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_safe(text: str) -> str:
+    """Characters XML 1.0 cannot hold (controls, lone surrogates, U+FFFE/FFFF) as U+FFFD (XML 1.0 2.2)."""
+    return _NOT_XML.sub("\ufffd", text)
+
+
+__all__ = ["ALERTS", "EVENTS", "AuditError", "Code", "EventKind", "Outcome", "Source", "StudyRef", "build", "xml_safe"]

@@ -156,6 +156,11 @@ class Sink:
                     self.sent += 1
                     backoff = 0.5
                     break
+                except (ValueError, TypeError) as exc:  # this record cannot be sent at all: never retry it
+                    with self._lock:
+                        self.dropped += 1
+                    log.warning("audit %s: a record that cannot be encoded was dropped: %s", self.name, exc)
+                    break
                 except Exception as exc:  # a collector down, a full disk: retry, never raise into the server
                     self.failures += 1
                     self.disconnect()
@@ -247,12 +252,11 @@ class FileSink(Sink):
         self.max_bytes = max_bytes
         self.backups = max(backups, 0)
         self.fsync = fsync
-        self._file: Any = None
+        self._fd: int | None = None
 
-    def _open(self) -> Any:
+    def _open(self) -> int:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)  # audit trails hold PHI
-        return os.fdopen(fd, "a", encoding="utf-8")
+        return os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)  # audit trails hold PHI
 
     def _rotate(self) -> None:
         self.disconnect()
@@ -266,22 +270,27 @@ class FileSink(Sink):
         os.replace(self.path, self.path.with_name(f"{self.path.name}.1"))
 
     def deliver(self, record: AuditRecord) -> None:
-        line = record.to_json() + "\n"
-        if self._file is None:
-            self._file = self._open()
-        if self.max_bytes and self._file.tell() and self._file.tell() + len(line) > self.max_bytes:
-            self._rotate()
-            self._file = self._open()
-        self._file.write(line)
-        self._file.flush()
+        # one write(2) per line on an O_APPEND descriptor: lines of this process and of others appending to
+        # the same file (dicomkit audit, archive delete) never interleave
+        line = (record.to_json() + "\n").encode("utf-8", "replace")
+        if self._fd is None:
+            self._fd = self._open()
+        if self.max_bytes:
+            size = os.fstat(self._fd).st_size
+            if size and size + len(line) > self.max_bytes:
+                self._rotate()
+                self._fd = self._open()
+        view = memoryview(line)
+        while view:
+            view = view[os.write(self._fd, view):]
         if self.fsync:
-            os.fsync(self._file.fileno())
+            os.fsync(self._fd)
 
     def disconnect(self) -> None:
-        if self._file is not None:
+        if self._fd is not None:
             with contextlib.suppress(OSError):
-                self._file.close()
-            self._file = None
+                os.close(self._fd)
+            self._fd = None
 
 
 def parse_url(url: str) -> tuple[str, str, int]:

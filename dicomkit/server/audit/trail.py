@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ...services.sources import Requester
-from .messages import Outcome, Source, StudyRef, build
+from .messages import Outcome, Source, StudyRef, build, xml_safe
 from .sinks import AuditRecord, FileSink, Sink, SyslogSink, parse_url
 
 log = logging.getLogger("dicomkit.server.audit")
@@ -52,12 +52,16 @@ class Auditor:
         extra = {k: v for k, v in details.items() if k in ("alert", "sop_class", "subject") and v}
         if "destination" in details and details["destination"] is not None:
             extra["destination"] = str(details["destination"].calling_ae_title or details["destination"])
+        def clean(text: str | None) -> str | None:
+            return xml_safe(text) if text else None
+
         record = AuditRecord(event=event, time=when, outcome=int(outcome), xml=xml,
-                             user=requester.user_identity if requester else None,
-                             calling_ae=requester.calling_ae_title or None if requester else None,
-                             address=requester.address if requester else None,
-                             association=requester.association_id if requester else None,
-                             studies=tuple(r.study_uid for r in refs), extra=extra)
+                             user=clean(requester.user_identity) if requester else None,
+                             calling_ae=clean(requester.calling_ae_title) if requester else None,
+                             address=clean(requester.address) if requester else None,
+                             association=clean(requester.association_id) if requester else None,
+                             studies=tuple(xml_safe(r.study_uid) for r in refs),
+                             extra={k: xml_safe(str(v)) for k, v in extra.items()})
         self.recorded += 1
         for sink in self.sinks:
             sink.offer(record)

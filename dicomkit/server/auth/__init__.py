@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ...core.errors import DicomError
-from .jwt import KeySet, KeySource, RemoteKeySet, TokenError, TokenValidator, discover, fetch_url, key_from_pem
+from .jwt import DiscoveredKeySet, KeySet, KeySource, RemoteKeySet, TokenError, TokenValidator, fetch_url, key_from_pem
 from .labels import Visibility
 from .passwords import hash_password, verify_password
 from .ratelimit import FailureLimiter
@@ -87,15 +87,14 @@ def key_source(config: AuthConfig, fetch: Callable[[str], bytes] = fetch_url) ->
             raise DicomError(f"auth.jwt_keys: {path}: {exc}") from None
     if config.jwt_secret:
         static = static + KeySet.secret(_secret(config.jwt_secret))
-    url = config.jwks_url or None
+    remote: KeySource | None = None
     if config.oidc_issuer:
-        url, found = discover(config.oidc_issuer, fetch)
-        issuer = issuer or found
-    if url:
-        remote = RemoteKeySet(url, fetch=fetch)
-        if static.keys:
-            return _Both(static, remote), issuer
-        return remote, issuer
+        remote = DiscoveredKeySet(config.oidc_issuer, fetch=fetch)  # discovery (A.4) at the first token
+        issuer = issuer or config.oidc_issuer  # discovery insists that the document names this issuer
+    elif config.jwks_url:
+        remote = RemoteKeySet(config.jwks_url, fetch=fetch)
+    if remote is not None:
+        return (_Both(static, remote) if static.keys else remote), issuer
     return (static if static.keys else None), issuer
 
 
@@ -177,7 +176,7 @@ class Authenticator:
                 return tuple(value.split())
             if isinstance(value, list) and all(isinstance(v, str) for v in value):
                 return tuple(value)
-            return ()
+            raise AuthenticationError("token-claims", f"token claim {claim} is not a list of names", outcome=8)
 
         roles = tuple(r for r in (strings(config.roles_claim) or ()) if r in ROLES)
         if not roles:

@@ -2,8 +2,9 @@
 (RFC 7517) file or URL, or an OpenID Connect issuer's discovery document.
 
 Checked: the algorithm is one allowed by the configuration and matches the key's type (no ``none``, no
-HS256 with a public key), the signature, ``exp`` (required), ``nbf`` and ``iat`` with a leeway, ``aud`` and
-``iss`` when configured, and the ``crit`` header (none understood, so any refuses the token). Asymmetric
+HS256 with a public key), the signature, ``exp`` (required), ``nbf`` and ``iat`` with a leeway, ``iss`` when
+configured, ``aud`` (a token naming an audience is refused unless that audience is configured, RFC 7519
+4.1.3), and the ``crit`` header (none understood, so any refuses the token). Asymmetric
 signatures (RS256/384/512, ES256/384/512) use the ``cryptography`` package (the ``security`` extra);
 HS256/384/512 use the standard library.
 
@@ -242,6 +243,23 @@ class RemoteKeySet(KeySource):
                 return self._keys.candidates(kid, alg)
 
 
+class DiscoveredKeySet(KeySource):
+    """The keys of an OpenID Connect issuer: its discovery document is read on first use (not at start-up,
+    so an identity provider that is down delays logins, never the server), then its JWKS as RemoteKeySet."""
+
+    def __init__(self, issuer: str, *, fetch: Fetch = fetch_url, **options: Any) -> None:
+        self.issuer, self.fetch, self.options = issuer, fetch, options
+        self._remote: RemoteKeySet | None = None
+        self._lock = threading.Lock()
+
+    def candidates(self, kid: str | None, alg: str) -> list[Key]:
+        with self._lock:
+            if self._remote is None:
+                jwks_uri, _ = discover(self.issuer, self.fetch)
+                self._remote = RemoteKeySet(jwks_uri, fetch=self.fetch, **self.options)
+        return self._remote.candidates(kid, alg)
+
+
 def discover(issuer: str, fetch: Fetch = fetch_url) -> tuple[str, str]:
     """OpenID Connect Discovery 1.0 section 4: the issuer's ``jwks_uri`` and ``issuer`` (which must be the
     issuer asked for)."""
@@ -320,11 +338,14 @@ class TokenValidator:
             raise TokenError("not-yet-valid", "token was issued in the future (iat)")
         if self.issuer is not None and claims.get("iss") != self.issuer:
             raise TokenError("issuer", "token issuer is not the configured one")
+        aud = claims.get("aud")
         if self.audience is not None:
-            aud = claims.get("aud")
             audiences = aud if isinstance(aud, list) else [aud]
             if self.audience not in audiences:
                 raise TokenError("audience", "token is not meant for this server (aud)")
+        elif aud is not None:
+            # RFC 7519 4.1.3: a token meant for someone must be refused by whoever does not know its name
+            raise TokenError("audience", "token names an audience (aud) and none is configured (auth.audience)")
 
 
 def _verify(alg: str, key: Key, signed: bytes, signature: bytes) -> bool:
@@ -396,5 +417,5 @@ def public_jwk(key: Any, kid: str | None = None) -> dict[str, Any]:
     return out
 
 
-__all__ = ["ALGORITHMS", "Key", "KeySet", "KeySource", "RemoteKeySet", "TokenError", "TokenValidator", "discover",
-           "fetch_url", "key_from_jwk", "key_from_pem", "public_jwk", "sign"]
+__all__ = ["ALGORITHMS", "DiscoveredKeySet", "Key", "KeySet", "KeySource", "RemoteKeySet", "TokenError",
+           "TokenValidator", "discover", "fetch_url", "key_from_jwk", "key_from_pem", "public_jwk", "sign"]
