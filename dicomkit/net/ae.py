@@ -78,7 +78,8 @@ class ApplicationEntity:
     ``network_timeout`` for an idle connection, ``artim_timeout`` for the PS3.8 ARTIM timer.
 
     ``association_check`` (set as an attribute) runs on each A-ASSOCIATE-RQ before negotiation, with what is
-    known of the connection (address, TLS, client certificate): it returns an AssociationGrant or raises
+    known of the connection (address, TLS, client certificate): it returns an AssociationGrant (or an awaitable
+    of one, for a check that must wait: the association answers when it is done) or raises
     ``negotiation.Rejection`` (the server's access policy, :mod:`dicomkit.server.access`).
     """
 

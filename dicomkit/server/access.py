@@ -426,6 +426,10 @@ class AccessPolicy:
             if on_association is not None:
                 on_association(assoc)
 
+        if self.config.auth.check_ae_host:  # resolved once, at start-up, in a worker thread
+            loop = asyncio.get_running_loop()
+            for remote in self.config.remotes:
+                self._host_cache[remote.host] = await loop.run_in_executor(None, _host_addresses, remote.host)
         context = self.server_tls_context()
         tls = self.config.tls
         try:

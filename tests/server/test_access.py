@@ -573,3 +573,31 @@ def test_fuzzed_calling_ae_titles_never_get_in(tmp_path: Path) -> None:
         assert isinstance(policy.check(_rq(None, calling="CT1"), PeerInfo(("127.0.0.1", 3), "A4")), AssociationGrant)
     finally:
         policy.auditor.close()
+
+
+def test_known_ae_must_come_from_its_host(tmp_path: Path) -> None:
+    path = _config(tmp_path, """
+[auth]
+check_ae_host = true
+
+[remotes.HERE]
+host = "127.0.0.1"
+port = 104
+
+[remotes.THERE]
+host = "127.0.0.2"
+port = 104
+
+[remotes.NAMED]
+host = "localhost"
+port = 104
+""", access="known")
+    with Server(path) as server:
+        for title in ("HERE", "NAMED"):
+            with connect("127.0.0.1", server.port, ae_title=title, called_ae_title="PACS") as assoc:
+                assoc.call(echo)
+        with pytest.raises(AssociationRejected):
+            with connect("127.0.0.1", server.port, ae_title="THERE", called_ae_title="PACS"):
+                pass
+        alert = _wait_audit(server, "security-alert")[0]
+        assert "connected from 127.0.0.1, not from its host 127.0.0.2" in alert["message"]
