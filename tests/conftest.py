@@ -59,7 +59,8 @@ def corpus_params() -> list[object]:
 
 
 # The Debian package of each peer tool other than DCMTK's (.ci/run installs them).
-TOOL_PACKAGES = {"dciodvfy": "dicom3tools", "xmllint": "libxml2-utils", "openssl": "openssl"}
+TOOL_PACKAGES = {"dciodvfy": "dicom3tools", "xmllint": "libxml2-utils", "openssl": "openssl",
+                 "rsyslogd": "rsyslog"}
 
 
 def require_tool(name: str) -> str:

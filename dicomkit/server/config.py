@@ -13,6 +13,8 @@ the key named (``dicom.port: expected an integer from 0 to 65535, not 'abc'``). 
     [http]      host, port, allow_remote, enabled
     [logging]   format ("text" | "json"), level
     [remotes.TITLE]  host, port, tls, services (the AE table, see dicomkit.services.aetable)
+    [audit] [tls] [auth] [users.NAME] [[labels.rules]]  security (dicomkit.server.securityconfig,
+                docs/security.md)
 """
 
 from __future__ import annotations
@@ -30,6 +32,17 @@ from typing import Any, Literal
 from ..core.dictionary import tag_for_keyword
 from ..core.errors import DicomError
 from ..services.aetable import AETable, AETableError
+from .securityconfig import (
+    AuditConfig,
+    AuthConfig,
+    LabelRule,
+    SecurityConfigError,
+    Size,
+    TlsConfig,
+    UserEntry,
+    label_rules_from,
+    users_from_mapping,
+)
 
 Durability = Literal["full", "os"]
 Duplicates = Literal["keep-first", "overwrite"]
@@ -61,10 +74,6 @@ def parse_size(value: object, key: str) -> int:
         if m:
             return int(float(m[1]) * _UNITS[(m[2] or "").lower()])
     raise ConfigError(f"{key}: expected a size in bytes or a text such as '10 GB', not {value!r}")
-
-
-class Size(int):
-    """A number of bytes (written in TOML as an integer or as ``"10 GB"``)."""
 
 
 @dataclass
@@ -124,6 +133,11 @@ class Config:
     http: HttpConfig = field(default_factory=HttpConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     remotes: AETable = field(default_factory=AETable)
+    audit: AuditConfig = field(default_factory=AuditConfig)
+    tls: TlsConfig = field(default_factory=TlsConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
+    users: dict[str, UserEntry] = field(default_factory=dict)
+    label_rules: list[LabelRule] = field(default_factory=list)
 
     @property
     def data_dir(self) -> Path:
@@ -163,6 +177,12 @@ class Config:
                 raise ConfigError(f"index.extra_keys.{keyword}: not a keyword of the DICOM dictionary")
             if level not in LEVELS:
                 raise ConfigError(f"index.extra_keys.{keyword}: level must be one of {', '.join(LEVELS)}")
+        from .access import check_security_config
+
+        try:
+            check_security_config(self)
+        except SecurityConfigError as exc:
+            raise ConfigError(str(exc)) from None
         return self
 
 
@@ -203,9 +223,21 @@ def from_dict(data: Mapping[str, Any]) -> Config:
             except AETableError as exc:
                 raise ConfigError(str(exc)) from None
             continue
+        try:
+            if section == "users":
+                if not isinstance(values, Mapping):
+                    raise ConfigError("users: expected tables [users.NAME] with password and roles")
+                config.users = users_from_mapping(values)
+                continue
+            if section == "labels":
+                config.label_rules = label_rules_from(values)
+                continue
+        except SecurityConfigError as exc:
+            raise ConfigError(str(exc)) from None
         target = getattr(config, section, None) if section in _sections() else None
         if target is None:
-            raise ConfigError(f"{section}: unknown section (known: {', '.join(sorted(_sections()))}, remotes)")
+            raise ConfigError(f"{section}: unknown section (known: {', '.join(sorted(_sections()))}, "
+                              "remotes, users, labels)")
         if not isinstance(values, Mapping):
             raise ConfigError(f"{section}: expected a table [{section}]")
         for key, value in values.items():
@@ -214,7 +246,7 @@ def from_dict(data: Mapping[str, Any]) -> Config:
 
 
 def _sections() -> set[str]:
-    return {f.name for f in dataclasses.fields(Config) if f.name != "remotes"}
+    return {f.name for f in dataclasses.fields(Config) if f.name not in ("remotes", "users", "label_rules")}
 
 
 def set_value(config: Config, dotted: str, value: Any) -> None:
@@ -266,6 +298,12 @@ def _convert(value: Any, hint: Any, key: str) -> Any:
         if not isinstance(value, str | Path):
             raise ConfigError(f"{key}: expected a path, not {value!r}")
         return Path(value)
+    if origin is list:
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{key}: expected a list of text values")
+        return list(value)
     if origin is dict:
         if not isinstance(value, Mapping) or not all(isinstance(k, str) and isinstance(v, str)
                                                      for k, v in value.items()):

@@ -17,6 +17,8 @@ Tables (the typed key columns of each level come from :data:`.attributes.COLUMNS
     meta              key/value (e.g. the time of the last completed sweep)
     deleted_blobs     blobs whose rows were removed, until the blob is gone too
     schema_migrations version, applied_at
+    study_labels      study_pk, label, source, created_at (version 3: who sees which study,
+                      dicomkit.server.auth.labels)
 
 A migration is a list of DDL statements with ``{pk}``, ``{blob}``, ``{real}``, ``{bigint}`` and
 ``{pattern}`` in place of the dialect's words. Version 1 is made from the columns with ``since == 1``; a
@@ -155,7 +157,21 @@ def _version_1() -> list[str]:
     ]
 
 
-MIGRATIONS: dict[int, list[str]] = {1: _version_1()}
+# Version 3 (the security branch): the labels of studies. Version 2 is the server-query branch's; until it is
+# merged, migrate() skips the missing number (a database made meanwhile has versions 1 and 3 only, and one
+# made on this branch alone must be made anew once version 2 exists).
+_VERSION_3 = [
+    """CREATE TABLE study_labels (
+  study_pk {bigint} NOT NULL REFERENCES studies(pk) ON DELETE CASCADE,
+  label TEXT NOT NULL,
+  source TEXT,
+  created_at {real} NOT NULL,
+  PRIMARY KEY (study_pk, label)
+)""",
+    "CREATE INDEX study_labels_label ON study_labels (label, study_pk)",
+]
+
+MIGRATIONS: dict[int, list[str]] = {1: _version_1(), 3: _VERSION_3}
 LATEST = max(MIGRATIONS)
 
 
@@ -177,6 +193,8 @@ def migrate(db: Database) -> int:
             raise IndexError_(f"the index has schema version {before}, newer than this dicomkit knows "
                               f"({LATEST}): upgrade dicomkit")
         for version in range(before + 1, LATEST + 1):
+            if version not in MIGRATIONS:
+                continue
             with db.transaction():
                 if db.scalar("SELECT count(*) FROM schema_migrations WHERE version = ?", (version,)):
                     continue  # another process applied it first
