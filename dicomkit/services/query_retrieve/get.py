@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import ssl
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -404,12 +405,13 @@ async def get(peer: RemoteAE | Association, keys: Keys, *, output: str | os.Path
               model: InformationModel | str = "study", ae_title: str = "DICOMKIT",
               sop_classes: Iterable[str] | None = None, priority: int = Priority.MEDIUM,
               on_progress: OnProgress | None = None, cancel: asyncio.Event | None = None,
-              timeout: Timeout = DEFAULT_TIMEOUT, **ae_options: Any) -> RetrieveResult:
+              timeout: Timeout = DEFAULT_TIMEOUT, tls: ssl.SSLContext | None = None,
+              **ae_options: Any) -> RetrieveResult:
     """C-GET what ``keys`` identify from ``peer`` into ``output`` (a folder or a receiver), proposing the
     storage roles by itself (see the module documentation). ``peer`` is a
     :class:`~..aetable.RemoteAE` (host, port, AE title, TLS); given an Association instead, one C-GET is sent on
-    it (its contexts are the caller's). ``sop_classes`` skips the discovery. ``ae_options`` configure our AE
-    (``ae_title``, timeouts, ``max_pdu``)."""
+    it (its contexts are the caller's). ``sop_classes`` skips the discovery. ``tls`` overrides the entry's TLS
+    settings; ``ae_options`` configure our AE (timeouts, ``max_pdu``)."""
     identifier = make_identifier(keys)
     m = model_named(model)
     if isinstance(peer, Association):
@@ -424,13 +426,13 @@ async def get(peer: RemoteAE | Association, keys: Keys, *, output: str | os.Path
         if sop_classes is not None:
             discovery = Discovery(set(sop_classes))
         else:
-            discovery = await _discover(ae, peer, m, identifier)
+            discovery = await _discover(ae, peer, m, identifier, tls)
         plan = plan_gets(discovery, identifier, m)
         result = RetrieveResult()
         result.notes += plan.notes + ([discovery.note] if discovery is not None and discovery.note else [])
         for classes, identifiers in plan.groups:
             contexts = [PresentationContext(str(m.get_uid), [ELE, ILE]), *storage_roles(classes)]
-            async with await peer.associate(ae, contexts) as assoc:
+            async with await _associate(ae, peer, contexts, tls) as assoc:
                 for ident in identifiers if identifiers is not None else [identifier]:
                     part = await get_on(assoc, ident, output=receiver, model=m, priority=priority,
                                         on_progress=on_progress, cancel=cancel, timeout=timeout)
@@ -445,12 +447,19 @@ async def get(peer: RemoteAE | Association, keys: Keys, *, output: str | os.Path
             owned.close()
 
 
-async def _discover(ae: ApplicationEntity, peer: RemoteAE, model: InformationModel,
-                    identifier: Dataset) -> Discovery | None:
+async def _associate(ae: ApplicationEntity, peer: RemoteAE, contexts: list[PresentationContext],
+                     tls: ssl.SSLContext | None) -> Association:
+    if tls is not None:
+        return await peer.associate(ae, contexts, tls=tls)
+    return await peer.associate(ae, contexts)
+
+
+async def _discover(ae: ApplicationEntity, peer: RemoteAE, model: InformationModel, identifier: Dataset,
+                    tls: ssl.SSLContext | None = None) -> Discovery | None:
     """The classes the C-GET will send, asked over an association of its own; None when the peer cannot say."""
     contexts = [PresentationContext(str(model.find_uid), [ELE, ILE])]
     try:
-        async with await peer.associate(ae, contexts) as assoc:
+        async with await _associate(ae, peer, contexts, tls) as assoc:
             found = await discover(assoc, model, identifier)
             if len(found.classes) > MAX_CONTEXTS - 2 and found.instances is None:
                 found = await discover(assoc, model, identifier, need_instances=True)
