@@ -55,14 +55,15 @@ def _columns(query: Dataset) -> list[tuple[str, list[int]]]:
 def _cell(ds: Dataset, path: list[int]) -> str:
     target: Dataset | None = ds
     for tag in path[:-1]:
-        items = target.value(tag) if target is not None and tag in target else None
+        outer = target.get(tag) if target is not None else None
+        items = outer.value if outer is not None else None
         target = items[0] if items else None
-    if target is None or path[-1] not in target:
+    elem = target.get(path[-1]) if target is not None else None
+    if elem is None:
         return ""
-    elem = target[path[-1]]
-    if elem.vr == "SQ":
-        return f"({len(elem.value)} item{'s' if len(elem.value) != 1 else ''})"
     value = elem.value
+    if elem.vr == "SQ":
+        return f"({len(value)} item{'s' if len(value) != 1 else ''})"
     if value is None:
         return ""
     if isinstance(value, tuple | list):

@@ -540,10 +540,14 @@ class Association:
             except InvalidTransition:
                 raise self._ended or AssociationAborted("the association is no longer established") from None
             finally:
-                protocol.flush()
+                if protocol.queued >= FLUSH_BYTES:
+                    protocol.flush()
+                else:
+                    protocol.flush_soon()  # messages sent one after another share one write
             # many small messages (C-FIND matches, pending responses) must not pile up in the transport
             # faster than the peer reads them: wait here while it is above its high-water mark
-            await protocol.drain()
+            if not protocol.writable:
+                await protocol.drain()
 
     def _check_usable(self) -> None:
         if self._ended is not None:
@@ -607,6 +611,11 @@ class Association:
         return message_id, pending
 
     async def _reply(self, request: Request, pending: _Pending, timeout: float | None) -> Reply:
+        if pending.items:  # already here (a stream of responses): no timer to arm
+            item = pending.items.popleft()
+            if isinstance(item, BaseException):
+                raise item
+            return item
         try:
             async with asyncio.timeout(timeout):
                 item = await pending.get(self._loop)

@@ -110,6 +110,9 @@ class DatasetPayload:
         return self._nbytes
 
     def fragments(self, size: int) -> Iterator[bytes | memoryview]:
+        if self._nbytes <= size:  # the usual identifier or attribute list: one piece
+            yield b"".join(self._chunks)
+            return
         pending: list[bytes | memoryview] = []
         pending_len = 0
         for chunk in self._chunks:

@@ -339,17 +339,19 @@ async def discover(assoc: Association, model: InformationModel, identifier: Data
     assert out.instances is not None
     wanted = set(_values(identifier, "SOPInstanceUID")) if level is Level.IMAGE else None
     for study, one_series in series:
-        found = await _find(assoc, model, {"QueryRetrieveLevel": "IMAGE", **patient, "StudyInstanceUID": study,
-                                           "SeriesInstanceUID": one_series, "SOPInstanceUID": "",
-                                           "SOPClassUID": ""})
-        for x in found:
-            instance, sop_class = _text(x, "SOPInstanceUID"), _text(x, "SOPClassUID")
-            if wanted is not None and instance not in wanted:
-                continue
-            if not sop_class:
-                raise DicomError("the peer does not return SOPClassUID at IMAGE level")
-            out.classes.add(sop_class)
-            out.instances.append((_text(x, "PatientID") or patient_id, study, one_series, instance, sop_class))
+        query = Dataset()
+        for k, v in {"QueryRetrieveLevel": "IMAGE", **patient, "StudyInstanceUID": study,
+                     "SeriesInstanceUID": one_series, "SOPInstanceUID": "", "SOPClassUID": ""}.items():
+            setattr(query, k, v)
+        async with find(assoc, query, model=model) as matches:
+            async for x in matches:
+                instance, sop_class = _text(x, "SOPInstanceUID"), _text(x, "SOPClassUID")
+                if not sop_class:  # the first answer says it: the query is cancelled, not read to its end
+                    raise DicomError("the peer does not return SOPClassUID at IMAGE level")
+                if wanted is not None and instance not in wanted:
+                    continue
+                out.classes.add(sop_class)
+                out.instances.append((_text(x, "PatientID") or patient_id, study, one_series, instance, sop_class))
     return out
 
 

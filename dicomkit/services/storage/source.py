@@ -21,6 +21,7 @@ samples, ...) moves the choice on to the next accepted syntax.
 
 from __future__ import annotations
 
+import functools
 import mmap
 import os
 from dataclasses import dataclass
@@ -63,6 +64,7 @@ LOSSY_SYNTAXES: tuple[str, ...] = (
 _REVERSIBLE_CAPABLE = frozenset({"1.2.840.10008.1.2.4.91", "1.2.840.10008.1.2.4.203"})  # lossless when asked
 
 
+@functools.cache
 def can_transcode() -> bool:
     """Whether pixel data can be decoded and encoded here (numpy and the codec library are installed)."""
     import importlib.util
