@@ -320,7 +320,9 @@ class MppsSCP(NServiceSCP):
 
     def __init__(self, source: MppsSource | SyncMppsSource, *, strict: bool = False,
                  transfer_syntaxes: Sequence[str] | None = None) -> None:
-        super().__init__([str(SOP_CLASS), str(RETRIEVE_SOP_CLASS)], transfer_syntaxes=transfer_syntaxes)
+        from .registry import REGISTRY
+
+        super().__init__(REGISTRY.sop_classes("mpps", role="scp"), transfer_syntaxes=transfer_syntaxes)
         self.source = as_mpps_source(source)
         self.strict = strict
         self._locks: dict[str, asyncio.Lock] = {}

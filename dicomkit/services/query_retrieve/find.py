@@ -29,9 +29,11 @@ from typing import Any, cast
 
 from ...core.dataset import Dataset
 from ...core.errors import DicomError, NetworkError
+from ...net.ae import DEFAULT_TRANSFER_SYNTAXES
 from ...net.association import DEFAULT_TIMEOUT, Association, Timeout
 from ...net.dimse import CFindRQ, CFindRSP, DataSink, Priority, Request, Response
 from ...net.handlers import DimseHandler, RequestContext
+from ...net.negotiation import PresentationContext
 from ...net.payload import DatasetPayload, Payload
 from ...net.status import CANCEL, SUCCESS, Status, StatusTable
 from ..cancel import CancelRequested, CancelWatch, close_iterator
@@ -320,17 +322,18 @@ async def find_all(assoc: Association, keys: Keys, **options: Any) -> list[Datas
 
 
 def query_contexts(*models: InformationModel | str, operations: Sequence[Operation] = (Operation.FIND,),
-                   ) -> list[Any]:
-    """Presentation contexts an SCU proposes for these models and operations (uncompressed syntaxes)."""
-    from ...net.ae import DEFAULT_TRANSFER_SYNTAXES
-    from ...net.negotiation import PresentationContext
+                   ) -> list[PresentationContext]:
+    """Presentation contexts an SCU proposes for these models and operations (uncompressed syntaxes; from the
+    registry of SOP Classes)."""
+    from ..registry import REGISTRY
 
     out = []
     for m in (model_named(x) for x in models or ("study",)):
         for op in operations:
             uid = {Operation.FIND: m.find_uid, Operation.MOVE: m.move_uid, Operation.GET: m.get_uid}[op]
-            if uid is not None:
-                out.append(PresentationContext(str(uid), list(DEFAULT_TRANSFER_SYNTAXES)))
+            row = REGISTRY.get(str(uid)) if uid is not None else None
+            if row is not None and row.scu:
+                out.append(PresentationContext(row.sop_class_uid, list(DEFAULT_TRANSFER_SYNTAXES)))
     return out
 
 

@@ -112,8 +112,10 @@ class GetSCP(RetrieveSCP):
     def __init__(self, source: RetrieveSource | SyncRetrieveSource, *, storage_classes: Iterable[str] | None = None,
                  **options: Any) -> None:
         super().__init__(source, **options)
+        from ..registry import REGISTRY
+
         self.storage_classes = [str(u) for u in storage_classes] if storage_classes is not None \
-            else storage_sop_classes()
+            else REGISTRY.sop_classes("store", role="scu")
 
     def contexts(self) -> Sequence[PresentationContext]:
         """The C-GET SOP Classes, and every Storage SOP Class with the SCP role allowed to the requestor

@@ -5,9 +5,9 @@ SCU's reading of the responses.
 lists the instances from its :class:`~..sources.RetrieveSource` and hands them to :meth:`RetrieveSCP.send`
 (C-MOVE: sub-associations to the Move Destination; C-GET: the same association), which stores them through
 the storage SCU (:func:`~..storage.scu.store_files`: the instance's own transfer syntax if accepted, else a
-lossless transcode; a peer fault fails only what it concerns). Meanwhile a Pending response goes back after
-each completed sub-operation with the Number of Remaining / Completed / Failed / Warning Sub-operations
-(C.4.2.1.5; several completions between two responses are reported together). A C-CANCEL-RQ stops new
+lossless transcode; a peer fault fails only what it concerns). Meanwhile Pending responses go back with the
+Number of Remaining / Completed / Failed / Warning Sub-operations (C.4.2.1.5): after the first sub-operation,
+then at most every ``progress_interval`` (50 ms; 0: after each), with the counts of that moment. A C-CANCEL-RQ stops new
 sub-operations; the outstanding ones are answered, and the final response is Cancel 0xFE00 with the counts.
 The final response otherwise:
 
@@ -195,12 +195,13 @@ class RetrieveSCP(QueryRetrieveService, DimseHandler):
     statuses: StatusTable = GET_STATUSES
 
     def __init__(self, source: RetrieveSource | SyncRetrieveSource, *, models: Sequence[Any] = (),
-                 allow_lossy: bool = False, **options: Any) -> None:
+                 allow_lossy: bool = False, progress_interval: float = 0.05, **options: Any) -> None:
         from .levels import QUERY_RETRIEVE_MODELS
 
         super().__init__(models or QUERY_RETRIEVE_MODELS, **options)
         self.source = as_retrieve_source(source)
         self.allow_lossy = allow_lossy
+        self.progress_interval = progress_interval  # seconds between two Pending responses (0: after each)
 
     def handlers(self) -> dict[type[Request], DimseHandler]:
         raise NotImplementedError
@@ -284,6 +285,15 @@ class RetrieveSCP(QueryRetrieveService, DimseHandler):
                     if not sender.done() and tally.done != tally.reported and tally.remaining:
                         tally.reported = tally.done
                         yield self._response(request, PENDING, tally), None
+                        if self.progress_interval and not sender.done():
+                            # the next Pending response no sooner than this (PS3.4 C.4.2.1.4 leaves them to
+                            # the SCP): a peer storing fast is not held up reading one per sub-operation
+                            pause = asyncio.wait([sender], timeout=self.progress_interval)
+                            try:
+                                await (pause if cancelled else watch.wait(pause))
+                            except CancelRequested:
+                                cancelled = True
+                                stop.set()
         finally:
             if not sender.done():  # the association went away: stop the sub-operations
                 stop.set()

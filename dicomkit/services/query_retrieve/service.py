@@ -72,8 +72,12 @@ class QueryRetrieveService:
         if unknown:
             raise TypeError(f"unknown option(s) {', '.join(sorted(unknown))}; the SCP's choices are "
                             f"{', '.join(sorted(_CHOICES))}")
+        from ..registry import REGISTRY
+
         self.models = tuple(models)
-        self.sop_classes = [str(u) for u in (self._sop_class(m) for m in self.models) if u is not None]
+        wanted = {str(u) for u in (self._sop_class(m) for m in self.models) if u is not None}
+        # the SOP Classes come from the registry (one table for negotiation, help and conformance)
+        self.sop_classes = [r.sop_class_uid for r in REGISTRY.entries(role="scp") if r.sop_class_uid in wanted]
         self.transfer_syntaxes = list(transfer_syntaxes or DEFAULT_TRANSFER_SYNTAXES)
         self.supported_find = supported_find
         self.supported_retrieve = supported_retrieve

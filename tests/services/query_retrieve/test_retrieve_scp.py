@@ -360,3 +360,30 @@ def test_get_errors_are_statuses(tmp_path):
                 await until(lambda: assoc.is_established)
 
     run(go())
+
+
+def test_move_to_a_destination_over_tls(tmp_path):
+    from dicomkit.net import tls
+
+    from ...peers import make_certificates
+
+    certs = make_certificates(tmp_path / "certs")
+
+    async def go():
+        dest = ApplicationEntity("SECURE")
+        receiver = DirectoryReceiver(tmp_path / "dest")
+        dest.add_service(StorageSCP(receiver))
+        server_tls = tls.server_context(certs["server.pem"], certs["server.key"], ca=certs["ca.pem"])
+        dest_server = await dest.start_server("127.0.0.1", 0, tls=server_tls)
+        try:
+            settings = {"ca": str(certs["ca.pem"]), "cert": str(certs["client.pem"]), "key": str(certs["client.key"])}
+            table = AETable.from_mapping({"SECURE": {"host": "127.0.0.1", "port": dest_server.port, "tls": settings}})
+            async with serving(MoveSCP(MemorySource(ALL), table)) as server, await move_scu(server) as assoc:
+                result = await move(assoc, keys("STUDY", StudyInstanceUID=study_uid(0)), "SECURE")
+                assert result.status == 0 and result.completed == 6
+        finally:
+            await dest_server.close()
+            receiver.close()
+
+    run(go())
+    assert len(stored(tmp_path / "dest")) == 6
