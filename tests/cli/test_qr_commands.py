@@ -142,3 +142,21 @@ def test_commit_waits_for_the_report(pacs, tmp_path):
     assert ok.code == 0 and "1 committed, 0 failed" in ok.out, ok.err
     partly = dicomkit("commit", "127.0.0.1", port, "--aec", "PACS", held, other)
     assert partly.code == 1 and "1 committed, 1 failed" in partly.out and "No such object instance" in partly.out
+
+
+def test_store_more_classes_than_one_association_holds(tmp_path):
+    from dicomkit.core import uid
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i, sop_class in enumerate([str(u) for u in uid.storage_sop_classes(include_retired=False)][:130]):
+        instance(50, 0, i, sop_class=sop_class).save(folder / f"{i}.dcm", transfer_syntax="1.2.840.10008.1.2.1")
+    ae = ApplicationEntity("SCP")
+    receiver = DirectoryReceiver(tmp_path / "out")
+    ae.add_service(StorageSCP(receiver))
+    with ServerThread(ae, "127.0.0.1", 0) as server:
+        result = dicomkit("store", "127.0.0.1", server.port, "--aec", "SCP", folder)
+    receiver.close()
+    assert result.code == 0, result.out + result.err
+    assert "sent 130 of 130" in result.out and "2 associations were needed" in result.out
+    assert len(list((tmp_path / "out").glob("*.dcm"))) == 130

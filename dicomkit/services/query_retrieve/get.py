@@ -47,7 +47,7 @@ from ...net.payload import Payload
 from ..aetable import RemoteAE
 from ..sources import RetrieveSource, StoredObject, SyncRetrieveSource
 from ..storage.files import DirectoryReceiver
-from ..storage.scp import StorageSCP, StoreOutcome, StoreRefused, StoreTarget, storage_sop_classes
+from ..storage.scp import Receiver, StorageSCP, StoreOutcome, StoreRefused, StoreTarget
 from ..storage.scu import StoreSummary, store_files
 from ..wire import context_for
 from .find import Keys, QueryFailed, find
@@ -165,9 +165,6 @@ class _Recording:
         outcome = await self.target.commit()
         self._note(outcome)
         return outcome
-
-
-Receiver = Any  # Callable[[CStoreRQ, RequestContext], StoreTarget], e.g. a DirectoryReceiver
 
 
 class GetStorage(DimseHandler):
@@ -480,4 +477,4 @@ def received_paths(result: RetrieveResult) -> list[Path]:
 
 
 __all__ = ["COMMON_STORAGE_CLASSES", "Discovery", "GetPlan", "GetSCP", "GetStorage", "discover", "get", "get_on",
-           "plan_gets", "received_paths", "storage_roles", "storage_sop_classes"]
+           "plan_gets", "received_paths", "storage_roles"]
