@@ -272,7 +272,9 @@ async def _run_find(assoc: Association, identifier: Dataset, model: InformationM
     ctx = context_for(assoc, str(model.find_uid))
     ts = ctx.transfer_syntax
     state.request = request = CFindRQ(affected_sop_class_uid=str(model.find_uid), priority=priority)
-    replies = assoc.requests(request, context=ctx, payload=DatasetPayload(identifier, ts), timeout=timeout)
+    # the Identifier goes as written (validate=False): the SCP judges its values and answers with a status
+    replies = assoc.requests(request, context=ctx, payload=DatasetPayload(identifier, ts, validate=False),
+                             timeout=timeout)
     finished = False
     try:
         async for reply in replies:

@@ -26,6 +26,7 @@ from typing import Any
 
 from ...core.dataset import Dataset
 from ...core.dictionary import lookup
+from ...core.element import DataElement
 from ...core.errors import DicomError
 from ...core.tag import parse_tag_string
 
@@ -74,7 +75,7 @@ def _value(vr: str, text: str, spec: str) -> Any:
 def _item(ds: Dataset, tag: int, index: int, spec: str) -> Dataset:
     elem = ds.get(tag)
     if elem is None or elem.vr != "SQ":
-        ds.add_new(tag, "SQ", [])
+        _add(ds, tag, "SQ", [])
         elem = ds[tag]
     items = elem.value
     if index > 64:
@@ -114,12 +115,18 @@ def add_key(ds: Dataset, spec: str) -> Dataset:
     if vr == "SQ" and sep and text:
         raise KeyError_(f"-k {spec!r}: a sequence takes item keys (Sequence[0].Keyword=value), not a value")
     try:
-        target.add_new(tag, vr, [] if vr == "SQ" else _value(vr, text if sep else "", spec))
+        _add(target, tag, vr, [] if vr == "SQ" else _value(vr, text if sep else "", spec))
     except KeyError_:
         raise
     except DicomError as exc:
         raise KeyError_(f"-k {spec!r}: {exc}") from None
     return ds
+
+
+def _add(ds: Dataset, tag: int, vr: str, value: Any) -> None:
+    """A key as written: its value is not checked against the VR here (query forms such as ranges, wild
+    cards and ``""`` are what keys hold; the SCP judges them and answers with a status)."""
+    ds.add(DataElement(tag, vr, value, validate=False))
 
 
 def _from_mapping(ds: Dataset, data: Mapping[str, Any], where: str) -> None:
@@ -128,7 +135,7 @@ def _from_mapping(ds: Dataset, data: Mapping[str, Any], where: str) -> None:
         tag, vr = _tag_and_vr(str(name), spec)
         if vr == "SQ":
             if value in (None, "", []):
-                ds.add_new(tag, "SQ", [])
+                _add(ds, tag, "SQ", [])
                 continue
             items = value if isinstance(value, list | tuple) else [value]
             out = []
@@ -141,13 +148,10 @@ def _from_mapping(ds: Dataset, data: Mapping[str, Any], where: str) -> None:
                     out.append(sub)
                 else:
                     raise KeyError_(f"{spec}: sequence items are mappings of keys")
-            ds.add_new(tag, "SQ", out)
+            _add(ds, tag, "SQ", out)
             continue
         try:
-            if isinstance(value, str) or value is None:
-                ds.add_new(tag, vr, _value(vr, value or "", spec))
-            else:
-                ds.add_new(tag, vr, value)
+            _add(ds, tag, vr, _value(vr, value or "", spec) if isinstance(value, str) or value is None else value)
         except KeyError_:
             raise
         except DicomError as exc:

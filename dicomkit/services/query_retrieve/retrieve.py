@@ -411,7 +411,8 @@ async def run_retrieve(assoc: Association, request: Request, identifier: Dataset
     set, a C-CANCEL-RQ goes out (once) and the responses are read to their end."""
     result = RetrieveResult(requests=1, operation=request.name.replace("-RQ", ""))
     ts = context.transfer_syntax
-    replies = assoc.requests(request, context=context, payload=DatasetPayload(identifier, ts), timeout=timeout)
+    replies = assoc.requests(request, context=context, payload=DatasetPayload(identifier, ts, validate=False),
+                             timeout=timeout)
     canceller: asyncio.Task[None] | None = None
     if cancel is not None:
         async def watch() -> None:
