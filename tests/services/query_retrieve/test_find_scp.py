@@ -388,3 +388,19 @@ def test_no_find_context_is_a_clear_error():
                 await find_all(assoc, keys("STUDY", StudyInstanceUID=""), model="study")
 
     run(go())
+
+
+def test_a_stored_value_that_breaks_its_vr_fails_no_query():
+    import warnings
+
+    odd = instance(30, 0, 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        odd.StudyDate = "2024-01-15"  # not a DA: kept (with a warning), and answered as it is
+
+    async def go():
+        async with serving(FindSCP(MemorySource([odd]))) as server, await connect(server) as assoc:
+            found = await find_all(assoc, keys("STUDY", StudyInstanceUID=study_uid(30), StudyDate=""))
+            assert [str(m.StudyDate) for m in found] == ["2024-01-15"]
+
+    run(go())
