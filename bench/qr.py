@@ -11,7 +11,9 @@ Timed, as whole commands (process start-up included):
 - **C-FIND** at SERIES level answering the 10⁴ series: DCMTK ``findscu`` against dcmqrscp, then
   against our SCP (our SCP's speed), and ``dicomkit find`` against dcmqrscp (our SCU's speed);
 - **C-GET** of the CT study (1000 instances written to a fresh folder): ``getscu`` against dcmqrscp, then
-  against our SCP, and ``dicomkit get`` against dcmqrscp (which asks the SCP what will come first).
+  against our SCP, and ``dicomkit get`` against dcmqrscp — as it runs by default (it first asks the SCP which
+  SOP Classes will come: three C-FINDs against dcmqrscp, which returns no SOP Class UID, then the common
+  classes) and told the class with ``--sop-class`` (no C-FIND first, as getscu).
 
 Targets (issue 10): our SCP at least as fast as dcmqrscp; our SCU within 10% of DCMTK's. Every DCMTK tool runs
 with TCP_NODELAY=1; data are made once in bench/data/qr/. Medians of ``--rounds``.
@@ -166,8 +168,10 @@ def getscu(port: int, aec: str, out: Path) -> list[str]:
             "-k", f"StudyInstanceUID={CT_STUDY}"]
 
 
-def our_get(port: int, aec: str, out: Path) -> list[str]:
+def our_get(port: int, aec: str, out: Path, *, told: bool = False) -> list[str]:
+    """``dicomkit get``; ``told``: with ``--sop-class`` (no C-FIND first to learn the classes)."""
     return [*DICOMKIT, "get", "127.0.0.1", str(port), "--aec", aec, "--output", str(out), "--no-progress",
+            *(["--sop-class", "1.2.840.10008.5.1.4.1.1.2"] if told else []),
             "-k", "QueryRetrieveLevel=STUDY", "-k", f"StudyInstanceUID={CT_STUDY}"]
 
 
@@ -228,7 +232,7 @@ def main() -> int:
             assert count_files(work) == args.ct, f"{count_files(work)} files, not {args.ct}: {out[-800:]}"
 
         # each round runs the three commands of a row in turn: the machine's drift hits all of them alike
-        find_qr_t, find_ours_t, find_scu_t, get_qr_t, get_ours_t, get_scu_t = ([] for _ in range(6))
+        find_qr_t, find_ours_t, find_scu_t, get_qr_t, get_ours_t, get_scu_t, get_told_t = ([] for _ in range(7))
         for _ in range(args.rounds):
             find_qr_t.append(run(findscu(qr_port, "ARCHIVE")))
             find_ours_t.append(run(findscu(our_port, "DKQR")))
@@ -236,13 +240,15 @@ def main() -> int:
             get_qr_t.append(run(getscu(qr_port, "ARCHIVE", fresh()), got_all))
             get_ours_t.append(run(getscu(our_port, "DKQR", fresh()), got_all))
             get_scu_t.append(run(our_get(qr_port, "ARCHIVE", fresh()), got_all))
-        find_qr, find_ours, find_scu, get_qr, get_ours, get_scu = map(
-            statistics.median, (find_qr_t, find_ours_t, find_scu_t, get_qr_t, get_ours_t, get_scu_t))
+            get_told_t.append(run(our_get(qr_port, "ARCHIVE", fresh(), told=True), got_all))
+        find_qr, find_ours, find_scu, get_qr, get_ours, get_scu, get_told = map(
+            statistics.median, (find_qr_t, find_ours_t, find_scu_t, get_qr_t, get_ours_t, get_scu_t, get_told_t))
         rows = [
             (f"C-FIND, {args.series} matches", "findscu -> dcmqrscp", find_qr, "findscu -> dicomkit SCP", find_ours),
             (f"C-FIND, {args.series} matches", "findscu -> dcmqrscp", find_qr, "dicomkit find -> dcmqrscp", find_scu),
             (f"C-GET, {args.ct} CT instances", "getscu -> dcmqrscp", get_qr, "getscu -> dicomkit SCP", get_ours),
             (f"C-GET, {args.ct} CT instances", "getscu -> dcmqrscp", get_qr, "dicomkit get -> dcmqrscp", get_scu),
+            (f"C-GET, {args.ct} CT instances", "getscu -> dcmqrscp", get_qr, "dicomkit get --sop-class", get_told),
         ]
     finally:
         ours.stop()
@@ -251,7 +257,8 @@ def main() -> int:
     print(f"\nmedians of {args.rounds} rounds, whole commands (s); ratio = DCMTK time / dicomkit time")
     print("rounds (s): " + "; ".join(f"{name} {', '.join(f'{t:.2f}' for t in times)}" for name, times in (
         ("findscu>dcmqrscp", find_qr_t), ("findscu>dicomkit", find_ours_t), ("find>dcmqrscp", find_scu_t),
-        ("getscu>dcmqrscp", get_qr_t), ("getscu>dicomkit", get_ours_t), ("get>dcmqrscp", get_scu_t))))
+        ("getscu>dcmqrscp", get_qr_t), ("getscu>dicomkit", get_ours_t), ("get>dcmqrscp", get_scu_t),
+        ("get --sop-class>dcmqrscp", get_told_t))))
     print(f"{'work':<28} {'DCMTK':<22} {'s':>7}  {'dicomkit':<26} {'s':>7}  {'ratio':>6}")
     for work_name, a_name, a, b_name, b in rows:
         print(f"{work_name:<28} {a_name:<22} {a:7.2f}  {b_name:<26} {b:7.2f}  {a / b:6.2f}")

@@ -304,7 +304,9 @@ async def _find(assoc: Association, model: InformationModel, keys: dict[str, str
 async def discover(assoc: Association, model: InformationModel, identifier: Dataset, *,
                    need_instances: bool = False) -> Discovery:
     """Ask the peer (C-FIND on ``assoc``) which SOP Classes the C-GET of ``identifier`` will send: SOP Classes in
-    Study at STUDY level, else (or with ``need_instances``) SOPClassUID per instance at IMAGE level."""
+    Study for a PATIENT or STUDY level C-GET, SOPClassUID per instance at IMAGE level for SERIES and IMAGE ones
+    — and at IMAGE level for any C-GET with ``need_instances`` (to split one over groups of classes).
+    DicomError when the peer does not answer what is asked (the caller then offers the common classes)."""
     level = model.parse_level(_text(identifier, "QueryRetrieveLevel"))
     if level is None:
         raise DicomError("the C-GET Identifier has no usable Query/Retrieve Level")
@@ -319,7 +321,11 @@ async def discover(assoc: Association, model: InformationModel, identifier: Data
             study_keys["SOPClassesInStudy"] = ""
         studies = await _find(assoc, model, study_keys)
         classes = [set(_values(s, "SOPClassesInStudy")) for s in studies]
-        if studies and all(classes) and not need_instances:
+        if not need_instances:
+            if not studies:
+                return Discovery()
+            if not all(classes):
+                raise DicomError("the peer does not return SOPClassesInStudy at STUDY level")
             return Discovery(set().union(*classes))
         if Level.SERIES not in model.levels:
             return Discovery(set().union(*classes) if classes else set(), note="the model has no IMAGE level")
