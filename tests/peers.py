@@ -84,3 +84,55 @@ def dcmtk_has_tls() -> bool:
 def require_dcmtk_tls() -> None:
     if not dcmtk_has_tls():
         pytest.skip("this DCMTK build has no TLS support (storescu --help lists no +tls)")
+
+
+class Orthanc:
+    """A running Orthanc: its DICOM port and AE title, and its REST API on loopback (``rest("GET", "/studies")``)."""
+
+    def __init__(self, dicom_port: int, http_port: int, ae_title: str) -> None:
+        self.port = dicom_port
+        self.http_port = http_port
+        self.ae_title = ae_title
+
+    def rest(self, method: str, path: str, body: object = None, *, raw: bytes | None = None) -> object:
+        import json
+        import urllib.request
+
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        request = urllib.request.Request(f"http://127.0.0.1:{self.http_port}{path}", data=data, method=method)
+        with urllib.request.urlopen(request, timeout=60) as response:
+            text = response.read()
+        return json.loads(text) if text else None
+
+
+@contextmanager
+def orthanc(folder: Path, modalities: dict[str, tuple[str, int]] | None = None, *, ae_title: str = "ORTHANC",
+            **options: object) -> Iterator[Orthanc]:
+    """Orthanc (Debian package ``orthanc``) on loopback ports with a configuration of its own in ``folder``;
+    ``modalities`` (name -> (AE title, port) on 127.0.0.1) are the peers it knows (DicomModalities)."""
+    import json
+
+    binary = require_tool("Orthanc")
+    folder.mkdir(parents=True, exist_ok=True)
+    dicom_port, http_port = int(options.pop("DicomPort", 0)) or free_port(), free_port()  # type: ignore[call-overload]
+    config = {
+        "Name": "dicomkit-test", "StorageDirectory": str(folder / "db"), "IndexDirectory": str(folder / "db"),
+        "DicomAet": ae_title, "DicomPort": dicom_port, "HttpPort": http_port, "RemoteAccessAllowed": False,
+        "AuthenticationEnabled": False, "Plugins": [], "DicomCheckCalledAet": False, "HttpsVerifyPeers": False,
+        "DicomModalities": {name: [aet, "127.0.0.1", port] for name, (aet, port) in (modalities or {}).items()},
+        **options,
+    }
+    path = folder / "orthanc.json"
+    path.write_text(json.dumps(config))
+    proc = subprocess.Popen([binary, str(path)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        wait_listening(dicom_port, timeout=30, proc=proc)
+        wait_listening(http_port, timeout=30, proc=proc)
+        yield Orthanc(dicom_port, http_port, ae_title)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

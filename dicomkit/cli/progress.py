@@ -51,6 +51,21 @@ class Progress:
         sys.stderr.write(f"\r{self.description}: {self.done}/{self.total}  {rate:.1f} MB/s ")
         sys.stderr.flush()
 
+    def update(self, done: int, total: int | None = None) -> None:
+        """Set the count (and the total, when it becomes known): for progress reported by a peer."""
+        if total is not None and total != self.total:
+            self.total = total
+            if self._rich is not None:
+                self._rich.update(self._task, total=total)
+        step = done - self.done
+        if step > 0:
+            self.done = done - 1
+            if self._rich is not None:
+                self.done = done
+                self._rich.update(self._task, completed=done)
+            else:
+                self.advance()
+
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         if self._rich is not None:

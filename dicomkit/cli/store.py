@@ -1,4 +1,5 @@
-"""``dicomkit store``: send DICOM files to a Storage SCP over one association (like storescu)."""
+"""``dicomkit store``: send DICOM files to a Storage SCP (like storescu): over one association, or as many as
+their presentation contexts need (more than 127) or a faulty peer forces."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from ..core.errors import DicomError
 from ..io.files import Kind, walk
 from ..net import ApplicationEntity
 from ..net.association import Association
-from ..services.storage import FileInfo, StoreResult, peek, storage_contexts, store_files
+from ..net.negotiation import PresentationContext
+from ..services.storage import FileInfo, StoreResult, peek
+from ..services.storage.scu import store_all
 from .netopts import add_peer_arguments, add_tls_arguments, tls_context
 from .progress import Progress
 
@@ -22,6 +25,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-r", "--recursive", action="store_true", help="include files in subfolders")
     p.add_argument("--async-ops", type=int, default=1, metavar="N",
                    help="propose N outstanding C-STOREs (asynchronous operations window, 0 = unlimited)")
+    p.add_argument("--allow-lossy", action="store_true",
+                   help="compress lossily when the peer accepts only lossy syntaxes for an object (a new SOP "
+                        "Instance UID); by default only lossless transcoding is done")
     p.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
     p.add_argument("-v", "--verbose", action="store_true", help="print one line per file")
     add_tls_arguments(p, server=False)
@@ -30,11 +36,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 async def _store(args: argparse.Namespace, files: list[FileInfo]) -> int:
     ae = ApplicationEntity(args.aet, connect_timeout=args.timeout, acse_timeout=args.timeout,
                            dimse_timeout=args.timeout, max_pdu=args.max_pdu, max_ops_invoked=args.async_ops)
-    contexts = storage_contexts(files)
     tls = tls_context(args, server=False)
     first = True
 
-    async def open_association() -> Association:
+    async def open_association(contexts: list[PresentationContext]) -> Association:
         nonlocal first
         assoc = await ae.associate(args.host, args.port, contexts, called_ae_title=args.aec, tls=tls)
         assert assoc.info is not None
@@ -52,7 +57,8 @@ async def _store(args: argparse.Namespace, files: list[FileInfo]) -> int:
                 how = f" ({result.conversion})" if result.conversion and result.ok else ""
                 print(f"{'sent  ' if result.ok else 'FAILED'} {result.path}: {result.text}{how}")
 
-        summary = await store_files(open_association, files, on_result=on_result)
+        # more than 127 presentation contexts: several associations, one summary
+        summary = await store_all(open_association, files, on_result=on_result, allow_lossy=args.allow_lossy)
     if not summary.associations and summary.events:
         raise DicomError(summary.events[0])
     sent, failed = summary.sent, summary.failed

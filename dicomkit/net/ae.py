@@ -25,7 +25,7 @@ from ..core.uid import (
 )
 from .association import Association
 from .dimse import Request
-from .handlers import DimseHandler
+from .handlers import DimseHandler, SopClassRouter
 from .negotiation import (
     DEFAULT_MAX_PDU,
     MAX_CONTEXTS,
@@ -47,11 +47,19 @@ ContextSpec = PresentationContext | str
 
 
 class Service(Protocol):
-    """An SCP service: the contexts it supports and the handler for each request type it performs."""
+    """An SCP service: the contexts it supports and the handler for each request type it performs.
+
+    A service may also answer SOP Class Extended Negotiation (PS3.7 D.3.3.5) for its SOP Classes with a
+    method ``extended_negotiation(sop_class_uid, requested: bytes) -> bytes | None`` (None: no item in the
+    A-ASSOCIATE-AC).
+    """
 
     def contexts(self) -> Sequence[PresentationContext]: ...
 
     def handlers(self) -> dict[type[Request], DimseHandler]: ...
+
+
+ExtendedAnswer = Callable[[str, bytes], "bytes | None"]
 
 
 def _uid_of(name: str) -> str:
@@ -109,9 +117,11 @@ class ApplicationEntity:
         self.calling_ae_titles = frozenset(calling_ae_titles) if calling_ae_titles is not None else None
         self.maximum_associations = maximum_associations
         self.identity_verifier = identity_verifier
-        self.extended_negotiator = extended_negotiator
+        self.extended_negotiator: ExtendedNegotiator = extended_negotiator or self._answer_extended
         self.handlers: dict[type[Request], DimseHandler] = {}
         self._supported: list[PresentationContext] = []
+        self._routes: dict[type[Request], dict[str, DimseHandler]] = {}  # per request type: SOP Class -> handler
+        self._extended: dict[str, ExtendedAnswer] = {}
 
     # -- acceptor configuration ---------------------------------------------------------------------------
     def supported_contexts(self) -> Sequence[PresentationContext]:
@@ -122,20 +132,50 @@ class ApplicationEntity:
         """Accept ``abstract_syntax`` in these transfer syntaxes, in this order of preference."""
         ts = [str(t) for t in transfer_syntaxes] if transfer_syntaxes else list(DEFAULT_TRANSFER_SYNTAXES)
         uid = _uid_of(str(abstract_syntax))
+        for old in self._supported:
+            if old.abstract_syntax == uid:  # a second service of the class keeps the roles the first allowed
+                scu_role = scu_role if scu_role is not None else old.scu_role
+                scp_role = scp_role if scp_role is not None else old.scp_role
         self._supported = [c for c in self._supported if c.abstract_syntax != uid]
         self._supported.append(PresentationContext(uid, ts, scu_role=scu_role, scp_role=scp_role))
 
     def add_handler(self, request_type: type[Request], handler: DimseHandler) -> None:
-        """Perform requests of ``request_type`` (e.g. CStoreRQ) with ``handler``."""
+        """Perform every request of ``request_type`` (e.g. CStoreRQ) with ``handler``, whatever its SOP Class
+        (replacing what services registered for that type)."""
         self.handlers[request_type] = handler
+        self._routes.pop(request_type, None)
 
     def add_service(self, service: Service) -> None:
-        """Register an SCP service: its contexts and handlers (e.g. ``StorageSCP(...)``)."""
-        for ctx in service.contexts():
+        """Register an SCP service: its contexts and handlers (e.g. ``StorageSCP(...)``).
+
+        Services that share a request type (C-FIND of the Query/Retrieve models and of the worklist, N-ACTION
+        of several SOP Classes) each get the requests of their own SOP Classes; the last one registered for a
+        SOP Class wins it.
+        """
+        contexts = list(service.contexts())
+        for ctx in contexts:
             self.add_supported_context(ctx.abstract_syntax, ctx.transfer_syntaxes, scu_role=ctx.scu_role,
                                        scp_role=ctx.scp_role)
+        answer = getattr(service, "extended_negotiation", None)
+        if answer is not None:
+            for ctx in contexts:
+                self._extended[ctx.abstract_syntax] = answer
         for request_type, handler in service.handlers().items():
-            self.add_handler(request_type, handler)
+            routes = self._routes.setdefault(request_type, {})
+            for ctx in contexts:
+                routes[ctx.abstract_syntax] = handler
+            distinct = {id(h): h for h in routes.values()}
+            self.handlers[request_type] = handler if len(distinct) == 1 else SopClassRouter(routes)
+
+    def _answer_extended(self, items: list[SOPClassExtendedNegotiation]) -> list[SOPClassExtendedNegotiation]:
+        """The default extended negotiator: each item answered by the service of its SOP Class, if it has one."""
+        out = []
+        for item in items:
+            answer = self._extended.get(item.sop_class_uid)
+            reply = answer(item.sop_class_uid, bytes(item.application_information)) if answer is not None else None
+            if reply is not None:
+                out.append(SOPClassExtendedNegotiation(item.sop_class_uid, reply))
+        return out
 
     # -- requestor -----------------------------------------------------------------------------------------
     async def associate(self, host: str, port: int, contexts: Iterable[ContextSpec] | None = None, *,

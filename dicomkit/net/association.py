@@ -38,6 +38,7 @@ from .dimse import (
     DiscardSink,
     MemorySink,
     MessageAssembler,
+    NEventReportRQ,
     Request,
     Response,
     command_fragments,
@@ -392,7 +393,10 @@ class Association:
         response_class = RESPONSE_FOR.get(type(message))
         if handler is None or response_class is None:
             rc.failure = _failure(message, UNRECOGNIZED_OPERATION, f"{message.name} is not supported here")
-        elif not ctx.local_scp:
+        elif not ctx.local_scp and not isinstance(message, NEventReportRQ):
+            # N-EVENT-REPORT goes the other way: the SCP of a SOP Class reports to its SCU (PS3.7 10.1.1), on
+            # the association of the request or on one the SCP opens (PS3.4 J.3.3, with or without role
+            # selection in practice): any accepted context of the SOP Class may carry it.
             rc.failure = _failure(message, SOP_CLASS_NOT_SUPPORTED,
                                   "the SCP role was not negotiated for this presentation context")
         if not message.has_dataset:
@@ -536,7 +540,14 @@ class Association:
             except InvalidTransition:
                 raise self._ended or AssociationAborted("the association is no longer established") from None
             finally:
-                protocol.flush()
+                if protocol.queued >= FLUSH_BYTES:
+                    protocol.flush()
+                else:
+                    protocol.flush_soon()  # messages sent one after another share one write
+            # many small messages (C-FIND matches, pending responses) must not pile up in the transport
+            # faster than the peer reads them: wait here while it is above its high-water mark
+            if not protocol.writable:
+                await protocol.drain()
 
     def _check_usable(self) -> None:
         if self._ended is not None:
@@ -600,6 +611,11 @@ class Association:
         return message_id, pending
 
     async def _reply(self, request: Request, pending: _Pending, timeout: float | None) -> Reply:
+        if pending.items:  # already here (a stream of responses): no timer to arm
+            item = pending.items.popleft()
+            if isinstance(item, BaseException):
+                raise item
+            return item
         try:
             async with asyncio.timeout(timeout):
                 item = await pending.get(self._loop)
@@ -623,6 +639,8 @@ class Association:
         if self.info is None:
             raise AssociationAborted("the association is not established")
         ctx = self.info.find_context(str(sop_class)) if sop_class else None
+        if ctx is None and sop_class and isinstance(request, NEventReportRQ):
+            ctx = self.info.find_context(str(sop_class), as_scu=False)  # the SCP reports (PS3.7 10.1.1)
         if ctx is None:
             raise DimseError(f"no accepted presentation context for {UID(str(sop_class)).name}")
         return ctx

@@ -15,9 +15,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .dimse import DataSink, MemorySink, Request, Response
+from .dimse import RESPONSE_FOR, CEchoRSP, DataSink, MemorySink, Request, Response
 from .negotiation import NegotiatedContext
 from .payload import Payload
+from .status import SOP_CLASS_NOT_SUPPORTED, Status
 
 if TYPE_CHECKING:
     from .association import Association
@@ -93,4 +94,36 @@ class SingleResponse(DimseHandler):
         yield await self.handle(request, data, rc), None
 
 
-__all__ = ["DimseHandler", "RequestContext", "SingleResponse"]
+class SopClassRouter(DimseHandler):
+    """One handler per SOP Class for one kind of request: several services share a request type (C-FIND for
+    the Query/Retrieve models and the Modality Worklist, N-ACTION for Storage Commitment and others, ...).
+    The request goes to the handler registered for its presentation context's abstract syntax; a request on
+    a context no handler claims is refused (0x0122 SOP Class not supported)."""
+
+    def __init__(self, routes: dict[str, DimseHandler] | None = None) -> None:
+        self.routes: dict[str, DimseHandler] = dict(routes or {})
+
+    def route(self, rc: RequestContext) -> DimseHandler | None:
+        return self.routes.get(rc.context.abstract_syntax)
+
+    def data_sink(self, request: Request, rc: RequestContext) -> DataSink:
+        handler = self.route(rc)
+        return handler.data_sink(request, rc) if handler is not None else MemorySink(limit=0)
+
+    def handle_now(self, request: Request, data: DataSink | None, rc: RequestContext) -> Response | None:
+        handler = self.route(rc)
+        return handler.handle_now(request, data, rc) if handler is not None else None
+
+    async def responses(self, request: Request, data: DataSink | None,
+                        rc: RequestContext) -> AsyncIterator[tuple[Response, Payload | None]]:
+        handler = self.route(rc)
+        if handler is None:
+            cls = RESPONSE_FOR.get(type(request), CEchoRSP)
+            yield cls(status=Status(SOP_CLASS_NOT_SUPPORTED),
+                      error_comment=f"no {request.name} service for this SOP Class"), None
+            return
+        async for item in handler.responses(request, data, rc):
+            yield item
+
+
+__all__ = ["DimseHandler", "RequestContext", "SingleResponse", "SopClassRouter"]

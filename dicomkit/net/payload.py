@@ -94,12 +94,14 @@ class FilePayload:
 class DatasetPayload:
     """A Dataset encoded on the fly by the core writer (element bytes read from a file are not copied)."""
 
-    def __init__(self, ds: Dataset, transfer_syntax: str) -> None:
+    def __init__(self, ds: Dataset, transfer_syntax: str, *, validate: bool = True) -> None:
+        """``validate=False`` sends values assigned through the API even when they break their VR (a C-FIND
+        Identifier goes as the user wrote it: the SCP judges it and answers with a status)."""
         self.transfer_syntax = str(transfer_syntax)
         if ds.is_partial:
             raise DicomError("this data set was read with stop_before_pixels; it cannot be sent without its "
                              "Pixel Data")
-        chunks, deflated = iter_dataset_chunks(ds, self.transfer_syntax)
+        chunks, deflated = iter_dataset_chunks(ds, self.transfer_syntax, validate=validate)
         if deflated:
             chunks = [deflate(b"".join(chunks))]
         self._chunks = chunks
@@ -110,6 +112,9 @@ class DatasetPayload:
         return self._nbytes
 
     def fragments(self, size: int) -> Iterator[bytes | memoryview]:
+        if self._nbytes <= size:  # the usual identifier or attribute list: one piece
+            yield b"".join(self._chunks)
+            return
         pending: list[bytes | memoryview] = []
         pending_len = 0
         for chunk in self._chunks:

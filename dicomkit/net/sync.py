@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import threading
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Iterator
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from .ae import ApplicationEntity, ContextSpec, Server
@@ -86,6 +86,30 @@ class SyncAssociation:
             return await operation(self.association, *args, **kwargs)
 
         return self._runner.run(run())
+
+    def iterate(self, operation: Callable[Concatenate[Association, P], AsyncIterator[T]], *args: P.args,
+                **kwargs: P.kwargs) -> Iterator[T]:
+        """Run an async iterator that takes the association first (``for match in assoc.iterate(find, q)``),
+        one item at a time; leaving the loop early closes it (a C-FIND is then cancelled)."""
+        agen = operation(self.association, *args, **kwargs)
+
+        async def step() -> T:
+            return await agen.__anext__()
+
+        async def close() -> None:
+            aclose = getattr(agen, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+        try:
+            while True:
+                try:
+                    item = self._runner.run(step())
+                except StopAsyncIteration:
+                    return
+                yield item
+        finally:
+            self._runner.run(close())
 
     def send_request(self, request: Request, *, context: NegotiatedContext | None = None,
                      payload: Payload | None = None, timeout: Timeout = DEFAULT_TIMEOUT) -> Response:

@@ -64,6 +64,7 @@ class UpperLayerProtocol(asyncio.BufferedProtocol):
         self._last_activity = self._loop.time()
         self._out: list[bytes | memoryview] = []
         self._out_bytes = 0
+        self._flush_scheduled = False
         self._writable = asyncio.Event()
         self._writable.set()
         self._broken = False  # after an invalid PDU the byte stream cannot be trusted
@@ -195,6 +196,22 @@ class UpperLayerProtocol(asyncio.BufferedProtocol):
             transport.write(out[0])
         else:
             transport.write(b"".join(out))
+
+    def flush_soon(self) -> None:
+        """Write what is queued at the end of this turn of the event loop: messages queued one after another
+        without waiting (C-FIND matches, pending responses) go out in one write instead of one each."""
+        if not self._flush_scheduled and self._out:
+            self._flush_scheduled = True
+            self._loop.call_soon(self._scheduled_flush)
+
+    def _scheduled_flush(self) -> None:
+        self._flush_scheduled = False
+        self.flush()
+
+    @property
+    def writable(self) -> bool:
+        """False while the transport's buffer is above its high-water mark (the peer reads slower)."""
+        return self._writable.is_set()
 
     @property
     def queued(self) -> int:

@@ -9,13 +9,37 @@
         await echo(assoc)
         await store(assoc, "ct.dcm")
 
-The building blocks of the other classes: ``query_retrieve`` (Annex C: models, query plans, matching; shared
-with Annex K worklists), ``sources`` (the data source protocols the SCPs take), ``memory_source`` (sources in
-memory and over a folder), ``mpps`` (Annex F state rules) and ``commitment`` (Annex J data sets). See
-docs/services.md.
+Query/Retrieve (Annex C: ``query_retrieve`` — models, plans, matching, ``find``, ``move``, ``get``), Modality
+Worklist (Annex K: ``worklist``), MPPS (Annex F: ``mpps``), Storage Commitment (Annex J: ``commitment``), the
+DIMSE-N operations (``dimse_n``), the data source protocols the SCPs take (``sources``, ``memory_source``), the
+AE table (``aetable``) and the registry of SOP Classes (``registry``). ``find``, ``move``, ``get``,
+``worklist`` and the SCP classes are importable from here too (loaded on first use). See docs/services.md.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from .storage import store, store_files
 from .verification import echo
 
-__all__ = ["echo", "store", "store_files"]
+# name -> module, imported on first use (``dicomkit store`` never loads the Query/Retrieve code)
+_LAZY = {
+    "find": "query_retrieve.find", "find_all": "query_retrieve.find", "FindSCP": "query_retrieve.find",
+    "move": "query_retrieve.move", "MoveSCP": "query_retrieve.move",
+    "get": "query_retrieve.get", "get_on": "query_retrieve.get", "GetSCP": "query_retrieve.get",
+    "worklist": "worklist", "WorklistSCP": "worklist",
+    "MppsSCP": "mpps", "CommitmentSCP": "commitment", "request_commitment": "commitment",
+    "AETable": "aetable", "RemoteAE": "aetable", "REGISTRY": "registry",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
+
+__all__ = ["echo", "store", "store_files", *_LAZY]

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from ..core.dataset import Dataset
@@ -38,24 +38,52 @@ STUDY_UID, SERIES_UID, SOP_CLASS, SOP_INSTANCE = 0x0020000D, 0x0020000E, 0x00080
 MODALITY = 0x00080060
 
 
+# The attributes MemorySource computes (PS3.4 C.3): made for an entity only when a query asks for one of them.
+COMPUTED_TAGS = frozenset({0x00201200, 0x00201202, 0x00201204, 0x00201206, 0x00201208, 0x00201209,
+                           0x00080061, 0x00080062})
+
+
 class EntityRecord:
-    """What the evaluator reads for one entity: its own attributes first, then those of the entities above."""
+    """What the evaluator reads for one entity: its own attributes first, then those of the entities above (for
+    each, the computed attributes of PS3.4 C.3 before the instances' ones)."""
 
-    __slots__ = ("layers",)
+    __slots__ = ("computed", "generation", "nodes")
 
-    def __init__(self, layers: tuple[Dataset, ...]) -> None:
-        self.layers = layers
+    def __init__(self, nodes: tuple[_Entity, ...], computed: Callable[[_Entity], Dataset], generation: int = 0) -> None:
+        self.nodes = nodes
+        self.computed = computed
+        self.generation = generation  # the source's count of additions when it was made
+
+    @property
+    def layers(self) -> tuple[Dataset, ...]:
+        out: list[Dataset] = []
+        for node in self.nodes:
+            if node.level is not Level.IMAGE:
+                out.append(self.computed(node))
+            out.append(node.attrs)
+        return tuple(out)
 
     def get(self, key: int, default: object = None) -> object:
-        for layer in self.layers:
-            elem = layer.get(key)
+        if key.__class__ is not int:
+            for layer in self.layers:
+                elem = layer.get(key)
+                if elem is not None:
+                    return elem
+            return default
+        computed = key in COMPUTED_TAGS
+        for node in self.nodes:
+            if computed and node.level is not Level.IMAGE:
+                elem = self.computed(node)._element(key)
+                if elem is not None:
+                    return elem
+            elem = node.attrs._element(key)  # the tag lookup without key conversion: the hot path of queries
             if elem is not None:
                 return elem
         return default
 
 
 class _Entity:
-    __slots__ = ("attrs", "children", "computed", "level", "parent", "uid")
+    __slots__ = ("attrs", "children", "computed", "level", "parent", "record", "uid")
 
     def __init__(self, level: Level, uid: str, attrs: Dataset, parent: _Entity | None) -> None:
         self.level = level
@@ -64,6 +92,7 @@ class _Entity:
         self.parent = parent
         self.children: dict[str, _Entity] = {}
         self.computed: Dataset | None = None
+        self.record: EntityRecord | None = None  # made once, until an instance is added below it
 
 
 class _Instance(_Entity):
@@ -95,6 +124,7 @@ class MemorySource:
         self._studies: dict[str, _Entity] = {}
         self._series: dict[str, _Entity] = {}
         self._instances: dict[str, _Instance] = {}
+        self._stale_records = 0
         for ds in datasets:
             self.add(ds)
 
@@ -136,6 +166,7 @@ class MemorySource:
         while node is not None:
             node.computed = None
             node = node.parent
+        self._stale_records += 1
         return stored
 
     def __len__(self) -> int:
@@ -169,14 +200,16 @@ class MemorySource:
         return ds
 
     def record(self, entity: _Entity) -> EntityRecord:
-        layers: list[Dataset] = []
+        cached = entity.record
+        if cached is not None and cached.generation == self._stale_records:
+            return cached
+        nodes: list[_Entity] = []
         node: _Entity | None = entity
         while node is not None:
-            if node.level is not Level.IMAGE:
-                layers.append(self._computed(node))
-            layers.append(node.attrs)
+            nodes.append(node)
             node = node.parent
-        return EntityRecord(tuple(layers))
+        entity.record = EntityRecord(tuple(nodes), self._computed, self._stale_records)
+        return entity.record
 
     # -- executing plans -----------------------------------------------------------------------------------
     def _entities(self, level: Level) -> Iterable[_Entity]:

@@ -14,17 +14,46 @@ does not name are type 3 for both operations ("all other attributes").
 :func:`check_create` and :func:`check_set` return the :class:`Refusal` to answer (status, Error Comment,
 Error ID, offending tags), or None; :func:`apply_set` merges a Modification List. The SCP keeps the result
 in an :class:`~dicomkit.services.sources.MppsSource`.
+
+On the network (PS3.4 F.7.2): :class:`MppsSCP` performs N-CREATE and N-SET of the MPPS SOP Class (and
+N-GET of the MPPS Retrieve SOP Class) with these rules — a refusal is answered with its status, Error
+Comment, Error ID and Attribute Identifier List / Offending Element, logged, and the association goes on;
+N-SET of an instance it does not hold is 0112H No Such SOP Instance. Requests on one instance are performed
+one at a time. :func:`create_step` and :func:`set_step` are the SCU calls, :func:`step_attributes` builds the
+N-CREATE Attribute List of a modality::
+
+    uid = await create_step(assoc, step_attributes(patient_id="P1", modality="CT", station_ae="CT1"))
+    await set_step(assoc, uid, completion(series=[...]))
 """
 
 from __future__ import annotations
 
+import asyncio
+import datetime
+import inspect
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 from ..core import uid
 from ..core.dataset import Dataset
 from ..core.dictionary import tag_for_keyword
 from ..core.errors import DicomError
+from ..net.association import DEFAULT_TIMEOUT, Association, Timeout
+from .dimse_n import (
+    INVALID_SOP_INSTANCE,
+    SOP_CLASS_NOT_SUPPORTED,
+    NOutcome,
+    NRequest,
+    NResult,
+    NServiceFailed,
+    NServiceSCP,
+    n_create,
+    n_get,
+    n_set,
+)
+from .sources import DuplicateInstanceError, MppsSource, NoSuchInstanceError, SyncMppsSource, ThreadedMppsSource
 
 
 def _registered(keyword: str) -> uid.UID:
@@ -35,6 +64,7 @@ def _registered(keyword: str) -> uid.UID:
 
 
 SOP_CLASS = _registered("ModalityPerformedProcedureStep")
+RETRIEVE_SOP_CLASS = _registered("ModalityPerformedProcedureStepRetrieve")
 
 STATUS_TAG = 0x00400252  # Performed Procedure Step Status
 
@@ -269,3 +299,192 @@ def apply_set(current: Dataset, modification: Dataset) -> Dataset:
     for elem in modification:
         merged.add(elem.copy())
     return merged
+
+
+# -- the SCP (PS3.4 F.7.2) ------------------------------------------------------------------------------------
+def _outcome(refusal: Refusal) -> NOutcome:
+    return NOutcome.failure(refusal.status, refusal.comment, tags=refusal.tags, error_id=refusal.error_id)
+
+
+def as_mpps_source(source: MppsSource | SyncMppsSource) -> MppsSource:
+    if inspect.iscoroutinefunction(getattr(source, "create", None)):
+        return source  # type: ignore[return-value]
+    return ThreadedMppsSource(source)  # type: ignore[arg-type]
+
+
+class MppsSCP(NServiceSCP):
+    """The Modality Performed Procedure Step SCP over an :class:`~.sources.MppsSource` (see the module doc).
+
+    ``strict``: N-CREATE also needs the type 2 attributes of Table F.7.2-1 present (default: type 1 only,
+    as most modalities send)."""
+
+    def __init__(self, source: MppsSource | SyncMppsSource, *, strict: bool = False,
+                 transfer_syntaxes: Sequence[str] | None = None) -> None:
+        from .registry import REGISTRY
+
+        super().__init__(REGISTRY.sop_classes("mpps", role="scp"), transfer_syntaxes=transfer_syntaxes)
+        self.source = as_mpps_source(source)
+        self.strict = strict
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def _lock(self, sop_instance_uid: str) -> asyncio.Lock:
+        lock = self._locks.get(sop_instance_uid)
+        if lock is None:
+            if len(self._locks) > 4096:  # forget the idle ones
+                self._locks = {k: v for k, v in self._locks.items() if v.locked()}
+            lock = self._locks[sop_instance_uid] = asyncio.Lock()
+        return lock
+
+    async def n_create(self, req: NRequest) -> NOutcome:
+        if req.sop_class_uid != str(SOP_CLASS):
+            return NOutcome.failure(SOP_CLASS_NOT_SUPPORTED, "N-CREATE is for the MPPS SOP Class")
+        ds = req.dataset if req.dataset is not None else Dataset()
+        refusal = check_create(ds, strict=self.strict)
+        if refusal is not None:
+            return _outcome(refusal)
+        instance = req.request.affected_sop_instance_uid or str(uid.generate_uid())
+        if not uid.UID(instance).is_valid:
+            return NOutcome.failure(INVALID_SOP_INSTANCE, f"{instance[:40]!r} is not a valid UID")
+        async with self._lock(instance):
+            try:
+                await self.source.create(instance, ds, req.requester)
+            except DuplicateInstanceError:
+                return NOutcome.failure(DUPLICATE_SOP_INSTANCE, f"Performed Procedure Step {instance} exists")
+        return NOutcome(affected_sop_instance_uid=instance)
+
+    async def n_set(self, req: NRequest) -> NOutcome:
+        if req.sop_class_uid != str(SOP_CLASS):
+            return NOutcome.failure(SOP_CLASS_NOT_SUPPORTED, "N-SET is for the MPPS SOP Class")
+        instance = req.sop_instance_uid or ""
+        modification = req.dataset if req.dataset is not None else Dataset()
+        async with self._lock(instance):
+            current = await self.source.get(instance, req.requester)
+            if current is None:
+                return NOutcome.failure(NO_SUCH_SOP_INSTANCE, f"no Performed Procedure Step {instance}")
+            refusal = check_set(current, modification)
+            if refusal is not None:
+                return _outcome(refusal)
+            try:
+                await self.source.set(instance, apply_set(current, modification), req.requester)
+            except NoSuchInstanceError:
+                return NOutcome.failure(NO_SUCH_SOP_INSTANCE, f"no Performed Procedure Step {instance}")
+        return NOutcome()
+
+    async def n_get(self, req: NRequest) -> NOutcome:
+        """PS3.4 F.8 (MPPS Retrieve): the attributes asked for, or all; unknown ones listed with 0107H."""
+        instance = req.sop_instance_uid or ""
+        current = await self.source.get(instance, req.requester)
+        if current is None:
+            return NOutcome.failure(NO_SUCH_SOP_INSTANCE, f"no Performed Procedure Step {instance}")
+        asked = req.attribute_identifiers
+        if not asked:
+            return NOutcome(dataset=current)
+        out = Dataset()
+        missing = []
+        for tag in asked:
+            elem = current.get(int(tag))
+            if elem is None:
+                missing.append(int(tag))
+            else:
+                out.add(elem)
+        if missing:
+            return NOutcome(0x0107, out, attribute_identifier_list=tuple(missing))
+        return NOutcome(dataset=out)
+
+
+# -- the SCU ---------------------------------------------------------------------------------------------------
+def step_attributes(*, patient_id: str = "", patient_name: str = "", modality: str, station_ae: str,
+                    step_id: str | None = None, study_instance_uid: str | None = None, accession_number: str = "",
+                    scheduled_step_id: str = "", description: str = "", start: datetime.datetime | None = None,
+                    station_name: str = "", birth_date: str = "", sex: str = "") -> Dataset:
+    """The N-CREATE Attribute List of a step IN PROGRESS (every type 1 and type 2 attribute of Table F.7.2-1)."""
+    start = start or datetime.datetime.now()
+    ds = Dataset()
+    item = Dataset()
+    item.StudyInstanceUID = study_instance_uid or str(uid.generate_uid())
+    item.ReferencedStudySequence = []
+    item.AccessionNumber = accession_number
+    item.RequestedProcedureID = ""
+    item.RequestedProcedureDescription = ""
+    item.ScheduledProcedureStepID = scheduled_step_id
+    item.ScheduledProcedureStepDescription = ""
+    item.ScheduledProtocolCodeSequence = []
+    ds.ScheduledStepAttributesSequence = [item]
+    ds.PatientName = patient_name
+    ds.PatientID = patient_id
+    ds.PatientBirthDate = birth_date
+    ds.PatientSex = sex
+    ds.ReferencedPatientSequence = []
+    ds.PerformedProcedureStepID = step_id or start.strftime("%H%M%S%f")[:16]
+    ds.PerformedStationAETitle = station_ae
+    ds.PerformedStationName = station_name
+    ds.PerformedLocation = ""
+    ds.PerformedProcedureStepStartDate = start.strftime("%Y%m%d")
+    ds.PerformedProcedureStepStartTime = start.strftime("%H%M%S")
+    ds.PerformedProcedureStepStatus = MppsState.IN_PROGRESS.value
+    ds.PerformedProcedureStepDescription = description
+    ds.PerformedProcedureTypeDescription = ""
+    ds.ProcedureCodeSequence = []
+    ds.PerformedProcedureStepEndDate = ""
+    ds.PerformedProcedureStepEndTime = ""
+    ds.Modality = modality
+    ds.StudyID = ""
+    ds.PerformedProtocolCodeSequence = []
+    ds.PerformedSeriesSequence = []
+    return ds
+
+
+def completion(status: MppsState | str = MppsState.COMPLETED, *, series: Iterable[Dataset | dict[str, Any]] = (),
+               end: datetime.datetime | None = None) -> Dataset:
+    """The N-SET Modification List that ends a step: the status, the end date and time, the Performed Series
+    Sequence (``series`` items: data sets, or mappings of keywords such as SeriesInstanceUID, ProtocolName)."""
+    end = end or datetime.datetime.now()
+    ds = Dataset()
+    ds.PerformedProcedureStepStatus = MppsState(status).value
+    ds.PerformedProcedureStepEndDate = end.strftime("%Y%m%d")
+    ds.PerformedProcedureStepEndTime = end.strftime("%H%M%S")
+    items = []
+    for entry in series:
+        if isinstance(entry, Dataset):
+            items.append(entry)
+            continue
+        item = Dataset()
+        for keyword in ("PerformingPhysicianName", "OperatorsName", "SeriesDescription", "RetrieveAETitle"):
+            setattr(item, keyword, "")
+        item.ReferencedImageSequence = []
+        item.ReferencedNonImageCompositeSOPInstanceSequence = []
+        for keyword, value in entry.items():
+            setattr(item, keyword, value)
+        items.append(item)
+    if items:
+        ds.PerformedSeriesSequence = items
+    return ds
+
+
+async def create_step(assoc: Association, attributes: Dataset, *, sop_instance_uid: str | None = None,
+                      timeout: Timeout = DEFAULT_TIMEOUT) -> str:
+    """N-CREATE a step (PS3.4 F.7.2.1); its SOP Instance UID. :class:`~.dimse_n.NServiceFailed` on refusal."""
+    result = await n_create(assoc, str(SOP_CLASS), attributes, sop_instance_uid=sop_instance_uid or
+                            str(uid.generate_uid()), timeout=timeout)
+    result.raise_for_status()
+    assert result.affected_sop_instance_uid is not None
+    return result.affected_sop_instance_uid
+
+
+async def set_step(assoc: Association, sop_instance_uid: str, modification: Dataset, *,
+                   timeout: Timeout = DEFAULT_TIMEOUT) -> NResult:
+    """N-SET a step (PS3.4 F.7.2.2). :class:`~.dimse_n.NServiceFailed` on refusal."""
+    return (await n_set(assoc, str(SOP_CLASS), sop_instance_uid, modification, timeout=timeout)).raise_for_status()
+
+
+async def get_step(assoc: Association, sop_instance_uid: str, attributes: Iterable[int] = (), *,
+                   timeout: Timeout = DEFAULT_TIMEOUT) -> Dataset:
+    """N-GET a step (MPPS Retrieve SOP Class, PS3.4 F.8)."""
+    result = await n_get(assoc, str(RETRIEVE_SOP_CLASS), sop_instance_uid, attributes, timeout=timeout)
+    result.raise_for_status()
+    return result.dataset if result.dataset is not None else Dataset()
+
+
+__all__ = ["ATTRIBUTES", "NO_LONGER_UPDATABLE", "RETRIEVE_SOP_CLASS", "SOP_CLASS", "TRANSITIONS", "MppsAttribute",
+           "MppsSCP", "MppsState", "NServiceFailed", "Refusal", "apply_set", "check_create", "check_set",
+           "completion", "create_step", "get_step", "set_step", "state_of", "step_attributes"]

@@ -31,6 +31,8 @@ from dicomkit.services.storage import (
     store,
 )
 from dicomkit.services.storage.files import TempFiles
+from dicomkit.services.storage.scu import context_groups
+from dicomkit.services.storage.source import LOSSLESS_ALTERNATIVES
 
 from ..conftest import CORPUS, corpus_params
 from ..helpers import wait_until
@@ -97,15 +99,37 @@ def test_storage_contexts_grouping():
              FileInfo(Path("c"), "1.2.840.10008.5.1.4.1.1.2", "1.2.840.10008.1.2.4.90"),
              FileInfo(Path("d"), "1.2.840.10008.5.1.4.1.1.4", ILE),
              FileInfo(Path("e"), error="not DICOM")]
-    contexts = storage_contexts(files)
+    contexts = storage_contexts(files, alternatives=False)
     assert [(c.abstract_syntax, c.transfer_syntaxes) for c in contexts] == [
         ("1.2.840.10008.5.1.4.1.1.2", [ELE, "1.2.840.10008.1.2.2", ILE]),
         ("1.2.840.10008.5.1.4.1.1.4", [ILE, ELE]),
         ("1.2.840.10008.5.1.4.1.1.2", ["1.2.840.10008.1.2.4.90"]),
     ]
+    # with the lossless alternatives: one more context for the class with compressed files, without its own
+    with_alternatives = storage_contexts(files, alternatives=True)
+    assert with_alternatives[:3] == contexts
+    assert [(c.abstract_syntax, c.transfer_syntaxes) for c in with_alternatives[3:]] == [
+        ("1.2.840.10008.5.1.4.1.1.2", [ts for ts in LOSSLESS_ALTERNATIVES if ts != "1.2.840.10008.1.2.4.90"])]
     too_many = [FileInfo(Path(str(i)), f"1.2.3.{i}", ELE) for i in range(128)]
     with pytest.raises(NetworkError, match="several runs"):
         storage_contexts(too_many)
+
+
+def test_context_groups_keep_classes_whole_and_fit_one_association():
+    files = [FileInfo(Path(f"{i}"), f"1.2.3.{i % 150}", ELE if i % 2 else "1.2.840.10008.1.2.4.90")
+             for i in range(300)]
+    files.append(FileInfo(Path("broken"), error="not DICOM"))
+    groups = context_groups(files, alternatives=True)
+    assert len(groups) > 2
+    seen: set[str] = set()
+    for contexts, items in groups:
+        assert 0 < len(contexts) <= 127
+        classes = {c.abstract_syntax for c in contexts}
+        assert not classes & seen  # a class lives in one group only
+        seen |= classes
+        assert all(i.error or i.sop_class_uid in classes for i in items)
+    assert sum(len(items) for _, items in groups) == len(files)
+    assert groups[0][1][0].path == Path("broken")  # unreadable files go with the first group
 
 
 @pytest.mark.parametrize("path", corpus_params())
@@ -142,8 +166,12 @@ def test_store_source_payloads(tmp_path):
     assert ELE in compressed.candidate_syntaxes()
     plain = dicomkit.read(b"".join(bytes(f) for f in compressed.payload(ELE).fragments(4096)), force=True)
     assert (plain.pixel_array == dicomkit.read(CORPUS / "JPEG-LL.dcm").pixel_array).all()
-    with pytest.raises(UnsupportedTransferSyntaxError, match="compression"):
-        source.payload("1.2.840.10008.1.2.4.80")  # native -> compressed is not done on the fly
+    with pytest.raises(UnsupportedTransferSyntaxError, match="lossy"):
+        source.payload("1.2.840.10008.1.2.4.50")  # lossy compression only when allowed
+    lossless = source.payload("1.2.840.10008.1.2.4.80")  # native -> JPEG-LS lossless, on the fly
+    head = part10_header(source.sop_class_uid, source.sop_instance_uid, "1.2.840.10008.1.2.4.80")
+    back = dicomkit.read(head + b"".join(bytes(f) for f in lossless.fragments(1 << 16)))
+    assert (back.pixel_array == dicomkit.read(path).pixel_array).all()
 
 
 def test_temp_files_are_made_ahead_and_removed(tmp_path):

@@ -19,7 +19,7 @@ from functools import cached_property
 
 from ...core import uid
 from ...core.dictionary import keyword_for_tag, tag_for_keyword
-from ...core.errors import InvalidTagError
+from ...core.errors import DicomError, InvalidTagError
 from ._attribute_levels import ATTRIBUTE_LEVELS
 
 
@@ -407,6 +407,30 @@ def sop_classes(operation: Operation | None = None, *, include_retired: bool = T
         if (operation is None or op is operation) and (include_retired or not model.retired):
             out.append(uid.UID(text))
     return out
+
+
+class UnknownModelError(DicomError, ValueError):
+    """A name that is not one of the information models."""
+
+
+MODEL_NAMES: dict[str, InformationModel] = {
+    "patient": PATIENT_ROOT, "study": STUDY_ROOT, "patient-study": PATIENT_STUDY_ONLY, "worklist": MODALITY_WORKLIST,
+}
+
+
+def model_named(model: InformationModel | str) -> InformationModel:
+    """A model by its command-line name (``patient``, ``study``, ``patient-study``, ``worklist``), its name
+    (``Study Root``) or any of its SOP Class UIDs; ValueError (a DicomError) naming the choices otherwise."""
+    if isinstance(model, InformationModel):
+        return model
+    text = str(model).strip()
+    found = MODEL_NAMES.get(text.lower()) or next((m for m in MODELS if m.name.lower() == text.lower()), None)
+    if found is None:
+        by_uid = model_for_sop_class(text)
+        found = by_uid[0] if by_uid else None
+    if found is None:
+        raise UnknownModelError(f"unknown information model {model!r}; choose {', '.join(MODEL_NAMES)}")
+    return found
 
 
 def keyword(tag: int) -> str:

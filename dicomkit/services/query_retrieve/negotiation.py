@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from typing import ClassVar, TypeVar
 
+from ...net.pdu import SOPClassExtendedNegotiation
 from .levels import MODALITY_WORKLIST, Operation, model_for_sop_class
 
 _T = TypeVar("_T", bound="_Flags")
@@ -145,3 +146,17 @@ def answer(sop_class_uid: str, requested: bytes | bytearray | memoryview, *,
     if isinstance(offered, FindOptions):
         return offered.accepted(find).to_bytes()
     return offered.accepted(retrieve).to_bytes()
+
+
+def offer(sop_class_uid: str, options: Options) -> SOPClassExtendedNegotiation:
+    """The A-ASSOCIATE-RQ item proposing ``options`` for a SOP Class (for ``ApplicationEntity.associate``'s
+    ``extended_negotiation``)."""
+    return SOPClassExtendedNegotiation(str(sop_class_uid), options.to_bytes())
+
+
+def accepted(info: object, sop_class_uid: str) -> Options | None:
+    """What the A-ASSOCIATE-AC accepted for a SOP Class (an :class:`~dicomkit.net.AssociationInfo`), or None."""
+    for item in getattr(info, "extended_negotiation", ()):
+        if item.sop_class_uid == str(sop_class_uid):
+            return parse(sop_class_uid, item.application_information)
+    return None

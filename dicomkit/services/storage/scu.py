@@ -1,11 +1,16 @@
 """The Storage SCU (PS3.4 B.2): C-STORE one object, or a batch of files over as many associations as it takes.
 
 :func:`store` sends one object on an established association, choosing the accepted context for it
-(see ``source``). :func:`store_files` sends many: it proposes the contexts they need
-(:func:`storage_contexts`), keeps the negotiated asynchronous operations window full, reads the next file
-while earlier requests wait, and does not let one peer fault lose the rest of the batch — a request that
+(see ``source``: its own syntax, else a lossless transcode, else that object fails with the reason).
+:func:`store_files` sends many: it keeps the negotiated asynchronous operations window full, reads the next
+file while earlier requests wait, and does not let one peer fault lose the rest of the batch — a request that
 gets no response within the DIMSE timeout fails alone ("no response within N s"), a peer that aborts
 mid-batch fails nothing that it did not refuse; a new association is opened and the remaining files go on.
+:func:`store_all` is the same for a batch whose SOP Classes and transfer syntaxes need more than the 128
+presentation contexts of one association (PS3.8 9.3.2.2): it proposes the contexts the objects need
+(:func:`context_groups`), one group per association, and merges the outcomes — the caller sees one call and
+one :class:`StoreSummary`. The objects may be files (:class:`FileInfo`) or the
+:class:`~dicomkit.services.sources.StoredObject` of a retrieval source (C-MOVE and C-GET sub-operations).
 """
 
 from __future__ import annotations
@@ -25,9 +30,12 @@ from ...core.errors import (
     AssociationAborted,
     AssociationReleased,
     DicomError,
+    DimseError,
     InvalidFileError,
     NetworkError,
     NetworkTimeout,
+    PixelDataError,
+    UnsupportedTransferSyntaxError,
 )
 from ...core.uid import TRANSFER_SYNTAXES, UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from ...io.files import Kind, walk
@@ -35,9 +43,11 @@ from ...io.raw import probe_part10
 from ...io.reader import read, read_file_meta
 from ...net.association import DEFAULT_TIMEOUT, Association, Timeout
 from ...net.dimse import CStoreRQ, CStoreRSP, Priority
-from ...net.negotiation import MAX_CONTEXTS, PresentationContext
+from ...net.negotiation import MAX_CONTEXTS, NegotiatedContext, PresentationContext
+from ...net.payload import Payload
 from ...net.status import Status
-from .source import NATIVE_SYNTAXES, StoreSource, choose_context
+from ..sources import StoredObject
+from .source import LOSSLESS_ALTERNATIVES, NATIVE_SYNTAXES, StoreSource, can_transcode, choose_context
 from .status import STORAGE
 
 log = logging.getLogger("dicomkit.storage")
@@ -45,24 +55,46 @@ log = logging.getLogger("dicomkit.storage")
 
 async def store(assoc: Association, item: Dataset | str | os.PathLike[str] | StoreSource, *,
                 priority: int = Priority.MEDIUM, move_originator_aet: str | None = None,
-                move_originator_message_id: int | None = None, timeout: Timeout = DEFAULT_TIMEOUT) -> CStoreRSP:
+                move_originator_message_id: int | None = None, allow_lossy: bool = False,
+                timeout: Timeout = DEFAULT_TIMEOUT) -> CStoreRSP:
     """C-STORE a Dataset or a Part 10 file (PS3.7 9.1.1) on ``assoc``; returns the peer's response.
 
-    A file whose transfer syntax was accepted is sent from disk as it is; otherwise it is re-encoded into an
-    accepted uncompressed syntax (compressed pixel data decompressed, losslessly). Raises DimseError when no
-    accepted context fits, InvalidFileError / TruncatedError for a file that cannot be sent whole.
+    The object goes out in its own transfer syntax when that was accepted, else transcoded losslessly into
+    an accepted one (re-encoded, decompressed, compressed or recompressed; lossy compression only with
+    ``allow_lossy``). Raises DimseError when no accepted context fits, InvalidFileError / TruncatedError for
+    a file that cannot be sent whole.
     """
     source = item if isinstance(item, StoreSource) else StoreSource.from_item(item)
-    if assoc.info is None:
-        raise AssociationAborted("the association is not established")
-    ctx = choose_context(assoc.info, source)
-    payload = source.payload(ctx.transfer_syntax)
-    request = CStoreRQ(affected_sop_class_uid=source.sop_class_uid, affected_sop_instance_uid=source.sop_instance_uid,
+    ctx, payload, sop_instance_uid = prepare(assoc, source, allow_lossy=allow_lossy)
+    request = CStoreRQ(affected_sop_class_uid=source.sop_class_uid, affected_sop_instance_uid=sop_instance_uid,
                        priority=priority, move_originator_aet=move_originator_aet,
                        move_originator_message_id=move_originator_message_id)
     rsp = await assoc.send_request(request, context=ctx, payload=payload, timeout=timeout)
     assert isinstance(rsp, CStoreRSP)
     return rsp
+
+
+def prepare(assoc: Association, source: StoreSource, *,
+            allow_lossy: bool = False) -> tuple[NegotiatedContext, Payload, str]:
+    """The context, the payload and the SOP Instance UID to C-STORE ``source`` with on ``assoc``: the first
+    accepted context of :func:`~.source.choose_context` whose encoder takes the pixel data."""
+    if assoc.info is None:
+        raise AssociationAborted("the association is not established")
+    failed: dict[str, str] = {}
+    while True:
+        try:
+            ctx = choose_context(assoc.info, source, allow_lossy=allow_lossy, exclude=frozenset(failed))
+        except DimseError as exc:
+            if failed:
+                raise DimseError(f"{exc}; " + "; ".join(f"{UID(t).name}: {why}" for t, why in failed.items())) \
+                    from None
+            raise
+        try:
+            payload, sop_instance_uid = source.prepare(ctx.transfer_syntax, allow_lossy=allow_lossy)
+        except (PixelDataError, UnsupportedTransferSyntaxError) as exc:
+            failed[ctx.transfer_syntax] = str(exc)
+            continue
+        return ctx, payload, sop_instance_uid
 
 
 @dataclass
@@ -73,6 +105,10 @@ class FileInfo:
     sop_class_uid: str = ""
     transfer_syntax: str = ""
     error: str | None = None
+
+
+StoreItem = FileInfo | StoredObject
+"""What a batch sends: a file looked at with :func:`peek`, or an instance a retrieval source gives."""
 
 
 def find_files(paths: Iterable[str | os.PathLike[str]], *, recursive: bool = False) -> list[Path]:
@@ -109,37 +145,91 @@ def peek(path: Path) -> FileInfo:
         return FileInfo(path, error=f"not a readable DICOM file: {exc}")
 
 
-def storage_contexts(files: Iterable[FileInfo]) -> list[PresentationContext]:
-    """Contexts for these files: per SOP class one context with the uncompressed syntaxes (the files' own
-    first), and one context per compressed syntax in use. The uncompressed context is proposed for
-    compressed-only classes too, so a peer that refuses the compressed syntax still gets them (decompressed)."""
+def _item_syntax(item: StoreItem) -> tuple[str, str] | None:
+    if isinstance(item, FileInfo):
+        return None if item.error or not item.sop_class_uid else (item.sop_class_uid, item.transfer_syntax)
+    return item.sop_class_uid, item.transfer_syntax
+
+
+def contexts_by_class(items: Iterable[StoreItem], *,
+                      alternatives: bool | None = None) -> dict[str, list[PresentationContext]]:
+    """The contexts each SOP Class of ``items`` needs: one with the uncompressed syntaxes (the objects' own
+    first), one per compressed syntax in use, and — for classes with compressed objects, when pixel data can
+    be transcoded here (``alternatives`` None) — one with :data:`~.source.LOSSLESS_ALTERNATIVES`, so that a
+    peer refusing an object's own compression can still take it compressed losslessly. The uncompressed
+    context is proposed for compressed-only classes too (a peer that refuses compression gets them
+    decompressed)."""
     native: dict[str, list[str]] = {}
-    compressed: dict[tuple[str, str], None] = {}
-    for info in files:
-        if info.error or not info.sop_class_uid:
+    compressed: dict[str, dict[str, None]] = {}
+    for item in items:
+        found = _item_syntax(item)
+        if found is None:
             continue
-        ts = info.transfer_syntax
+        sop_class, ts = found
+        own = native.setdefault(sop_class, [])
         if ts in NATIVE_SYNTAXES or (ts in TRANSFER_SYNTAXES and not UID(ts).is_encapsulated):
-            own = native.setdefault(info.sop_class_uid, [])
             if ts in NATIVE_SYNTAXES and ts not in own:
                 own.append(ts)
         else:
-            native.setdefault(info.sop_class_uid, [])
-            compressed[(info.sop_class_uid, ts)] = None
-    contexts = []
+            compressed.setdefault(sop_class, {})[ts] = None
+    if alternatives is None:
+        alternatives = can_transcode()
+    out: dict[str, list[PresentationContext]] = {}
     for sop_class, own in native.items():
         syntaxes = own + [str(t) for t in (ExplicitVRLittleEndian, ImplicitVRLittleEndian) if t not in own]
-        contexts.append(PresentationContext(sop_class, syntaxes))
-    contexts += [PresentationContext(sop_class, [ts]) for sop_class, ts in compressed]
+        out[sop_class] = [PresentationContext(sop_class, syntaxes)]
+    for sop_class, syntaxes_in_use in compressed.items():
+        out[sop_class] += [PresentationContext(sop_class, [ts]) for ts in syntaxes_in_use]
+        others = [ts for ts in LOSSLESS_ALTERNATIVES if ts not in syntaxes_in_use]
+        if alternatives and others:
+            out[sop_class].append(PresentationContext(sop_class, others))
+    return out
+
+
+def storage_contexts(files: Iterable[StoreItem], *, alternatives: bool | None = None) -> list[PresentationContext]:
+    """Contexts for these objects, all on one association (see :func:`contexts_by_class`; the compressed
+    contexts after the uncompressed ones). NetworkError when they do not fit in one: :func:`store_all`
+    spreads them over several associations instead."""
+    by_class = contexts_by_class(files, alternatives=alternatives)
+    contexts = [ctxs[0] for ctxs in by_class.values()] + [c for ctxs in by_class.values() for c in ctxs[1:]]
     if len(contexts) > MAX_CONTEXTS - 1:
         raise NetworkError(f"these files need {len(contexts)} presentation contexts; one association holds "
                            f"{MAX_CONTEXTS - 1} besides Verification: send them in several runs")
     return contexts
 
 
+def context_groups(items: Sequence[StoreItem], *, limit: int = MAX_CONTEXTS - 1,
+                   alternatives: bool | None = None) -> list[tuple[list[PresentationContext], list[StoreItem]]]:
+    """The objects split so that each group's contexts fit in one association (``limit`` contexts; the
+    Verification context makes 128): per group its contexts and its objects, the SOP Classes kept whole and
+    in the order they first appear. A class whose own contexts exceed ``limit`` keeps its first ``limit``."""
+    by_class = contexts_by_class(items, alternatives=alternatives)
+    groups: list[tuple[list[PresentationContext], set[str]]] = []
+    for sop_class, ctxs in by_class.items():
+        ctxs = ctxs[:limit]
+        if not groups or len(groups[-1][0]) + len(ctxs) > limit:
+            groups.append(([], set()))
+        groups[-1][0].extend(ctxs)
+        groups[-1][1].add(sop_class)
+    out: list[tuple[list[PresentationContext], list[StoreItem]]] = [(ctxs, []) for ctxs, _ in groups]
+    where = {sop_class: i for i, (_, classes) in enumerate(groups) for sop_class in classes}
+    unplaced: list[StoreItem] = []
+    for item in items:
+        found = _item_syntax(item)
+        if found is None:
+            unplaced.append(item)  # unreadable files: reported by the first group
+        else:
+            out[where[found[0]]][1].append(item)
+    if unplaced:
+        if not out:
+            out.append(([], []))
+        out[0][1][:0] = unplaced
+    return out
+
+
 @dataclass
 class StoreResult:
-    """The outcome for one file."""
+    """The outcome for one object (``path`` is the file's, or the SOP Instance UID's for an object that has none)."""
 
     path: Path
     sop_instance_uid: str = ""
@@ -147,10 +237,16 @@ class StoreResult:
     error: str | None = None
     nbytes: int = 0
     conversion: str | None = None  # how it went out when not as it is ("decompressed from ... to ...")
+    sop_class_uid: str = ""
+    not_sent: bool = False  # never offered to the peer (no association could take it, or the batch was stopped)
 
     @property
     def ok(self) -> bool:
         return self.status is not None and not self.status.is_failure and self.error is None
+
+    @property
+    def warning(self) -> bool:
+        return self.ok and self.status is not None and self.status.is_warning
 
     @property
     def text(self) -> str:
@@ -166,6 +262,7 @@ class StoreSummary:
     seconds: float = 0.0
     associations: int = 0  # how many associations the batch took
     events: list[str] = field(default_factory=list)  # what ended an association early, and what followed
+    stopped: bool = False  # the caller's ``stop`` event ended the batch
 
     @property
     def sent(self) -> list[StoreResult]:
@@ -173,7 +270,12 @@ class StoreSummary:
 
     @property
     def failed(self) -> list[StoreResult]:
-        return [r for r in self.results if not r.ok]
+        return [r for r in self.results if not r.ok and not (self.stopped and r.not_sent)]
+
+    @property
+    def unsent(self) -> list[StoreResult]:
+        """Objects left when the batch was stopped (they are neither sent nor failed)."""
+        return [r for r in self.results if r.not_sent and self.stopped]
 
     @property
     def nbytes(self) -> int:
@@ -183,10 +285,37 @@ class StoreSummary:
     def mb_per_s(self) -> float:
         return self.nbytes / 1e6 / self.seconds if self.seconds > 0 else 0.0
 
+    def merge(self, other: StoreSummary) -> None:
+        self.results += other.results
+        self.associations += other.associations
+        self.events += other.events
+        self.stopped = self.stopped or other.stopped
+
+
+def _label(item: StoreItem) -> Path:
+    if isinstance(item, FileInfo):
+        return item.path
+    return Path(item.path) if item.path else Path(item.sop_instance_uid)
+
+
+def source_of(item: StoreItem) -> StoreSource:
+    """The :class:`~.source.StoreSource` of a file or a stored object (opened and checked)."""
+    if isinstance(item, FileInfo):
+        return StoreSource.from_path(item.path)
+    if item.path is not None and item.opener is None:
+        return StoreSource.from_path(item.path)
+    if item.dataset is not None and item.opener is None:
+        source = StoreSource.from_dataset(item.dataset)
+        source.transfer_syntax = item.transfer_syntax or source.transfer_syntax
+        return source
+    with item.open() as stream:  # an archive's blob: read whole (one object in memory at a time)
+        data = stream.read()
+    return StoreSource.from_bytes(data, item.sop_instance_uid)
+
 
 @dataclass
 class _Job:
-    info: FileInfo
+    info: StoreItem
     source: StoreSource | None = None
     error: str | None = None
     attempts: int = 0
@@ -195,16 +324,20 @@ class _Job:
 OpenAssociation = Callable[[], Awaitable[Association]]
 
 
-async def store_files(open_association: OpenAssociation | Association, files: Sequence[FileInfo], *,
+async def store_files(open_association: OpenAssociation | Association, files: Sequence[StoreItem], *,
                       on_result: Callable[[StoreResult], None] | None = None, max_attempts: int = 2,
-                      max_associations: int | None = None) -> StoreSummary:
-    """C-STORE every file, keeping as many requests outstanding as the window allows.
+                      max_associations: int | None = None, allow_lossy: bool = False,
+                      move_originator_aet: str | None = None, move_originator_message_id: int | None = None,
+                      stop: asyncio.Event | None = None) -> StoreSummary:
+    """C-STORE every object, keeping as many requests outstanding as the window allows.
 
     ``open_association`` opens (and negotiates) a new association each time one is needed; given an
-    Association instead, the batch uses that one only and the files left when it breaks fail. A file in
-    flight when the peer aborted is sent again on the next association, up to ``max_attempts`` times in
-    all; the file whose response timed out fails at once (the peer choked on it). ``max_associations``
-    bounds the associations opened (default: as many as progress needs).
+    Association instead, the batch uses that one only and the objects left when it breaks fail. An object
+    in flight when the peer aborted is sent again on the next association, up to ``max_attempts`` times in
+    all; the object whose response timed out fails at once (the peer choked on it). ``max_associations``
+    bounds the associations opened (default: as many as progress needs). ``move_originator_*`` go into each
+    C-STORE-RQ (C-MOVE sub-operations, PS3.7 9.3.1.1); when ``stop`` is set no new object is started, the
+    outstanding ones are answered, and the others are reported ``not_sent`` (``summary.stopped``).
     """
     summary = StoreSummary()
     started = time.perf_counter()
@@ -218,6 +351,9 @@ async def store_files(open_association: OpenAssociation | Association, files: Se
     given = open_association if isinstance(open_association, Association) else None
     stalled = 0  # associations in a row that sent nothing
     while queue:
+        if stop is not None and stop.is_set():
+            summary.stopped = True
+            break
         if given is not None and summary.associations:
             break
         if max_associations is not None and summary.associations >= max_associations:
@@ -232,7 +368,13 @@ async def store_files(open_association: OpenAssociation | Association, files: Se
             break
         summary.associations += 1
         done_before = len(summary.results)
-        ended = await _send_batch(assoc, queue, report, max_attempts)
+        options = _Options(allow_lossy, move_originator_aet, move_originator_message_id)
+        ended = await _send_batch(assoc, queue, report, max_attempts, options, stop)
+        if stop is not None and stop.is_set() and queue:
+            summary.stopped = True
+            if given is None:
+                await _close(assoc, summary)
+            break
         if ended is None:
             if given is None:
                 await _close(assoc, summary)
@@ -246,10 +388,11 @@ async def store_files(open_association: OpenAssociation | Association, files: Se
             break
         if queue:
             log.warning("%s; opening a new association for the %d file(s) left", ended, len(queue))
-    for job in queue:  # what no association could take
-        reason = summary.events[-1] if summary.events else "not sent"
-        uid = job.source.sop_instance_uid if job.source else ""
-        report(StoreResult(job.info.path, uid, error=f"not sent: {reason}"))
+    for job in queue:  # what no association could take (or what a stop left)
+        reason = "stopped" if summary.stopped else (summary.events[-1] if summary.events else "not sent")
+        uid = job.source.sop_instance_uid if job.source else _uid_of(job.info)
+        report(StoreResult(_label(job.info), uid, error=f"not sent: {reason}", sop_class_uid=_class_of(job.info),
+                           not_sent=True))
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -261,25 +404,42 @@ async def _close(assoc: Association, summary: StoreSummary) -> None:
         summary.events.append(f"the association did not end cleanly: {exc}")
 
 
+@dataclass(frozen=True)
+class _Options:
+    allow_lossy: bool = False
+    move_originator_aet: str | None = None
+    move_originator_message_id: int | None = None
+
+
+def _uid_of(item: StoreItem) -> str:
+    return "" if isinstance(item, FileInfo) else item.sop_instance_uid
+
+
+def _class_of(item: StoreItem) -> str:
+    return item.sop_class_uid
+
+
 async def _send_batch(assoc: Association, queue: collections.deque[_Job], report: Callable[[StoreResult], None],
-                      max_attempts: int) -> str | None:
+                      max_attempts: int, options: _Options | None = None,
+                      stop: asyncio.Event | None = None) -> str | None:
     """Send jobs from ``queue`` over ``assoc`` until it is empty (None) or the association breaks (what broke
     it; the jobs to send again are back at the front of the queue)."""
     assert assoc.info is not None
     window = assoc.info.max_ops_invoked_local or 64
+    opts = options or _Options()
     broken: list[str] = []
     ready: asyncio.Queue[_Job | None] = asyncio.Queue(maxsize=window + 1)
 
     async def prepare() -> None:
         # read and check the next files while earlier requests wait for their responses
-        while queue and not broken:
+        while queue and not broken and not (stop is not None and stop.is_set()):
             job = queue.popleft()
             if job.source is None and job.error is None:
-                if job.info.error is not None:
+                if isinstance(job.info, FileInfo) and job.info.error is not None:
                     job.error = job.info.error
                 else:
                     try:
-                        job.source = StoreSource.from_path(job.info.path)
+                        job.source = source_of(job.info)
                     except InvalidFileError as exc:  # the summary names the file already
                         job.error = f"cannot send: {exc.detail}"
                     except (DicomError, OSError) as exc:
@@ -298,26 +458,30 @@ async def _send_batch(assoc: Association, queue: collections.deque[_Job], report
                 queue.appendleft(job)
                 continue
             if job.source is None:
-                report(StoreResult(job.info.path, error=job.error))
+                report(StoreResult(_label(job.info), _uid_of(job.info), error=job.error,
+                                   sop_class_uid=_class_of(job.info)))
                 continue
             source = job.source
-            result = StoreResult(job.info.path, source.sop_instance_uid, nbytes=source.size)
+            result = StoreResult(_label(job.info), source.sop_instance_uid, nbytes=source.size,
+                                 sop_class_uid=source.sop_class_uid)
             job.attempts += 1
             try:
                 assert assoc.info is not None
-                ctx = choose_context(assoc.info, source)
+                ctx = choose_context(assoc.info, source, allow_lossy=opts.allow_lossy)
                 result.conversion = source.conversion(ctx.transfer_syntax)
-                rsp = await store(assoc, source)
+                rsp = await store(assoc, source, allow_lossy=opts.allow_lossy,
+                                  move_originator_aet=opts.move_originator_aet,
+                                  move_originator_message_id=opts.move_originator_message_id)
                 result.status = rsp.status_value
                 if rsp.error_comment and result.status.is_failure:
                     result.error = f"{result.text}: {rsp.error_comment}"
             except NetworkTimeout as exc:
                 result.error = str(exc).split(";")[0]  # "no response to C-STORE-RQ within N s"
-                broken.append(f"no response to the C-STORE of {job.info.path.name} within the DIMSE timeout; "
+                broken.append(f"no response to the C-STORE of {_label(job.info).name} within the DIMSE timeout; "
                               "the association was aborted")
             except (AssociationAborted, AssociationReleased) as exc:
                 if not broken:
-                    broken.append(f"{exc} while sending {job.info.path.name}")
+                    broken.append(f"{exc} while sending {_label(job.info).name}")
                 if job.attempts < max_attempts:
                     queue.appendleft(job)
                     continue
@@ -340,5 +504,45 @@ async def _send_batch(assoc: Association, queue: collections.deque[_Job], report
     return None
 
 
-__all__ = ["FileInfo", "StoreResult", "StoreSummary", "find_files", "peek", "storage_contexts", "store",
-           "store_files"]
+OpenWithContexts = Callable[[list[PresentationContext]], Awaitable[Association]]
+
+
+async def store_all(open_association: OpenWithContexts, items: Sequence[StoreItem], *,
+                    on_result: Callable[[StoreResult], None] | None = None, parallel: int = 1,
+                    limit: int = MAX_CONTEXTS - 1, max_attempts: int = 2, allow_lossy: bool = False,
+                    move_originator_aet: str | None = None, move_originator_message_id: int | None = None,
+                    stop: asyncio.Event | None = None) -> StoreSummary:
+    """C-STORE every object over as many associations as their presentation contexts need.
+
+    ``open_association(contexts)`` opens an association proposing ``contexts``. The objects are grouped by
+    :func:`context_groups` (each group's contexts fit in one association); each group goes through
+    :func:`store_files` (so stalled and aborting peers are survived the same way), with ``parallel``
+    associations at once sharing its objects. The results of every group come back as one summary.
+    The other options are those of :func:`store_files`.
+    """
+    summary = StoreSummary()
+    started = time.perf_counter()
+    for contexts, group in context_groups(items, limit=limit):
+        if not group:
+            continue
+        if not contexts:  # nothing readable: store_files reports each file's reason
+            contexts = [PresentationContext(str(ExplicitVRLittleEndian), [str(ExplicitVRLittleEndian)])]
+
+        async def connect(contexts: list[PresentationContext] = contexts) -> Association:
+            return await open_association(contexts)
+
+        shares = [list(group[i::parallel]) for i in range(max(1, min(parallel, len(group))))]
+        parts = await asyncio.gather(*(
+            store_files(connect, share, on_result=on_result, max_attempts=max_attempts, allow_lossy=allow_lossy,
+                        move_originator_aet=move_originator_aet, move_originator_message_id=move_originator_message_id,
+                        stop=stop) for share in shares))
+        for part in parts:
+            summary.merge(part)
+        if stop is not None and stop.is_set():
+            summary.stopped = True
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+__all__ = ["FileInfo", "StoreItem", "StoreResult", "StoreSummary", "context_groups", "contexts_by_class",
+           "find_files", "peek", "prepare", "source_of", "storage_contexts", "store", "store_all", "store_files"]

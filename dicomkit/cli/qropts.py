@@ -1,0 +1,28 @@
+"""Options shared by ``dicomkit find``, ``move`` and ``get``: the keys, the information model, the AE to talk to."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..services.registry import REGISTRY
+
+MODELS = {"patient": "Patient Root", "study": "Study Root", "patient-study": "Patient/Study Only (retired)"}
+
+
+def add_key_arguments(p: argparse.ArgumentParser, *, worklist: bool = False) -> None:
+    p.add_argument("-k", "--key", dest="keys", action="append", default=[], metavar="KEY[=VALUE]",
+                   help="a key: keyword or gggg,eeee, =value to match (DOE*, 20240101-, UID\\UID), none to return "
+                        "it; nested: ScheduledProcedureStepSequence[0].Modality=CT (repeatable)")
+    p.add_argument("--root", choices=list(MODELS), default="study",
+                   help="information model: patient, study or patient-study root (default: %(default)s)")
+    if worklist:
+        p.add_argument("--worklist", action="store_true", help="Modality Worklist C-FIND (like findscu -W)")
+
+
+def model_epilog(*services: str) -> str:
+    """The SOP Classes of these services, from the registry (for --help)."""
+    return "SOP Classes:\n" + REGISTRY.describe(*services, role="scu")
+
+
+def model_name(args: argparse.Namespace) -> str:
+    return "worklist" if getattr(args, "worklist", False) else str(args.root)
