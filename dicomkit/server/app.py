@@ -75,6 +75,7 @@ class Pacs:
         self._http_task: asyncio.Task[None] | None = None
         self._heartbeat: asyncio.Task[None] | None = None
         self.http_port: int | None = None
+        self.http_extensions: list[str] = []  # the dicomkit.http entry points loaded (e.g. "web")
         self.sweep: SweepReport | None = None
 
     @property
@@ -228,6 +229,9 @@ class Pacs:
             shown = "127.0.0.1" if config.http.host in ("0.0.0.0", "::") else config.http.host
             lines.append(f"HTTP   http://{shown}:{self.http_port}/health and /metrics on {config.http.host} "
                          f"({'any client' if config.http.allow_remote else 'loopback clients only'})")
+            if "web" in self.http_extensions:
+                lines.append(f"web    http://{shown}:{self.http_port}/dicom-web/ (DICOMweb), /wado (WADO-URI), "
+                             f"/ (viewer)")
         lines.append(f"data   {Path(config.storage.data_dir).resolve()} (index: {where}; durability "
                      f"{config.storage.durability}; duplicates {config.storage.duplicates})")
         return lines

@@ -11,6 +11,7 @@ the key named (``dicom.port: expected an integer from 0 to 65535, not 'abc'``). 
     [dicom]     ae_title, host, port, max_associations, max_pdu, async_ops, network_timeout, access
                 ("open" | "known")
     [http]      host, port, allow_remote, enabled
+    [web]       cors_origins, json_numbers ("number" | "text"), qido_max_limit, render_cache, max_upload, viewer
     [logging]   format ("text" | "json"), level
     [remotes.TITLE]  host, port, tls, services (the AE table, see dicomkit.services.aetable)
 """
@@ -109,6 +110,18 @@ class HttpConfig:
 
 
 @dataclass
+class WebConfig:
+    """DICOMweb and the viewer (dicomkit.web) on the HTTP port."""
+
+    cors_origins: str = ""  # "" none, "*" any, or origins separated by commas (https://viewer.example.org)
+    json_numbers: Literal["number", "text"] = "number"  # IS/DS in DICOM JSON as numbers or strings
+    qido_max_limit: int = 10000  # the most results one QIDO-RS answer holds
+    render_cache: Size = field(default_factory=lambda: Size(256 * 10**6))  # rendered images kept (bytes)
+    max_upload: Size = field(default_factory=Size)  # the largest STOW-RS body (0: no limit)
+    viewer: bool = True  # serve the viewer at /
+
+
+@dataclass
 class LoggingConfig:
     format: LogFormat = "text"
     level: str = "info"
@@ -121,6 +134,7 @@ class Config:
     index: IndexConfig = field(default_factory=IndexConfig)
     dicom: DicomConfig = field(default_factory=DicomConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
+    web: WebConfig = field(default_factory=WebConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     remotes: AETable = field(default_factory=AETable)
 
@@ -150,6 +164,8 @@ class Config:
             raise ConfigError("dicom.async_ops: must not be negative")
         if self.storage.temp_grace < 0:
             raise ConfigError("storage.temp_grace: must not be negative")
+        if self.web.qido_max_limit < 1:
+            raise ConfigError("web.qido_max_limit: must be at least 1")
         if self.logging.level.lower() not in ("debug", "info", "warning", "error"):
             raise ConfigError("logging.level: expected debug, info, warning or error")
         url = self.database.url
@@ -283,6 +299,7 @@ __all__ = [
     "LoggingConfig",
     "Size",
     "StorageConfig",
+    "WebConfig",
     "from_dict",
     "load_config",
     "parse_size",
