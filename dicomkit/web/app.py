@@ -103,7 +103,7 @@ class Web:
     def query_source(self) -> Any:
         """The archive's query source (index SQL): ``find(plan, requester, limit=, offset=)``, ``count``."""
         if self._query_source is None:
-            from ..server.sources.query import IndexQuerySource  # type: ignore[import-not-found]
+            from ..server.sources.query import IndexQuerySource
 
             self._query_source = IndexQuerySource(self.pacs.index, retrieve_ae_title=self.pacs.ae_title)
         return self._query_source

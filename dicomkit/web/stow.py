@@ -255,7 +255,9 @@ class Stow:
         ts = str(meta.value(0x00020010, "") if meta is not None else "") or next(
             (t for _f, t in self.bulk.values() if t), "") or "1.2.840.10008.1.2.1"
         try:
-            data = ds.to_bytes(transfer_syntax=ts)
+            from ..io.writer import to_bytes
+
+            data = to_bytes(ds, transfer_syntax=ts)
         except DicomError as exc:
             return Outcome(sop_class, sop_instance, study, CANNOT_UNDERSTAND, f"cannot encode the data set: {exc}",
                            "refused")

@@ -143,7 +143,9 @@ def _transcoded(archive: WebArchive, row: InstanceRow, wanted: str) -> bytes:
         from ..pixels import transcode
 
         ds = transcode(ds, wanted)
-    return ds.to_bytes(transfer_syntax=wanted)
+    from ..io.writer import to_bytes
+
+    return to_bytes(ds, transfer_syntax=wanted)
 
 
 async def _zip(request: Request, target: Target) -> Response:
