@@ -137,7 +137,8 @@ def parse_options(request: Request, *, thumbnail: bool = False) -> tuple[RenderO
     if q.get("annotation"):
         warnings.append(WARNING_ANNOTATION)
     try:
-        choice = negotiate(request.headers.get("accept"), [JPEG, PNG], multipart=None)
+        # the accept query parameter stands for the Accept header (PS3.18 8.3.3.1): what an <img> can ask
+        choice = negotiate(q.get("accept") or request.headers.get("accept"), [JPEG, PNG], multipart=None)
     except NotAcceptable as exc:
         raise WebError(406, str(exc)) from None
     return RenderOptions(choice.media_type, window, function, viewport, region, quality), warnings
