@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 import shutil
 import struct
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -88,13 +91,28 @@ def test_walk_order_hidden_links_and_special_files(tmp_path: Path):
     assert [f.path.name for f in walk([root], recursive=False)] == ["a.dcm", "empty"]
 
 
-def test_an_unreadable_folder_is_reported(tmp_path: Path):
-    if os.geteuid() == 0:
-        pytest.skip("root can list any folder")
-    locked = tmp_path / "locked"
+def test_an_unreadable_folder_is_reported():
+    """A folder the walk cannot list is reported, not fatal. Root lists any folder, so as root the walk runs as
+    user nobody (setpriv, util-linux) over a folder made for it."""
+    base = Path(tempfile.mkdtemp(prefix="dicomkit-walk-", dir="/tmp"))
+    os.chmod(base, 0o755)
+    locked = base / "locked"
     locked.mkdir()
     os.chmod(locked, 0)
+    code = "import sys; from dicomkit.io.files import walk; print([f.kind.name for f in walk([sys.argv[1]])])"
     try:
-        assert [f.kind for f in walk([tmp_path])] == [Kind.UNREADABLE]
+        if os.geteuid() != 0:
+            assert [f.kind for f in walk([base])] == [Kind.UNREADABLE]
+            return
+        if shutil.which("setpriv") is None:
+            pytest.skip("running as root and setpriv (util-linux) is missing: cannot make a folder unreadable")
+        done = subprocess.run(["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", sys.executable,
+                               "-c", code, str(base)], capture_output=True, text=True, timeout=60,
+                              env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+        if done.returncode != 0 and "Permission denied" in done.stderr and "dicomkit" in done.stderr:
+            pytest.skip(f"user nobody cannot import dicomkit here: {done.stderr.strip()[-200:]}")
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == "['UNREADABLE']"
     finally:
         os.chmod(locked, 0o755)
+        shutil.rmtree(base)
