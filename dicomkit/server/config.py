@@ -122,6 +122,12 @@ class WebConfig:
 
 
 @dataclass
+class WorklistConfig:
+    folder: str = ""  # files dropped here become worklist items ("" = no folder)
+    scan_interval: float = 5.0  # seconds between two looks at the folder
+
+
+@dataclass
 class LoggingConfig:
     format: LogFormat = "text"
     level: str = "info"
@@ -136,6 +142,7 @@ class Config:
     http: HttpConfig = field(default_factory=HttpConfig)
     web: WebConfig = field(default_factory=WebConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    worklist: WorklistConfig = field(default_factory=WorklistConfig)
     remotes: AETable = field(default_factory=AETable)
 
     @property
@@ -162,6 +169,8 @@ class Config:
             raise ConfigError("dicom.max_pdu: must be 0 (no limit) or at least 4096")
         if self.dicom.async_ops < 0:
             raise ConfigError("dicom.async_ops: must not be negative")
+        if self.worklist.scan_interval <= 0:
+            raise ConfigError("worklist.scan_interval: must be more than 0 seconds")
         if self.storage.temp_grace < 0:
             raise ConfigError("storage.temp_grace: must not be negative")
         if self.web.qido_max_limit < 1:
@@ -300,6 +309,7 @@ __all__ = [
     "Size",
     "StorageConfig",
     "WebConfig",
+    "WorklistConfig",
     "from_dict",
     "load_config",
     "parse_size",

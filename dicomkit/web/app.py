@@ -97,16 +97,12 @@ class Web:
         self.archive = WebArchive(pacs)
         self.render_cache = RenderCache(int(self.config.render_cache))
         self.json_numbers = self.config.json_numbers
-        self._query_source: Any = None
 
     @property
     def query_source(self) -> Any:
-        """The archive's query source (index SQL): ``find(plan, requester, limit=, offset=)``, ``count``."""
-        if self._query_source is None:
-            from ..server.sources.query import IndexQuerySource
-
-            self._query_source = IndexQuerySource(self.pacs.index, retrieve_ae_title=self.pacs.ae_title)
-        return self._query_source
+        """The archive's query source (index SQL, shared with C-FIND): ``find(plan, requester, limit=,
+        offset=)`` and ``count(plan, requester)``."""
+        return self.pacs.sources.query
 
 
 def bind(web: Web, endpoint: Endpoint) -> Endpoint:
