@@ -114,15 +114,35 @@ def bind(web: Web, endpoint: Endpoint) -> Endpoint:
             return await endpoint(request)
         except WebError as exc:
             return error_response(exc)
-        except DicomError as exc:
-            log.warning("%s %s: %s", request.method, request.url.path, exc)
-            return error_response(WebError(400, str(exc)))
         except Exception as exc:
-            log.exception("%s %s failed", request.method, request.url.path)
-            return error_response(WebError(500, f"the server failed: {type(exc).__name__}: {exc}"))
+            if not _unavailable(exc):
+                return await _other_error(request, exc)
+            log.warning("%s %s: the index is unavailable: %s", request.method, request.url.path, exc)
+            return error_response(WebError(503, f"the archive's index is unavailable: {exc}",
+                                           headers={"Retry-After": "30"}))
 
     handle.__name__ = getattr(endpoint, "__name__", "endpoint")
     return handle
+
+
+def _unavailable(exc: BaseException) -> bool:
+    """The database cannot answer (IndexError_, or the driver's operational errors): 503, try again."""
+    import sqlite3
+
+    from ..server.index.dialect import IndexError_
+
+    if isinstance(exc, IndexError_ | sqlite3.OperationalError):
+        return True
+    return type(exc).__module__.startswith("psycopg") and type(exc).__name__ in ("OperationalError",
+                                                                                 "InterfaceError")
+
+
+async def _other_error(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, DicomError):  # what the request named could not be read as DICOM
+        log.warning("%s %s: %s", request.method, request.url.path, exc)
+        return error_response(WebError(400, str(exc)))
+    log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+    return error_response(WebError(500, f"the server failed: {type(exc).__name__}: {exc}"))
 
 
 def dicomweb_app(web: Web) -> Starlette:

@@ -36,7 +36,7 @@ _ROW = ("SELECT i.pk, i.sop_instance_uid, i.sop_class_uid, s.series_instance_uid
         "i.stored_at, i.source_ae FROM instances i JOIN series s ON s.pk = i.series_pk "
         "JOIN studies st ON st.pk = s.study_pk")
 _ORDER = " ORDER BY s.series_number, s.pk, i.instance_number, i.pk"
-BULK_PREFIX = b'"BulkDataURI":"bulk/'
+BULK_PREFIXES = (b'"BulkDataURI": "bulk/', b'"BulkDataURI":"bulk/')  # as to_json and compact dumps write it
 
 
 @dataclass(frozen=True)
@@ -151,7 +151,9 @@ class WebArchive:
 def header_json(stored: bytes, base_url: str) -> bytes:
     """The DICOM JSON of a stored header with its BulkDataURIs made absolute (``base_url`` ends with ``/``)."""
     text = zlib.decompress(stored)
-    return text.replace(BULK_PREFIX, b'"BulkDataURI":"' + base_url.encode() + b"bulk/")
+    for prefix in BULK_PREFIXES:
+        text = text.replace(prefix, b'"BulkDataURI":"' + base_url.encode() + b"bulk/")
+    return text
 
 
 class _Number(str):

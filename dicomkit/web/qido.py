@@ -19,10 +19,12 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from ..core.dataset import Dataset
-from ..io.json_model import to_json_dict
+from ..core.element import DataElement
+from ..io.json_model import datasets_to_json
 from ..services.query_retrieve.errors import QueryError
 from ..services.query_retrieve.levels import Level
 from ..services.query_retrieve.matching import response_identifier
+from ..services.query_retrieve.plan import QueryPlan
 from ..services.query_retrieve.qido import plan_from_query_params
 from .archive import Target
 from .common import json_response, requester_of, service_root, web_of
@@ -31,6 +33,7 @@ from .media import DICOM_JSON, DICOM_XML, JSON, NotAcceptable, negotiate
 from .multipart import Part, content_type, new_boundary, one, write_parts
 
 RETRIEVE_URL = 0x00081190
+INSTANCE_AVAILABILITY = 0x00080056
 QUERY_RETRIEVE_LEVEL = 0x00080052
 UIDS = {Level.STUDY: 0x0020000D, Level.SERIES: 0x0020000E, Level.IMAGE: 0x00080018}
 TOTAL_HEADER = "X-Total-Count"
@@ -80,9 +83,13 @@ async def search(request: Request) -> Response:
     level = plan.level
     assert level is not None
     matches: list[Dataset] = []
+    lean = not any(k.is_sequence for k in plan.keys)
     async for match in source.find(plan, requester, limit=query.limit, offset=query.offset):
-        out = response_identifier(plan, match, instance_availability="ONLINE",
-                                  retrieve_url=_retrieve_url(root, level, match, study, series))
+        url = _retrieve_url(root, level, match, study, series)
+        if lean:
+            matches.append(_answer(plan, match, url))
+            continue
+        out = response_identifier(plan, match, instance_availability="ONLINE", retrieve_url=url)
         if QUERY_RETRIEVE_LEVEL in out:
             del out[QUERY_RETRIEVE_LEVEL]  # a C-FIND element; QIDO-RS answers have none
         matches.append(out)
@@ -102,9 +109,27 @@ async def search(request: Request) -> Response:
     return json_response(request, body, media_type=choice.media_type, headers=headers)
 
 
+def _answer(plan: QueryPlan, match: Dataset, retrieve_url: str | None) -> Dataset:
+    """The answer for a match of a plan without sequence keys: every return key, with the source's element
+    (shared, not copied) or empty (PS3.18 10.6.3.3), Instance Availability ONLINE and the Retrieve URL. The
+    same as :func:`response_identifier` less the Specific Character Set, which DICOM JSON (always UTF-8) does
+    not need, and the Query/Retrieve Level; plans with sequence keys take that function."""
+    out = Dataset()
+    for key in plan.keys:
+        tag = key.tag
+        if tag == RETRIEVE_URL:
+            out.add(DataElement(RETRIEVE_URL, "UR", retrieve_url))
+        elif tag == INSTANCE_AVAILABILITY:
+            out.add(DataElement(INSTANCE_AVAILABILITY, "CS", "ONLINE"))
+        elif tag != QUERY_RETRIEVE_LEVEL:
+            elem = match.get(tag)
+            out.add(elem if elem is not None and tag >> 16 != 0x7FE0 else DataElement(tag, key.vr, None))
+    return out
+
+
 def _json_body(matches: list[Dataset], numbers: str) -> bytes:
-    items = [to_json_dict(ds, numbers_as=numbers) for ds in matches]  # type: ignore[arg-type]
-    return json.dumps(items, ensure_ascii=False, separators=(",", ":")).encode()
+    # datasets_to_json keeps the DICOM text of IS/DS numbers (2.50, not 2.5)
+    return datasets_to_json(matches, numbers_as=numbers).encode()  # type: ignore[arg-type]
 
 
 def _xml_response(matches: list[Dataset], headers: dict[str, str]) -> Response:

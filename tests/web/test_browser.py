@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import dicomkit
+from dicomkit.io.writer import to_bytes
 from dicomkit.server import Server
 
 from ..server.data import image
@@ -24,6 +25,10 @@ pytestmark = pytest.mark.interop
 STUDY = "1.2.826.0.1.3680043.10.55"
 SERIES = STUDY + ".1"
 SLICES = 30
+BIG = "1.2.826.0.1.3680043.10.57"
+BIG_SLICES = 1000
+MOVIE = "1.2.826.0.1.3680043.10.58"
+MOVIE_FRAMES = 20
 
 
 def _ct(n: int) -> dicomkit.Dataset:
@@ -45,6 +50,18 @@ def archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             path = folder / f"{n}.dcm"
             dicomkit.write(_ct(n), path)
             assert server.archive.ingest_file(path).status == 0
+        blob = to_bytes(image(study=BIG, series=BIG + ".1", sop=BIG + ".1.0000", patient_id="BIG1000", rows=8,
+                              cols=8))
+        for n in range(BIG_SLICES):  # one series of 1000 images (one object under 1000 UIDs of the same length)
+            path = folder / "big.dcm"
+            path.write_bytes(blob.replace(f"{BIG}.1.0000".encode(), f"{BIG}.1.{n + 1:04d}".encode()))
+            assert server.archive.ingest_file(path).status == 0
+        movie = image(study=MOVIE, series=MOVIE + ".1", sop=MOVIE + ".1.1", patient_id="MOVIE1", rows=16, cols=16,
+                      frames=MOVIE_FRAMES)
+        movie.PixelData = b"".join(bytes([k * 10, 0]) * 256 for k in range(MOVIE_FRAMES))
+        path = folder / "movie.dcm"
+        dicomkit.write(movie, path)
+        assert server.archive.ingest_file(path).status == 0
         for n in range(3):  # other studies to search among
             path = folder / f"other{n}.dcm"
             dicomkit.write(image(study=f"1.2.826.0.1.3680043.10.56.{n}", series=f"1.2.826.0.1.3680043.10.56.{n}.1",
@@ -56,12 +73,16 @@ def archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 @pytest.fixture(scope="module")
 def chrome() -> Iterator[Any]:
     with browser() as b:
-        yield b
+        context = b.new_context(device_scale_factor=1)
+        context.set_default_timeout(90_000)  # 2 shared cores: generous deadlines, still polled
+        yield context
+        context.close()
 
 
 @pytest.fixture(scope="module")
 def page(archive: Server, chrome: Any) -> Iterator[Any]:
-    p = chrome.new_page(viewport={"width": 1100, "height": 800}, device_scale_factor=1)
+    p = chrome.new_page()
+    p.set_viewport_size({"width": 1100, "height": 800})
     p.goto(f"http://127.0.0.1:{archive.http_port}/")
     yield p
     p.close()
@@ -129,13 +150,45 @@ def test_scroll_through_the_series(page: Any) -> None:
     page.wait_for_function("document.querySelector('[data-testid=image]').dataset.index === '29'")
 
 
+def test_a_1000_image_series_opens_at_its_first_image(archive: Server, chrome: Any) -> None:
+    p = chrome.new_page()
+    p.set_viewport_size({"width": 900, "height": 700})
+    requests: list[str] = []
+    p.on("request", lambda r: requests.append(r.url))
+    p.goto(f"http://127.0.0.1:{archive.http_port}/#/view/{BIG}/{BIG}.1")
+    p.wait_for_function("document.querySelector('[data-testid=image]')?.naturalWidth > 0")
+    assert "Im 1/1000" in p.inner_text("[data-testid=slice]")
+    rendered = [u for u in requests if "/rendered" in u]
+    assert sum("/metadata" in u for u in requests) == 1
+    assert 1 <= len(rendered) <= 30, f"{len(rendered)} images asked for before the first was shown"
+    p.keyboard.press("End")
+    p.wait_for_function("document.querySelector('[data-testid=image]').dataset.index === '999'")
+    assert "Im 1000/1000" in p.inner_text("[data-testid=slice]")
+    p.close()
+
+
+def test_multi_frame_playback(archive: Server, chrome: Any) -> None:
+    p = chrome.new_page()
+    p.set_viewport_size({"width": 900, "height": 700})
+    p.goto(f"http://127.0.0.1:{archive.http_port}/#/view/{MOVIE}/{MOVIE}.1")
+    p.wait_for_function("document.querySelector('[data-testid=image]')?.naturalWidth > 0")
+    assert f"frame 1/{MOVIE_FRAMES}" in p.inner_text("[data-testid=slice]")
+    p.click("[data-testid=cine]")
+    p.wait_for_function("Number(document.querySelector('[data-testid=image]').dataset.index) >= 5", timeout=20000)
+    p.click("[data-testid=cine]")
+    shown = p.inner_text("[data-testid=slice]")
+    assert "frame" in shown and f"/{MOVIE_FRAMES}" in shown
+    p.close()
+
+
 def test_ohif_lists_our_studies_and_renders_one(archive: Server, chrome: Any,
                                                tmp_path_factory: pytest.TempPathFactory) -> None:
     dist = ohif_dist(tmp_path_factory.mktemp("ohif"))
     root = f"http://127.0.0.1:{archive.http_port}"
     prepare_ohif(dist, f"{root}/dicom-web", f"{root}/wado")
     with serve_folder(dist) as port:
-        p = chrome.new_page(viewport={"width": 1400, "height": 900})
+        p = chrome.new_page()
+        p.set_viewport_size({"width": 1400, "height": 900})
         frames: list[int] = []
         p.on("response", lambda r: frames.append(r.status) if "/frames/" in r.url else None)
         p.goto(f"http://127.0.0.1:{port}/", wait_until="domcontentloaded")

@@ -185,3 +185,18 @@ def test_capabilities(base: str) -> None:
     services = {r["service"] for r in desc["resources"]}
     assert {"QIDO-RS", "WADO-RS", "STOW-RS", "WADO-URI"} <= services
     assert "1.2.840.10008.1.2.4.90" in desc["wado"]["transcode-to"]
+
+
+def test_index_unavailable_is_503(base: str, pacs: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+
+    from dicomkit.web.archive import WebArchive
+
+    def broken(self: WebArchive, target: object) -> list[object]:
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(WebArchive, "_rows", broken)
+    row = pacs.index.instances()[0]
+    answer = get(f"{base}/studies/{row.study_instance_uid}/metadata")
+    assert answer.status == 503 and answer.header("retry-after") == "30"
+    assert "unavailable" in json.loads(answer.body)["message"]
