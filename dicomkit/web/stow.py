@@ -75,6 +75,7 @@ class _Incoming:
     pending: list[bytes] = field(default_factory=list)
     pending_bytes: int = 0
     refused: str | None = None
+    uids: tuple[str, str, str] | None = None  # read from the head in memory when it holds them
 
 
 class Stow:
@@ -153,7 +154,7 @@ class Stow:
             part.head += data
             if len(part.head) < HEAD:
                 return
-            self._start_content(part)
+            self._start_content(part, complete=False)
             data = bytes(part.head)
             part.head = bytearray()
             part.file_hash.update(data)
@@ -168,7 +169,7 @@ class Stow:
             chunks, part.pending, part.pending_bytes = part.pending, [], 0
             await self.run_blocking(part.temp.write, chunks)
 
-    def _start_content(self, part: _Incoming) -> None:
+    def _start_content(self, part: _Incoming, complete: bool) -> None:
         head = part.head
         if len(head) < 132 or head[128:132] != b"DICM":
             part.refused = "not a DICOM Part 10 object (no DICM prefix)"
@@ -181,10 +182,11 @@ class Stow:
             part.offset = len(head)
             return
         part.content_hash = hashlib.sha256(memoryview(head)[part.offset:])
+        part.uids = _head_uids(head, complete)
 
     async def _finish_part(self, part: _Incoming) -> None:
         if part.offset is None:
-            self._start_content(part)
+            self._start_content(part, complete=True)
             data = bytes(part.head)
             part.file_hash.update(data)
             part.size += len(data)
@@ -201,11 +203,12 @@ class Stow:
         assert part.content_hash is not None and part.offset is not None
         self.tasks.append(self.loop.run_in_executor(
             self.archive.executor, self._store, part.temp, part.size, part.file_hash.hexdigest(),
-            part.content_hash.hexdigest(), part.offset))
+            part.content_hash.hexdigest(), part.offset, part.uids))
 
-    def _store(self, temp: TempBlob, size: int, file_hash: str, content_hash: str, offset: int) -> Outcome:
+    def _store(self, temp: TempBlob, size: int, file_hash: str, content_hash: str, offset: int,
+               uids: tuple[str, str, str] | None) -> Outcome:
         """Check the study, then the archive's ingest (a worker thread)."""
-        uids = _uids(temp.path)
+        uids = uids or _uids(temp.path)
         if uids is None:
             temp.discard()
             return Outcome("", "", None, CANNOT_UNDERSTAND, "no SOP Class/Instance UID in the file meta", "refused")
@@ -293,6 +296,18 @@ class Stow:
             f.close()
 
 
+def _head_uids(head: bytearray, complete: bool) -> tuple[str, str, str] | None:
+    """SOP Class, SOP Instance and Study Instance UIDs from the first bytes of a part (the whole part when
+    ``complete``); None when they do not hold them all (the file is read then)."""
+    from ..io.reader import read_buffer
+
+    try:
+        ds = read_buffer(memoryview(bytes(head)), stop_before_pixels=True, prefix=not complete)
+    except DicomError:
+        return None
+    return _uids_of(ds) if ds is not None else None
+
+
 def _uids(path: str | os.PathLike[str]) -> tuple[str, str, str] | None:
     from ..io.reader import read
 
@@ -300,6 +315,10 @@ def _uids(path: str | os.PathLike[str]) -> tuple[str, str, str] | None:
         ds = read(os.fspath(path), stop_before_pixels=True)
     except DicomError:
         return None
+    return _uids_of(ds)
+
+
+def _uids_of(ds: Any) -> tuple[str, str, str] | None:
     meta = ds.file_meta
     sop_class = str((meta.value(0x00020002, "") if meta is not None else "") or ds.value(0x00080016, "") or "")
     sop_instance = str((meta.value(0x00020003, "") if meta is not None else "") or ds.value(0x00080018, "") or "")
