@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/anonymize.py
 	$(BIN)/python bench/validate.py
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/web.py
 
 # Regenerate the shipped dictionary and UID registry from ../shared/standard.
 generate:

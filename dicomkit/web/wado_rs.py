@@ -267,8 +267,10 @@ async def frames(request: Request) -> Response:
     ts = choice.transfer_syntax
     as_stored = ts == "*" or ts == stored_ts or (ts is None and choice.media_type != OCTET_STREAM)
     if choice.media_type == OCTET_STREAM and not encapsulated:
-        as_stored = ts in (None, "*", stored_ts, EXPLICIT_LE)
-        label = EXPLICIT_LE if stored_ts != "1.2.840.10008.1.2.2" else stored_ts
+        # native frames go out as little endian bytes whatever the data set's encoding (decoded from big
+        # endian or deflated data sets): Explicit VR Little Endian is what they are
+        as_stored = ts in (None, "*", stored_ts, EXPLICIT_LE, "1.2.840.10008.1.2")
+        label = EXPLICIT_LE
     elif as_stored:
         label = stored_ts
     elif choice.media_type == OCTET_STREAM and ts in (None, EXPLICIT_LE):

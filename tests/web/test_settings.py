@@ -107,3 +107,24 @@ def test_render_cache_follows_a_replaced_instance(root: str, server: Server, tmp
     assert status == 200  # duplicates = overwrite: the new content replaces the stored one
     after = np.asarray(Image.open(io.BytesIO(get(url).body)))
     assert not np.array_equal(before, after)
+
+
+@pytest.mark.parametrize("name", ["liver_expb.dcm", "SC_rgb_expb_16bit_2frame.dcm"])
+def test_frames_of_a_big_endian_object(root: str, server: Server, corpus_dir: Path, name: str) -> None:
+    import pydicom
+
+    path = corpus_dir / name
+    if not path.exists():
+        pytest.skip(f"{name} not in the corpus")
+    assert server.archive.ingest_file(path).status == 0
+    ds = pydicom.dcmread(path)
+    url = (f"{root}/studies/{ds.StudyInstanceUID}/series/{ds.SeriesInstanceUID}/instances/{ds.SOPInstanceUID}"
+           "/frames/1")
+    (headers, data), = parts(get(url, Accept='multipart/related; type="application/octet-stream"; '
+                                             "transfer-syntax=*"))
+    assert headers["content-type"] == "application/octet-stream; transfer-syntax=1.2.840.10008.1.2.1"
+    first = ds.pixel_array[0] if ds.get("NumberOfFrames", 1) > 1 else ds.pixel_array
+    if ds.BitsAllocated == 1:  # a segmentation: the frame's bits packed as Explicit VR Little Endian packs them
+        assert data == np.packbits(first.astype(np.uint8).ravel(), bitorder="little").tobytes()
+    else:
+        assert data == np.ascontiguousarray(first).astype(first.dtype.newbyteorder("<")).tobytes()
