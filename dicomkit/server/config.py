@@ -11,7 +11,8 @@ the key named (``dicom.port: expected an integer from 0 to 65535, not 'abc'``). 
     [dicom]     ae_title, host, port, max_associations, max_pdu, async_ops, network_timeout, access
                 ("open" | "known")
     [http]      host, port, allow_remote, enabled
-    [web]       cors_origins, json_numbers ("number" | "text"), qido_max_limit, render_cache, max_upload, viewer
+    [web]       cors_origins, json_numbers ("number" | "text"), qido_max_limit, render_cache, max_upload, viewer,
+                allow_delete
     [logging]   format ("text" | "json"), level
     [remotes.TITLE]  host, port, tls, services (the AE table, see dicomkit.services.aetable)
 """
@@ -119,6 +120,7 @@ class WebConfig:
     render_cache: Size = field(default_factory=lambda: Size(256 * 10**6))  # rendered images kept (bytes)
     max_upload: Size = field(default_factory=Size)  # the largest STOW-RS body (0: no limit)
     viewer: bool = True  # serve the viewer at /
+    allow_delete: bool = False  # DELETE of studies, series and instances over DICOMweb
 
 
 @dataclass

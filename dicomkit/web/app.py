@@ -24,7 +24,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..core.errors import DicomError
-from . import capabilities, qido, rendered, stow, wado_rs, wado_uri
+from . import capabilities, delete, qido, rendered, stow, wado_rs, wado_uri
 from .archive import WebArchive
 from .errors import WebError, error_response
 from .rendered import RenderCache
@@ -62,17 +62,20 @@ ROUTES: tuple[Resource, ...] = (
     Resource("/instances", ("GET",), qido.search, "QIDO-RS", "application/dicom+json"),
     Resource(S, ("GET",), wado_rs.retrieve, "WADO-RS", "multipart/related; type=application/dicom, application/zip"),
     Resource(S, ("POST",), stow.store, "STOW-RS", "application/dicom+json"),
+    Resource(S, ("DELETE",), delete.delete, "DELETE", "204 No Content"),
     Resource(S + "/metadata", ("GET",), wado_rs.metadata, "WADO-RS", "application/dicom+json"),
     Resource(S + "/rendered", ("GET",), rendered.rendered, "WADO-RS", "multipart/related; type=image/jpeg|image/png"),
     Resource(S + "/thumbnail", ("GET",), rendered.thumbnail, "WADO-RS", "image/jpeg, image/png"),
     Resource(S + "/series", ("GET",), qido.search, "QIDO-RS", "application/dicom+json"),
     Resource(S + "/instances", ("GET",), qido.search, "QIDO-RS", "application/dicom+json"),
     Resource(SE, ("GET",), wado_rs.retrieve, "WADO-RS", "multipart/related; type=application/dicom, application/zip"),
+    Resource(SE, ("DELETE",), delete.delete, "DELETE", "204 No Content"),
     Resource(SE + "/metadata", ("GET",), wado_rs.metadata, "WADO-RS", "application/dicom+json"),
     Resource(SE + "/rendered", ("GET",), rendered.rendered, "WADO-RS", "multipart/related; type=image/jpeg|image/png"),
     Resource(SE + "/thumbnail", ("GET",), rendered.thumbnail, "WADO-RS", "image/jpeg, image/png"),
     Resource(SE + "/instances", ("GET",), qido.search, "QIDO-RS", "application/dicom+json"),
     Resource(I, ("GET",), wado_rs.retrieve, "WADO-RS", "multipart/related; type=application/dicom, application/dicom"),
+    Resource(I, ("DELETE",), delete.delete, "DELETE", "204 No Content"),
     Resource(I + "/metadata", ("GET",), wado_rs.metadata, "WADO-RS", "application/dicom+json"),
     Resource(I + "/rendered", ("GET",), rendered.rendered, "WADO-RS", "image/jpeg, image/png"),
     Resource(I + "/thumbnail", ("GET",), rendered.thumbnail, "WADO-RS", "image/jpeg, image/png"),
@@ -159,7 +162,8 @@ def dicomweb_app(web: Web) -> Starlette:
     middleware = []
     origins = [o.strip() for o in web.config.cors_origins.split(",") if o.strip()]
     if origins:
-        middleware.append(Middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST", "OPTIONS"],
+        middleware.append(Middleware(CORSMiddleware, allow_origins=origins,
+                                     allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
                                      allow_headers=["*"], max_age=600,
                                      expose_headers=["X-Total-Count", "Warning", "ETag", "Content-Range",
                                                      "Content-Location"]))

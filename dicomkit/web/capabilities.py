@@ -40,6 +40,8 @@ def description(request: Request) -> dict[str, Any]:
     web = web_of(request)
     resources = []
     for r in ROUTES:
+        if r.service == "DELETE" and not web.config.allow_delete:
+            continue
         resources.append({"path": r.path, "methods": list(r.methods), "service": r.service, "answers": r.answers})
     return {
         "service": "dicomkit DICOMweb",

@@ -178,12 +178,18 @@ def test_errors_say_why(base: str) -> None:
     assert truncated.status == 400 and "closing delimiter" in json.loads(truncated.body)["message"]
 
 
+def test_delete_is_off_by_default(base: str, pacs: Server, row) -> None:  # type: ignore[no-untyped-def]
+    answer = request("DELETE", f"{base}/studies/{row.study_instance_uid}")
+    assert answer.status == 405 and "allow_delete" in json.loads(answer.body)["message"]
+    assert pacs.index.study(row.study_instance_uid) is not None
+
+
 def test_capabilities(base: str) -> None:
     wadl = request("OPTIONS", f"{base}/")
     assert wadl.status == 200 and b"<application" in wadl.body and b"/frames/{frames}" in wadl.body
     desc = json.loads(get(f"{base}/", Accept="application/json").body)
     services = {r["service"] for r in desc["resources"]}
-    assert {"QIDO-RS", "WADO-RS", "STOW-RS", "WADO-URI"} <= services
+    assert {"QIDO-RS", "WADO-RS", "STOW-RS", "WADO-URI"} <= services and "DELETE" not in services
     assert "1.2.840.10008.1.2.4.90" in desc["wado"]["transcode-to"]
 
 

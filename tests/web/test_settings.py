@@ -39,7 +39,8 @@ def post(base: str, data: bytes, path: str = "/studies", part_type: str = "appli
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     with Server(data_dir=tmp_path_factory.mktemp("settings") / "pacs", dicom_port=0, http_port=0, durability="os",
-                duplicates="overwrite", overrides={"web.json_numbers": "text", "web.max_upload": 2_000_000}) as s:
+                duplicates="overwrite", overrides={"web.json_numbers": "text", "web.max_upload": 2_000_000,
+                           "web.allow_delete": True}) as s:
         yield s
 
 
@@ -128,3 +129,21 @@ def test_frames_of_a_big_endian_object(root: str, server: Server, corpus_dir: Pa
         assert data == np.packbits(first.astype(np.uint8).ravel(), bitorder="little").tobytes()
     else:
         assert data == np.ascontiguousarray(first).astype(first.dtype.newbyteorder("<")).tobytes()
+
+
+def test_delete_instance_series_study(root: str, server: Server) -> None:
+    study = STUDY + ".5"
+    blobs = [to_bytes(image(study=study, series=f"{study}.{s}", sop=f"{study}.{s}.{n}", rows=4, cols=4))
+             for s in (1, 2) for n in (1, 2)]
+    assert post(root, body([("application/dicom", b, None) for b in blobs]))[0] == 200
+    instance = f"{root}/studies/{study}/series/{study}.1/instances/{study}.1.1"
+    assert request("DELETE", instance).status == 204
+    assert server.index.instance(f"{study}.1.1") is None and get(instance + "/metadata").status == 404
+    assert request("DELETE", instance).status == 404
+    assert request("DELETE", f"{root}/studies/{study}/series/{study}.9").status == 404
+    assert request("DELETE", f"{root}/studies/{study}/series/{study}.2").status == 204
+    assert len(server.index.instances(study_instance_uid=study)) == 1
+    assert request("DELETE", f"{root}/studies/{study}").status == 204
+    assert server.index.study(study) is None
+    services = {r["service"] for r in json.loads(get(f"{root}/", Accept="application/json").body)["resources"]}
+    assert "DELETE" in services
