@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,server]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,server,security]'
 	@# pynetdicom is a test oracle; its console scripts (storescu, findscu, ...) would shadow DCMTK's tools
 	@# of the same names for anyone with the venv active, so they are removed from the venv.
 	$(BIN)/python tools/remove_oracle_scripts.py

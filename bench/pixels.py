@@ -1,8 +1,10 @@
 """Pixel data decoding speed and memory: dicomkit vs pydicom (+ pylibjpeg plugins) on the same files.
 
 For each transfer syntax: read the file from disk and decode every frame to a numpy array, in the same
-process, several rounds; prints median frames/s of each and the ratio. Then the memory (tracemalloc peak)
-and time of reading frame 1 of a large multi-frame file.
+process, several rounds; prints median frames/s of each and the ratio. Then dicomkit's default (threads on
+every core) against its own single-threaded decoding (threads=1), rounds alternating, with the median
+ratio and the range of the per-round ratios. Then the memory (tracemalloc peak) and time of reading frame 1
+of a large multi-frame file.
 
     python bench/pixels.py [--rounds 5] [--quick] [--only "JPEG 2000"]
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import shutil
 import statistics
 import subprocess
@@ -27,10 +30,11 @@ from pathlib import Path
 import numpy as np
 
 import dicomkit
-from dicomkit.pixels import set_pixel_data, transcode
+from dicomkit.pixels import default_threads, pixel_array, set_pixel_data, transcode
 
 ROOT = Path(__file__).resolve().parent
-CORPUS = ROOT.parent.parent / "shared" / "corpus"
+# ../shared beside the checkout (as in CI); DICOMKIT_SHARED overrides it (as for the tests).
+CORPUS = Path(os.environ.get("DICOMKIT_SHARED", ROOT.parent.parent / "shared")) / "corpus"
 DATA = ROOT / "data" / "pixels"
 
 
@@ -39,7 +43,7 @@ def _multiframe(frames: int, rows: int, columns: int, seed: int = 0) -> dicomkit
     base = dicomkit.read(CORPUS / "MR2_UNCR.dcm")
     image = base.frame(0)[:rows, :columns].astype(np.int32)
     rng = np.random.default_rng(seed)
-    stack = np.empty((frames, rows, columns, 1), dtype=np.uint16)
+    stack = np.empty((frames, rows, columns), dtype=np.uint16)
     for i in range(frames):
         stack[i] = np.clip(np.roll(image, i * 3, axis=1) + rng.integers(-2, 3, image.shape), 0, 4095)
     ds = base.copy()
@@ -88,7 +92,7 @@ def prepare(quick: bool) -> list[tuple[str, Path]]:
 
 
 def decode_dicomkit(path: Path) -> np.ndarray:
-    return dicomkit.read(path).pixel_array()
+    return dicomkit.read(path).pixel_array
 
 
 def decode_pydicom(path: Path) -> np.ndarray:
@@ -116,23 +120,72 @@ def speed(rounds: int, quick: bool, only: str | None = None) -> None:
         if only and only.lower() not in label.lower():
             continue
         t_ours, ours = timed(decode_dicomkit, path, rounds)
-        frames = ours.shape[0]
+        frames = _frames(path)
         try:
             t_theirs, theirs = timed(decode_pydicom, path, rounds)
         except Exception as exc:  # pydicom lacks some transfer syntaxes
             print(f"{label:44} {frames:6d} {frames / t_ours:13.1f} {'n/a':>12} {'':>7}  "
                   f"(pydicom: {type(exc).__name__})")
             continue
-        same = ours.size == np.asarray(theirs).size and np.array_equal(ours.reshape(np.shape(theirs)), theirs)
-        if same:
+        theirs = np.asarray(theirs)
+        if ours.shape != theirs.shape:
+            note = f"  (shapes differ: {ours.shape} vs {theirs.shape})"
+        elif np.array_equal(ours, theirs):
             note = ""
-        elif ours.size == np.asarray(theirs).size and ours.shape[-1] == 1:
-            diff = np.abs(ours.reshape(np.shape(theirs)).astype(np.int64) - np.asarray(theirs).astype(np.int64))
-            note = f"  (outputs differ by up to {diff.max()}: IDCT rounding of the two JPEG libraries)"
         else:
-            note = "  (outputs differ: pydicom converts YBR to RGB, dicomkit only when asked)"
+            diff = np.abs(ours.astype(np.int64) - theirs.astype(np.int64))
+            note = f"  (outputs differ by up to {diff.max()}: the JPEG libraries' IDCT and chroma upsampling)"
         print(f"{label:44} {frames:6d} {frames / t_ours:13.1f} {frames / t_theirs:12.1f} "
               f"{t_theirs / t_ours:6.2f}x{note}")
+        sys.stdout.flush()
+
+
+def _frames(path: Path) -> int:
+    return int(dicomkit.read(path, stop_before_pixels=True).get("NumberOfFrames") or 1)
+
+
+# The cases of the threads table: every JPEG 2000 / HTJ2K case, the other codecs that decode frames on
+# threads, and small frames (which must not get slower).
+THREADED = ("JPEG 2000", "HTJ2K", "JPEG-LS", "JPEG Lossless SV1", "JPEG Extended")
+
+
+def threads(rounds: int, quick: bool, only: str | None = None) -> None:
+    n = default_threads()
+    print(f"\ndicomkit with threads (default: {n}) vs threads=1, same run, rounds alternating; "
+          "median f/s, ratio of medians, [lowest-highest ratio of a round]")
+    print(f"{'case':44} {'frames':>6} {'1 thread f/s':>13} {f'{n} threads f/s':>15} {'ratio':>7}")
+    cases = [c for c in prepare(quick) if any(k in c[0] for k in THREADED)]
+    cases += [("JPEG 2000 Lossless, 10x64x64 (emri_small)", CORPUS / "emri_small_jpeg_2k_lossless.dcm"),
+              ("JPEG-LS Lossless, 10x64x64 (emri_small)", CORPUS / "emri_small_jpeg_ls_lossless.dcm"),
+              ("JPEG 2000 Lossless, 3x512x512 1-bit (liver)", CORPUS / "liver_j2k.dcm")]
+    for label, path in cases:
+        if only and only.lower() not in label.lower():
+            continue
+        frames = _frames(path)
+
+        def one(p: Path = path) -> np.ndarray:
+            return pixel_array(dicomkit.read(p), threads=1)
+
+        def many(p: Path = path) -> np.ndarray:
+            return pixel_array(dicomkit.read(p))
+
+        assert np.array_equal(one(), many())  # warm up, and the same arrays
+        t1, tn, ratios = [], [], []
+        for _ in range(rounds):
+            gc.collect()
+            start = time.perf_counter()
+            one()
+            a = time.perf_counter() - start
+            gc.collect()
+            start = time.perf_counter()
+            many()
+            b = time.perf_counter() - start
+            t1.append(a)
+            tn.append(b)
+            ratios.append(a / b)
+        m1, mn = statistics.median(t1), statistics.median(tn)
+        print(f"{label:44} {frames:6d} {frames / m1:13.1f} {frames / mn:15.1f} {m1 / mn:6.2f}x "
+              f"[{min(ratios):.2f}-{max(ratios):.2f}]")
         sys.stdout.flush()
 
 
@@ -181,13 +234,18 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer frames (a smoke run)")
     parser.add_argument("--large-frames", type=int, default=400, help="frames of the memory test file")
     parser.add_argument("--only", help="run only the cases whose label contains this text (no memory test)")
+    parser.add_argument("--threads-only", action="store_true", help="only the threads vs one thread table")
     args = parser.parse_args()
+    import imagecodecs
     import pydicom
 
     print(f"dicomkit {dicomkit.__version__}, pydicom {pydicom.__version__}, numpy {np.__version__}, "
-          f"Python {sys.version.split()[0]}; median of {args.rounds} rounds")
-    speed(args.rounds, args.quick, args.only)
-    if not args.only:
+          f"imagecodecs {imagecodecs.__version__}, Python {sys.version.split()[0]}, {os.cpu_count()} cores; "
+          f"median of {args.rounds} rounds")
+    if not args.threads_only:
+        speed(args.rounds, args.quick, args.only)
+    threads(args.rounds, args.quick, args.only)
+    if not args.only and not args.threads_only:
         memory(80 if args.quick else args.large_frames)
 
 

@@ -16,6 +16,18 @@ CORPUS = SHARED / "corpus"
 # Raw data sets in the corpus (no preamble/meta): they need force=True.
 RAW_FILES = {"JLSL_RGB_ILV0.dcm", "JLSL_RGB_ILV1.dcm", "JLSL_RGB_ILV2.dcm", "JLSN_RGB_ILV0.dcm",
              "OT-PAL-8-face.dcm"}
+# Files the default reader refuses and lenient=True reads (with a correction), and why. DCMTK refuses them
+# too; pydicom reads an empty data set.
+LENIENT_FILES = {
+    "emri_small_jpeg_2k_lossless_too_short.dcm": "the file ends after a whole Pixel Data fragment, before the "
+                                                 "Sequence Delimitation Item",
+}
+
+
+def read_options(path: Path | str) -> dict[str, bool]:
+    """The options a corpus file needs to be read: force for raw data sets, lenient for LENIENT_FILES."""
+    name = Path(path).name
+    return {"force": name in RAW_FILES, "lenient": name in LENIENT_FILES}
 
 
 def corpus_file(name: str) -> Path:
@@ -47,7 +59,8 @@ def corpus_params() -> list[object]:
 
 
 # The Debian package of each peer tool other than DCMTK's (.ci/run installs them).
-TOOL_PACKAGES = {"dciodvfy": "dicom3tools", "xmllint": "libxml2-utils", "openssl": "openssl"}
+TOOL_PACKAGES = {"dciodvfy": "dicom3tools", "xmllint": "libxml2-utils", "openssl": "openssl",
+                 "rsyslogd": "rsyslog"}
 
 
 def require_tool(name: str) -> str:

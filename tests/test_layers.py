@@ -52,6 +52,7 @@ THIRD_PARTY: dict[str, set[str]] = {
     "starlette": {"web", "server"},
     "uvicorn": {"web", "server", "cli"},
     "rich": {"cli"},
+    "cryptography": {"server"},  # the security extra: JWT signatures (server/auth/jwt.py)
 }
 STDLIB = set(sys.stdlib_module_names)
 

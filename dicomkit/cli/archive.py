@@ -166,9 +166,33 @@ def _delete(archive: Any, args: argparse.Namespace) -> int:
 
     level, uid = next((lv, v) for lv, v in (("patient", args.patient), ("study", args.study),
                                              ("series", args.series), ("instance", args.instance)) if v)
+    from ..server.access import studies_touched
+
+    studies = studies_touched(archive.index, level, uid)
     keys = delete(archive, level, uid)
     if not keys:
         print(f"dicomkit archive delete: no {level} {uid} in the archive", file=sys.stderr)
         return 1
+    _audit_deletion(archive.config, studies, f"dicomkit archive delete --{level} {uid}: {len(keys)} instance(s)")
     print(f"deleted {level} {uid}: {len(keys)} instance(s)")
     return 0
+
+
+def _audit_deletion(config: Any, studies: list[Any], description: str) -> None:
+    """PS3.15 A.5.3.6: one DICOM Study Deleted message per study the deletion touched."""
+    import getpass
+
+    from ..server.access import make_auditor
+    from ..services.sources import Requester
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    auditor = make_auditor(config)
+    try:
+        for study in studies:
+            auditor.record("study-deleted", requester=Requester(user_identity=user, protocol="local"),
+                           studies=[study], description=description)
+    finally:
+        auditor.close()

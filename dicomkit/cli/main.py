@@ -25,6 +25,8 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
     "serve": ("serve", "add_arguments", "run", "run the dicomkit PACS"),
     "archive": ("archive", "add_arguments", "run", "archive operations: stats, verify, reindex, import, delete"),
     "worklist": ("worklist", "add_arguments", "run", "the archive's Modality Worklist items: add, list, remove"),
+    "audit": ("audit", "add_arguments", "run", "read the server's audit trail: tail, search"),
+    "security": ("security", "add_arguments", "run", "security operations: hash-password, study labels"),
     "json2dcm": ("model_to_dcm", "add_arguments", "run_json", "DICOM JSON (PS3.18 F) to a DICOM file"),
     "xml2dcm": ("model_to_dcm", "add_xml_arguments", "run_xml", "Native DICOM Model XML to a DICOM file"),
     "dicomdir": ("dicomdir", "add_arguments", "run", "create, list, add to and remove from DICOMDIR File-sets"),

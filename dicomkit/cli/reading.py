@@ -8,8 +8,9 @@
 - Error messages name the path once and speak the command line: the library's ``lenient=True`` becomes
   ``--lenient``; a truncated input's error says that ``--lenient`` reads what is there.
 - :func:`invented_delimiters` lists the read corrections where the reader had to supply a missing
-  delimiter (the data may have been cut short): commands show them as warnings and fail unless
-  ``--lenient``.
+  delimiter (the data may have been cut short). The default reader refuses such data, as DCMTK does, so
+  they come with ``--lenient``: commands show them as warnings (and fail on any that a default read
+  would have had).
 """
 
 from __future__ import annotations

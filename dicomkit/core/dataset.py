@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .dictionary import lookup, tag_for_keyword
-from .element import DataElement, SourceEncoding
+from .element import _UNSET, DataElement, SourceEncoding
 from .errors import InvalidTagError, InvalidValueError
 from .tag import PIXEL_REPRESENTATION, SPECIFIC_CHARACTER_SET, TRANSFER_SYNTAX_UID, Tag, parse_tag_string, tag_str
 from .vr import VR
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from .uid import UID
 
 _KEYWORD_TAGS: dict[str, int] = {}
+_new_element = object.__new__
 
 
 def _keyword_tag(name: str) -> int | None:
@@ -115,7 +116,15 @@ class Dataset:
     def _materialize(self, tag: int, entry: tuple[VR, int, int]) -> DataElement:
         vr, offset, length = entry
         d = self.__dict__
-        elem = DataElement.from_raw(tag, vr, d["_buf"][offset:offset + length], d["_src"])
+        # DataElement.from_raw, inlined: this runs for every element that is touched
+        elem = _new_element(DataElement)
+        elem._tag = tag
+        elem._vr = vr
+        elem._raw = d["_buf"][offset:offset + length]
+        elem._src = d["_src"]
+        elem._value = _UNSET
+        elem._invalid = None
+        elem.is_undefined_length = False
         d["_elements"][tag] = elem
         return elem
 
@@ -211,8 +220,9 @@ class Dataset:
     def add(self, element: DataElement) -> None:
         self._elements[element._tag] = element
 
-    def add_new(self, tag: Key, vr: str | VR, value: Any = None) -> DataElement:
-        elem = DataElement(_to_tag(tag), vr, value)
+    def add_new(self, tag: Key, vr: str | VR, value: Any = None, *, validate: bool = True) -> DataElement:
+        """Add (or replace) an element; ``validate=False`` takes the value as it is, unchecked (see DataElement)."""
+        elem = DataElement(_to_tag(tag), vr, value, validate=validate)
         self._elements[elem._tag] = elem
         return elem
 
@@ -277,12 +287,12 @@ class Dataset:
                 names.add(entry.keyword)
         return sorted(names)
 
-    def _set_value(self, tag: int, value: Any) -> None:
+    def _set_value(self, tag: int, value: Any, validate: bool = True) -> None:
         if isinstance(value, DataElement):
             self._elements[tag] = value
             return
         vr = self._vr_for_new_value(tag)
-        self._elements[tag] = DataElement(tag, vr, value)
+        self._elements[tag] = DataElement(tag, vr, value, validate=validate)
 
     def _vr_for_new_value(self, tag: int) -> str:
         entry = lookup(tag)
@@ -313,6 +323,8 @@ class Dataset:
         if d.get("file_meta") is not None:
             d["file_meta"] = d["file_meta"].copy()
         d["read_corrections"] = list(self.read_corrections)
+        d.pop("_pixel_source", None)  # the pixel caches belong to this data set's elements
+        d.pop("_pixel_array", None)
         new.__dict__.update(d)
         return new
 
@@ -445,23 +457,27 @@ class Dataset:
         return encode_dataset(self, transfer_syntax, **options)
 
     # -- pixel data (implemented in dicomkit.pixels, which needs numpy: ``pip install dicomkit[pixels]``) --
-    def pixel_array(self, **options: Any) -> Any:
-        """All frames as one numpy array shaped (frames, rows, columns, samples).
-
-        See :func:`dicomkit.pixels.pixel_array` for the options (``as_rgb``, ``frames``, ...).
+    @property
+    def pixel_array(self) -> Any:
+        """The pixel data as a numpy array, shaped and converted as pydicom 3 does: (rows, columns) for one
+        grayscale frame, (rows, columns, samples) for one colour frame, (frames, ...) in front for several;
+        YCbCr converted to RGB. The array is kept and returned again until Pixel Data or the attributes
+        that describe it change. For options (``frames``, ``as_rgb``, ``threads``) and a new array on every
+        call, see :func:`dicomkit.pixels.pixel_array`.
         """
-        from ..pixels import pixel_array
+        from ..pixels import cached_pixel_array
 
-        return pixel_array(self, **options)
+        return cached_pixel_array(self)
 
     def frame(self, index: int, **options: Any) -> Any:
-        """Frame ``index`` (0-based) as a numpy array shaped (rows, columns, samples), decoding no other frame."""
+        """Frame ``index`` (0-based) as a numpy array, (rows, columns) grayscale or (rows, columns, samples)
+        colour, decoding no other frame (options as :func:`dicomkit.pixels.frame`)."""
         from ..pixels import frame
 
         return frame(self, index, **options)
 
     def iter_frames(self, **options: Any) -> Iterator[Any]:
-        """Each frame in turn as a numpy array shaped (rows, columns, samples)."""
+        """Each frame in turn, shaped as by :meth:`frame` (options as :func:`dicomkit.pixels.iter_frames`)."""
         from ..pixels import iter_frames
 
         return iter_frames(self, **options)
@@ -506,10 +522,11 @@ class Dataset:
         return to_pydicom(self)
 
     @classmethod
-    def from_pydicom(cls, pds: Any) -> Dataset:
+    def from_pydicom(cls, pds: Any, **options: Any) -> Dataset:
+        """A data set from a ``pydicom.Dataset`` (see :func:`dicomkit.interop.pydicom.from_pydicom`)."""
         from ..interop.pydicom import from_pydicom
 
-        return from_pydicom(pds)
+        return from_pydicom(pds, **options)
 
     # -- display ----------------------------------------------------------------------------------------
     def __repr__(self) -> str:

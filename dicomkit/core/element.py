@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import sys
+import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .charset import DEFAULT, CharacterSet
 from .dictionary import lookup, name_for_tag
-from .errors import InvalidValueError
+from .errors import InvalidValueError, InvalidValueWarning
 from .tag import Tag, tag_str
 from .values import _DECODERS, decode_value, encode_value, normalize_value, value_multiplicity
 from .vr import CHARSET_VRS, ENDIAN_NEUTRAL_VRS, VR
+from .vr_rules import check_value
 
 if TYPE_CHECKING:
     from .sequence import Sequence
@@ -19,8 +22,9 @@ if TYPE_CHECKING:
 class SourceEncoding:
     """How the raw bytes of elements were encoded where they were read from.
 
-    ``parse_sequence`` is supplied by the reader (io layer) to turn the raw bytes of a defined-length
-    sequence into a Sequence when first accessed; core itself knows nothing of files.
+    ``parse_sequence`` is supplied by the reader (io layer) to turn the raw bytes of a sequence into a
+    Sequence when first accessed (given the bytes, this encoding and the sequence's tag, which its
+    corrections and errors name); core itself knows nothing of files.
     """
 
     __slots__ = ("charset", "implicit_vr", "little_endian", "parse_sequence")
@@ -30,7 +34,7 @@ class SourceEncoding:
         little_endian: bool = True,
         implicit_vr: bool = False,
         charset: CharacterSet = DEFAULT,
-        parse_sequence: Callable[[memoryview, SourceEncoding], Sequence] | None = None,
+        parse_sequence: Callable[[memoryview, SourceEncoding, int], Sequence] | None = None,
     ) -> None:
         self.little_endian = little_endian
         self.implicit_vr = implicit_vr
@@ -51,12 +55,19 @@ _VR_BY_NAME = {str(v): v for v in VR}
 
 
 class DataElement:
-    """One element of a data set: ``tag``, ``vr``, ``value`` (decoded lazily), ``keyword``, ``name``."""
+    """One element of a data set: ``tag``, ``vr``, ``value`` (decoded lazily), ``keyword``, ``name``.
 
-    __slots__ = ("_raw", "_src", "_tag", "_value", "_vr", "is_undefined_length")
+    A value given to the constructor or assigned to ``value`` is checked against the rules of its VR
+    (PS3.5 6.2, dicomkit.core.vr_rules): one that breaks them is kept, warns with InvalidValueWarning and
+    is named in ``value_problem``; the writer refuses such an element unless it writes with
+    ``validate=False``. ``validate=False`` here skips the check, for values taken from elsewhere as they
+    are (a file, DICOM JSON): those are written back as they came, like values read from a file.
+    """
+
+    __slots__ = ("_invalid", "_raw", "_src", "_tag", "_value", "_vr", "is_undefined_length")
 
     def __init__(self, tag: int | str | Tag, vr: str | VR, value: Any = None, *,
-                 undefined_length: bool = False) -> None:
+                 undefined_length: bool = False, validate: bool = True) -> None:
         self._tag = int(Tag(tag))
         vr_member = _VR_BY_NAME.get(str(vr))
         if vr_member is None:
@@ -66,6 +77,7 @@ class DataElement:
         self._src: SourceEncoding | None = None
         self.is_undefined_length = undefined_length
         self._value = self._normalize(value)
+        self._invalid: str | None = self._check() if validate else None
 
     @classmethod
     def from_raw(cls, tag: int, vr: VR, raw: bytes | memoryview, src: SourceEncoding,
@@ -77,8 +89,26 @@ class DataElement:
         self._raw = raw
         self._src = src
         self._value = _UNSET
+        self._invalid = None
         self.is_undefined_length = undefined_length
         return self
+
+    def _check(self) -> str | None:
+        """The VR rule the value breaks (PS3.5 6.2), warned about; None when it keeps them."""
+        problem = check_value(self._vr, self._value)
+        if problem is None:
+            return None
+        keyword = self.keyword
+        message = f"{tag_str(self._tag)}{' ' + keyword if keyword else ''}: {problem}"
+        warnings.warn(f"{message}; writing it fails unless validate=False", InvalidValueWarning,
+                      stacklevel=_caller_level())
+        return message
+
+    @property
+    def value_problem(self) -> str | None:
+        """Why the value assigned through the API breaks its VR (PS3.5 6.2), or None; the writer refuses the
+        element while this is set, unless it writes with ``validate=False``. Never set for values read."""
+        return self._invalid
 
     def _normalize(self, value: Any) -> Any:
         if self._vr is VR.SQ:
@@ -137,6 +167,7 @@ class DataElement:
         self._value = self._normalize(value)
         self._raw = None
         self._src = None
+        self._invalid = self._check()
 
     def _decode(self) -> Any:
         raw, src = self._raw, self._src
@@ -148,7 +179,7 @@ class DataElement:
             if self._vr is _SQ:
                 if src.parse_sequence is None:
                     raise InvalidValueError("no parser for the raw sequence")
-                seq = src.parse_sequence(memoryview(raw), src)
+                seq = src.parse_sequence(memoryview(raw), src, self._tag)
                 seq.is_undefined_length = self.is_undefined_length
                 return seq
             return decode_value(self._vr, raw, src.little_endian, src.charset)
@@ -232,6 +263,7 @@ class DataElement:
         new = DataElement.__new__(DataElement)
         new._tag, new._vr, new._raw, new._src = self._tag, self._vr, self._raw, self._src
         new.is_undefined_length = self.is_undefined_length
+        new._invalid = self._invalid
         value = self._value
         if self._vr is VR.SQ and value is not _UNSET:
             value = value.copy()
@@ -239,3 +271,13 @@ class DataElement:
         return new
 
 
+
+
+def _caller_level() -> int:
+    """The ``stacklevel`` of the first caller outside dicomkit, so that a warning names the user's line."""
+    frame = sys._getframe(1)
+    level = 1
+    while frame.f_back is not None and frame.f_globals.get("__name__", "").startswith("dicomkit."):
+        frame = frame.f_back
+        level += 1
+    return level

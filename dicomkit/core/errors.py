@@ -11,6 +11,15 @@ class InvalidValueError(DicomError, ValueError):
     """A value cannot be represented in (or decoded from) its Value Representation."""
 
 
+class InvalidValueWarning(UserWarning):
+    """A value assigned through the API breaks a rule of its Value Representation (PS3.5 6.2): an AS of 13
+    characters, a DA that is no date, a UI with letters, a CS in lower case, a value longer than its VR allows.
+
+    The value is kept, and writing the element fails (InvalidValueError) unless the write passes
+    ``validate=False``. Values read from files are never checked: they are written back as read.
+    """
+
+
 class InvalidTagError(DicomError, ValueError):
     """A tag, keyword or tag string is malformed or unknown."""
 

@@ -190,14 +190,15 @@ def _as_sequence(value: Any) -> list[Any]:
 def _normalize_string_item(vr: str, item: Any) -> Any:
     if vr == "PN":
         return PersonName(item)
-    if vr == "DS":
+    if vr in ("DS", "IS"):
         if item is None or item == "":
             return None
-        return DS(item)
-    if vr == "IS":
-        if item is None or item == "":
-            return None
-        return IS(item)
+        try:
+            return DS(item) if vr == "DS" else IS(item)
+        except InvalidValueError:
+            if not isinstance(item, str):
+                raise  # a number that cannot be written as one
+            return item.strip(" \x00")  # text kept as given, as when read; the VR check reports it
     if vr == "DA":
         return DA(item)
     if vr == "TM":

@@ -104,9 +104,7 @@ class IS(int):
         if isinstance(value, float) and not value.is_integer():
             raise InvalidValueError(f"an Integer String cannot hold {value!r}")
         if isinstance(value, int | float | Decimal):
-            number = int(value)
-            if not -(2**31) <= number < 2**31:
-                raise InvalidValueError(f"an Integer String must fit in 32 bits, got {number}")
+            number = int(value)  # its range (PS3.5 6.2: 32 bits) is a VR rule, checked when it is assigned
             self = int.__new__(cls, number)
             self.original_string = str(number)
             return self

@@ -49,13 +49,13 @@ def mask_regions(ds: Dataset, regions: tuple[Region, ...]) -> bool:
     if not regions:
         return False
     try:
-        from ..pixels import decoded_photometric, describe, pixel_array, set_pixel_data
+        from ..pixels import decoded_photometric, describe, pixel_source, set_pixel_data
     except DicomError as exc:
         raise DeidentificationError(f"masking pixel regions needs dicomkit.pixels: {exc}") from None
     try:
-        frames: Any = pixel_array(ds)
+        # (frames, rows, columns, samples) in the stored colour space, a new array
+        frames: Any = pixel_source(ds).decode_all()
         photometric = decoded_photometric(describe(ds))
-        frames = frames.copy()
         rows, columns = frames.shape[1], frames.shape[2]
         changed = False
         for r in regions:

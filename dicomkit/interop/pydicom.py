@@ -79,8 +79,12 @@ def _is_multi(value: Any) -> bool:
     return isinstance(value, list | tuple) or type(value).__name__ == "MultiValue"
 
 
-def from_pydicom(pds: Any) -> Dataset:
-    """A dicomkit Dataset from a ``pydicom.Dataset`` (values converted, file meta and preamble kept)."""
+def from_pydicom(pds: Any, *, validate: bool = False) -> Dataset:
+    """A dicomkit Dataset from a ``pydicom.Dataset`` (values converted, file meta and preamble kept).
+
+    Values are taken as a file's are (pydicom has warned about those assigned to it), unless ``validate``
+    checks each as if assigned through dicomkit's API (see :class:`~dicomkit.InvalidValueWarning`).
+    """
     encoding = getattr(pds, "original_encoding", (None, None))
     little = encoding[1] is not False
     out = Dataset()
@@ -91,16 +95,17 @@ def from_pydicom(pds: Any) -> Dataset:
         if " or " in vr:
             vr = resolve_vr(int(pelem.tag), vr, pixel_rep_value)
         if vr == "SQ":
-            items = [from_pydicom(item) for item in pelem.value]
+            items = [from_pydicom(item, validate=validate) for item in pelem.value]
             elem = DataElement(int(pelem.tag), VR.SQ, items)
             elem.value.is_undefined_length = bool(getattr(pelem, "is_undefined_length", False))
         else:
             elem = DataElement(int(pelem.tag), vr, _from_pydicom_value(vr, pelem.value, little),
-                               undefined_length=bool(getattr(pelem, "is_undefined_length", False)))
+                               undefined_length=bool(getattr(pelem, "is_undefined_length", False)),
+                               validate=validate)
         out.add(elem)
     meta = getattr(pds, "file_meta", None)
     if meta is not None and len(meta):
-        out.file_meta = from_pydicom(meta)
+        out.file_meta = from_pydicom(meta, validate=validate)
     preamble = getattr(pds, "preamble", None)
     if preamble:
         out.preamble = bytes(preamble)

@@ -499,6 +499,7 @@ def from_json(
     *,
     bulk_data_reader: BulkDataReader | None = None,
     transfer_syntax: str | None = None,
+    validate: bool = False,
 ) -> Dataset:
     """A Dataset from a DICOM JSON Model object: text, UTF-8 bytes, or already parsed JSON.
 
@@ -509,30 +510,36 @@ def from_json(
     - Group 0002 attributes become ``ds.file_meta``. When its Transfer Syntax UID (or ``transfer_syntax``)
       is an encapsulated one, the top-level Pixel Data is read as encapsulated fragments.
 
+    - Values are taken as a file's are: written back as they came, even where they break their VR, unless
+      ``validate=True`` checks each as if assigned through the API (InvalidValueWarning, and the write then
+      refuses it unless it passes ``validate=False``; see docs/core.md, "Values that break their VR").
+
     Malformed input raises :class:`~dicomkit.InvalidFileError` naming the place as a JSON Pointer, e.g.
     ``DICOM JSON at /00101002/Value/1/00100020/Value/0: ...``.
     """
     obj = _parse_text(data) if isinstance(data, str | bytes | bytearray) else data
     if isinstance(obj, list):
         raise InvalidFileError("the JSON is an array of data sets (PS3.18 F.2.1); use datasets_from_json()")
-    return _build(obj, bulk_data_reader, transfer_syntax, [])
+    return _build(obj, bulk_data_reader, transfer_syntax, [], validate)
 
 
 def datasets_from_json(
     data: str | bytes | bytearray | Any,
     *,
     bulk_data_reader: BulkDataReader | None = None,
+    validate: bool = False,
 ) -> list[Dataset]:
     """Every data set of a DICOM JSON document: a top-level array (PS3.18 F.2.1) or a single object."""
     obj = _parse_text(data) if isinstance(data, str | bytes | bytearray) else data
     if isinstance(obj, Mapping):
-        return [_build(obj, bulk_data_reader, None, [])]
+        return [_build(obj, bulk_data_reader, None, [], validate)]
     if not isinstance(obj, list):
         raise InvalidFileError(f"DICOM JSON must be an object or an array of objects, got {_json_type(obj)}")
-    return [_build(item, bulk_data_reader, None, [str(i)]) for i, item in enumerate(obj)]
+    return [_build(item, bulk_data_reader, None, [str(i)], validate) for i, item in enumerate(obj)]
 
 
-def _build(obj: Any, reader: BulkDataReader | None, transfer_syntax: str | None, prefix: list[str]) -> Dataset:
+def _build(obj: Any, reader: BulkDataReader | None, transfer_syntax: str | None, prefix: list[str],
+           validate: bool = False) -> Dataset:
     if not isinstance(obj, Mapping):
         raise InvalidFileError(f"DICOM JSON at {_pointer(prefix)}: a data set must be an object, got "
                                f"{_json_type(obj)}")
@@ -542,7 +549,7 @@ def _build(obj: Any, reader: BulkDataReader | None, transfer_syntax: str | None,
         ts_obj = obj.get("00020010")
         if isinstance(ts_obj, Mapping) and isinstance(ts_obj.get("Value"), list) and ts_obj["Value"]:
             ts = ts_obj["Value"][0] if isinstance(ts_obj["Value"][0], str) else None
-    builder = ElementBuilder(reader, encapsulated=is_encapsulated_syntax(ts), model="DICOM JSON")
+    builder = ElementBuilder(reader, encapsulated=is_encapsulated_syntax(ts), model="DICOM JSON", validate=validate)
     parser = _Reader(builder)
     try:
         meta = parser.dataset({k: obj[k] for k in meta_keys}, 0, DEFAULT) if meta_keys else None

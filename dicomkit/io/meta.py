@@ -91,7 +91,8 @@ def build_file_meta(ds: Dataset, transfer_syntax: UID) -> Dataset:
         value = ds.value(tag)
         if value:
             if str(meta.value(meta_tag, "")) != str(value):
-                meta.add_new(meta_tag, "UI", str(value))
+                # the data set's own UID, as it is: its element is refused if it was assigned invalid
+                meta.add_new(meta_tag, "UI", str(value), validate=False)
         elif meta_tag not in meta:
             raise InvalidValueError(f"cannot write a Part 10 file: the data set has no {what}")
     if changed_ts:

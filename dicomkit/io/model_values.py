@@ -86,9 +86,12 @@ class ElementBuilder:
     """Makes DataElements from parsed model values; collects corrections and missing bulk data."""
 
     def __init__(self, bulk_data_reader: BulkDataReader | None, *, encapsulated: bool,
-                 big_endian_binary: bool = False, model: str = "DICOM JSON") -> None:
+                 big_endian_binary: bool = False, model: str = "DICOM JSON", validate: bool = False) -> None:
         self.bulk_data_reader = bulk_data_reader
         self.encapsulated = encapsulated
+        # values of a model document are taken as a file's are (written back as they came), unless the
+        # caller asks for them to be checked as values assigned through the API (PS3.5 6.2)
+        self.validate = validate
         self.big_endian_binary = big_endian_binary
         self.model = model
         self.corrections: list[Correction] = []
@@ -104,15 +107,15 @@ class ElementBuilder:
             items = [self._ds_text(tag, item) for item in items]
         value: Any = items[0] if len(items) == 1 else tuple(items)
         try:
-            return DataElement(tag, vr, value)
+            elem = DataElement(tag, vr, value, validate=self.validate)
         except InvalidValueError as exc:
-            if name in ("DS", "IS") and all(isinstance(v, str | type(None)) for v in items):
-                # Text that is not a valid number is kept as it is (as when read from a file), not lost.
-                text = "\\".join(v or "" for v in items)
-                self.note(f"{tag_str(tag)} {name} value {text!r} is not a valid number; kept as text")
-                raw = text.encode("ascii", "replace")
-                return DataElement.from_raw(tag, vr, raw, SourceEncoding(True, False))
             raise ModelError(str(exc)) from None
+        kept = elem._value if isinstance(elem._value, tuple) else (elem._value,)
+        if name in ("DS", "IS") and any(type(v) is str for v in kept):
+            # Text that is not a valid number is kept as it is (as when read from a file), not lost.
+            text = "\\".join(v or "" for v in items)
+            self.note(f"{tag_str(tag)} {name} value {text!r} is not a valid number; kept as text")
+        return elem
 
     def _ds_text(self, tag: int, item: Any) -> Any:
         if isinstance(item, str) and len(item) > 16:

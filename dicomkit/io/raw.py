@@ -11,9 +11,9 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+from ..core.dictionary import VR_OF
 from ..core.errors import InvalidFileError, TruncatedError
 from ..core.tag import (
-    ITEM,
     ITEM_DELIMITATION,
     PIXEL_DATA,
     SEQUENCE_DELIMITATION,
@@ -39,6 +39,11 @@ EXPLICIT_BE = struct.Struct(">HH2sH")
 UL_LE = struct.Struct("<I")
 UL_BE = struct.Struct(">I")
 ITEM_TAG_LE = b"\xfe\xff\x00\xe0"
+# An item header read as two 32-bit words: the tag (group and element swapped in little endian) and length.
+ITEM_HEADER_LE = struct.Struct("<II")
+ITEM_HEADER_BE = struct.Struct(">II")
+ITEM_WORD_LE = 0xE000FFFE  # (FFFE,E000) as the first word of ITEM_HEADER_LE
+ITEM_WORD_BE = 0xFFFEE000
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,34 @@ def element_header(buf: bytes | bytearray | memoryview, pos: int, end: int, layo
     return tag, vr, length, pos + 8
 
 
+def defined_sequence_end(buf: bytes | bytearray | memoryview, pos: int, seq_end: int, limit: int, little: bool,
+                         implicit: bool, depth: int = 1) -> int | None:
+    """Where the items of the defined-length sequence whose value is ``buf[pos:seq_end]`` really end (PS3.5
+    7.5.1): ``seq_end`` when they fill it exactly; beyond it when an item runs past the sequence's end — that
+    item is read whole and the sequence ends with it, as DCMTK reads it (a known writer's defect: the last
+    DICOMDIR record running past its sequence); None when anything else is irregular (a tag other than an
+    Item, a header cut short, an item running past ``limit`` — the end of the enclosing item or of the data —
+    or an undefined-length item without its delimiter), so that the caller parses it in full and reports or
+    refuses what it finds.
+    """
+    unpack = (ITEM_HEADER_LE if little else ITEM_HEADER_BE).unpack_from
+    item_word = ITEM_WORD_LE if little else ITEM_WORD_BE
+    while pos < seq_end:
+        if pos + 8 > limit:
+            return None
+        word, length = unpack(buf, pos)
+        if word != item_word:
+            return None
+        if length == UNDEFINED_LENGTH:
+            after = skip_item(buf, pos + 8, limit, little, implicit, depth)
+            if after is None:
+                return None
+            pos = after
+        else:
+            pos += 8 + length
+    return pos if pos <= limit else None
+
+
 def skip_sequence(buf: bytes | bytearray | memoryview, pos: int, end: int, little: bool, implicit: bool,
                   depth: int = 1) -> int | None:
     """The offset of the Sequence Delimitation Item that ends the undefined-length sequence whose items start
@@ -103,7 +136,7 @@ def skip_sequence(buf: bytes | bytearray | memoryview, pos: int, end: int, littl
         if group != 0xFFFE:
             return None
         if elem == 0xE0DD:
-            return pos if length == 0 else None
+            return pos  # its length should be 0 (PS3.5 7.5.2); DCMTK and pydicom ignore it, as the reader does
         if elem != 0xE000:
             return None
         if length != UNDEFINED_LENGTH:
@@ -145,9 +178,7 @@ def skip_item(buf: bytes | bytearray | memoryview, pos: int, end: int, little: b
             else:
                 return None
         if group == 0xFFFE:
-            if elem == 0xE00D and length == 0:
-                return pos + 8
-            return None
+            return pos + 8 if elem == 0xE00D else None  # a length of the delimiter is ignored (see skip_sequence)
         if length == UNDEFINED_LENGTH:
             if vr_bytes == b"UN":  # PS3.5 6.2.2: a sequence in Implicit VR Little Endian
                 inner = skip_sequence(buf, value_pos, end, True, True, depth + 1)
@@ -196,20 +227,40 @@ def meta_end(buf: bytes | bytearray | memoryview, start: int = 132) -> int:
     raise InvalidFileError("File Meta Information runs past the end of the file", offset=start)
 
 
+def is_zero_padding(buf: bytes | bytearray | memoryview, pos: int, end: int) -> bool:
+    """True when ``buf[pos:end]`` is zero bytes in whole element headers (a multiple of 8): padding after
+    a data set that DCMTK and pydicom both read (as empty (0000,0000) elements) and the reader skips with a
+    correction. Other trailing bytes are refused, as DCMTK refuses them."""
+    n = end - pos
+    if n <= 0 or n % 8 or bytes(buf[pos:pos + 8]) != _ZERO_HEADER:
+        return False
+    return not bytes(buf[pos:end]).strip(b"\x00")
+
+
+_ZERO_HEADER = bytes(8)
+
+
 def check_lengths(buf: bytes | bytearray | memoryview, pos: int, end: int, layout: Layout,
                   source: str | None = None) -> None:
     """Walk the top-level elements of a data set from ``pos`` and check that every declared length fits in
     the ``end - pos`` bytes there are (undefined-length sequences and encapsulated Pixel Data walked to their
-    delimiters). What the default reader refuses — a value or an item running past the end, a header cut
-    short — raises TruncatedError naming the element; nothing inside sequences is decoded.
+    delimiters, defined-length sequences through their item headers). What the default reader refuses at the
+    top level — a value or an item running past the end, a header cut short, an undefined-length value not
+    terminated, an Item or Sequence Delimitation Item where an element belongs, trailing bytes other than
+    zero padding — raises InvalidFileError (TruncatedError for what runs past the end) naming the element;
+    what it reads with a correction (a stray Item Delimitation Item, zero padding, a last item running past
+    its sequence) passes. Nothing inside items is decoded.
     """
     while pos < end:
+        if buf[pos] == 0 and is_zero_padding(buf, pos, end):
+            return
         tag, vr, length, value_pos = element_header(buf, pos, end, layout, source)
         if tag >> 16 == 0xFFFE:
-            if tag in (ITEM_DELIMITATION, SEQUENCE_DELIMITATION):  # stray delimiters: the reader skips them
+            if tag == ITEM_DELIMITATION:  # stray: the reader skips it
                 pos = value_pos
                 continue
-            raise InvalidFileError(f"an Item {tag_str(ITEM)} where a data element was expected", offset=pos,
+            what = "a Sequence Delimitation Item" if tag == SEQUENCE_DELIMITATION else "an Item"
+            raise InvalidFileError(f"{what} {tag_str(tag)} where a data element was expected", offset=pos,
                                    source=source)
         if length == UNDEFINED_LENGTH:
             if tag == PIXEL_DATA or vr in (b"OB", b"OW"):
@@ -225,10 +276,16 @@ def check_lengths(buf: bytes | bytearray | memoryview, pos: int, end: int, layou
                                      "its start)", offset=pos, source=source)
             pos = after
             continue
-        if value_pos + length > end:
+        next_pos = value_pos + length
+        if next_pos > end:
             raise TruncatedError(f"{tag_str(tag)} declares {length} bytes but only {end - value_pos} remain",
                                  offset=pos, source=source)
-        pos = value_pos + length
+        if vr == b"SQ" or (not vr and VR_OF.get(tag) == "SQ"):
+            # the reader continues after a last item that runs past its sequence (defined_sequence_end)
+            after = defined_sequence_end(buf, value_pos, next_pos, end, layout.little, layout.implicit)
+            if after is not None:
+                next_pos = after
+        pos = next_pos
 
 
 def sop_uids(data: bytes | bytearray | memoryview, transfer_syntax: str, start: int = 0) -> tuple[str, str] | None:
@@ -304,7 +361,9 @@ __all__ = [
     "Layout",
     "Part10Probe",
     "check_lengths",
+    "defined_sequence_end",
     "element_header",
+    "is_zero_padding",
     "meta_end",
     "probe_part10",
     "skip_encapsulated",

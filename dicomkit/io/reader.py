@@ -12,6 +12,7 @@ import mmap
 import os
 import struct
 import zlib
+from bisect import bisect_left
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -47,11 +48,17 @@ from .raw import (
     EXPLICIT_LE,
     IMPLICIT_BE,
     IMPLICIT_LE,
+    ITEM_HEADER_BE,
+    ITEM_HEADER_LE,
     ITEM_TAG_LE,
+    ITEM_WORD_BE,
+    ITEM_WORD_LE,
     MAX_DEPTH,
     UL_BE,
     UL_LE,
     UNDEFINED_LENGTH,
+    defined_sequence_end,
+    is_zero_padding,
     skip_sequence,
 )
 
@@ -100,15 +107,17 @@ def _pixel_representation(buf: memoryview, elements: dict[int, Any], little: boo
 
 
 def _fast_explicit(buf: memoryview, pos: int, end: int, elements: dict[int, Any], last_tag: int,
-                   unpack: Any, unpack_ul: Any, stop_tag: int) -> tuple[int, int]:
+                   unpack: Any, unpack_ul: Any, stop_tag: int, unpack_item: Any, item_word: int) -> tuple[int, int]:
     """Index plain explicit-VR elements until one needs the general loop; return (pos, last tag).
 
     Plain means: in ascending order and below ``stop_tag``, a known VR other than UN, a defined even
-    length within ``end``. Everything else (items, delimiters, undefined lengths, odd lengths, Pixel Data
-    with stop_before_pixels, ...) is left to :meth:`_Parser.parse_dataset`.
+    length within ``end``, and for a sequence, defined-length items that fill it exactly (their headers
+    are walked, their contents left for later). Everything else (items, delimiters, undefined lengths, odd
+    lengths, Pixel Data with stop_before_pixels, ...) is left to :meth:`_Parser.parse_dataset`.
     """
     short = _SHORT_VR
     longv = _LONG_VR
+    sq = _SQ
     limit = end - 12
     while pos <= limit:
         group, elem, vr_bytes, length = unpack(buf, pos)
@@ -122,9 +131,19 @@ def _fast_explicit(buf: memoryview, pos: int, end: int, elements: dict[int, Any]
                 break
             length = unpack_ul(buf, pos + 8)[0]
             value_pos = pos + 12
+            next_pos = value_pos + length
+            if vr is sq and next_pos <= end:
+                p = value_pos
+                while p + 8 <= next_pos:
+                    word, n = unpack_item(buf, p)
+                    if word != item_word:
+                        break
+                    p += 8 + n  # an undefined length (FFFFFFFFH) jumps far past next_pos
+                if p != next_pos:
+                    break
         else:
             value_pos = pos + 8
-        next_pos = value_pos + length
+            next_pos = value_pos + length
         if next_pos > end or length & 1:
             break
         elements[tag] = (vr, value_pos, length)
@@ -134,9 +153,10 @@ def _fast_explicit(buf: memoryview, pos: int, end: int, elements: dict[int, Any]
 
 
 def _fast_implicit(buf: memoryview, pos: int, end: int, elements: dict[int, Any], last_tag: int,
-                   unpack: Any, stop_tag: int) -> tuple[int, int]:
+                   unpack: Any, stop_tag: int, unpack_item: Any, item_word: int) -> tuple[int, int]:
     """The implicit-VR counterpart of :func:`_fast_explicit` (standard tags with a plain VR only)."""
     vr_of = _IMPLICIT_VR
+    sq = _SQ
     limit = end - 8
     while pos <= limit:
         group, elem, length = unpack(buf, pos)
@@ -149,6 +169,15 @@ def _fast_implicit(buf: memoryview, pos: int, end: int, elements: dict[int, Any]
         next_pos = pos + 8 + length
         if next_pos > end or length & 1:
             break
+        if vr is sq:
+            p = pos + 8
+            while p + 8 <= next_pos:
+                word, n = unpack_item(buf, p)
+                if word != item_word:
+                    break
+                p += 8 + n
+            if p != next_pos:
+                break
         elements[tag] = (vr, pos + 8, length)
         last_tag = tag
         pos = next_pos
@@ -170,33 +199,53 @@ EXPLICIT_BE_TS = str(ExplicitVRBigEndian)
 
 
 class _Parser:
-    """Parses the elements of one input buffer; collects corrections made on the way."""
+    """Parses the elements of one input buffer; collects corrections made on the way.
 
-    def __init__(self, buf: memoryview, *, lenient: bool, stop_before_pixels: bool, source: str | None) -> None:
+    ``data_end`` is the offset where the input itself ends (the end of ``buf`` for a whole input; -1 for
+    the value of one sequence parsed on access, whose end is that of the sequence, not of the data): a
+    sequence or item still open there was cut short, which is refused (PS3.5 7.5), not corrected.
+    With ``strict`` every correction is raised as an error instead.
+    """
+
+    def __init__(self, buf: memoryview, *, lenient: bool, stop_before_pixels: bool, source: str | None,
+                 strict: bool = False, data_end: int | None = None, within: int | None = None) -> None:
         self.buf = buf
         self.lenient = lenient
+        self.strict = strict
         self.stop_before_pixels = stop_before_pixels
         self.source = source
+        self.data_end = len(buf) if data_end is None else data_end
+        # the tag of the sequence whose value ``buf`` is (parsed on access): offsets are within that value
+        self.within = within
         self.corrections: list[Correction] = []
         self.stopped = False  # set when stop_before_pixels ended the top-level data set
 
     # -- reporting ---------------------------------------------------------------------------------------
-    def note(self, offset: int | None, message: str) -> None:
+    def note(self, offset: int | None, message: str, *, asked: bool = False) -> None:
+        """Record a correction; with ``strict`` raise it, unless the caller ``asked`` for it (force=True)."""
+        if self.within is not None:
+            message, offset = f"in the value of {tag_str(self.within)} at {offset}: {message}", None
+        if self.strict and not asked:
+            raise InvalidFileError(f"{message} (refused: strict=True)", offset=offset, source=self.source)
         self.corrections.append(Correction(offset, message))
 
     def fail(self, offset: int, message: str, truncated: bool = False) -> InvalidFileError:
         cls = TruncatedError if truncated else InvalidFileError
+        if self.within is not None:
+            return cls(f"in the value of {tag_str(self.within)} at {offset}: {message}", source=self.source)
         return cls(message, offset=offset, source=self.source)
 
     def sequence_parser(self) -> Any:
         """The callable given to SourceEncoding to parse a raw defined-length sequence on access."""
         lenient = self.lenient
+        strict = self.strict
         source = self.source
 
         corrections = self.corrections
 
-        def parse_sequence(raw: memoryview, src: SourceEncoding) -> Sequence:
-            sub = _Parser(raw, lenient=lenient, stop_before_pixels=False, source=source)
+        def parse_sequence(raw: memoryview, src: SourceEncoding, tag: int) -> Sequence:
+            sub = _Parser(raw, lenient=lenient, stop_before_pixels=False, source=source, strict=strict,
+                          data_end=-1, within=tag)
             sub.corrections = corrections  # found later, still reported with the data set
             seq, _ = sub.parse_sequence(0, len(raw), src, undefined=False, depth=1)
             return seq
@@ -205,11 +254,12 @@ class _Parser:
 
     # -- data sets ---------------------------------------------------------------------------------------
     def parse_dataset(self, ds: Dataset, pos: int, end: int, src: SourceEncoding, *, depth: int,
-                      in_item: bool, top: bool = False) -> int:
+                      in_item: bool, top: bool = False, in_defined: bool = False) -> int:
         """Index the elements of ``ds`` from ``pos``; return the offset after the data set.
 
         ``end`` bounds the data set (a defined-length item or the buffer). Within an undefined-length item
-        the Item Delimitation Item ends it.
+        the Item Delimitation Item ends it; ``in_defined`` says that the item's sequence has a defined
+        length, which may end the item instead (read with a correction, as DCMTK and pydicom do).
         """
         buf = self.buf
         elements = ds._elements
@@ -219,6 +269,8 @@ class _Parser:
             _EXPLICIT_LE if little else _EXPLICIT_BE)
         unpack_header = header.unpack_from
         unpack_ul = (_UL_LE if little else _UL_BE).unpack_from
+        unpack_item = (ITEM_HEADER_LE if little else ITEM_HEADER_BE).unpack_from
+        item_word = ITEM_WORD_LE if little else ITEM_WORD_BE
         explicit_vr = _EXPLICIT_VR
         vr_of = VR_OF
         vr_by_name = _VR_BY_NAME
@@ -231,10 +283,11 @@ class _Parser:
         while pos < end:
             if implicit:
                 if little:
-                    pos, last_tag = _fast_implicit(buf, pos, end, elements, last_tag, unpack_header, stop_tag)
+                    pos, last_tag = _fast_implicit(buf, pos, end, elements, last_tag, unpack_header, stop_tag,
+                                                   unpack_item, item_word)
             else:
                 pos, last_tag = _fast_explicit(buf, pos, end, elements, last_tag, unpack_header, unpack_ul,
-                                               stop_tag)
+                                               stop_tag, unpack_item, item_word)
             if not charset_seen and SPECIFIC_CHARACTER_SET in elements:
                 # before any nested item is parsed with src (PS3.5 7.5.3: items inherit the character set)
                 charset_seen = True
@@ -243,6 +296,10 @@ class _Parser:
                 ds.__dict__["_src"] = src
             if pos >= end:
                 break
+            if top and buf[pos] == 0 and is_zero_padding(buf, pos, end):
+                # DCMTK and pydicom read zero bytes after the data set as empty (0000,0000) elements
+                self.note(pos, f"{end - pos} zero bytes after the last element (padding) ignored")
+                return end
             if pos + 8 > end:
                 if self.lenient:
                     self.note(pos, "item ends inside an element header; stopped there")
@@ -283,14 +340,20 @@ class _Parser:
 
             if group == 0xFFFE:
                 if tag == ITEM_DELIMITATION:
+                    if length:
+                        self.note(pos, f"Item Delimitation Item has length {length}; read as 0 (PS3.5 7.5.2)")
                     if in_item:
                         return pos + 8
+                    # DCMTK and pydicom read it too (ending the data set there); the elements after it are kept
                     self.note(pos, "stray Item Delimitation Item skipped")
                     pos += 8
                     continue
                 if tag == SEQUENCE_DELIMITATION:
+                    if not self.lenient:
+                        what = "an undefined-length item lacks its Item Delimitation Item" if in_item else (
+                            "a Sequence Delimitation Item where a data element was expected")
+                        raise self.fail(pos, f"{what} (lenient=True reads it)")
                     if in_item:
-                        # the item lacks its delimiter; let the sequence end here
                         self.note(pos, "undefined-length item ended by a Sequence Delimitation Item")
                         return pos
                     self.note(pos, "stray Sequence Delimitation Item skipped")
@@ -330,6 +393,9 @@ class _Parser:
             if length & 1:
                 self.note(pos, f"{tag_str(tag)} has odd length {length}")
 
+            if vr is _SQ:
+                pos = self.defined_sequence(ds, tag, pos, value_pos, length, end, src, depth)
+                continue
             if vr is UN:
                 vr = self.unknown_vr(tag, value_pos, length, src, implicit, ds)
                 if vr is _SQ and ds._elements.get(tag).__class__ is DataElement:
@@ -344,12 +410,44 @@ class _Parser:
             pos = next_pos
 
         if in_item and not top:
-            # An undefined-length item must end with an Item Delimitation Item.
-            if self.lenient or end == len(buf):
-                self.note(pos, "missing Item Delimitation Item at the end of the data")
+            # An undefined-length item must end with an Item Delimitation Item (PS3.5 7.5.2).
+            if self.lenient:
+                self.note(pos, "missing Item Delimitation Item: the undefined-length item ends where what holds "
+                               "it ends")
                 return pos
-            raise self.fail(pos, "undefined-length item not terminated", truncated=True)
+            if in_defined and end != self.data_end:
+                self.note(pos, "undefined-length item ended by the end of its defined-length sequence, without "
+                               "an Item Delimitation Item")
+                return pos
+            raise self.fail(pos, "undefined-length item not terminated: the data ends before its Item "
+                                 "Delimitation Item (lenient=True reads it)", truncated=True)
         return pos
+
+    def defined_sequence(self, ds: Dataset, tag: int, pos: int, value_pos: int, length: int, end: int,
+                         src: SourceEncoding, depth: int) -> int:
+        """Index a defined-length sequence whose value is within ``end``; return the offset after it.
+
+        Its items are parsed when first accessed when their headers fill it exactly, or when only its last
+        item runs past its end (read whole, and the sequence with it, as DCMTK does). Anything else is
+        parsed now, so that what is wrong is reported or refused at read time.
+        """
+        seq_end = value_pos + length
+        after = defined_sequence_end(self.buf, value_pos, seq_end, end, src.little_endian, src.implicit_vr,
+                                     depth + 1)
+        if after == seq_end:
+            ds._elements[tag] = (_SQ, value_pos, length)
+            return seq_end
+        if after is not None:
+            self.note(pos, f"the last item of {tag_str(tag)} runs {after - seq_end} bytes past the end of the "
+                           f"sequence ({length} bytes); read whole, the sequence ends with it")
+            ds._elements[tag] = (_SQ, value_pos, after - value_pos)
+            return after
+        seq, next_pos = self.parse_sequence(value_pos, seq_end, src, undefined=False, depth=depth + 1, limit=end)
+        elem = DataElement.from_raw(tag, _SQ, self.buf[value_pos:value_pos], src)
+        elem._value = seq
+        elem._raw = None  # written again from its items
+        ds._elements[tag] = elem
+        return next_pos
 
     def implicit_vr(self, tag: int, vr_name: str | None, pixel_rep: int | None) -> VR:
         if vr_name is None:
@@ -432,8 +530,8 @@ class _Parser:
 
     def un_sequence(self, ds: Dataset, tag: int, start: int, end: int, src: SourceEncoding) -> None:
         sub_src = SourceEncoding(True, True, src.charset, src.parse_sequence)
-        strict = _Parser(self.buf, lenient=False, stop_before_pixels=False, source=self.source)
-        seq, _ = strict.parse_sequence(start, end, sub_src, undefined=False, depth=1)
+        trial = _Parser(self.buf, lenient=False, stop_before_pixels=False, source=self.source)
+        seq, _ = trial.parse_sequence(start, end, sub_src, undefined=False, depth=1)
         elem = DataElement.from_raw(tag, _SQ, self.buf[start:end], sub_src)
         elem._value = seq
         elem._raw = None  # written again from its items, in the target encoding
@@ -459,6 +557,10 @@ class _Parser:
             items_end = skip_sequence(self.buf, value_pos, end, seq_src.little_endian, seq_src.implicit_vr,
                                        depth + 1)
             if items_end is not None:
+                delimiter_length = (_UL_LE if seq_src.little_endian else _UL_BE).unpack_from(self.buf, items_end + 4)[0]
+                if delimiter_length:
+                    self.note(items_end, f"Sequence Delimitation Item has length {delimiter_length}; read as 0 "
+                                         "(PS3.5 7.5.2)")
                 # well formed: the items are parsed when first accessed, like a defined-length sequence
                 ds._elements[tag] = DataElement.from_raw(tag, _SQ, self.buf[value_pos:items_end], seq_src,
                                                          undefined_length=True)
@@ -491,6 +593,8 @@ class _Parser:
             group, elem, length = _IMPLICIT_LE.unpack_from(buf, pos)
             tag = (group << 16) | elem
             if tag == SEQUENCE_DELIMITATION:
+                if length:
+                    self.note(pos, f"Sequence Delimitation Item has length {length}; read as 0 (PS3.5 7.5.2)")
                 return pos, pos + 8
             if tag != ITEM:
                 if not self.lenient:
@@ -505,21 +609,37 @@ class _Parser:
                                     truncated=True)
                 self.note(pos, "last fragment truncated")
                 return end, end
+            if length & 1:
+                self.note(pos, f"Pixel Data fragment of odd length {length}")
             pos += 8 + length
         if pos != end:
             if not self.lenient:
                 raise self.fail(pos, "encapsulated Pixel Data ends inside an item header", truncated=True)
             self.note(pos, "encapsulated Pixel Data ends inside an item header")
             return pos, end
-        # All fragments are complete; only the Sequence Delimitation Item is missing.
+        # Every fragment is whole, but the data (or the item holding it) may have been cut at a fragment
+        # boundary: DCMTK refuses it (and pydicom reads nothing), so only lenient reads it.
+        if not self.lenient:
+            where = "the data ends" if end == self.data_end else "the item that holds it ends"
+            raise self.fail(pos, f"encapsulated Pixel Data not terminated: {where} after a fragment, before the "
+                                 "Sequence Delimitation Item (lenient=True reads the fragments there are)",
+                            truncated=True)
         self.note(pos, "Sequence Delimitation Item missing after the last Pixel Data fragment")
         return pos, pos
 
     # -- sequences ---------------------------------------------------------------------------------------
     def parse_sequence(self, pos: int, end: int, src: SourceEncoding, *, undefined: bool,
-                       depth: int) -> tuple[Sequence, int]:
+                       depth: int, limit: int | None = None) -> tuple[Sequence, int]:
+        """Parse the items of a sequence (PS3.5 7.5) from ``pos``; return it and the offset after it.
+
+        A defined-length sequence ends at ``end``; an item running past ``end`` but within ``limit`` (the
+        end of what holds the sequence) is read whole and ends the sequence, as DCMTK reads it. An
+        undefined-length sequence ends with its Sequence Delimitation Item, before ``end``.
+        """
         if depth > MAX_DEPTH:
             raise self.fail(pos, f"sequences nested deeper than {MAX_DEPTH} levels")
+        if limit is None:
+            limit = end
         buf = self.buf
         unpack = (_IMPLICIT_LE if src.little_endian else _IMPLICIT_BE).unpack_from
         seq = Sequence(undefined_length=undefined)
@@ -533,8 +653,12 @@ class _Parser:
             group, elem, length = unpack(buf, pos)
             tag = (group << 16) | elem
             if tag == SEQUENCE_DELIMITATION:
+                if length:
+                    self.note(pos, f"Sequence Delimitation Item has length {length}; read as 0 (PS3.5 7.5.2)")
                 if not undefined:
-                    self.note(pos, "Sequence Delimitation Item in a defined-length sequence")
+                    self.note(pos, "Sequence Delimitation Item in a defined-length sequence; the sequence ends at "
+                                   "its defined length")
+                    return seq, max(pos + 8, end)
                 return seq, pos + 8
             if tag != ITEM:
                 if self.lenient:
@@ -544,23 +668,34 @@ class _Parser:
             item = Dataset._lazy(buf, src)
             if length == _UNDEFINED:
                 item.__dict__["is_undefined_length_item"] = True
-                pos = self.parse_dataset(item, pos + 8, end, src, depth=depth, in_item=True)
+                pos = self.parse_dataset(item, pos + 8, end, src, depth=depth, in_item=True, in_defined=not undefined)
             else:
+                if length & 1:
+                    self.note(pos, f"item of odd length {length}")
                 item_end = pos + 8 + length
                 if item_end > end:
-                    if not self.lenient:
-                        raise self.fail(pos, f"item of {length} bytes runs past the end of its sequence",
+                    if item_end <= limit and not undefined:
+                        self.note(pos, f"item of {length} bytes runs {item_end - end} bytes past the end of its "
+                                       "sequence; read whole, the sequence ends with it")
+                    elif not self.lenient:
+                        where = "the data" if end == self.data_end else "its sequence"
+                        raise self.fail(pos, f"item of {length} bytes runs past the end of {where}",
                                         truncated=True)
-                    self.note(pos, "item runs past the end of its sequence; truncated")
-                    item_end = end
+                    else:
+                        self.note(pos, "item runs past the end of its sequence; truncated")
+                        item_end = end
                 self.parse_dataset(item, pos + 8, item_end, src, depth=depth, in_item=False)
                 pos = item_end
             list.append(items, item)
         if undefined:
-            if self.lenient or end == len(buf):
-                self.note(pos, "Sequence Delimitation Item missing at the end of the data")
+            # An undefined-length sequence must end with a Sequence Delimitation Item (PS3.5 7.5.2).
+            if self.lenient:
+                self.note(pos, "Sequence Delimitation Item missing: the undefined-length sequence ends where what "
+                               "holds it ends")
                 return seq, pos
-            raise self.fail(pos, "undefined-length sequence not terminated", truncated=True)
+            where = "the data ends" if end == self.data_end else "the item that holds it ends"
+            raise self.fail(pos, f"undefined-length sequence not terminated: {where} before its Sequence "
+                                 "Delimitation Item (lenient=True reads it)", truncated=end == self.data_end)
         return seq, pos
 
 
@@ -585,6 +720,7 @@ def read(
     stop_before_pixels: bool = False,
     force: bool = False,
     lenient: bool = False,
+    strict: bool = False,
 ) -> Dataset:
     """Read a DICOM Part 10 file (or, with ``force``, a raw data set) into a lazily decoded Dataset.
 
@@ -592,12 +728,19 @@ def read(
       the pixel data of a file is then not even read from disk.
     - ``force``: accept input without the 128-byte preamble and ``DICM`` prefix, guessing its encoding.
     - ``lenient``: also read common defects (invalid VRs, truncated values, undefined lengths where not
-      allowed) and record each fix in ``ds.read_corrections``; implies ``force``.
+      allowed, sequences and items not terminated) and record each fix in ``ds.read_corrections``; implies
+      ``force``.
+    - ``strict``: refuse every deviation that the default reads with a correction (raising
+      InvalidFileError naming it); every sequence is then parsed at once, not on access.
 
-    Deviations that lose nothing (odd lengths, a wrong group length, a missing final delimiter) are
-    read in every mode and listed in ``ds.read_corrections``. Input that cannot be read raises a
-    :class:`~dicomkit.DicomError` subclass naming the offset.
+    By default what DCMTK and pydicom both read is read, each deviation listed in ``ds.read_corrections``
+    (odd lengths, a wrong group length, an item running past the end of its sequence, zero padding after
+    the data set, ...); what they refuse is refused. Input that cannot be read raises a
+    :class:`~dicomkit.DicomError` subclass naming the offset. See docs/core.md, "Reading rules".
     """
+    if strict and lenient:
+        raise ValueError("strict=True and lenient=True contradict each other")
+    asked_force = force
     force = force or lenient
     if isinstance(source, str | os.PathLike):
         path = os.fspath(source)
@@ -605,7 +748,7 @@ def read(
             size = os.fstat(f.fileno()).st_size
             if size >= MMAP_THRESHOLD:
                 buf = memoryview(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ))
-            elif stop_before_pixels and size > HEADER_PREFIX:
+            elif stop_before_pixels and size > HEADER_PREFIX and not strict:
                 # Most headers fit in the first 64 KiB: parse those and read the rest only if needed.
                 head = f.read(HEADER_PREFIX)
                 ds = _try_prefix(memoryview(head), path, force=force, lenient=lenient)
@@ -617,7 +760,8 @@ def read(
         name: str | None = path
     else:
         buf, name = _open_buffer(source)
-    ds = read_buffer(buf, stop_before_pixels=stop_before_pixels, force=force, lenient=lenient, source=name)
+    ds = read_buffer(buf, stop_before_pixels=stop_before_pixels, force=force, lenient=lenient, source=name,
+                     strict=strict, forced=asked_force)
     ds.__dict__["filename"] = name
     return ds
 
@@ -637,13 +781,17 @@ def _try_prefix(head: memoryview, path: str, *, force: bool, lenient: bool) -> D
 
 
 def read_buffer(buf: memoryview, *, stop_before_pixels: bool = False, force: bool = False,
-                lenient: bool = False, source: str | None = None, prefix: bool = False) -> Dataset:
+                lenient: bool = False, source: str | None = None, prefix: bool = False, strict: bool = False,
+                forced: bool | None = None) -> Dataset:
     """Parse a whole input held in ``buf`` (see :func:`read`).
 
     With ``prefix`` the buffer is only the start of the input: the result is None unless Pixel Data was
-    reached within it.
+    reached within it. ``forced`` says that the caller asked for ``force`` itself (not through
+    ``lenient``): what force accepts is then no deviation for ``strict``.
     """
-    parser = _Parser(buf, lenient=lenient, stop_before_pixels=stop_before_pixels, source=source)
+    if forced is None:
+        forced = force
+    parser = _Parser(buf, lenient=lenient, stop_before_pixels=stop_before_pixels, source=source, strict=strict)
     n = len(buf)
     pos = 0
     preamble: bytes | None = None
@@ -652,7 +800,7 @@ def read_buffer(buf: memoryview, *, stop_before_pixels: bool = False, force: boo
         preamble = bytes(buf[:128])
         file_meta, pos = _read_meta(parser, 132)
     elif n >= 8 and bytes(buf[0:2]) == b"\x02\x00" and bytes(buf[4:6]) in VR_FROM_BYTES:
-        parser.note(0, "no preamble and DICM prefix; File Meta Information starts the data")
+        parser.note(0, "no preamble and DICM prefix; File Meta Information starts the data", asked=forced)
         file_meta, pos = _read_meta(parser, 0)
     elif not force:
         if n < 132:
@@ -661,7 +809,7 @@ def read_buffer(buf: memoryview, *, stop_before_pixels: bool = False, force: boo
         raise InvalidFileError("no 'DICM' prefix: not a DICOM Part 10 file "
                                "(use force=True to read a raw data set)", offset=128, source=source)
     else:
-        parser.note(0, "no File Meta Information; transfer syntax guessed from the data")
+        parser.note(0, "no File Meta Information; transfer syntax guessed from the data", asked=forced)
 
     ts_uid: str | None = None
     if file_meta is not None:
@@ -683,7 +831,7 @@ def read_buffer(buf: memoryview, *, stop_before_pixels: bool = False, force: boo
     if info.deflated:
         corrections = parser.corrections
         buf = _inflate(buf, pos, source)
-        parser = _Parser(buf, lenient=lenient, stop_before_pixels=stop_before_pixels, source=source)
+        parser = _Parser(buf, lenient=lenient, stop_before_pixels=stop_before_pixels, source=source, strict=strict)
         parser.corrections = corrections
         pos = 0
     little, implicit = info.little_endian, info.implicit_vr
@@ -700,21 +848,80 @@ def read_buffer(buf: memoryview, *, stop_before_pixels: bool = False, force: boo
     ds = Dataset._lazy(buf, src)
     if file_meta is None:
         _check_plausible_start(buf, pos, little, source)
-    parser.parse_dataset(ds, pos, len(buf), src, depth=0, in_item=False, top=True)
+    data_end = parser.parse_dataset(ds, pos, len(buf), src, depth=0, in_item=False, top=True)
     if prefix and not parser.stopped:
         return None  # type: ignore[return-value]
+    elements = ds._elements
+    if (0x00080000 in elements or 0x00100000 in elements or 0x00180000 in elements or 0x00200000 in elements
+            or 0x00280000 in elements):
+        _check_group_lengths(parser, ds, data_end, implicit)
     d = ds.__dict__
     d["file_meta"] = file_meta
     d["preamble"] = preamble
     d["read_corrections"] = parser.corrections
     if parser.stopped:
         d["is_partial"] = True  # elements from Pixel Data on were not read; the writer refuses it
+    if strict:
+        parse_sequences(ds)
     d["read_transfer_syntax"] = UID(
         ts_uid if ts_uid in TRANSFER_SYNTAXES and (TRANSFER_SYNTAXES[ts_uid].little_endian,
                                                    TRANSFER_SYNTAXES[ts_uid].implicit_vr) == (little, implicit)
         else _ts_for(little, implicit)
     )
     return ds
+
+
+# Group lengths (gggg,0000) are retired (PS3.5 7.2) and written by old tools for every group: a data set with
+# the group length of group 0008, 0010, 0018, 0020 or 0028 (read_buffer looks) has all of its top level's
+# checked.
+
+
+def _check_group_lengths(parser: _Parser, ds: Dataset, end: int, implicit: bool) -> None:
+    """Note each top-level group length that differs from the bytes of its group (DCMTK and pydicom say
+    nothing and use the elements as they are, as the reader does; the writer recomputes group lengths)."""
+    elements = ds._elements
+    tags = sorted(elements)
+    count = len(tags)
+    buf = parser.buf
+    unpack = (_UL_LE if ds._src is None or ds._src.little_endian else _UL_BE).unpack_from
+    i = 0
+    while i < count:  # group by group: the first element of each, then a jump to the next group
+        tag = tags[i]
+        group = tag >> 16
+        j = bisect_left(tags, (group + 1) << 16, i + 1)
+        entry = elements[tag]
+        if tag & 0xFFFF or group in (0x0000, 0x0002) or entry.__class__ is not tuple or entry[2] != 4:
+            i = j
+            continue
+        if j == count:
+            if parser.stopped:
+                break  # the group runs on past where reading stopped
+            group_end = end
+        else:
+            start = elements[tags[j]]
+            if start.__class__ is not tuple:
+                i = j
+                continue  # a sequence parsed at read time: where it started is not kept
+            group_end = start[1] - (8 if implicit or start[0] not in _LONG_NAMES else 12)
+        declared = unpack(buf, entry[1])[0]
+        actual = group_end - (entry[1] + 4)
+        if declared != actual:
+            parser.note(entry[1] - 8, f"{tag_str(tag)} Group Length says {declared}, the group has {actual} bytes; "
+                                      "the elements are read as they are (and the writer recomputes it)")
+        i = j
+
+
+def parse_sequences(ds: Dataset) -> None:
+    """Parse every sequence of ``ds`` now, recursively; the reader parses them on first access otherwise.
+
+    What is wrong inside an item (an element running past it, a delimiter where an element belongs, ...) is
+    then raised now, and what is corrected there is listed in ``ds.read_corrections`` now: a check that must
+    see everything the default reader refuses or corrects (strict reading, the storage SCP's check of what
+    it received) calls this after :func:`read`.
+    """
+    for elem in ds.iterall():
+        if elem.vr is _SQ:
+            elem.value  # noqa: B018 - parsing is the point
 
 
 def _check_plausible_start(buf: memoryview, pos: int, little: bool, source: str | None) -> None:
@@ -753,17 +960,18 @@ def _read_meta(parser: _Parser, pos: int) -> tuple[Dataset, int]:
     elements = meta._elements
     start = pos
     first_value_end = None
+    unpack, unpack_ul, explicit_vr = _EXPLICIT_LE.unpack_from, _UL_LE.unpack_from, _EXPLICIT_VR  # this runs per file
     while pos + 8 <= n:
-        group, elem, vr_bytes, length = _EXPLICIT_LE.unpack_from(buf, pos)
+        group, elem, vr_bytes, length = unpack(buf, pos)
         if group != 0x0002:
             break
         tag = 0x00020000 | elem
         if implicit:
-            length = _UL_LE.unpack_from(buf, pos + 4)[0]
+            length = unpack_ul(buf, pos + 4)[0]
             vr = parser.implicit_vr(tag, VR_OF.get(tag), None)
             value_pos = pos + 8
         else:
-            info = _EXPLICIT_VR.get(vr_bytes)
+            info = explicit_vr.get(vr_bytes)
             if info is None:
                 raise InvalidFileError(f"invalid VR {vr_bytes!r} in the File Meta Information", offset=pos,
                                        source=parser.source)
@@ -771,11 +979,11 @@ def _read_meta(parser: _Parser, pos: int) -> tuple[Dataset, int]:
             if info[1]:
                 if pos + 12 > n:
                     raise TruncatedError("File Meta Information truncated", offset=pos, source=parser.source)
-                length = _UL_LE.unpack_from(buf, pos + 8)[0]
+                length = unpack_ul(buf, pos + 8)[0]
                 value_pos = pos + 12
             else:
                 value_pos = pos + 8
-        if length == _UNDEFINED:
+        if length == 0xFFFFFFFF:
             raise InvalidFileError("undefined length in the File Meta Information", offset=pos,
                                    source=parser.source)
         if value_pos + length > n:

@@ -26,6 +26,7 @@ from ..core.sequence import Sequence
 from ..core.tag import (
     PIXEL_DATA,
     SPECIFIC_CHARACTER_SET,
+    tag_str,
 )
 from ..core.uid import (
     TRANSFER_SYNTAXES,
@@ -50,9 +51,29 @@ class _Encoding:
     charset: CharacterSet
     sequence_length: SequenceLength
     encapsulated: bool
+    validate: bool = True
 
     def with_charset(self, charset: CharacterSet) -> _Encoding:
-        return _Encoding(self.little, self.implicit, charset, self.sequence_length, self.encapsulated)
+        return _Encoding(self.little, self.implicit, charset, self.sequence_length, self.encapsulated,
+                         self.validate)
+
+
+class _RefusedValue(InvalidValueError):
+    """An element whose assigned value breaks its VR, refused by the writer; ``where`` is the path of
+    sequence items that lead to it, outermost first."""
+
+    def __init__(self, problem: str, where: tuple[str, ...] = ()) -> None:
+        self.problem = problem
+        self.where = where
+        path = "".join(f"{step} > " for step in where)
+        super().__init__(f"{path}{problem}: not written (write with validate=False to write it as it is)")
+
+
+def refuse_invalid(elements: Iterable[DataElement]) -> None:
+    """Raise InvalidValueError for the first element whose assigned value breaks its VR (see DataElement)."""
+    for elem in elements:
+        if elem._invalid is not None:
+            raise InvalidValueError(str(_RefusedValue(elem._invalid)))
 
 
 def _transfer_syntax(ts: str | None, ds: Dataset) -> UID:
@@ -136,6 +157,8 @@ class _Writer:
                 return
             entry = ds._materialize(tag, entry)
         elem: DataElement = entry
+        if elem._invalid is not None and enc.validate:
+            raise _RefusedValue(elem._invalid)
         vr = elem._vr
         if vr is VR.SQ:
             self.sequence(elem, enc, out)
@@ -184,8 +207,13 @@ class _Writer:
         policy = enc.sequence_length
         undefined = seq.is_undefined_length if policy == "preserve" else policy == "undefined"
         body: list[Chunk] = []
-        for item in seq:
-            item_chunks = self.dataset(item, enc)
+        for index, item in enumerate(seq):
+            try:
+                item_chunks = self.dataset(item, enc)
+            except _RefusedValue as exc:
+                keyword = elem.keyword
+                step = f"{tag_str(tag)}{' ' + keyword if keyword else ''} item {index + 1}"
+                raise _RefusedValue(exc.problem, (step, *exc.where)) from None
             item_undefined = item.is_undefined_length_item if policy == "preserve" else policy == "undefined"
             if item_undefined:
                 body.append(self.item_header.pack(0xFFFE, 0xE000, _UNDEFINED))
@@ -205,21 +233,26 @@ class _Writer:
 
 
 
-def _encoding_for(uid: UID, ds: Dataset, sequence_length: SequenceLength) -> tuple[_Encoding, TransferSyntaxInfo]:
+def _encoding_for(uid: UID, ds: Dataset, sequence_length: SequenceLength,
+                  validate: bool = True) -> tuple[_Encoding, TransferSyntaxInfo]:
     info = TRANSFER_SYNTAXES[str(uid)]
     if info.referenced and PIXEL_DATA in ds._elements:
         raise UnsupportedTransferSyntaxError(f"{uid.name} references pixel data; it cannot carry Pixel Data")
     enc = _Encoding(info.little_endian, info.implicit_vr, character_set(ds.character_set), sequence_length,
-                    info.encapsulated)
+                    info.encapsulated, validate)
     return enc, info
 
 
 def iter_dataset_chunks(ds: Dataset, transfer_syntax: str | None = None, *,
-                        sequence_length: SequenceLength = "preserve") -> tuple[list[Chunk], bool]:
-    """The encoded data set as chunks, and whether they still need deflating."""
+                        sequence_length: SequenceLength = "preserve",
+                        validate: bool = True) -> tuple[list[Chunk], bool]:
+    """The encoded data set as chunks, and whether they still need deflating (``validate``: see write)."""
     uid = _transfer_syntax(transfer_syntax, ds)
-    enc, info = _encoding_for(uid, ds, sequence_length)
-    chunks = _Writer(enc).dataset(ds, enc, top=True)
+    enc, info = _encoding_for(uid, ds, sequence_length, validate)
+    try:
+        chunks = _Writer(enc).dataset(ds, enc, top=True)
+    except _RefusedValue as exc:
+        raise InvalidValueError(str(exc)) from None  # the writer's own type stays inside
     return chunks, info.deflated
 
 
@@ -232,10 +265,12 @@ def _check_complete(ds: Dataset, allow_partial: bool) -> None:
 
 
 def encode_dataset(ds: Dataset, transfer_syntax: str | None = None, *,
-                   sequence_length: SequenceLength = "preserve", allow_partial: bool = False) -> bytes:
+                   sequence_length: SequenceLength = "preserve", allow_partial: bool = False,
+                   validate: bool = True) -> bytes:
     """The data set encoded in ``transfer_syntax`` (deflated where it says so), without meta information."""
     _check_complete(ds, allow_partial)
-    chunks, deflated = iter_dataset_chunks(ds, transfer_syntax, sequence_length=sequence_length)
+    chunks, deflated = iter_dataset_chunks(ds, transfer_syntax, sequence_length=sequence_length,
+                                           validate=validate)
     data = b"".join(chunks)
     if deflated:
         data = deflate(data)
@@ -257,6 +292,7 @@ def write(
     sequence_length: SequenceLength = "preserve",
     file_meta: bool = True,
     allow_partial: bool = False,
+    validate: bool = True,
 ) -> None:
     """Write ``ds`` as a DICOM Part 10 file.
 
@@ -268,13 +304,18 @@ def write(
     - ``file_meta=False`` writes the bare data set (no preamble, no meta), as found on the network.
     - ``allow_partial``: a data set read with ``stop_before_pixels`` lacks its Pixel Data; writing it would
       silently lose the pixels (and overwrite a good file), so it is refused unless this is True.
+    - ``validate``: an element whose value was assigned through the API and breaks its VR (PS3.5 6.2; it
+      warned with InvalidValueWarning then) raises InvalidValueError naming it and the rule, and nothing is
+      written; ``validate=False`` writes it as it is. Values read from a file are never checked or refused.
     """
     _check_complete(ds, allow_partial)
     uid = _transfer_syntax(transfer_syntax, ds)
-    chunks, deflated = iter_dataset_chunks(ds, str(uid), sequence_length=sequence_length)
+    chunks, deflated = iter_dataset_chunks(ds, str(uid), sequence_length=sequence_length, validate=validate)
     head: list[Chunk] = []
     if file_meta:
         meta = build_file_meta(ds, uid)
+        if validate:
+            refuse_invalid(meta)
         preamble = ds.preamble if ds.preamble is not None and len(ds.preamble) == 128 else b"\x00" * 128
         head = [preamble, b"DICM", encode_file_meta(meta)]
     if deflated:
@@ -323,5 +364,6 @@ def save(ds: Dataset, path: str | Path, **options: Any) -> None:
     write(ds, path, **options)
 
 
-__all__ = ["build_file_meta", "encode_dataset", "encode_file_meta", "to_bytes", "write", "write_atomic"]
+__all__ = ["build_file_meta", "encode_dataset", "encode_file_meta", "refuse_invalid", "to_bytes", "write",
+           "write_atomic"]
 

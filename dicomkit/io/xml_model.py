@@ -518,7 +518,7 @@ class _NativeReader:
             if free is None:
                 raise ModelError(f"no free private creator slot in group {group:04X} for {creator!r}")
             slot = free
-            ds.add_new((group << 16) | slot, "LO", creator)
+            ds.add_new((group << 16) | slot, "LO", creator, validate=self.builder.validate)
             creators[(group, creator)] = slot
             self.builder.note(f"private creator {creator!r} of group {group:04X} was not in the document; "
                               f"added as ({group:04X},{slot:04X})")
@@ -653,6 +653,7 @@ def from_xml(
     bulk_data_reader: BulkDataReader | None = None,
     transfer_syntax: str | None = None,
     binary_byte_order: Literal["little", "big"] = "little",
+    validate: bool = False,
 ) -> Dataset:
     """A Dataset from a Native DICOM Model document (PS3.19 A.1).
 
@@ -665,6 +666,7 @@ def from_xml(
       OW, OF, OD, OL and OV that way; PS3.18 and dicomkit use little endian.
     - Private data elements sent as ``gggg00ee`` with ``privateCreator`` get the block of that creator in
       the data set (or a new one).
+    - Values are taken as a file's are, unless ``validate=True`` checks them (as for JSON).
 
     Malformed input raises :class:`~dicomkit.InvalidFileError` naming the place as an XPath and line.
     """
@@ -685,7 +687,8 @@ def from_xml(
             if node.attrs.get("tag") == "00020010" and node.children:
                 ts = node.children[0].value().strip("\x00 ")
     builder = ElementBuilder(bulk_data_reader, encapsulated=is_encapsulated_syntax(ts),
-                             big_endian_binary=binary_byte_order == "big", model="Native DICOM Model")
+                             big_endian_binary=binary_byte_order == "big", model="Native DICOM Model",
+                             validate=validate)
     reader = _NativeReader(builder)
     body = _Node(root.name, root.attrs, root.line)
     body.children = [n for n in root.children if n not in meta_nodes]

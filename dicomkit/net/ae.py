@@ -29,6 +29,7 @@ from .handlers import DimseHandler
 from .negotiation import (
     DEFAULT_MAX_PDU,
     MAX_CONTEXTS,
+    AssociationCheck,
     ExtendedNegotiator,
     IdentityVerifier,
     PresentationContext,
@@ -75,7 +76,14 @@ class ApplicationEntity:
     Timeouts are seconds (None: wait forever): ``connect_timeout`` for TCP and TLS set-up,
     ``acse_timeout`` for A-ASSOCIATE and A-RELEASE answers, ``dimse_timeout`` for DIMSE responses,
     ``network_timeout`` for an idle connection, ``artim_timeout`` for the PS3.8 ARTIM timer.
+
+    ``association_check`` (set as an attribute) runs on each A-ASSOCIATE-RQ before negotiation, with what is
+    known of the connection (address, TLS, client certificate): it returns an AssociationGrant (or an awaitable
+    of one, for a check that must wait: the association answers when it is done) or raises
+    ``negotiation.Rejection`` (the server's access policy, :mod:`dicomkit.server.access`).
     """
+
+    association_check: AssociationCheck | None = None
 
     def __init__(self, ae_title: str = "DICOMKIT", *, max_pdu: int = DEFAULT_MAX_PDU, max_ops_invoked: int = 1,
                  max_ops_performed: int = 16, connect_timeout: float | None = 10.0,

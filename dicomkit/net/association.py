@@ -15,7 +15,7 @@ import contextlib
 import enum
 import itertools
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from ..core.errors import (
@@ -44,7 +44,15 @@ from .dimse import (
 )
 from .fsm import Event, InvalidTransition, Primitive, ProviderAbort, State
 from .handlers import RequestContext
-from .negotiation import AssociationInfo, NegotiatedContext, accept_response, negotiate
+from .negotiation import (
+    AssociationGrant,
+    AssociationInfo,
+    NegotiatedContext,
+    PeerInfo,
+    Rejection,
+    accept_response,
+    negotiate,
+)
 from .payload import Payload
 from .pdu import (
     AAbort,
@@ -290,7 +298,46 @@ class Association:
             self._reject(AAssociateRJ(RejectResult.REJECTED_TRANSIENT, RejectSource.SERVICE_PROVIDER_PRESENTATION,
                                       RejectReason.LOCAL_LIMIT_EXCEEDED))
             return
-        answer, info = negotiate(rq, self.ae, identity_verifier=self.ae.identity_verifier,
+        if self.ae.association_check is None:
+            self._negotiate_answer(rq, None)
+            return
+        try:
+            outcome = self.ae.association_check(rq, self._peer_info())
+        except Rejection as exc:
+            self._refuse(rq, exc)
+            return
+        if isinstance(outcome, AssociationGrant):
+            self._negotiate_answer(rq, outcome)
+        else:  # a check that waits (a password hash, a JWKS fetch): answer when it is done, in Sta3
+            self._spawn(self._answer_after_check(rq, outcome))
+
+    async def _answer_after_check(self, rq: AAssociateRQ, pending: Awaitable[AssociationGrant]) -> None:
+        try:
+            grant = await pending
+        except Rejection as exc:
+            if self.protocol.fsm.state == State.STA3:
+                self._refuse(rq, exc)
+                self.protocol.flush()
+            return
+        except Exception as exc:
+            log.exception("%s: association check failed", self)
+            self._abort_now(AAbort(AbortSource.SERVICE_USER, AbortReason.NOT_SPECIFIED), f"internal error: {exc}")
+            return
+        if self.protocol.fsm.state != State.STA3:
+            return  # the peer aborted or went away while the check ran
+        self._negotiate_answer(rq, grant)
+        self.protocol.flush()
+
+    def _refuse(self, rq: AAssociateRQ, exc: Rejection) -> None:
+        log.info("rejecting association from %s (%s): %s", rq.calling_ae_title, self.protocol.peer_text, exc)
+        self._reject(exc.rj)
+
+    def _negotiate_answer(self, rq: AAssociateRQ, grant: AssociationGrant | None) -> None:
+        verifier = self.ae.identity_verifier
+        if grant is not None and grant.identity_response is not None:
+            response = grant.identity_response
+            verifier = lambda identity, request: (True, response)  # noqa: E731 - the check accepted it
+        answer, info = negotiate(rq, self.ae, identity_verifier=verifier,
                                  extended_negotiator=self.ae.extended_negotiator)
         if isinstance(answer, AAssociateRJ):
             log.info("rejecting association from %s (%s): %s", rq.calling_ae_title, self.protocol.peer_text,
@@ -298,10 +345,19 @@ class Association:
             self._reject(answer)
             return
         assert info is not None
+        if grant is not None:
+            info.authorization = grant.authorization
         self.protocol.handle(Event.EVT7, answer)  # AE-7
         self._set_info(info)
         log.info("association accepted: %s -> %s from %s, %d of %d contexts", info.peer_ae_title,
                  info.local_ae_title, self.protocol.peer_text, len(info.accepted_contexts), len(info.contexts))
+
+    def _peer_info(self) -> PeerInfo:
+        transport = self.protocol.transport
+        ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
+        if ssl_object is None:
+            return PeerInfo(self.protocol.peer, self.id)
+        return PeerInfo(self.protocol.peer, self.id, ssl_object.version(), ssl_object.getpeercert() or None)
 
     def _reject(self, rj: AAssociateRJ) -> None:
         self.protocol.handle(Event.EVT8, rj)  # AE-8

@@ -9,7 +9,7 @@ PDU length and asynchronous operations window. Both sides end with an :class:`As
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -110,6 +110,8 @@ class AssociationInfo:
     user_identity_response: bytes | None = None  # requestor side: server response, when one came
     extended_negotiation: list[SOPClassExtendedNegotiation] = field(default_factory=list)
     common_extended_negotiation: list[SOPClassCommonExtendedNegotiation] = field(default_factory=list)
+    # acceptor side: what the AE's association check granted (opaque here: the server's policy reads it)
+    authorization: object = None
 
     @property
     def accepted_contexts(self) -> list[NegotiatedContext]:
@@ -258,6 +260,35 @@ class AcceptorSettings(Protocol):
 
 # (identity, request) -> (accepted, server response or None)
 IdentityVerifier = Callable[[UserIdentityRQ, AAssociateRQ], tuple[bool, bytes | None]]
+
+
+@dataclass(frozen=True)
+class PeerInfo:
+    """What the acceptor knows of the connection an A-ASSOCIATE-RQ came on, for an association check."""
+
+    address: tuple[str, int] | None = None
+    association_id: str = ""
+    tls_version: str | None = None  # None: plaintext
+    certificate: dict[str, object] | None = None  # the client's verified certificate (ssl getpeercert())
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_version is not None
+
+
+@dataclass(frozen=True)
+class AssociationGrant:
+    """An association check's positive answer: the User Identity response to send when the requestor
+    asked for one (PS3.7 D.3.3.7.2; None: the identity was not checked by it), and what the handlers
+    will find in ``AssociationInfo.authorization``."""
+
+    identity_response: bytes | None = None
+    authorization: object = None
+
+
+# (request, connection) -> grant, or an awaitable of it for a check that must wait (the association answers
+# when it is done); raises Rejection to answer A-ASSOCIATE-RJ. Runs before negotiate().
+AssociationCheck = Callable[[AAssociateRQ, PeerInfo], "AssociationGrant | Awaitable[AssociationGrant]"]
 # the request's SOP class extended negotiation items -> the items to answer with
 ExtendedNegotiator = Callable[[list[SOPClassExtendedNegotiation]], list[SOPClassExtendedNegotiation]]
 

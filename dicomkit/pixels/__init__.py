@@ -4,8 +4,9 @@ Needs numpy (``pip install 'dicomkit[pixels]'``); compressed transfer syntaxes n
 (``pip install 'dicomkit[codecs]'``).
 
 >>> ds = dicomkit.read("ct.dcm")
->>> ds.pixel_array().shape          # (frames, rows, columns, samples)
->>> ds.frame(0, as_rgb=True)        # one frame, decoded alone
+>>> ds.pixel_array.shape            # (rows, columns); (frames, rows, columns[, samples]) for several
+>>> ds.frame(0)                     # one frame, decoded alone
+>>> pixels.pixel_array(ds, frames=[3, 7], as_rgb=False, threads=1)
 """
 
 from ._deps import require_numpy
@@ -15,9 +16,19 @@ require_numpy()
 from .codecs import CODECS, EncodeOptions, codec_for  # noqa: E402
 from .description import PixelDescription, decoded_photometric  # noqa: E402
 from .encode import compress, decompress, set_pixel_data, transcode  # noqa: E402
-from .frames import PixelSource, describe, frame, iter_frames, photometric, pixel_array, pixel_source  # noqa: E402
-from .luts import Window, apply_modality_lut, apply_presentation_lut, apply_voi_lut, apply_window  # noqa: E402
-from .overlays import overlay_array, overlay_groups, overlay_info  # noqa: E402
+from .frames import (  # noqa: E402
+    PixelSource,
+    cached_pixel_array,
+    default_threads,
+    describe,
+    frame,
+    iter_frames,
+    photometric,
+    pixel_array,
+    pixel_source,
+)
+from .luts import Window, apply_modality_lut, apply_presentation_lut, apply_voi_lut, apply_window, voi_count  # noqa: E402
+from .overlays import overlay_array, overlay_groups, overlay_info, overlay_on_frame  # noqa: E402
 from .photometric import apply_palette, to_rgb  # noqa: E402
 from .render import render, render_png  # noqa: E402
 
@@ -32,16 +43,19 @@ __all__ = [
     "apply_presentation_lut",
     "apply_voi_lut",
     "apply_window",
+    "cached_pixel_array",
     "codec_for",
     "compress",
     "decoded_photometric",
     "decompress",
+    "default_threads",
     "describe",
     "frame",
     "iter_frames",
     "overlay_array",
     "overlay_groups",
     "overlay_info",
+    "overlay_on_frame",
     "photometric",
     "pixel_array",
     "pixel_source",
@@ -50,4 +64,5 @@ __all__ = [
     "set_pixel_data",
     "to_rgb",
     "transcode",
+    "voi_count",
 ]

@@ -13,12 +13,10 @@ import numpy as np
 from ..core.dataset import Dataset
 from ..core.errors import PixelDataError
 from ..core.tag import DOUBLE_FLOAT_PIXEL_DATA, FLOAT_PIXEL_DATA, PIXEL_DATA
-from ..core.uid import TRANSFER_SYNTAXES
-
-EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1"
+from ..core.uid import TRANSFER_SYNTAXES, ExplicitVRLittleEndian
 
 # PS3.3 C.7.6.3.1.2: photometric interpretations and their samples per pixel.
-_SAMPLES = {
+SAMPLES_PER_PIXEL = {
     "MONOCHROME1": 1, "MONOCHROME2": 1, "PALETTE COLOR": 1, "RGB": 3, "YBR_FULL": 3, "YBR_FULL_422": 3,
     "YBR_PARTIAL_422": 3, "YBR_PARTIAL_420": 3, "YBR_ICT": 3, "YBR_RCT": 3, "HSV": 3, "ARGB": 4, "CMYK": 4,
     "XYB": 3,
@@ -66,7 +64,7 @@ class PixelDescription:
         columns = _int(ds, "Columns")
         bits_allocated = _int(ds, "BitsAllocated")
         photometric = str(ds.get("PhotometricInterpretation") or "").strip()
-        samples = _int(ds, "SamplesPerPixel", _SAMPLES.get(photometric, 1))
+        samples = _int(ds, "SamplesPerPixel", SAMPLES_PER_PIXEL.get(photometric, 1))
         if not photometric:
             photometric = "MONOCHROME2" if samples == 1 else "RGB"
         if pixel_tag == PIXEL_DATA:
@@ -178,7 +176,11 @@ def _transfer_syntax_of(ds: Dataset) -> str:
     ts = ds.transfer_syntax
     if ts:
         return str(ts)
-    return EXPLICIT_VR_LITTLE_ENDIAN
+    return ExplicitVRLittleEndian
+
+
+# Decoded photometric interpretations whose samples are YCbCr (see decoded_photometric).
+YCBCR = frozenset({"YBR_FULL", "YBR_FULL_422", "YBR_PARTIAL", "YBR_PARTIAL_422", "YBR_PARTIAL_420"})
 
 
 def decoded_photometric(desc: PixelDescription) -> str:

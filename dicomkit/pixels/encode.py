@@ -15,7 +15,8 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from ..core.dataset import Dataset
+from ..core import uid
+from ..core.dataset import Dataset, keyword_vr
 from ..core.element import DataElement
 from ..core.errors import PixelDataError, UnsupportedTransferSyntaxError
 from ..core.sequence import Sequence
@@ -23,7 +24,7 @@ from ..core.tag import DOUBLE_FLOAT_PIXEL_DATA, FLOAT_PIXEL_DATA, PIXEL_DATA
 from ..core.uid import TRANSFER_SYNTAXES, UID, by_keyword, generate_uid
 from ..io.encapsulation import encapsulate, encapsulate_extended
 from .codecs import EncodeOptions, codec_for
-from .description import PixelDescription
+from .description import SAMPLES_PER_PIXEL, PixelDescription
 from .frames import PixelSource, pixel_source
 from .native import encode_native
 from .photometric import to_rgb
@@ -33,26 +34,28 @@ Progress = Callable[[int, int], None]
 
 _EOT = 0x7FE00001
 _EOT_LENGTHS = 0x7FE00002
-_BIG_ENDIAN = "1.2.840.10008.1.2.2"
+_BIG_ENDIAN = uid.ExplicitVRBigEndian
 # Codecs that carry the stored words whole (so bits beyond Bits Stored, e.g. embedded overlays, survive).
-_WORD_PRESERVING = {"1.2.840.10008.1.2.5", "1.2.840.10008.1.2.8.1", "1.2.840.10008.1.2.1.98"}
-_CERTAINLY_LOSSY = {"1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51"}
+_WORD_PRESERVING = {uid.RLELossless, uid.DeflatedImageFrameCompression,
+                    uid.EncapsulatedUncompressedExplicitVRLittleEndian}
+_CERTAINLY_LOSSY = {uid.JPEGBaseline8Bit, uid.JPEGExtended12Bit}
 
 # Short names accepted wherever a transfer syntax is asked for (besides UIDs and registry keywords).
 ALIASES = {
-    "implicit": "1.2.840.10008.1.2", "explicit": "1.2.840.10008.1.2.1", "little": "1.2.840.10008.1.2.1",
-    "big": "1.2.840.10008.1.2.2", "deflate": "1.2.840.10008.1.2.1.99",
-    "encapsulated-uncompressed": "1.2.840.10008.1.2.1.98", "rle": "1.2.840.10008.1.2.5",
-    "deflate-frames": "1.2.840.10008.1.2.8.1",
-    "jpeg-baseline": "1.2.840.10008.1.2.4.50", "jpeg": "1.2.840.10008.1.2.4.50",
-    "jpeg-extended": "1.2.840.10008.1.2.4.51", "jpeg-lossless": "1.2.840.10008.1.2.4.57",
-    "jpeg-lossless-sv1": "1.2.840.10008.1.2.4.70", "jpeg-sv1": "1.2.840.10008.1.2.4.70",
-    "jpeg-ls": "1.2.840.10008.1.2.4.80", "jpeg-ls-lossless": "1.2.840.10008.1.2.4.80",
-    "jpeg-ls-near": "1.2.840.10008.1.2.4.81", "jpeg-ls-near-lossless": "1.2.840.10008.1.2.4.81",
-    "j2k-lossless": "1.2.840.10008.1.2.4.90", "jpeg2000-lossless": "1.2.840.10008.1.2.4.90",
-    "j2k": "1.2.840.10008.1.2.4.91", "jpeg2000": "1.2.840.10008.1.2.4.91",
-    "htj2k-lossless": "1.2.840.10008.1.2.4.201", "htj2k-rpcl": "1.2.840.10008.1.2.4.202",
-    "htj2k": "1.2.840.10008.1.2.4.203",
+    "implicit": uid.ImplicitVRLittleEndian, "explicit": uid.ExplicitVRLittleEndian,
+    "little": uid.ExplicitVRLittleEndian,
+    "big": uid.ExplicitVRBigEndian, "deflate": uid.DeflatedExplicitVRLittleEndian,
+    "encapsulated-uncompressed": uid.EncapsulatedUncompressedExplicitVRLittleEndian, "rle": uid.RLELossless,
+    "deflate-frames": uid.DeflatedImageFrameCompression,
+    "jpeg-baseline": uid.JPEGBaseline8Bit, "jpeg": uid.JPEGBaseline8Bit,
+    "jpeg-extended": uid.JPEGExtended12Bit, "jpeg-lossless": uid.JPEGLossless,
+    "jpeg-lossless-sv1": uid.JPEGLosslessSV1, "jpeg-sv1": uid.JPEGLosslessSV1,
+    "jpeg-ls": uid.JPEGLSLossless, "jpeg-ls-lossless": uid.JPEGLSLossless,
+    "jpeg-ls-near": uid.JPEGLSNearLossless, "jpeg-ls-near-lossless": uid.JPEGLSNearLossless,
+    "j2k-lossless": uid.JPEG2000Lossless, "jpeg2000-lossless": uid.JPEG2000Lossless,
+    "j2k": uid.JPEG2000, "jpeg2000": uid.JPEG2000,
+    "htj2k-lossless": uid.HTJ2KLossless, "htj2k-rpcl": uid.HTJ2KLosslessRPCL,
+    "htj2k": uid.HTJ2K,
 }
 
 
@@ -64,9 +67,9 @@ def resolve_transfer_syntax(name: str) -> UID:
     alias = ALIASES.get(text.lower())
     if alias:
         return UID(alias)
-    uid = by_keyword(text)
-    if uid is not None and str(uid) in TRANSFER_SYNTAXES:
-        return uid
+    found = by_keyword(text)
+    if found is not None and str(found) in TRANSFER_SYNTAXES:
+        return found
     raise UnsupportedTransferSyntaxError(
         f"unknown transfer syntax {name!r}: give a UID, a keyword such as JPEG2000Lossless, or one of "
         + ", ".join(sorted(ALIASES))
@@ -89,7 +92,11 @@ def set_pixel_data(ds: Dataset, frames: Any, *, photometric: str | None = None, 
                    bits_allocated: int | None = None, planar_configuration: int = 0) -> None:
     """Store ``frames`` as native Pixel Data of ``ds`` and set the Image Pixel attributes to match.
 
-    ``frames`` is (rows, columns), (rows, columns, samples) or (frames, rows, columns, samples); integer
+    ``frames`` is shaped as :func:`~dicomkit.pixels.pixel_array` returns it: (rows, columns) one grayscale
+    frame, (rows, columns, samples) one colour frame, (frames, rows, columns) grayscale frames, (frames,
+    rows, columns, samples). A 3-D array is one colour frame when its last axis has as many samples as
+    ``photometric`` has (PS3.3 C.7.6.3.1.2), or without ``photometric`` as the data set's Samples per Pixel
+    says, or for a data set without it 3 or 4; else it is grayscale frames. Integer
     dtypes give Pixel Data (Bits Allocated from the dtype, or 1 for bool), float32/float64 give Float /
     Double Float Pixel Data. The transfer syntax becomes Explicit VR Little Endian if it was encapsulated.
     """
@@ -97,7 +104,13 @@ def set_pixel_data(ds: Dataset, frames: Any, *, photometric: str | None = None, 
     if arr.ndim == 2:
         arr = arr[None, :, :, None]
     elif arr.ndim == 3:
-        arr = arr[None]
+        if photometric:
+            samples = SAMPLES_PER_PIXEL.get(photometric, 1)
+        elif isinstance(ds.get("SamplesPerPixel"), int):
+            samples = int(ds.SamplesPerPixel)
+        else:
+            samples = arr.shape[-1] if arr.shape[-1] in (3, 4) else 1
+        arr = arr[None] if samples > 1 and arr.shape[-1] == samples else arr[..., None]
     if arr.ndim != 4:
         raise PixelDataError(f"expected 2 to 4 dimensions (frames, rows, columns, samples), got {arr.shape}")
     n, rows, columns, spp = arr.shape
@@ -110,7 +123,7 @@ def set_pixel_data(ds: Dataset, frames: Any, *, photometric: str | None = None, 
     if is_float:
         pixel_tag = FLOAT_PIXEL_DATA if allocated == 32 else DOUBLE_FLOAT_PIXEL_DATA
     desc = PixelDescription(rows, columns, spp, allocated, stored, stored - 1, int(signed), planar_configuration,
-                            n, pi, "1.2.840.10008.1.2.1", pixel_tag)
+                            n, pi, uid.ExplicitVRLittleEndian, pixel_tag)
     desc.validate()
     data = encode_native(arr, desc)
     _store_native(ds, desc, data)
@@ -142,8 +155,8 @@ def _store_native(ds: Dataset, desc: PixelDescription, data: bytes) -> None:
         vr = "OB" if desc.bits_allocated <= 8 else "OW"
     ds.add(DataElement(desc.pixel_tag, vr, data))
     ts = ds.transfer_syntax
-    if ts is None or TRANSFER_SYNTAXES.get(str(ts), TRANSFER_SYNTAXES["1.2.840.10008.1.2.1"]).encapsulated:
-        _set_transfer_syntax(ds, UID("1.2.840.10008.1.2.1"))
+    if ts is None or TRANSFER_SYNTAXES.get(str(ts), TRANSFER_SYNTAXES[uid.ExplicitVRLittleEndian]).encapsulated:
+        _set_transfer_syntax(ds, uid.ExplicitVRLittleEndian)
     ds.__dict__.pop("_pixel_source", None)
 
 
@@ -156,13 +169,13 @@ def _set_frames_and_planar(ds: Dataset, desc: PixelDescription) -> None:
         del ds.PlanarConfiguration
 
 
-def _set_transfer_syntax(ds: Dataset, uid: UID) -> None:
+def _set_transfer_syntax(ds: Dataset, transfer_syntax: UID) -> None:
     meta = ds.file_meta
     if meta is None:
         meta = Dataset()
         object.__setattr__(ds, "file_meta", meta)
-    meta.add_new(0x00020010, "UI", str(uid))
-    ds.read_transfer_syntax = uid
+    meta.add_new(0x00020010, "UI", str(transfer_syntax))
+    ds.read_transfer_syntax = transfer_syntax
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -197,7 +210,7 @@ def transcode(ds: Dataset, transfer_syntax: str, *, options: EncodeOptions | Non
     return out
 
 
-def decompress(ds: Dataset, *, as_rgb: bool = False, transfer_syntax: str = "1.2.840.10008.1.2.1") -> Dataset:
+def decompress(ds: Dataset, *, as_rgb: bool = False, transfer_syntax: str = uid.ExplicitVRLittleEndian) -> Dataset:
     """A copy of ``ds`` with native pixel data (Explicit VR Little Endian unless told otherwise)."""
     return transcode(ds, transfer_syntax, as_rgb=as_rgb)
 
@@ -308,9 +321,9 @@ def _to_encapsulated(out: Dataset, original: Dataset, source: PixelSource, targe
     codec.check_encodable(plan.codec_desc, options)
     if desc.is_float and str(target) not in _WORD_PRESERVING:
         raise PixelDataError(f"{codec.name} cannot carry Float or Double Float Pixel Data")
-    if str(target) == "1.2.840.10008.1.2.4.50" and plan.desc.bits_allocated != 8:
+    if str(target) == uid.JPEGBaseline8Bit and plan.desc.bits_allocated != 8:
         raise PixelDataError("JPEG Baseline needs Bits Allocated 8 (PS3.5 8.2.1)")
-    if str(target) == "1.2.840.10008.1.2.4.51" and plan.desc.bits_allocated not in (8, 16):
+    if str(target) == uid.JPEGExtended12Bit and plan.desc.bits_allocated not in (8, 16):
         raise PixelDataError("JPEG Extended needs Bits Allocated 8 or 16 (PS3.5 8.2.1)")
     encoded: list[bytes] = []
     n = desc.number_of_frames
@@ -347,7 +360,8 @@ def _to_encapsulated(out: Dataset, original: Dataset, source: PixelSource, targe
 def _append(ds: Dataset, keyword: str, value: str) -> None:
     old = ds.get(keyword)
     values: tuple[Any, ...] = () if old in (None, "") else (old if isinstance(old, tuple) else (old,))
-    setattr(ds, keyword, [*(str(v) for v in values), value])
+    # the values already there are the file's, taken as they are (and ours are valid)
+    ds.add_new(keyword, keyword_vr(keyword) or "UN", [*(str(v) for v in values), value], validate=False)
 
 
 def _code_item(value: str, meaning: str) -> Dataset:
@@ -367,14 +381,14 @@ def _mark_lossy(out: Dataset, original: Dataset, method: str, ratio: float, code
     if image_type:
         values = list(image_type) if isinstance(image_type, tuple) else [image_type]
         values[0] = "DERIVED"
-        out.ImageType = values
+        out.add_new("ImageType", "CS", values, validate=False)  # the file's other values, as they are
     out.DerivationDescription = f"Lossy compression with {codec_name}, ratio {ratio:.4g}:1"[:1024]
     sop_class = original.get("SOPClassUID")
     sop_instance = original.get("SOPInstanceUID")
     if sop_class and sop_instance:
         ref = Dataset()
-        ref.ReferencedSOPClassUID = str(sop_class)
-        ref.ReferencedSOPInstanceUID = str(sop_instance)
+        ref.add_new("ReferencedSOPClassUID", "UI", str(sop_class), validate=False)  # the original's UIDs
+        ref.add_new("ReferencedSOPInstanceUID", "UI", str(sop_instance), validate=False)
         ref.PurposeOfReferenceCodeSequence = Sequence([_code_item("121320", "Uncompressed predecessor")])
         existing = list(out.get("SourceImageSequence") or [])
         out.SourceImageSequence = Sequence([*existing, ref])

@@ -105,10 +105,19 @@ def window_from_dataset(ds: Dataset, index: int = 0) -> Window | None:
         return None
     cs = centers if isinstance(centers, tuple) else (centers,)
     ws = widths if isinstance(widths, tuple) else (widths,)
-    if index >= min(len(cs), len(ws)):
-        raise PixelDataError(f"window {index} requested; the data set has {min(len(cs), len(ws))}")
+    if not 0 <= index < min(len(cs), len(ws)):
+        raise PixelDataError(f"VOI {index} requested; the data set has {min(len(cs), len(ws))} window(s) (0-based)")
     function = str(ds.get("VOILUTFunction") or "LINEAR").strip().upper()
     return Window(_number(cs[index], "Window Center"), _number(ws[index], "Window Width"), function)
+
+
+def voi_count(ds: Dataset) -> int:
+    """How many VOI transformations the data set offers to choose from by index: its windows (Window
+    Center/Width pairs) if it has any, else the items of its VOI LUT Sequence (PS3.3 C.11.2)."""
+    centers, widths = ds.get("WindowCenter"), ds.get("WindowWidth")
+    if centers not in (None, "") and widths not in (None, ""):
+        return min(len(centers) if isinstance(centers, tuple) else 1, len(widths) if isinstance(widths, tuple) else 1)
+    return len(ds.get("VOILUTSequence") or ())
 
 
 def apply_window(arr: NDArray[Any], window: Window) -> NDArray[np.float64]:
@@ -139,11 +148,14 @@ def apply_voi_lut(arr: NDArray[Any], ds: Dataset, *, index: int = 0, window: Win
     if ds_window is not None and (prefer_window or not seq):
         return apply_window(arr, ds_window)
     if seq:
-        item = seq[min(index, len(seq) - 1)]
-        table, first, bits = _lut_item(item)
+        if not 0 <= index < len(seq):
+            raise PixelDataError(f"VOI {index} requested; the data set has {len(seq)} VOI LUT(s) (0-based)")
+        table, first, bits = _lut_item(seq[index])
         values = _apply_table(arr, table, first).astype(np.float64)
         top = float((1 << bits) - 1) if bits else float(table.max(initial=1))
         return np.clip(values / top, 0.0, 1.0)
+    if index != 0:
+        raise PixelDataError(f"VOI {index} requested; the data set has no window and no VOI LUT")
     lo = float(arr.min(initial=0)) if arr.size else 0.0
     hi = float(arr.max(initial=0)) if arr.size else 0.0
     if hi <= lo:

@@ -1,7 +1,8 @@
 """Photometric Interpretation (PS3.3 C.7.6.3.1.2) and Palette Color Lookup Tables (C.7.6.3.1.5-6, C.7.9).
 
-Nothing here runs unless asked: decoded frames keep their colour space and ``as_rgb=True`` (or
-:func:`to_rgb`) converts them.
+Decoders return frames in the colour space they were stored in; ``pixel_array`` converts YCbCr to RGB
+(its ``as_rgb``, True by default, as pydicom 3 does) and :func:`apply_palette` maps PALETTE COLOR indices
+when asked.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from numpy.typing import NDArray
 
 from ..core.dataset import Dataset
 from ..core.errors import PixelDataError
+from .description import YCBCR, PixelDescription, decoded_photometric
 
 # PS3.3 C.7.6.3.1.2 YBR_FULL: Y = .2990R + .5870G + .1140B; CB = -.1687R - .3313G + .5000B + 2^(n-1);
 # CR = +.5000R - .4187G - .0813B + 2^(n-1). The inverse below is the exact inverse of that matrix.
@@ -76,6 +78,12 @@ def to_rgb(arr: NDArray[Any], photometric: str, ds: Dataset | None = None, *,
             raise PixelDataError("PALETTE COLOR needs the data set's palette tables to give RGB")
         return apply_palette(arr, ds)
     raise PixelDataError(f"conversion from {pi} to RGB is not supported")
+
+
+def ycbcr_to_rgb(arr: NDArray[Any], desc: PixelDescription) -> NDArray[Any]:
+    """Decoded frames of ``desc`` as RGB when their samples are YCbCr (PS3.3 C.7.6.3.1.2); others unchanged."""
+    pi = decoded_photometric(desc)
+    return to_rgb(arr, pi, bits_stored=desc.bits_stored) if pi in YCBCR else arr
 
 
 # ---------------------------------------------------------------------------------------------------

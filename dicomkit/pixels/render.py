@@ -5,6 +5,7 @@ The same function serves ``dicomkit render`` and the server's rendered and thumb
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Literal
 
 import numpy as np
@@ -13,23 +14,29 @@ from numpy.typing import NDArray
 from ..core.dataset import Dataset
 from ..core.errors import PixelDataError
 from ._deps import imagecodecs
-from .frames import pixel_source
+from .description import YCBCR
+from .frames import pixel_source, thread_count
 from .luts import Window, apply_modality_lut, apply_presentation_lut, apply_voi_lut
+from .overlays import overlay_groups, overlay_on_frame
 from .photometric import to_rgb
 from .png import encode_png
 
 
 def render(ds: Dataset, frame: int = 0, *, window: Window | tuple[float, float] | None = None,
-           voi_index: int = 0, size: tuple[int, int] | None = None) -> NDArray[np.uint8]:
+           voi_index: int = 0, size: tuple[int, int] | None = None, overlays: bool | Iterable[int] = False,
+           threads: int | None = None) -> NDArray[np.uint8]:
     """Frame ``frame`` as 8-bit display values: (rows, columns) grayscale or (rows, columns, 3) RGB.
 
     ``window``: a :class:`Window` or ``(center, width)`` overriding the data set's VOI; ``voi_index``
-    picks among several windows. ``size=(width, height)`` scales to fit inside that box, keeping the
-    aspect ratio (area averaging when shrinking, bilinear when enlarging).
+    picks among several windows (or VOI LUTs; out of range raises PixelDataError). ``overlays``: True
+    draws every overlay plane that applies to the frame (PS3.3 C.9.2, C.9.3), or give the groups
+    (0x6000, ...); overlay pixels are drawn white (the highest presentation value). ``size=(width,
+    height)`` scales to fit inside that box, keeping the aspect ratio (area averaging when shrinking,
+    bilinear when enlarging). ``threads``: for decoding, as :func:`~dicomkit.pixels.pixel_array`.
     """
     source = pixel_source(ds)
-    arr = source.decode(frame)
-    pi = source.photometric
+    arr = source.decode(frame, threads=thread_count(threads), rgb=True)  # YCbCr comes back RGB
+    pi = "RGB" if source.photometric in YCBCR else source.photometric
     if pi.startswith("MONOCHROME"):
         if isinstance(window, tuple):
             window = Window(float(window[0]), float(window[1]))
@@ -38,6 +45,9 @@ def render(ds: Dataset, frame: int = 0, *, window: Window | tuple[float, float] 
         shown = apply_presentation_lut(voi, ds)
         image = np.rint(shown * 255.0).astype(np.uint8)
     else:
+        if voi_index != 0:
+            raise PixelDataError(f"VOI {voi_index} requested; VOI transformations apply to grayscale images, "
+                                 f"not {source.desc.photometric_interpretation}")
         rgb = to_rgb(arr, pi, ds, bits_stored=source.desc.bits_stored)
         if rgb.dtype == np.uint8:
             image = rgb
@@ -45,6 +55,13 @@ def render(ds: Dataset, frame: int = 0, *, window: Window | tuple[float, float] 
             bits = 16 if pi == "PALETTE COLOR" else source.desc.bits_stored
             top = float((1 << bits) - 1)
             image = np.rint(np.clip(rgb.astype(np.float64), 0, top) * (255.0 / top)).astype(np.uint8)
+    if overlays is not False:
+        groups = overlay_groups(ds) if overlays is True else list(overlays)
+        index = source.check_index(frame)
+        for group in groups:
+            mask = overlay_on_frame(ds, group, index)
+            if mask is not None:
+                image[mask] = 255
     if size is not None:
         image = fit(image, size)
     return image

@@ -31,6 +31,7 @@ from ..net.handlers import RequestContext
 from ..net.status import Status
 from ..services.storage.scp import StorageSCP, StoreRefused
 from ..services.verification import VerificationSCP
+from .access import AccessPolicy
 from .config import Config, load_config
 from .index import Index
 from .ingest import Archive, ArchiveReceiver, Events
@@ -70,6 +71,13 @@ class _Storage(StorageSCP):
         if isinstance(request, CStoreRQ) and not self.pacs.permits(rc, "store"):
             raise StoreRefused("C-STORE not granted to this AE", NOT_AUTHORIZED)
         return super().data_sink(request, rc)
+
+    async def handle(self, request: Request, data: DataSink | None, rc: RequestContext) -> Response:
+        response = await super().handle(request, data, rc)
+        status = Status(response.status or 0)
+        if isinstance(request, CStoreRQ) and self.pacs.policy is not None and status.category != "failure":
+            self.pacs.policy.stored(rc, request.affected_sop_instance_uid or "")  # audited per study at the end
+        return response
 
 
 @dataclass(frozen=True)
@@ -120,6 +128,7 @@ class Pacs:
         self._sources: ArchiveSources | None = None
         self._worklist_task: asyncio.Task[None] | None = None
         self.services: list[str] = []
+        self.policy: AccessPolicy | None = None
 
     @property
     def archive(self) -> Archive:
@@ -147,9 +156,7 @@ class Pacs:
         return self.dimse.port
 
     def permits(self, rc: RequestContext, service: str) -> bool:
-        if self.config.dicom.access == "open":
-            return True
-        return self.config.remotes.permits(rc.calling_ae_title, service)
+        return self.policy is not None and self.policy.permits(rc, service)
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -161,10 +168,10 @@ class Pacs:
             await loop.run_in_executor(None, archive.index.register_node, archive.node)
             self.sweep = await loop.run_in_executor(None, startup_sweep, archive)
             dicom = config.dicom
-            known = [r.ae_title for r in config.remotes] if dicom.access == "known" else None
+            self.policy = AccessPolicy(config, index=archive.index)  # the audit trail starts here
             ae = ApplicationEntity(dicom.ae_title, max_pdu=dicom.max_pdu, max_ops_performed=dicom.async_ops,
-                                   network_timeout=dicom.network_timeout, maximum_associations=dicom.max_associations,
-                                   calling_ae_titles=known)
+                                   network_timeout=dicom.network_timeout, maximum_associations=dicom.max_associations)
+            self.policy.install(ae)
             self.services = register_services(ae, self)
             if dicom.access == "open":
                 log.info("access is open: any calling AE may use every service (set dicom.access = \"known\" "
@@ -175,8 +182,9 @@ class Pacs:
                 "dicomkit_index_studies": lambda: index.count("study"),
                 "dicomkit_index_stored_bytes": index.total_size,
                 "dicomkit_index_database_bytes": index.database_size,
+                "dicomkit_audit_dropped": lambda: self.policy.auditor.dropped if self.policy else 0,
             })
-            self.dimse = await ae.start_server(dicom.host, dicom.port, on_association=self._on_association)
+            self.dimse = await self.policy.listen(ae, dicom.host, dicom.port, on_association=self._on_association)
             if config.http.enabled:
                 await self._start_http()
             self._heartbeat = loop.create_task(self._beat())
@@ -281,6 +289,9 @@ class Pacs:
         if self.dimse is not None:
             await self.dimse.close(grace=0)
             self.dimse = None
+        if self.policy is not None:
+            await self.policy.close(grace=0)
+            self.policy = None
         if self._archive is not None:
             archive = self._archive
             loop = asyncio.get_running_loop()
@@ -297,6 +308,9 @@ class Pacs:
         services = ", ".join(self.services) or "Verification, Storage"
         lines = [f"DICOM  {self.ae_title} on {config.dicom.host}:{self.port} ({services}; access "
                  f"{config.dicom.access})"]
+        if self.policy is not None and self.policy.tls_port is not None:
+            lines.append(f"TLS    DICOM TLS on {config.dicom.host}:{self.policy.tls_port}"
+                         f"{' only' if not config.tls.plaintext else ''}")
         if self.http_port is not None:
             shown = "127.0.0.1" if config.http.host in ("0.0.0.0", "::") else config.http.host
             lines.append(f"HTTP   http://{shown}:{self.http_port}/health and /metrics on {config.http.host} "
@@ -344,8 +358,10 @@ def fix_allocator() -> bool:
 
 
 async def serve(config: Config, *, ready: Callable[[Pacs], None] | None = None,
-                stop: asyncio.Event | None = None, grace: float = 10.0) -> int:
-    """Run until SIGTERM/SIGINT (or ``stop``); returns the exit code."""
+                stop: asyncio.Event | None = None, grace: float | None = None) -> int:
+    """Run until SIGTERM/SIGINT (or ``stop``); returns the exit code. Running associations get ``grace``
+    seconds to finish (default: the configuration's ``dicom.shutdown_grace``)."""
+    grace = config.dicom.shutdown_grace if grace is None else grace
     fix_allocator()
     pacs = Pacs(config)
     await pacs.start()

@@ -8,13 +8,15 @@ the key named (``dicom.port: expected an integer from 0 to 65535, not 'abc'``). 
                 min_free_space, max_archive_size (bytes, or "500 MB", "2 GiB", ...), temp_grace (seconds)
     [database]  url ("" = SQLite in the data folder; "sqlite:///path" or "postgresql://...")
     [index]     extra_keys (keyword = level, e.g. { InstitutionName = "series" })
-    [dicom]     ae_title, host, port, max_associations, max_pdu, async_ops, network_timeout, access
+    [dicom]     ae_title, host, port, max_associations, max_pdu, async_ops, network_timeout, shutdown_grace, access
                 ("open" | "known")
     [http]      host, port, allow_remote, enabled
     [web]       cors_origins, json_numbers ("number" | "text"), qido_max_limit, render_cache, max_upload, viewer,
                 allow_delete
     [logging]   format ("text" | "json"), level
     [remotes.TITLE]  host, port, tls, services (the AE table, see dicomkit.services.aetable)
+    [audit] [tls] [auth] [users.NAME] [[labels.rules]]  security (dicomkit.server.securityconfig,
+                docs/security.md)
 """
 
 from __future__ import annotations
@@ -32,6 +34,17 @@ from typing import Any, Literal
 from ..core.dictionary import tag_for_keyword
 from ..core.errors import DicomError
 from ..services.aetable import AETable, AETableError
+from .securityconfig import (
+    AuditConfig,
+    AuthConfig,
+    LabelRule,
+    SecurityConfigError,
+    Size,
+    TlsConfig,
+    UserEntry,
+    label_rules_from,
+    users_from_mapping,
+)
 
 Durability = Literal["full", "os"]
 Duplicates = Literal["keep-first", "overwrite"]
@@ -65,10 +78,6 @@ def parse_size(value: object, key: str) -> int:
     raise ConfigError(f"{key}: expected a size in bytes or a text such as '10 GB', not {value!r}")
 
 
-class Size(int):
-    """A number of bytes (written in TOML as an integer or as ``"10 GB"``)."""
-
-
 @dataclass
 class StorageConfig:
     data_dir: Path = Path("./dicomkit-data")
@@ -99,6 +108,7 @@ class DicomConfig:
     max_pdu: int = 262144
     async_ops: int = 16
     network_timeout: float = 300.0
+    shutdown_grace: float = 10.0  # seconds running associations may take to finish at shutdown
     access: Access = "open"
 
 
@@ -146,6 +156,11 @@ class Config:
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     worklist: WorklistConfig = field(default_factory=WorklistConfig)
     remotes: AETable = field(default_factory=AETable)
+    audit: AuditConfig = field(default_factory=AuditConfig)
+    tls: TlsConfig = field(default_factory=TlsConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
+    users: dict[str, UserEntry] = field(default_factory=dict)
+    label_rules: list[LabelRule] = field(default_factory=list)
 
     @property
     def data_dir(self) -> Path:
@@ -177,6 +192,8 @@ class Config:
             raise ConfigError("storage.temp_grace: must not be negative")
         if self.web.qido_max_limit < 1:
             raise ConfigError("web.qido_max_limit: must be at least 1")
+        if self.dicom.shutdown_grace < 0:
+            raise ConfigError("dicom.shutdown_grace: must not be negative")
         if self.logging.level.lower() not in ("debug", "info", "warning", "error"):
             raise ConfigError("logging.level: expected debug, info, warning or error")
         url = self.database.url
@@ -187,6 +204,12 @@ class Config:
                 raise ConfigError(f"index.extra_keys.{keyword}: not a keyword of the DICOM dictionary")
             if level not in LEVELS:
                 raise ConfigError(f"index.extra_keys.{keyword}: level must be one of {', '.join(LEVELS)}")
+        from .access import check_security_config
+
+        try:
+            check_security_config(self)
+        except SecurityConfigError as exc:
+            raise ConfigError(str(exc)) from None
         return self
 
 
@@ -227,9 +250,21 @@ def from_dict(data: Mapping[str, Any]) -> Config:
             except AETableError as exc:
                 raise ConfigError(str(exc)) from None
             continue
+        try:
+            if section == "users":
+                if not isinstance(values, Mapping):
+                    raise ConfigError("users: expected tables [users.NAME] with password and roles")
+                config.users = users_from_mapping(values)
+                continue
+            if section == "labels":
+                config.label_rules = label_rules_from(values)
+                continue
+        except SecurityConfigError as exc:
+            raise ConfigError(str(exc)) from None
         target = getattr(config, section, None) if section in _sections() else None
         if target is None:
-            raise ConfigError(f"{section}: unknown section (known: {', '.join(sorted(_sections()))}, remotes)")
+            raise ConfigError(f"{section}: unknown section (known: {', '.join(sorted(_sections()))}, "
+                              "remotes, users, labels)")
         if not isinstance(values, Mapping):
             raise ConfigError(f"{section}: expected a table [{section}]")
         for key, value in values.items():
@@ -238,7 +273,7 @@ def from_dict(data: Mapping[str, Any]) -> Config:
 
 
 def _sections() -> set[str]:
-    return {f.name for f in dataclasses.fields(Config) if f.name != "remotes"}
+    return {f.name for f in dataclasses.fields(Config) if f.name not in ("remotes", "users", "label_rules")}
 
 
 def set_value(config: Config, dotted: str, value: Any) -> None:
@@ -290,6 +325,12 @@ def _convert(value: Any, hint: Any, key: str) -> Any:
         if not isinstance(value, str | Path):
             raise ConfigError(f"{key}: expected a path, not {value!r}")
         return Path(value)
+    if origin is list:
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{key}: expected a list of text values")
+        return list(value)
     if origin is dict:
         if not isinstance(value, Mapping) or not all(isinstance(k, str) and isinstance(v, str)
                                                      for k, v in value.items()):

@@ -44,7 +44,7 @@ from ..io.raw import meta_end
 from ..net.dimse import CStoreRQ
 from ..net.handlers import RequestContext
 from ..services.storage.scp import StoreOutcome, StoreRefused, check_received
-from ..services.storage.status import DUPLICATE_DIFFERENT, OUT_OF_RESOURCES
+from ..services.storage.status import DUPLICATE_COMMENT, DUPLICATE_DIFFERENT, OUT_OF_RESOURCES
 from .blobs import BlobStore, BlobStoreError, FolderBlobStore, TempBlob
 from .config import Config
 from .index import Index, InstanceRecord, StoreResult
@@ -56,8 +56,6 @@ log = logging.getLogger("dicomkit.server.ingest")
 SUCCESS = 0x0000
 WRITE_BUFFER = 1 << 18
 MMAP_THRESHOLD = 4 << 20
-DUPLICATE_COMMENT = "duplicate SOP Instance UID, different content; stored one kept"
-# Error Comment is LO: 64 characters (PS3.7 C.4)
 
 
 def new_node_id() -> str:

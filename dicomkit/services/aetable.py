@@ -23,7 +23,7 @@ from ..core.errors import DicomError
 # The services an AE may be granted (issue 10's list; PS3.4 annexes A, B, C, K, F, J).
 SERVICES: tuple[str, ...] = ("echo", "store", "find", "move", "get", "worklist", "mpps", "commit")
 ALL_SERVICES = frozenset(SERVICES)
-_FIELDS = frozenset({"host", "port", "tls", "services", "description"})
+_FIELDS = frozenset({"host", "port", "tls", "services", "description", "tls_subject"})
 _HOST = re.compile(r"^[A-Za-z0-9.\-:\[\]_%]+$")
 
 
@@ -52,6 +52,7 @@ class RemoteAE:
     tls: bool = False
     services: frozenset[str] = ALL_SERVICES
     description: str = ""
+    tls_subject: str = ""  # the name (CN or subjectAltName) its TLS client certificate must carry; "" = any
 
     def __post_init__(self) -> None:
         where = f"remote AE {self.ae_title!r}"
@@ -110,7 +111,7 @@ class AETable:
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], where: str = "remotes") -> AETable:
-        """The table of ``{title: {host, port, tls, services, description}}`` (a TOML ``[remotes.TITLE]``
+        """The table of ``{title: {host, port, tls, services, description, tls_subject}}`` (a TOML ``[remotes.TITLE]``
         section); an unknown field or a bad value raises AETableError naming ``where.TITLE.field``."""
         remotes: dict[str, RemoteAE] = {}
         for title, entry in data.items():
@@ -132,9 +133,12 @@ class AETable:
             host = entry["host"]
             if not isinstance(host, str):
                 raise AETableError(f"{key}.host: expected text")
+            subject = entry.get("tls_subject", "")
+            if not isinstance(subject, str):
+                raise AETableError(f"{key}.tls_subject: expected text")
             try:
                 remote = RemoteAE(str(title), host, entry["port"], tls, frozenset(services),
-                                  str(entry.get("description", "")))
+                                  str(entry.get("description", "")), subject)
             except AETableError as exc:
                 raise AETableError(f"{key}: {exc}") from None
             if remote.ae_title in remotes:

@@ -17,14 +17,23 @@ from .tables import iod_for_sop_class, module_names_without_table
 
 
 def validate_file(path: str | Path, *, force: bool = False) -> Report:
-    """Read ``path`` and validate it; a file that cannot be read gives a report with one error."""
+    """Read ``path`` and validate it. A file the default reader refuses gives an error saying so, and what a
+    lenient read finds there is validated too (as dciodvfy validates what it could read); a file that
+    cannot be read at all gives a report with that one error."""
     from ..io.reader import read
 
     try:
         ds = read(path, force=force)
     except DicomError as exc:
-        report = Report(str(path))
-        report.add(Finding(ERROR, "unreadable", f"Dicom dataset read failed: {exc}"))
+        refused = Finding(ERROR, "unreadable", f"Dicom dataset read failed: {exc}")
+        try:
+            partial = read(path, force=force, lenient=True)
+        except (DicomError, OSError):
+            report = Report(str(path))
+            report.add(refused)
+            return report
+        report = validate(partial, source=str(path), file_meta=True)
+        report.findings.insert(0, refused)
         return report
     except OSError as exc:
         report = Report(str(path))

@@ -91,11 +91,11 @@ def test_a_truncated_file_fails(tmp_path: Path):
     assert result.code == 1 and "skipped" not in result.err and "1 failed" in result.err
 
 
-def test_an_invented_delimiter_fails_unless_lenient(tmp_path: Path):
+def test_a_missing_final_delimiter_fails_unless_lenient(tmp_path: Path):
     short = corpus_file("emri_small_jpeg_2k_lossless_too_short.dcm")
     result = run("convert", short, tmp_path / "out.dcm", "--ts", "explicit")
-    assert result.code == 1 and ": warning: offset " in result.err
-    assert "Sequence Delimitation Item missing" in result.err
+    assert result.code == 1 and "encapsulated Pixel Data not terminated" in result.err
+    assert "--lenient" in result.err
     assert not (tmp_path / "out.dcm").exists()
     result = run("convert", "--lenient", short, tmp_path / "out.dcm", "--ts", "explicit")
     assert result.code == 0, result.err

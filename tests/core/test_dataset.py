@@ -88,7 +88,7 @@ def test_iteration_in_tag_order():
 
 
 @pytest.mark.parametrize(("keyword", "value"), [
-    ("Rows", -1), ("Rows", 70000), ("Rows", "abc"), ("PixelSpacing", "x"), ("InstanceNumber", 1.5),
+    ("Rows", -1), ("Rows", 70000), ("Rows", "abc"), ("PixelSpacing", float("nan")), ("InstanceNumber", 1.5),
     ("SOPClassUID", 12), ("ImageType", object()),
 ])
 def test_invalid_values_raise(keyword, value):

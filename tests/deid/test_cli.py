@@ -91,7 +91,7 @@ def test_burned_in_refused_then_allowed(tmp_path: Path, capsys: pytest.CaptureFi
     masked = dicomkit.read(tmp_path / "m.dcm")
     assert masked.BurnedInAnnotation == "NO"
     pytest.importorskip("numpy")
-    assert not masked.pixel_array()[0, :40].any() and masked.pixel_array()[0, 40:].any()
+    assert not masked.pixel_array[:40].any() and masked.pixel_array[40:].any()  # (rows, columns, 3): one frame
 
 
 def test_same_key_same_output_and_mapping_tables(inputs: Path, tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import dicomkit
 from dicomkit import Dataset, PersonName
 from dicomkit.core.vr import VR
-from tests.conftest import RAW_FILES, corpus_files
+from tests.conftest import corpus_files, read_options
 
 
 def _items(value: Any) -> tuple[Any, ...]:
@@ -79,14 +79,14 @@ def differences(a: Dataset, b: Dataset, *, where: str = "", pn_components: bool 
 
 
 def read_corpus(path: Path) -> Dataset:
-    return dicomkit.read(path, force=path.name in RAW_FILES)
+    return dicomkit.read(path, **read_options(path))
 
 
 def corpus_by_transfer_syntax() -> tuple[list[Path], list[Path]]:
     """(native, encapsulated) corpus files, by the transfer syntax they are read with."""
     native, encapsulated = [], []
     for path in corpus_files():
-        ds = dicomkit.read(path, stop_before_pixels=True, force=path.name in RAW_FILES)
+        ds = dicomkit.read(path, stop_before_pixels=True, **read_options(path))
         ts = ds.transfer_syntax or ds.read_transfer_syntax
         (encapsulated if ts.is_encapsulated else native).append(path)
     return native, encapsulated

@@ -11,7 +11,7 @@ import dicomkit
 from dicomkit.core.display import dump_lines
 from dicomkit.core.vr import VR
 from dicomkit.io.writer import to_bytes
-from tests.conftest import RAW_FILES, corpus_params
+from tests.conftest import RAW_FILES, corpus_params, read_options
 
 # Files that are not canonical, and why writing them back changes bytes.
 NOT_CANONICAL = {
@@ -27,7 +27,7 @@ NOT_CANONICAL = {
 
 
 def _read(path: Path) -> dicomkit.Dataset:
-    return dicomkit.read(path, force=path.name in RAW_FILES)
+    return dicomkit.read(path, **read_options(path))
 
 
 @pytest.mark.parametrize("path", corpus_params())
@@ -47,7 +47,7 @@ def test_reads_and_decodes_every_value(path: Path):
 @pytest.mark.parametrize("path", corpus_params())
 def test_stop_before_pixels(path: Path):
     full = _read(path)
-    head = dicomkit.read(path, stop_before_pixels=True, force=path.name in RAW_FILES)
+    head = dicomkit.read(path, stop_before_pixels=True, **read_options(path))
     assert 0x7FE00010 not in head
     assert [t for t in full.tags() if t < 0x7FE00000] == [t for t in head.tags() if t < 0x7FE00000]
     assert head.get("SOPInstanceUID") == full.get("SOPInstanceUID")

@@ -13,7 +13,7 @@ import pytest
 import dicomkit
 from dicomkit import Dataset
 from dicomkit.core.vr import CHARSET_VRS, VR
-from tests.conftest import RAW_FILES, corpus_params, require_tool
+from tests.conftest import RAW_FILES, corpus_params, read_options, require_tool
 
 pytestmark = pytest.mark.interop  # runs DCMTK / dicom3tools peers
 
@@ -116,7 +116,7 @@ def test_elements_agree_with_dcmdump(path: Path):
     theirs = dcmdump_rows(path, raw)
     if not theirs:
         pytest.skip(f"dcmdump could not list {path.name}")
-    problems = agreement_problems(path, dicomkit.read(path, force=raw), theirs)
+    problems = agreement_problems(path, dicomkit.read(path, **read_options(path)), theirs)
     assert not problems, "\n".join(problems[:20])
 
 

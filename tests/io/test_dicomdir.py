@@ -349,7 +349,7 @@ def test_compressed_instances_are_decompressed_by_the_function_given(sources: li
     assert {str(r.transfer_syntax_uid) for r in fs.instances()} == {str(uid.ExplicitVRLittleEndian)}
     record = next(r for r in fs.instances() if r.sop_instance_uid == dicomkit.read(j2k).SOPInstanceUID)
     copy = record.read()
-    assert (copy.pixel_array() == dicomkit.read(j2k).pixel_array()).all()  # lossless: the same pixels
+    assert (copy.pixel_array == dicomkit.read(j2k).pixel_array).all()  # lossless: the same pixels
     assert _dciodvfy_errors(tmp_path / "fs" / "DICOMDIR") == []
 
 
@@ -484,3 +484,62 @@ def test_an_update_keeps_what_it_does_not_manage(sources: list[Path], tmp_path: 
     kept = next(r for r in fs.instances() if r.sop_instance_uid == leaf.references[1])
     assert kept.dataset.ReferencedRelatedGeneralSOPClassUIDInFile == "1.2.840.10008.5.1.4.1.1.4"
     assert _dciodvfy_errors(root / "DICOMDIR") == []
+
+
+# ---------------------------------------------------------------------------------------------------
+# A DICOMDIR whose last record runs past its Directory Record Sequence (a real tool wrote one): DCMTK and
+# pydicom read all its records, and so do we, with a correction
+
+
+def _overrunning_dicomdir(root: Path, patients: int = 13, overrun: int = 24) -> Path:
+    source = root / "in"
+    source.mkdir(parents=True)
+    for n in range(1, patients + 1):
+        ds = Dataset()
+        ds.SOPClassUID, ds.SOPInstanceUID = uid.SecondaryCaptureImageStorage, f"1.2.826.0.1.3680043.9.7778.{n}"
+        ds.PatientName, ds.PatientID = f"Overrun^Patient{n}", f"P{n:03d}"
+        ds.StudyDate, ds.StudyTime, ds.StudyID, ds.AccessionNumber = "20240101", "120000", f"S{n}", ""
+        ds.StudyInstanceUID = f"1.2.826.0.1.3680043.9.7778.{100 + n}"
+        ds.SeriesInstanceUID, ds.SeriesNumber, ds.Modality = f"1.2.826.0.1.3680043.9.7778.{200 + n}", 1, "OT"
+        ds.InstanceNumber = 1
+        ds.save(source / f"{n}.dcm")
+    create_fileset(root / "fs", [source])
+    path = root / "fs" / "DICOMDIR"
+    data = bytearray(path.read_bytes())
+    pos = data.index(b"\x04\x00\x20\x12SQ\x00\x00")  # (0004,1220): the last element of the file
+    length = struct.unpack_from("<I", data, pos + 8)[0]
+    assert pos + 12 + length == len(data)
+    struct.pack_into("<I", data, pos + 8, length - overrun)  # the last record now runs 24 bytes past it
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_a_last_record_running_past_its_sequence_is_read_with_a_correction(tmp_path: Path, capsys):
+    path = _overrunning_dicomdir(tmp_path)
+    ds = dicomkit.read(path)
+    assert len(ds.DirectoryRecordSequence) == 52  # 13 x PATIENT, STUDY, SERIES, IMAGE
+    assert [t for t in ds.tags() if t >> 16 != 0x0004] == []  # nothing of the last record at the top level
+    fs = read_dicomdir(path)
+    assert len(fs.records) == 52 and len(fs.instances()) == 13
+    assert sorted(r.PatientID for r in fs.roots) == [f"P{n:03d}" for n in range(1, 14)]
+    assert fs.instances()[-1].InstanceNumber == 1
+    assert any("runs 24 bytes past the end of the sequence" in str(c) for c in fs.corrections)
+    with pytest.raises(InvalidFileError, match="strict=True"):
+        dicomkit.read(path, strict=True)
+
+    from dicomkit.cli.main import main
+
+    assert main(["dicomdir", "list", str(path.parent)]) == 0
+    out = capsys.readouterr().out
+    assert "records: PATIENT 13, STUDY 13, SERIES 13, IMAGE 13" in out
+    assert out.count("IMAGE #1") == 13 and "# correction:" in out and "runs 24 bytes past" in out
+
+
+@pytest.mark.interop
+def test_dcmtk_and_pydicom_read_the_overrunning_dicomdir_too(tmp_path: Path):
+    path = _overrunning_dicomdir(tmp_path)
+    out = subprocess.run([require_tool("dcmdump"), str(path)], capture_output=True, timeout=120)
+    assert out.returncode == 0, out.stderr.decode(errors="replace")
+    assert out.stdout.count(b"(fffe,e000) na \"Directory Record\"") == 52
+    pydicom = pytest.importorskip("pydicom")
+    assert len(pydicom.dcmread(path).DirectoryRecordSequence) == 52

@@ -11,13 +11,13 @@ import pytest
 import dicomkit
 from dicomkit import DicomError
 from dicomkit.io.encapsulation import EncapsulatedPixelData, encapsulate, encapsulated_frames
-from tests.conftest import CORPUS, RAW_FILES, corpus_files
+from tests.conftest import CORPUS, corpus_files, read_options
 
 
 def _encapsulated() -> list[Path]:
     out = []
     for path in corpus_files():
-        ds = dicomkit.read(path, force=path.name in RAW_FILES)
+        ds = dicomkit.read(path, **read_options(path))
         if "PixelData" in ds and ds["PixelData"].is_undefined_length:
             out.append(path)
     return out
@@ -28,7 +28,7 @@ def test_every_encapsulated_corpus_file_splits_into_its_frames():
     paths = _encapsulated()
     assert len(paths) >= 20
     for path in paths:
-        ds = dicomkit.read(path, force=path.name in RAW_FILES)
+        ds = dicomkit.read(path, **read_options(path))
         frames = encapsulated_frames(ds)
         assert len(frames) == int(ds.get("NumberOfFrames") or 1), path.name
         for frame in frames:

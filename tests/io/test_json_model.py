@@ -125,7 +125,7 @@ def _every_vr() -> Dataset:
     ds.StudyInstanceUID = "1.2.3"
     ds.add_new(0x00081161, "UL", 70000)
     ds.add_new(0x00091010, "UN", b"\xff\xfe")
-    ds.add_new(0x00080120, "UR", "http://example.org/a b")
+    ds.add_new(0x00080120, "UR", "http://example.org/a%20b")
     ds.Rows = 512
     ds.add_new(0x00189215, "UT", "unlimited text")
     item = Dataset()

@@ -10,7 +10,7 @@ import pytest
 
 import dicomkit
 from dicomkit.core.vr import VR
-from tests.conftest import RAW_FILES, corpus_params
+from tests.conftest import RAW_FILES, corpus_params, read_options
 
 pydicom = pytest.importorskip("pydicom", reason="pydicom (dev extra) is the oracle for these tests")
 
@@ -82,7 +82,7 @@ def test_values_agree_with_pydicom(path: Path):
         # Item; its intact twin (the same bytes plus that item) is the reference then
         theirs = pydicom.dcmread(path.parent / ORACLE_TWIN.get(path.name, path.name), force=raw)
         assert len(theirs) > 0
-        ours = dicomkit.read(path, force=raw)
+        ours = dicomkit.read(path, **read_options(path))
         little = ours.source_encoding.little_endian
         problems = compare(ours, theirs, "", little)
     assert not problems, "\n".join(problems[:20])
@@ -90,8 +90,7 @@ def test_values_agree_with_pydicom(path: Path):
 
 @pytest.mark.parametrize("path", corpus_params())
 def test_convert_to_pydicom_and_back(path: Path):
-    raw = path.name in RAW_FILES
-    ours = dicomkit.read(path, force=raw)
+    ours = dicomkit.read(path, **read_options(path))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         pds = ours.to_pydicom()

@@ -8,12 +8,12 @@ import pytest
 
 import dicomkit
 from dicomkit import Dataset
-from tests.conftest import CORPUS, RAW_FILES, corpus_files
+from tests.conftest import CORPUS, corpus_files, read_options
 
 np = pytest.importorskip("numpy", reason="numpy is needed for pixel data (pip install 'dicomkit[pixels]')")
 
 def read_corpus(name: str) -> Dataset:
-    return dicomkit.read(CORPUS / name, force=name in RAW_FILES)
+    return dicomkit.read(CORPUS / name, **read_options(name))
 
 
 def image_params() -> list[object]:
@@ -57,4 +57,13 @@ def roundtrip(ds: Dataset, **options: object) -> Dataset:
     return dicomkit.read(to_bytes(ds, **options))
 
 
-__all__ = ["CORPUS", "Path", "dataset", "image_params", "np", "read_corpus", "roundtrip"]
+def squeezed(arr: object) -> object:
+    """A (frames, rows, columns, samples) array in the shape ``pixel_array`` gives (pydicom's): without the
+    samples axis for one sample per pixel, without the frame axis for one frame."""
+    out = np.asarray(arr)
+    if out.shape[-1] == 1:
+        out = out[..., 0]
+    return out[0] if out.shape[0] == 1 else out
+
+
+__all__ = ["CORPUS", "Path", "dataset", "image_params", "np", "read_corpus", "roundtrip", "squeezed"]

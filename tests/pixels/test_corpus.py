@@ -8,25 +8,81 @@ from pathlib import Path
 import pytest
 
 import dicomkit
-from dicomkit.pixels import describe, photometric
+from dicomkit.pixels import describe, photometric, pixel_array
 
 from .conftest import image_params, np, read_corpus
 
 pytest.importorskip("imagecodecs", reason="the codecs extra is needed: pip install 'dicomkit[codecs]'")
 
 
+def _frame_shape(ds: dicomkit.Dataset) -> tuple[int, ...]:
+    desc = describe(ds)
+    return (desc.rows, desc.columns) + ((desc.samples_per_pixel,) if desc.samples_per_pixel > 1 else ())
+
+
 @pytest.mark.parametrize("path", image_params())
 def test_every_image_decodes(path: Path) -> None:
     ds = read_corpus(path.name)
-    arr = ds.pixel_array()
+    arr = ds.pixel_array
     desc = describe(ds)
-    assert arr.shape == (desc.number_of_frames, desc.rows, desc.columns, desc.samples_per_pixel)
+    shape = _frame_shape(ds)
+    assert arr.shape == ((desc.number_of_frames, *shape) if desc.number_of_frames > 1 else shape)
     assert arr.dtype == desc.dtype
     assert arr.flags.writeable and arr.flags.c_contiguous
     # frame-by-frame access gives the same as the whole array
+    frames = arr if desc.number_of_frames > 1 else arr[None]
     for i, frame in enumerate(ds.iter_frames()):
-        assert np.array_equal(frame, arr[i])
-    assert np.array_equal(ds.frame(-1), arr[-1])
+        assert frame.shape == shape
+        assert np.array_equal(frame, frames[i])
+    assert np.array_equal(ds.frame(-1), frames[-1])
+    assert np.array_equal(pixel_array(ds, frames=[0]), frames[:1])  # a list of frames keeps the frame axis
+
+
+SHAPES = [  # pydicom 3's shapes: (frames, ...) only for several frames, (..., samples) only for several samples
+    ("MR2_UNCR.dcm", (1024, 1024), (1024, 1024)),  # grayscale, one frame
+    ("JPEG-LL.dcm", (1024, 256), (1024, 256)),  # Number of Frames 1 is one frame
+    ("emri_small_jpeg_2k_lossless.dcm", (10, 64, 64), (64, 64)),  # grayscale, multi-frame
+    ("US1_J2KR.dcm", (480, 640, 3), (480, 640, 3)),  # colour, one frame
+    ("SC_rgb_2frame.dcm", (2, 100, 100, 3), (100, 100, 3)),  # colour, multi-frame
+    ("OBXXXX1A_rle_2frame.dcm", (2, 600, 800), (600, 800)),  # PALETTE COLOR indices stay indices
+]
+
+
+@pytest.mark.parametrize(("name", "shape", "frame_shape"), SHAPES, ids=[n for n, _, _ in SHAPES])
+def test_shapes_follow_pydicom(name: str, shape: tuple[int, ...], frame_shape: tuple[int, ...],
+                               corpus: Path) -> None:
+    ds = read_corpus(name)
+    assert ds.pixel_array.shape == shape
+    assert pixel_array(ds).shape == shape
+    assert ds.frame(0).shape == frame_shape
+    assert next(ds.iter_frames()).shape == frame_shape
+
+
+def test_ybr_is_rgb_by_default_and_as_stored_when_asked(corpus: Path) -> None:
+    ds = read_corpus("SC_ybr_full_uncompressed.dcm")
+    assert photometric(ds) == "RGB" and photometric(ds, as_rgb=False) == "YBR_FULL"
+    assert ds.pixel_array[0, 0].tolist() == [254, 0, 0]
+    assert ds.frame(0)[0, 0].tolist() == [254, 0, 0]
+    assert pixel_array(ds, as_rgb=False)[0, 0].tolist() == [76, 85, 255]
+    assert ds.frame(0, as_rgb=False)[0, 0].tolist() == [76, 85, 255]
+
+
+def test_property_is_kept_until_pixel_data_changes(corpus: Path) -> None:
+    ds = read_corpus("emri_small.dcm")
+    arr = ds.pixel_array
+    assert ds.pixel_array is arr  # decoded once, as pydicom keeps it
+    arr[0, 0, 0] = 4095
+    assert ds.pixel_array[0, 0, 0] == 4095
+    assert pixel_array(ds)[0, 0, 0] != 4095  # the function decodes anew
+    copy = ds.copy()
+    assert copy.pixel_array is not arr and copy.pixel_array[0, 0, 0] != 4095
+    from dicomkit.pixels import set_pixel_data
+
+    set_pixel_data(ds, np.zeros((2, 8, 8), dtype=np.uint16))
+    assert ds.pixel_array.shape == (2, 8, 8) and not ds.pixel_array.any()
+    ds.NumberOfFrames = 1
+    ds.Rows = 16
+    assert ds.pixel_array.shape == (16, 8)  # the description changed: decoded again
 
 
 # pydicom 3 cannot decode these (no meta / no Transfer Syntax, Deflated Image Frame Compression, 1-bit RLE,
@@ -54,13 +110,13 @@ def test_agrees_with_pydicom(path: Path) -> None:
     ds = read_corpus(path.name)
     oracle = _pydicom_array(path)
     if oracle is None:
-        assert ds.pixel_array().size  # we decode what pydicom cannot; equality is checked by the pairs
+        assert ds.pixel_array.size  # we decode what pydicom cannot; equality is checked by the pairs
         return
     expected = np.asarray(oracle)
-    # pydicom converts YBR_FULL to RGB by default; we only do so when asked.
-    ours = ds.pixel_array(as_rgb=photometric(ds).startswith("YBR"))
-    assert ours.size == expected.size
-    assert np.array_equal(ours.reshape(expected.shape), expected)
+    # the same shape, the same colour space (YBR converted to RGB by both by default), the same values
+    ours = ds.pixel_array
+    assert ours.shape == expected.shape
+    assert np.array_equal(ours, expected)
 
 
 LOSSLESS_PAIRS = [
@@ -101,8 +157,8 @@ LOSSLESS_PAIRS = [
 
 @pytest.mark.parametrize(("a", "b"), LOSSLESS_PAIRS, ids=[f"{a}={b}" for a, b in LOSSLESS_PAIRS])
 def test_lossless_pairs_are_equal(a: str, b: str, corpus: Path) -> None:
-    left = read_corpus(a).pixel_array(as_rgb=True)
-    right = read_corpus(b).pixel_array(as_rgb=True)
+    left = read_corpus(a).pixel_array
+    right = read_corpus(b).pixel_array
     if left.dtype.kind == "f":
         assert np.allclose(left, right, rtol=1e-6, atol=1e-7)
     else:
@@ -123,8 +179,8 @@ LOSSY_PAIRS = [
 @pytest.mark.parametrize(("lossless", "lossy", "max_error", "rms"), LOSSY_PAIRS,
                          ids=[f"{a}~{b}" for a, b, _, _ in LOSSY_PAIRS])
 def test_lossy_pairs_within_tolerance(lossless: str, lossy: str, max_error: int, rms: float, corpus: Path) -> None:
-    ref = read_corpus(lossless).pixel_array(as_rgb=True).astype(np.float64)
-    got = read_corpus(lossy).pixel_array(as_rgb=True).astype(np.float64)
+    ref = read_corpus(lossless).pixel_array.astype(np.float64)
+    got = read_corpus(lossy).pixel_array.astype(np.float64)
     diff = np.abs(ref - got)
     assert diff.max() <= max_error
     assert np.sqrt((diff ** 2).mean()) <= rms
@@ -135,12 +191,32 @@ def test_truncated_file_with_complete_fragments_decodes_and_says_so(corpus: Path
     # whole, so the frames decode exactly and the missing delimiter is reported, not hidden.
     ds = read_corpus("emri_small_jpeg_2k_lossless_too_short.dcm")
     assert any("Sequence Delimitation" in str(c) for c in ds.read_corrections)
-    assert np.array_equal(ds.pixel_array(), read_corpus("emri_small.dcm").pixel_array())
+    assert np.array_equal(ds.pixel_array, read_corpus("emri_small.dcm").pixel_array)
 
 
-def test_dataset_methods_are_the_package_functions(corpus: Path) -> None:
+def test_chosen_frames_only(corpus: Path) -> None:
     ds = read_corpus("emri_small.dcm")
-    arr = ds.pixel_array(frames=[3, 7])
-    assert arr.shape == (2, 64, 64, 1)
+    arr = pixel_array(ds, frames=[3, 7])
+    assert arr.shape == (2, 64, 64)
     assert np.array_equal(arr[1], ds.frame(7))
-    assert isinstance(ds, dicomkit.Dataset)
+    assert np.array_equal(pixel_array(ds, frames=7), ds.frame(7))  # one index: that frame alone
+    assert np.array_equal(ds.pixel_array[[3, 7]], arr)
+
+
+def test_a_dropped_data_set_is_freed_at_once(corpus: Path) -> None:
+    # What is kept on the data set (the located frames, the decoded array) refers to nothing that refers
+    # back to it: dropping it frees the mapped file and the array without waiting for the cycle collector.
+    import gc
+    import weakref
+
+    ds = read_corpus("emri_small_jpeg_2k_lossless.dcm")
+    arr = ds.pixel_array
+    assert pixel_array(ds, frames=[1]).shape == (1, 64, 64)
+    ref = weakref.ref(ds)
+    gc.disable()
+    try:
+        del ds
+        assert ref() is None
+    finally:
+        gc.enable()
+    assert arr.shape == (10, 64, 64)  # the caller's array stays valid

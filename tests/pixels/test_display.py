@@ -19,8 +19,11 @@ from dicomkit.pixels import (
     apply_window,
     overlay_array,
     overlay_groups,
+    overlay_on_frame,
+    pixel_array,
     render,
     render_png,
+    voi_count,
 )
 from dicomkit.pixels.photometric import expand_segmented, rgb_to_ybr_full, ybr_full_to_rgb
 
@@ -59,7 +62,7 @@ def test_palette_agrees_with_pydicom(name: str) -> None:
         expected = apply_color_lut(pds.PixelData and np.frombuffer(pds.PixelData, np.uint8).reshape(480, 640), pds)
     else:
         expected = apply_color_lut(pds.pixel_array, pds)
-    ours = ds.pixel_array(as_rgb=True)[0]
+    ours = apply_palette(ds.pixel_array, ds)  # the array holds the indices, as pydicom's does
     assert np.array_equal(ours, expected)
     assert np.array_equal(apply_palette(ds.frame(0), ds), ours)
 
@@ -77,11 +80,11 @@ def test_segmented_palette_discrete_linear_and_indirect() -> None:
 
 def test_conversion_is_never_silent() -> None:
     ybr = read_corpus("SC_ybr_full_uncompressed.dcm")
-    raw = ybr.pixel_array()
-    assert not np.array_equal(raw, ybr.pixel_array(as_rgb=True))
-    assert np.array_equal(raw, ybr.pixel_array())  # asking once changes nothing for later calls
+    raw = pixel_array(ybr, as_rgb=False)
+    assert not np.array_equal(raw, ybr.pixel_array)  # converted, as pydicom converts by default
+    assert np.array_equal(raw, pixel_array(ybr, as_rgb=False))  # asking once changes nothing for later calls
     palette = read_corpus("OBXXXX1A.dcm")
-    assert palette.pixel_array().shape[-1] == 1
+    assert palette.pixel_array.shape == (600, 800)  # indices: the palette is applied only when asked
 
 
 # -- LUTs ------------------------------------------------------------------------------------------
@@ -92,12 +95,12 @@ def test_modality_lut_sequence_agrees_with_pydicom() -> None:
 
     ds = read_corpus("mlut_18.dcm")
     pds = _pydicom("mlut_18.dcm")
-    assert np.array_equal(apply_modality_lut(ds.frame(0)[:, :, 0], ds), pd_modality(pds.pixel_array, pds))
+    assert np.array_equal(apply_modality_lut(ds.frame(0), ds), pd_modality(pds.pixel_array, pds))
 
 
 def test_rescale_slope_intercept() -> None:
     ds = read_corpus("693_UNCR.dcm")
-    hu = apply_modality_lut(ds.frame(0)[:, :, 0], ds)
+    hu = apply_modality_lut(ds.frame(0), ds)
     assert hu.dtype.kind == "i" and hu.min() == ds.frame(0).min() - 1024
     ds.RescaleSlope = "0.5"
     assert apply_modality_lut(np.array([10]), ds).tolist() == [5 - 1024]
@@ -109,7 +112,7 @@ def test_voi_lut_sequence_agrees_with_pydicom() -> None:
     ds = read_corpus("vlut_04.dcm")
     pds = _pydicom("vlut_04.dcm")
     expected = pd_voi(pds.pixel_array, pds).astype(np.float64) / 65535
-    assert np.allclose(apply_voi_lut(ds.frame(0)[:, :, 0], ds), expected)
+    assert np.allclose(apply_voi_lut(ds.frame(0), ds), expected)
 
 
 def test_window_functions_of_ps3_3_c_11_2_1_2() -> None:
@@ -132,11 +135,23 @@ def test_window_functions_of_ps3_3_c_11_2_1_2() -> None:
 
 def test_voi_from_dataset_index_and_function() -> None:
     ds = read_corpus("MR-SIEMENS-DICOM-WithOverlays.dcm")
-    values = ds.frame(0)[:, :, 0]
+    values = ds.frame(0)
     first = apply_voi_lut(values, ds)
     second = apply_voi_lut(values, ds, index=1)
     assert np.allclose(first, apply_window(values, Window(450, 790)))
     assert np.allclose(second, apply_window(values, Window(200, 443)))
+    assert voi_count(ds) == 2
+    with pytest.raises(dicomkit.PixelDataError, match="VOI 2 requested; the data set has 2 window"):
+        apply_voi_lut(values, ds, index=2)
+    lut = read_corpus("vlut_04.dcm")
+    assert voi_count(lut) == 1
+    with pytest.raises(dicomkit.PixelDataError, match="VOI 1 requested; the data set has 1 VOI LUT"):
+        apply_voi_lut(lut.frame(0), lut, index=1)
+    plain = read_corpus("emri_small.dcm")
+    assert voi_count(plain) == 0
+    assert apply_voi_lut(plain.frame(0), plain).max() == 1.0  # the data's own range
+    with pytest.raises(dicomkit.PixelDataError, match="no window and no VOI LUT"):
+        apply_voi_lut(plain.frame(0), plain, index=1)
     ds.VOILUTFunction = "SIGMOID"
     assert np.allclose(apply_voi_lut(values, ds), apply_window(values, Window(450, 790, "SIGMOID")))
     with pytest.raises(dicomkit.PixelDataError):
@@ -177,7 +192,7 @@ def test_embedded_overlay_in_unused_high_bits() -> None:
     ds.add_new(0x60000100, "US", 16)
     ds.add_new(0x60000102, "US", 12)
     assert overlay_array(ds).ravel().tolist() == [True, False, True, False]
-    assert ds.pixel_array().ravel().tolist() == [5, 6, 7, 8]
+    assert ds.pixel_array.ravel().tolist() == [5, 6, 7, 8]
 
 
 # -- rendering ------------------------------------------------------------------------------------
@@ -204,7 +219,7 @@ def _png_pixels(data: bytes) -> tuple[int, int, int, bytes]:
 def test_render_monochrome_pipeline_and_png() -> None:
     ds = read_corpus("693_UNCR.dcm")
     image = render(ds)
-    hu = apply_modality_lut(ds.frame(0)[:, :, 0], ds)
+    hu = apply_modality_lut(ds.frame(0), ds)
     expected = np.rint(apply_window(hu, Window(40, 100)) * 255).astype(np.uint8)
     assert np.array_equal(image, expected)
     width, height, colour, raw = _png_pixels(render_png(ds))
@@ -237,5 +252,59 @@ def test_render_frame_and_monochrome1() -> None:
     mono1 = read_corpus("RG3_J2KR.dcm")
     image = render(mono1)
     # MONOCHROME1: the smallest values are shown white
-    values = mono1.frame(0)[:, :, 0]
+    values = mono1.frame(0)
     assert image[values == values.min()].min() > image[values == values.max()].max()
+
+
+def _overlay(ds: dicomkit.Dataset, rows: int, columns: int, origin: tuple[int, int], bits: list[int],
+             frames: int | None = None, first_frame: int | None = None) -> None:
+    ds.add_new(0x60000010, "US", rows)
+    ds.add_new(0x60000011, "US", columns)
+    ds.add_new(0x60000040, "CS", "G")
+    ds.add_new(0x60000050, "SS", list(origin))
+    ds.add_new(0x60000100, "US", 1)
+    ds.add_new(0x60000102, "US", 0)
+    if frames is not None:
+        ds.add_new(0x60000015, "IS", frames)
+    if first_frame is not None:
+        ds.add_new(0x60000051, "US", first_frame)
+    ds.add_new(0x60003000, "OW", np.packbits(np.array(bits, dtype=np.uint8), bitorder="little").tobytes())
+
+
+def test_overlay_on_frame_is_placed_at_its_origin_and_cut_to_the_image() -> None:
+    ds = dataset(3, 4, frames=2, pixel_data=bytes(24))
+    # a 2x2 overlay whose origin 0\0 is one row above and one column left of the image (C.9.2.1.2)
+    _overlay(ds, 2, 2, (0, 0), [1, 1, 1, 1])
+    mask = overlay_on_frame(ds, 0x6000, 0)
+    assert mask is not None and mask.shape == (3, 4)
+    assert mask.astype(int).tolist() == [[1, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]]
+    # one overlay frame without Image Frame Origin: shown on every frame
+    assert np.array_equal(overlay_on_frame(ds, 0x6000, 1), mask)
+    moved = dataset(3, 4, pixel_data=bytes(12))
+    _overlay(moved, 2, 2, (3, 4), [1, 0, 0, 1])  # bottom right corner: only its first pixel is in the image
+    assert np.argwhere(overlay_on_frame(moved, 0x6000, 0)).tolist() == [[2, 3]]
+
+
+def test_multi_frame_overlay_applies_from_image_frame_origin() -> None:
+    ds = dataset(1, 2, frames=4, pixel_data=bytes(8))
+    # two overlay frames [1 0] and [0 1] for image frames 2 and 3 (Image Frame Origin 2, C.9.3.1.1)
+    _overlay(ds, 1, 2, (1, 1), [1, 0, 0, 1], frames=2, first_frame=2)
+    assert overlay_on_frame(ds, 0x6000, 0) is None
+    assert overlay_on_frame(ds, 0x6000, 1).tolist() == [[True, False]]  # type: ignore[union-attr]
+    assert overlay_on_frame(ds, 0x6000, 2).tolist() == [[False, True]]  # type: ignore[union-attr]
+    assert overlay_on_frame(ds, 0x6000, 3) is None
+    image = render(ds, 2, overlays=True)
+    assert image[0, 1] == 255
+    assert np.array_equal(render(ds, 0, overlays=True), render(ds, 0))
+
+
+def test_embedded_overlay_is_drawn_from_the_frame_words() -> None:
+    words = [0x1005, 0x0006, 0x1007, 0x0008]  # bit 12 is the overlay, 12 bits stored
+    ds = dataset(2, 2, bits_allocated=16, bits_stored=12, pixel_data=struct.pack("<4H", *words))
+    ds.add_new(0x60000010, "US", 2)
+    ds.add_new(0x60000011, "US", 2)
+    ds.add_new(0x60000100, "US", 16)
+    ds.add_new(0x60000102, "US", 12)
+    assert overlay_on_frame(ds, 0x6000, 0).tolist() == [[True, False], [True, False]]  # type: ignore[union-attr]
+    image = render(ds, overlays=[0x6000])
+    assert image[0, 0] == 255 and image[1, 0] == 255 and image[0, 1] < 255

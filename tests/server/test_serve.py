@@ -76,7 +76,10 @@ def test_storescu_1000_files_echo_health_metrics(tmp_path: Path, thousand: Path,
 
 def test_graceful_shutdown_lets_the_association_finish(tmp_path: Path, thousand: Path) -> None:
     data = tmp_path / "data"
-    with serving(data, extra=("--log-format", "json", "-v")) as pacs:
+    # the bound on the wait is configuration: generous here, so that a loaded machine cannot make it the subject
+    config = tmp_path / "grace.toml"
+    config.write_text("[dicom]\nshutdown_grace = 600\n")
+    with serving(data, extra=("--log-format", "json", "-v", "--config", str(config))) as pacs:
         sender = subprocess.Popen([require_tool("storescu"), "-aec", "DICOMKIT", "-aet", "SENDER", "+sd", "+r",
                                    "127.0.0.1", str(pacs.port), str(thousand)], stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True, env=DCMTK_ENV)

@@ -193,11 +193,11 @@ def test_a_version_1_database_is_upgraded(config: Config, tmp_path: Path) -> Non
     finally:
         archive_v1.close()
     with Index(config.database_url) as upgraded:  # opening migrates
-        assert upgraded.query("SELECT max(version) AS v FROM schema_migrations")[0]["v"] == LATEST == 2
+        assert upgraded.query("SELECT max(version) AS v FROM schema_migrations")[0]["v"] == LATEST
         assert upgraded.count("instance") == 1
         assert add_items(upgraded, [(_item("U1"), None)])[0][1]
         assert len(list_items(upgraded)) == 1
-    assert set(MIGRATIONS) == {1, 2}
+    assert {1, 2} <= set(MIGRATIONS)  # and 3, the study labels of the security branch
 
 
 def test_the_server_picks_up_the_worklist_folder(tmp_path: Path) -> None:

@@ -153,7 +153,7 @@ def test_peer_accepting_only_implicit_vr(tmp_path):
         src = next(f for f in files if pydicom.dcmread(f, stop_before_pixels=True).SOPInstanceUID == ds.SOPInstanceUID)
         original = dicomkit.read(src)
         if original.transfer_syntax is not None and original.transfer_syntax.is_encapsulated:
-            assert np.array_equal(dicomkit.read(path).pixel_array(), original.pixel_array())
+            assert np.array_equal(dicomkit.read(path).pixel_array, original.pixel_array)
         else:
             same_object(src, path)
 

@@ -141,7 +141,7 @@ def test_store_source_payloads(tmp_path):
     assert compressed.candidate_syntaxes()[0] == compressed.transfer_syntax
     assert ELE in compressed.candidate_syntaxes()
     plain = dicomkit.read(b"".join(bytes(f) for f in compressed.payload(ELE).fragments(4096)), force=True)
-    assert (plain.pixel_array() == dicomkit.read(CORPUS / "JPEG-LL.dcm").pixel_array()).all()
+    assert (plain.pixel_array == dicomkit.read(CORPUS / "JPEG-LL.dcm").pixel_array).all()
     with pytest.raises(UnsupportedTransferSyntaxError, match="compression"):
         source.payload("1.2.840.10008.1.2.4.80")  # native -> compressed is not done on the fly
 

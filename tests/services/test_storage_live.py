@@ -144,7 +144,7 @@ def test_store_reencodes_when_the_scp_accepts_only_implicit(tmp_path, receivers)
     assert rsp.status_value.is_success and rsp2.status_value.is_success and rsp3.status_value.is_success
     decompressed = dicomkit.read(tmp_path / "in" / f"{rsp3.affected_sop_instance_uid}.dcm")
     assert decompressed.file_meta.value(0x00020010) == ILE
-    assert (decompressed.pixel_array() == dicomkit.read(corpus_file("JPEG-LL.dcm")).pixel_array()).all()
+    assert (decompressed.pixel_array == dicomkit.read(corpus_file("JPEG-LL.dcm")).pixel_array).all()
     got = dicomkit.read(tmp_path / "in" / f"{rsp.affected_sop_instance_uid}.dcm")
     want = dicomkit.read(src)
     assert got.file_meta.value(0x00020010) == ILE
@@ -205,6 +205,28 @@ def test_a_truncated_data_set_is_refused_and_the_stored_copy_kept(tmp_path, rece
         assert "declares" in rsp.error_comment and "remain" in rsp.error_comment
     [kept] = stored(tmp_path / "in")
     assert dataset_bytes(kept) == whole  # the good copy is intact
+
+
+def test_a_defect_inside_a_sequence_item_is_refused(tmp_path, receivers):
+    """An item whose own length is right but whose element runs past it: the reader refuses it when the sequence
+    is parsed, so the SCP parses every sequence before answering (0xC000 with the reason)."""
+    inner = struct.pack("<HH2sH", 0x0008, 0x1150, b"UI", 40) + b"1.2.3"  # declares 40 bytes, the item has 5
+    item = struct.pack("<HHI", 0xFFFE, 0xE000, len(inner)) + inner
+    data = (struct.pack("<HH2sH", 0x0008, 0x0016, b"UI", 26) + CT.encode().ljust(26, b"\x00")
+            + struct.pack("<HH2sH", 0x0008, 0x0018, b"UI", 8) + b"1.2.3.46"
+            + struct.pack("<HH2s2xI", 0x0008, 0x1115, b"SQ", len(item)) + item)
+
+    async def main():
+        server = await scp(tmp_path / "in", receivers).start_server("127.0.0.1", 0)
+        async with connect("127.0.0.1", server.port, contexts=[PresentationContext(CT, [ELE])]) as assoc:
+            rsp = await assoc.send_request(CStoreRQ(affected_sop_class_uid=CT, affected_sop_instance_uid="1.2.3.46"),
+                                           payload=BytesPayload(data, ELE))
+        await server.close()
+        return rsp
+
+    rsp = run(main())
+    assert rsp.status == 0xC000 and rsp.error_comment
+    assert not stored(tmp_path / "in")
 
 
 def test_duplicates_identical_answered_success_different_refused_and_quarantined(tmp_path, receivers):

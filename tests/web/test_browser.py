@@ -50,11 +50,11 @@ def archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             path = folder / f"{n}.dcm"
             dicomkit.write(_ct(n), path)
             assert server.archive.ingest_file(path).status == 0
-        blob = to_bytes(image(study=BIG, series=BIG + ".1", sop=BIG + ".1.0000", patient_id="BIG1000", rows=8,
+        blob = to_bytes(image(study=BIG, series=BIG + ".1", sop=BIG + ".1.10000", patient_id="BIG1000", rows=8,
                               cols=8))
         for n in range(BIG_SLICES):  # one series of 1000 images (one object under 1000 UIDs of the same length)
             path = folder / "big.dcm"
-            path.write_bytes(blob.replace(f"{BIG}.1.0000".encode(), f"{BIG}.1.{n + 1:04d}".encode()))
+            path.write_bytes(blob.replace(f"{BIG}.1.10000".encode(), f"{BIG}.1.1{n:04d}".encode()))
             assert server.archive.ingest_file(path).status == 0
         movie = image(study=MOVIE, series=MOVIE + ".1", sop=MOVIE + ".1.1", patient_id="MOVIE1", rows=16, cols=16,
                       frames=MOVIE_FRAMES)

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ...core.dataset import Dataset
+from ...core.dataset import Dataset, keyword_vr
 from ...core.element import DataElement
 from ...core.errors import DicomError, InvalidFileError, InvalidValueError
 from ...core.sequence import Sequence
@@ -374,7 +374,8 @@ def _keys(ds: Dataset, spec: tuple[tuple[str, str], ...], source: Path, problems
             if inventor is None:
                 problems.append(f"{source}: Type 1 key {keyword} is missing or empty (use invent to make one up)")
                 continue
-            keys[keyword] = inventor.value(keyword, ds, source)
+            # invented from the instance's other values (dates, times), taken as they are there
+            keys.add_new(keyword, keyword_vr(keyword) or "UN", inventor.value(keyword, ds, source), validate=False)
             continue
         if present:
             keys.add(ds[keyword].copy())
@@ -639,10 +640,11 @@ def _record_dataset(node: _Node) -> Dataset:
     if node.file_id is not None and node.references is not None:
         sop_class, sop_instance, ts = node.references
         ds.add(DataElement(REFERENCED_FILE_ID, VR.CS, list(node.file_id)))
-        ds.add(DataElement(REFERENCED_SOP_CLASS_UID_IN_FILE, VR.UI, sop_class))
-        ds.add(DataElement(REFERENCED_SOP_INSTANCE_UID_IN_FILE, VR.UI, sop_instance))
+        # the referenced file's own UIDs, as they are there (PS3.3 F.5)
+        ds.add(DataElement(REFERENCED_SOP_CLASS_UID_IN_FILE, VR.UI, sop_class, validate=False))
+        ds.add(DataElement(REFERENCED_SOP_INSTANCE_UID_IN_FILE, VR.UI, sop_instance, validate=False))
         if ts:
-            ds.add(DataElement(REFERENCED_TRANSFER_SYNTAX_UID_IN_FILE, VR.UI, ts))
+            ds.add(DataElement(REFERENCED_TRANSFER_SYNTAX_UID_IN_FILE, VR.UI, ts, validate=False))
     for elem in node.keys:
         ds.add(elem)
     return ds

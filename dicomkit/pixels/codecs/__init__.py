@@ -7,6 +7,7 @@ one MissingDependencyError naming the extra.
 
 from __future__ import annotations
 
+from ...core import uid
 from ...core.errors import UnsupportedTransferSyntaxError
 from ...core.uid import UID
 from .base import Codec, EncodeOptions
@@ -17,20 +18,20 @@ from .native_frames import DeflateFrameCodec, UncompressedFrameCodec
 from .rle import RLECodec
 
 CODECS: dict[str, Codec] = {
-    "1.2.840.10008.1.2.1.98": UncompressedFrameCodec(),
-    "1.2.840.10008.1.2.5": RLECodec(),
-    "1.2.840.10008.1.2.8.1": DeflateFrameCodec(),
-    "1.2.840.10008.1.2.4.50": JPEGCodec("baseline"),
-    "1.2.840.10008.1.2.4.51": JPEGCodec("extended"),
-    "1.2.840.10008.1.2.4.57": JPEGCodec("lossless"),
-    "1.2.840.10008.1.2.4.70": JPEGCodec("sv1"),
-    "1.2.840.10008.1.2.4.80": JPEGLSCodec(near_lossless=False),
-    "1.2.840.10008.1.2.4.81": JPEGLSCodec(near_lossless=True),
-    "1.2.840.10008.1.2.4.90": JPEG2000Codec(ht=False, mode="lossless"),
-    "1.2.840.10008.1.2.4.91": JPEG2000Codec(ht=False, mode="any"),
-    "1.2.840.10008.1.2.4.201": JPEG2000Codec(ht=True, mode="lossless"),
-    "1.2.840.10008.1.2.4.202": JPEG2000Codec(ht=True, mode="rpcl"),
-    "1.2.840.10008.1.2.4.203": JPEG2000Codec(ht=True, mode="any"),
+    uid.EncapsulatedUncompressedExplicitVRLittleEndian: UncompressedFrameCodec(),
+    uid.RLELossless: RLECodec(),
+    uid.DeflatedImageFrameCompression: DeflateFrameCodec(),
+    uid.JPEGBaseline8Bit: JPEGCodec("baseline"),
+    uid.JPEGExtended12Bit: JPEGCodec("extended"),
+    uid.JPEGLossless: JPEGCodec("lossless"),
+    uid.JPEGLosslessSV1: JPEGCodec("sv1"),
+    uid.JPEGLSLossless: JPEGLSCodec(near_lossless=False),
+    uid.JPEGLSNearLossless: JPEGLSCodec(near_lossless=True),
+    uid.JPEG2000Lossless: JPEG2000Codec(ht=False, mode="lossless"),
+    uid.JPEG2000: JPEG2000Codec(ht=False, mode="any"),
+    uid.HTJ2KLossless: JPEG2000Codec(ht=True, mode="lossless"),
+    uid.HTJ2KLosslessRPCL: JPEG2000Codec(ht=True, mode="rpcl"),
+    uid.HTJ2K: JPEG2000Codec(ht=True, mode="any"),
 }
 
 

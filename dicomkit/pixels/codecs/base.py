@@ -42,9 +42,14 @@ class Codec(Protocol):
     name: str
     #: PS3.3 C.7.6.1.1.5.1 Lossy Image Compression Method, for lossy output.
     lossy_method: str
+    #: Whether the codec library releases the GIL while it decodes, so that frames are worth decoding on
+    #: several threads at once.
+    concurrent_frames: bool
 
-    def decode(self, data: bytes, desc: PixelDescription) -> NDArray[Any]:
-        """One frame as (rows, columns, samples) in the decoded photometric interpretation."""
+    def decode(self, data: bytes, desc: PixelDescription, *, threads: int = 1, rgb: bool = False) -> NDArray[Any]:
+        """One frame as (rows, columns, samples) in the decoded photometric interpretation, or with ``rgb``
+        its YCbCr samples as RGB (converted by the codec library where it can); ``threads`` is how many
+        threads the codec library may use for it (where it can; others ignore it)."""
 
     def encode(self, frame: NDArray[Any], desc: PixelDescription, options: EncodeOptions,
                decoded_pi: str = "RGB") -> bytes:

@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 from ...core.errors import PixelDataError
 from .._deps import imagecodecs
 from ..description import PixelDescription
+from ..photometric import ycbcr_to_rgb
 from .base import EncodeOptions, conform_frame
 
 _SOF = {0xC0: 1, 0xC1: 2, 0xC2: 10, 0xC3: 14, 0xC5: 0, 0xC6: 0, 0xC7: 0, 0xC9: 3, 0xCA: 11, 0xCB: 15, 0xF7: 55}
@@ -87,6 +88,7 @@ class JPEGCodec:
     """Processes 1, 2 & 4, 14 and 14 SV1 (``process`` selects the encoder)."""
 
     lossy_method = "ISO_10918_1"
+    concurrent_frames = True  # libjpeg-turbo runs without the GIL
 
     def __init__(self, process: str) -> None:
         self.process = process  # "baseline", "extended", "lossless", "sv1"
@@ -94,15 +96,20 @@ class JPEGCodec:
                      "lossless": "JPEG Lossless (Process 14)", "sv1": "JPEG Lossless SV1 (Process 14 SV1)"}[process]
 
     # -- decoding ------------------------------------------------------------------------------------
-    def decode(self, data: bytes, desc: PixelDescription) -> NDArray[Any]:
+    def decode(self, data: bytes, desc: PixelDescription, *, threads: int = 1, rgb: bool = False) -> NDArray[Any]:
         ic = imagecodecs(self.name)
         header = parse_header(data)
         check_complete(data, self.name)
         lossless = header.sof in (0xC3, 0xC7, 0xCB)
         kwargs: dict[str, Any] = {}
+        converted = False
         if len(header.component_ids) == 3:
             if lossless:
                 kwargs = {"colorspace": "RGB", "outcolorspace": "RGB"}  # no colour transform
+            elif rgb and desc.photometric_interpretation in ("YBR_FULL", "YBR_FULL_422"):
+                # libjpeg's converter: the JFIF equations are those of YBR_FULL (PS3.3 C.7.6.3.1.2)
+                kwargs = {"colorspace": "YCbCr", "outcolorspace": "RGB"}
+                converted = True
             elif desc.photometric_interpretation.startswith("YBR"):
                 kwargs = {"colorspace": "YCbCr", "outcolorspace": "YCbCr"}  # keep YBR (upsampled)
             elif header.jfif or header.adobe_transform == 1:
@@ -119,7 +126,8 @@ class JPEGCodec:
                 arr = ic.jpegsof3_decode(data)
             except Exception:
                 raise _codec_error(exc, self.name) from None
-        return conform_frame(arr, desc, header.precision)
+        frame = conform_frame(arr, desc, header.precision)
+        return ycbcr_to_rgb(frame, desc) if rgb and not converted else frame
 
     # -- encoding ------------------------------------------------------------------------------------
     def check_encodable(self, desc: PixelDescription, options: EncodeOptions) -> None:

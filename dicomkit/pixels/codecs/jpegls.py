@@ -13,18 +13,20 @@ from numpy.typing import NDArray
 from ...core.errors import PixelDataError
 from .._deps import imagecodecs
 from ..description import PixelDescription
+from ..photometric import ycbcr_to_rgb
 from .base import EncodeOptions, conform_frame
 from .jpeg import check_complete, parse_header
 
 
 class JPEGLSCodec:
     lossy_method = "ISO_14495_1"
+    concurrent_frames = True  # CharLS runs without the GIL
 
     def __init__(self, near_lossless: bool) -> None:
         self.near_lossless = near_lossless
         self.name = "JPEG-LS Near-Lossless" if near_lossless else "JPEG-LS Lossless"
 
-    def decode(self, data: bytes, desc: PixelDescription) -> NDArray[Any]:
+    def decode(self, data: bytes, desc: PixelDescription, *, threads: int = 1, rgb: bool = False) -> NDArray[Any]:
         ic = imagecodecs(self.name)
         header = parse_header(data)
         check_complete(data, self.name)
@@ -32,7 +34,8 @@ class JPEGLSCodec:
             arr = ic.jpegls_decode(data)
         except Exception as exc:
             raise PixelDataError(f"{self.name} frame cannot be decoded: {exc}") from None
-        return conform_frame(arr, desc, header.precision)
+        frame = conform_frame(arr, desc, header.precision)
+        return ycbcr_to_rgb(frame, desc) if rgb else frame
 
     def check_encodable(self, desc: PixelDescription, options: EncodeOptions) -> None:
         if desc.is_float or desc.bits_allocated == 1 or desc.bits_allocated > 16:

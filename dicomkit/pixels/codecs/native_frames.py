@@ -12,6 +12,7 @@ from numpy.typing import NDArray
 from ...core.errors import PixelDataError
 from ..description import PixelDescription
 from ..native import decode_native, encode_native
+from ..photometric import ycbcr_to_rgb
 from .base import EncodeOptions
 
 
@@ -22,11 +23,12 @@ def _single(desc: PixelDescription) -> PixelDescription:
 class UncompressedFrameCodec:
     name = "Encapsulated Uncompressed"
     lossy_method = ""
+    concurrent_frames = False  # copying and inflating frames is quicker than handing them to threads
 
-    def decode(self, data: bytes, desc: PixelDescription) -> NDArray[Any]:
+    def decode(self, data: bytes, desc: PixelDescription, *, threads: int = 1, rgb: bool = False) -> NDArray[Any]:
         frames: NDArray[Any] = decode_native(data, _single(desc), 0, 1)
         frame: NDArray[Any] = frames[0]
-        return frame
+        return ycbcr_to_rgb(frame, desc) if rgb else frame
 
     def encode(self, frame: NDArray[Any], desc: PixelDescription, options: EncodeOptions,
                decoded_pi: str = "RGB") -> bytes:
@@ -47,7 +49,7 @@ class DeflateFrameCodec(UncompressedFrameCodec):
 
     name = "Deflated Image Frame Compression"
 
-    def decode(self, data: bytes, desc: PixelDescription) -> NDArray[Any]:
+    def decode(self, data: bytes, desc: PixelDescription, *, threads: int = 1, rgb: bool = False) -> NDArray[Any]:
         inflater = zlib.decompressobj(-15)
         try:
             raw = inflater.decompress(data, desc.frame_bytes + 1)
@@ -55,7 +57,7 @@ class DeflateFrameCodec(UncompressedFrameCodec):
             raise PixelDataError(f"deflated frame cannot be inflated: {exc}") from None
         if len(raw) < desc.frame_bytes:
             raise PixelDataError(f"deflated frame inflates to {len(raw)} bytes, {desc.frame_bytes} expected")
-        return super().decode(raw, desc)
+        return super().decode(raw, desc, rgb=rgb)
 
     def encode(self, frame: NDArray[Any], desc: PixelDescription, options: EncodeOptions,
                decoded_pi: str = "RGB") -> bytes:

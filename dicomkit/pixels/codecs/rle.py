@@ -15,6 +15,7 @@ from numpy.typing import NDArray
 from ...core.errors import PixelDataError
 from ..description import PixelDescription
 from ..native import mask_samples
+from ..photometric import ycbcr_to_rgb
 from .base import EncodeOptions
 
 _HEADER = struct.Struct("<16I")
@@ -95,8 +96,13 @@ def segment_count(desc: PixelDescription) -> int:
 class RLECodec:
     name = "RLE Lossless"
     lossy_method = ""
+    concurrent_frames = False  # the framing is Python (the GIL is held)
 
-    def decode(self, data: bytes, desc: PixelDescription) -> NDArray[Any]:
+    def decode(self, data: bytes, desc: PixelDescription, *, threads: int = 1, rgb: bool = False) -> NDArray[Any]:
+        frame = self._decode(data, desc)
+        return ycbcr_to_rgb(frame, desc) if rgb else frame
+
+    def _decode(self, data: bytes, desc: PixelDescription) -> NDArray[Any]:
         if len(data) < 64:
             raise PixelDataError(f"RLE frame of {len(data)} bytes is shorter than its 64-byte header")
         header = _HEADER.unpack_from(data, 0)

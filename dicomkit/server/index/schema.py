@@ -20,6 +20,8 @@ Tables (the typed key columns of each level come from :data:`.attributes.COLUMNS
     mpps_references   (version 2) the instances each step references (SOP Instance, Class, Series)
     deleted_blobs     blobs whose rows were removed, until the blob is gone too
     schema_migrations version, applied_at
+    study_labels      study_pk, label, source, created_at (version 3: who sees which study,
+                      dicomkit.server.auth.labels)
 
 A migration is a list of DDL statements with ``{pk}``, ``{blob}``, ``{real}``, ``{bigint}`` and
 ``{pattern}`` in place of the dialect's words. Version 1 is made from the columns with ``since == 1``; a
@@ -200,7 +202,21 @@ def _version_2() -> list[str]:
     ]
 
 
-MIGRATIONS: dict[int, list[str]] = {1: _version_1(), 2: _version_2()}
+# Version 3 (the security branch): the labels of studies. Version 2 is the server-query branch's; migrate()
+# skips a missing number (a database made while only one of them was merged has versions 1 and 3 only, and
+# must be made anew).
+_VERSION_3 = [
+    """CREATE TABLE study_labels (
+  study_pk {bigint} NOT NULL REFERENCES studies(pk) ON DELETE CASCADE,
+  label TEXT NOT NULL,
+  source TEXT,
+  created_at {real} NOT NULL,
+  PRIMARY KEY (study_pk, label)
+)""",
+    "CREATE INDEX study_labels_label ON study_labels (label, study_pk)",
+]
+
+MIGRATIONS: dict[int, list[str]] = {1: _version_1(), 2: _version_2(), 3: _VERSION_3}
 LATEST = max(MIGRATIONS)
 
 
@@ -222,6 +238,8 @@ def migrate(db: Database, target: int = LATEST) -> int:
             raise IndexError_(f"the index has schema version {before}, newer than this dicomkit knows "
                               f"({LATEST}): upgrade dicomkit")
         for version in range(before + 1, target + 1):
+            if version not in MIGRATIONS:
+                continue
             with db.transaction():
                 if db.scalar("SELECT count(*) FROM schema_migrations WHERE version = ?", (version,)):
                     continue  # another process applied it first

@@ -129,7 +129,8 @@ def _element(tag: int, texts: list[str], parameter: str) -> DataElement:
             return DataElement(tag, vr, [float(v) for v in values if v != ""] or None)
         if vr == "AT":
             return DataElement(tag, vr, [int(v, 16) for v in values if v != ""] or None)
-        return DataElement(tag, vr, values if len(values) > 1 else (values[0] if values else ""))
+        # validate=False: the plan checks query values itself, answering 400 (no VR warning per request)
+        return DataElement(tag, vr, values if len(values) > 1 else (values[0] if values else ""), validate=False)
     except (ValueError, InvalidValueError) as exc:
         raise QueryError(Reason.INVALID_VALUE, f"{parameter}: {texts[0]!r} is not a {vr} value ({exc})",
                          parameter=parameter) from None

@@ -36,7 +36,7 @@ from ...io.raw import meta_end
 from ...net.dimse import CStoreRQ
 from ...net.handlers import RequestContext
 from .scp import SUCCESS, OnStored, StoredInstance, StoreOutcome, StoreRefused, StoreTarget, check_received
-from .status import DUPLICATE_DIFFERENT, OUT_OF_RESOURCES
+from .status import DUPLICATE_COMMENT, DUPLICATE_DIFFERENT, OUT_OF_RESOURCES
 
 log = logging.getLogger("dicomkit.storage")
 
@@ -45,9 +45,6 @@ WORK_FOLDER = ".dicomkit"  # hidden, inside the output folder: temporary files a
 TEMP_PREFIX, TEMP_SUFFIX = ".dicomkit-", ".part"
 Duplicates = Literal["keep-first", "overwrite"]
 DUPLICATE_POLICIES: tuple[Duplicates, ...] = ("keep-first", "overwrite")
-
-# The Error Comment is LO: 64 characters at most (PS3.7 C.4, PS3.5 6.2); the log says it in full.
-DUPLICATE_COMMENT = "duplicate SOP Instance UID, different content; stored one kept"
 
 _SAFE = re.compile(r"[^0-9A-Za-z.\-]")
 

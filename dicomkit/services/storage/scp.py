@@ -25,7 +25,7 @@ from ...core.errors import DicomError
 from ...core.tag import SOP_CLASS_UID, SOP_INSTANCE_UID
 from ...core.uid import NATIVE_TRANSFER_SYNTAXES, TRANSFER_SYNTAXES
 from ...core.uid import storage_sop_classes as registry_storage_classes
-from ...io.reader import read, read_buffer
+from ...io.reader import parse_sequences, read, read_buffer
 from ...net.dimse import CStoreRQ, CStoreRSP, DataSink, Request, Response
 from ...net.handlers import DimseHandler, RequestContext, SingleResponse
 from ...net.negotiation import PresentationContext
@@ -104,6 +104,7 @@ def check_received(source: bytes | memoryview | str | os.PathLike[str], sop_clas
             ds: Dataset = read(source)
         else:
             ds = read_buffer(memoryview(source))
+        parse_sequences(ds)  # what the reader finds wrong inside an item counts too (it parses them on access)
     except DicomError as exc:
         # the reader's reason alone (it names the element): an Error Comment holds 64 characters (LO)
         return Checked(StoreOutcome(CANNOT_UNDERSTAND, _detail(exc)))

@@ -12,6 +12,8 @@ CANNOT_UNDERSTAND = 0xC000  # Error: Cannot understand (Cxxx)
 # already stored with a different data set, and the stored one is kept (the offered one is quarantined).
 # 0x0111 is PS3.7's "Duplicate SOP Instance"; C111 echoes it in the range a Storage SCP may use.
 DUPLICATE_DIFFERENT = 0xC111
+# its Error Comment: LO, 64 characters at most (PS3.7 C.4, PS3.5 6.2); logs say it in full
+DUPLICATE_COMMENT = "duplicate SOP Instance UID, different content; stored one kept"
 COERCION_OF_DATA_ELEMENTS = 0xB000
 ELEMENTS_DISCARDED = 0xB006
 DATA_SET_DOES_NOT_MATCH_WARNING = 0xB007
