@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv test serve lint typecheck bench generate clean
+.PHONY: venv test serve lint typecheck bench generate clean viewer
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/anonymize.py
 	$(BIN)/python bench/validate.py
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/web.py
 
 # Regenerate the shipped dictionary and UID registry from ../shared/standard.
 generate:
@@ -46,3 +47,10 @@ generate:
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+
+# The web viewer (dicomkit/web/viewer, shipped in the package): bundled from viewer/src with esbuild (npm).
+# The built files are committed, so pip installs need no Node; this rebuilds them from the sources.
+VIEWER_OUT := dicomkit/web/viewer
+viewer:
+	cd viewer && npm ci --no-audit --no-fund && npm run build
+	cp viewer/src/index.html viewer/src/style.css $(VIEWER_OUT)/

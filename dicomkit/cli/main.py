@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
     "commit": ("commit", "add_arguments", "run", "ask for Storage Commitment of files and wait for the report"),
     "serve": ("serve", "add_arguments", "run", "run the dicomkit PACS"),
     "archive": ("archive", "add_arguments", "run", "archive operations: stats, verify, reindex, import, delete"),
+    "worklist": ("worklist", "add_arguments", "run", "the archive's Modality Worklist items: add, list, remove"),
     "audit": ("audit", "add_arguments", "run", "read the server's audit trail: tail, search"),
     "security": ("security", "add_arguments", "run", "security operations: hash-password, study labels"),
     "json2dcm": ("model_to_dcm", "add_arguments", "run_json", "DICOM JSON (PS3.18 F) to a DICOM file"),

@@ -11,6 +11,8 @@ the key named (``dicom.port: expected an integer from 0 to 65535, not 'abc'``). 
     [dicom]     ae_title, host, port, max_associations, max_pdu, async_ops, network_timeout, shutdown_grace, access
                 ("open" | "known")
     [http]      host, port, allow_remote, enabled
+    [web]       cors_origins, json_numbers ("number" | "text"), qido_max_limit, render_cache, max_upload, viewer,
+                allow_delete
     [logging]   format ("text" | "json"), level
     [remotes.TITLE]  host, port, tls, services (the AE table, see dicomkit.services.aetable)
     [audit] [tls] [auth] [users.NAME] [[labels.rules]]  security (dicomkit.server.securityconfig,
@@ -119,6 +121,25 @@ class HttpConfig:
 
 
 @dataclass
+class WebConfig:
+    """DICOMweb and the viewer (dicomkit.web) on the HTTP port."""
+
+    cors_origins: str = ""  # "" none, "*" any, or origins separated by commas (https://viewer.example.org)
+    json_numbers: Literal["number", "text"] = "number"  # IS/DS in DICOM JSON as numbers or strings
+    qido_max_limit: int = 10000  # the most results one QIDO-RS answer holds
+    render_cache: Size = field(default_factory=lambda: Size(256 * 10**6))  # rendered images kept (bytes)
+    max_upload: Size = field(default_factory=Size)  # the largest STOW-RS body (0: no limit)
+    viewer: bool = True  # serve the viewer at /
+    allow_delete: bool = False  # DELETE of studies, series and instances over DICOMweb
+
+
+@dataclass
+class WorklistConfig:
+    folder: str = ""  # files dropped here become worklist items ("" = no folder)
+    scan_interval: float = 5.0  # seconds between two looks at the folder
+
+
+@dataclass
 class LoggingConfig:
     format: LogFormat = "text"
     level: str = "info"
@@ -131,7 +152,9 @@ class Config:
     index: IndexConfig = field(default_factory=IndexConfig)
     dicom: DicomConfig = field(default_factory=DicomConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
+    web: WebConfig = field(default_factory=WebConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    worklist: WorklistConfig = field(default_factory=WorklistConfig)
     remotes: AETable = field(default_factory=AETable)
     audit: AuditConfig = field(default_factory=AuditConfig)
     tls: TlsConfig = field(default_factory=TlsConfig)
@@ -163,8 +186,12 @@ class Config:
             raise ConfigError("dicom.max_pdu: must be 0 (no limit) or at least 4096")
         if self.dicom.async_ops < 0:
             raise ConfigError("dicom.async_ops: must not be negative")
+        if self.worklist.scan_interval <= 0:
+            raise ConfigError("worklist.scan_interval: must be more than 0 seconds")
         if self.storage.temp_grace < 0:
             raise ConfigError("storage.temp_grace: must not be negative")
+        if self.web.qido_max_limit < 1:
+            raise ConfigError("web.qido_max_limit: must be at least 1")
         if self.dicom.shutdown_grace < 0:
             raise ConfigError("dicom.shutdown_grace: must not be negative")
         if self.logging.level.lower() not in ("debug", "info", "warning", "error"):
@@ -324,6 +351,8 @@ __all__ = [
     "LoggingConfig",
     "Size",
     "StorageConfig",
+    "WebConfig",
+    "WorklistConfig",
     "from_dict",
     "load_config",
     "parse_size",

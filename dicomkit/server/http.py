@@ -1,8 +1,10 @@
 """The HTTP side of ``dicomkit serve``: one ASGI application (starlette), health and Prometheus metrics.
 
 Routes are data (DESIGN.md): ``/health`` (JSON: the node, the DIMSE listener, whether the index answers;
-503 when it does not) and ``/metrics`` (the Prometheus text format). DICOMweb joins under ``/dicom-web/``
-with the web issue. Until authentication exists (the security issue), only loopback clients are
+503 when it does not) and ``/metrics`` (the Prometheus text format). Further routes come from the
+``dicomkit.http`` entry points (:func:`extension_routes`): the web layer (DICOMweb under ``/dicom-web/``,
+WADO-URI, the viewer at ``/``) sits above the server and registers itself there, so this module never
+imports it. Until authentication exists (the security issue), only loopback clients are
 answered unless ``http.allow_remote`` (``--http-allow-remote``) says otherwise — as Orthanc's
 ``RemoteAccessAllowed`` — so the archive never reaches the network by accident.
 """
@@ -11,16 +13,19 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 if TYPE_CHECKING:
     from .app import Pacs
+
+log = logging.getLogger("dicomkit.server")
 
 Scope = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
@@ -58,7 +63,26 @@ class LoopbackOnly:
         await self.app(scope, receive, send)
 
 
-def create_app(pacs: Pacs) -> ASGIApp:
+ENTRY_POINTS = "dicomkit.http"
+
+
+def extension_routes(pacs: Pacs) -> tuple[list[BaseRoute], list[str]]:
+    """The routes of the installed ``dicomkit.http`` entry points (each ``factory(pacs) -> [routes]``), and
+    their names. One that fails to load is left out with a warning: health and metrics still answer."""
+    from importlib.metadata import entry_points
+
+    routes: list[BaseRoute] = []
+    names: list[str] = []
+    for ep in sorted(entry_points(group=ENTRY_POINTS), key=lambda e: e.name):
+        try:
+            routes += ep.load()(pacs)
+            names.append(ep.name)
+        except Exception as exc:
+            log.warning("HTTP extension %s not loaded: %s", ep.name, exc)
+    return routes, names
+
+
+def create_app(pacs: Pacs, *, extensions: bool = True) -> ASGIApp:
     archive = pacs.archive
 
     async def health(request: Request) -> Response:
@@ -77,10 +101,15 @@ def create_app(pacs: Pacs) -> ASGIApp:
         text = await asyncio.get_running_loop().run_in_executor(archive.executor, archive.metrics.render)
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 
-    app: ASGIApp = Starlette(routes=[Route("/health", health), Route("/metrics", metrics)])
+    routes: list[BaseRoute] = [Route("/health", health), Route("/metrics", metrics)]
+    if extensions:
+        extra, names = extension_routes(pacs)
+        routes += extra
+        pacs.http_extensions = names
+    app: ASGIApp = Starlette(routes=routes)
     if not archive.config.http.allow_remote:
         app = LoopbackOnly(app)
     return app
 
 
-__all__ = ["LoopbackOnly", "create_app", "is_loopback"]
+__all__ = ["ENTRY_POINTS", "LoopbackOnly", "create_app", "extension_routes", "is_loopback"]

@@ -240,7 +240,6 @@ class Archive:
     # -- one object, blocking (archive import, re-indexing orphans) --------------------------------------------
     def ingest_file(self, path: str | os.PathLike[str], *, source_ae: str | None = None) -> Stored:
         """Store one Part 10 file through the same steps as a C-STORE (copied into the store)."""
-        events = self.events
         try:
             temp = self.store.create_temp()
         except (OSError, BlobStoreError) as exc:
@@ -262,6 +261,15 @@ class Archive:
         except (OSError, DicomError) as exc:
             temp.discard()
             return Stored(OUT_OF_RESOURCES if isinstance(exc, OSError) else 0xC000, _short(_why(exc)), "refused")
+        return self.ingest_temp(temp, size=size, file_hash=file_hash.hexdigest(),
+                                content_hash=content_hash.hexdigest(), dataset_offset=offset, source_ae=source_ae)
+
+    def ingest_temp(self, temp: TempBlob, *, size: int, file_hash: str, content_hash: str, dataset_offset: int,
+                    source_ae: str | None = None) -> Stored:
+        """Store a complete Part 10 file written into ``temp`` (STOW-RS parts, :meth:`ingest_file`) through the
+        same steps as a C-STORE: its SHA-256 (``file_hash``) and that of its data set from ``dataset_offset``
+        (``content_hash``) were computed while it was written."""
+        events = self.events
         probe = _uids_of(temp.path)
         if probe is None:
             temp.discard()
@@ -275,8 +283,8 @@ class Archive:
         if self.durable:
             temp.sync()
             events("file synced", sop_instance)
-        prepared = self.prepare(temp.path, sop_class, sop_instance, ts, size=size, sha256=file_hash.hexdigest(),
-                                content_sha256=content_hash.hexdigest(), dataset_offset=offset, source_ae=source_ae)
+        prepared = self.prepare(temp.path, sop_class, sop_instance, ts, size=size, sha256=file_hash,
+                                content_sha256=content_hash, dataset_offset=dataset_offset, source_ae=source_ae)
         if isinstance(prepared, StoreOutcome):
             temp.discard()
             return Stored(prepared.status, prepared.comment, "refused", sop_instance)

@@ -23,7 +23,7 @@ from ...core.element import DataElement
 from ...core.errors import DicomError
 from ...core.fragments import iter_fragment_spans
 from ...io.encapsulation import encapsulated_frames
-from ...io.json_model import to_json_dict
+from ...io.json_model import to_json
 from ...io.raw import UNDEFINED_LENGTH, Layout, element_header, skip_encapsulated, skip_sequence
 
 PIXEL_DATA = 0x7FE00010
@@ -61,7 +61,9 @@ def build_header(ds: Dataset, buf: bytes | memoryview | None, dataset_offset: in
         bulk_tags.append(tag)
         return f"bulk/{tag:08X}"
 
-    header = compress_json(to_json_dict(ds, bulk_data_handler=handler, bulk_data_threshold=BULK_THRESHOLD))
+    # to_json keeps the DICOM text of IS/DS numbers (2.50 stays 2.50), which json.dumps of the dict would not
+    text = to_json(ds, bulk_data_handler=handler, bulk_data_threshold=BULK_THRESHOLD)
+    header = zlib.compress(text.encode(), 6)
     layout = Layout.of(transfer_syntax)
     if buf is None or layout is None or not bulk_tags:
         return Header(header, None)
