@@ -1,0 +1,419 @@
+"""The index as the services' sources: C-FIND, C-MOVE / C-GET and Storage Commitment on the archive.
+
+:class:`IndexQuerySource` answers a :class:`~dicomkit.services.query_retrieve.plan.QueryPlan` with one SQL
+query per level (:mod:`.sql` decides what is matched in SQL, what in Python on the row's columns and what on
+the stored headers), streamed in keyset pages (``pk > last ORDER BY pk LIMIT n``: memory stays flat at any
+number of matches, no cursor is held between pages, and C-CANCEL simply stops asking for the next page).
+Responses are made from the index columns and, for keys without one, from the DICOM JSON header stored at
+ingest — never from the DICOM files. For QIDO-RS, :meth:`IndexQuerySource.find` takes ``limit`` and
+``offset`` and :meth:`IndexQuerySource.count` gives the total; the order is stable (the order in which the
+entities were first indexed).
+
+:class:`IndexRetrieveSource` gives the instances of a C-MOVE / C-GET plan as
+:class:`~dicomkit.services.sources.StoredObject` read from the blob store; :class:`IndexCommitmentSource`
+checks each instance of a Storage Commitment request (indexed, same SOP Class, blob present with the
+SHA-256 recorded at ingest).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import AsyncIterator, Generator, Iterator, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from ...core.dataset import Dataset
+from ...core.element import DataElement
+from ...core.errors import DicomError
+from ...io.json_model import from_json
+from ...services.commitment import (
+    CLASS_INSTANCE_CONFLICT,
+    NO_SUCH_OBJECT_INSTANCE,
+    PROCESSING_FAILURE,
+    CommitmentResult,
+    SopReference,
+)
+from ...services.query_retrieve.levels import (
+    INSTANCE_AVAILABILITY,
+    RETRIEVE_AE_TITLE,
+    TIMEZONE_OFFSET_FROM_UTC,
+    Level,
+)
+from ...services.query_retrieve.matching import Matcher, response_identifier
+from ...services.query_retrieve.plan import KeyMatch, QueryPlan, vr_of
+from ...services.sources import Requester, StoredObject
+from ..index.header import decompress_json
+from .sql import ALIASES, DEPTH, SPECS, Spec, Translation, entity_depth, translate
+
+if TYPE_CHECKING:
+    from ..blobs import BlobStore
+    from ..index import Index
+
+log = logging.getLogger("dicomkit.server.query")
+
+PAGE = 500  # rows per keyset page
+BINARY_NUMBER_VRS = frozenset({"US", "SS", "UL", "SL", "UV", "SV"})
+
+
+class RowRecord:
+    """One entity as the evaluator and the responses read it: its index columns, then (for attributes
+    without a column, of its level or above) the stored header of its first instance."""
+
+    __slots__ = ("depth", "header", "values")
+
+    def __init__(self, values: dict[int, DataElement], header: Dataset | None, depth: int) -> None:
+        self.values = values
+        self.header = header
+        self.depth = depth
+
+    def get(self, key: int, default: Any = None) -> Any:
+        elem = self.values.get(key)
+        if elem is not None:
+            return elem
+        if self.header is not None and key not in SPECS:
+            depth = entity_depth(key)
+            if (depth is not None and depth <= self.depth) or self.depth == 3:
+                found = self.header.get(key)
+                if found is not None:
+                    return found
+        return default
+
+
+def element(tag: int, spec: Spec, value: Any) -> DataElement | None:
+    """A column value as a data element (None for NULL)."""
+    if value is None:
+        return None
+    vr = vr_of(tag)
+    if spec.kind in ("int", "count"):
+        number = int(value)
+        return DataElement(tag, vr, number if vr in BINARY_NUMBER_VRS else str(number))
+    text = str(value)
+    try:
+        return DataElement(tag, vr, text)
+    except DicomError:
+        return DataElement(tag, "UN", text.encode())
+
+
+class IndexQuery:
+    """A plan translated at a target level, run page by page on the index (blocking)."""
+
+    def __init__(self, index: Index, plan: QueryPlan, target: Level, *, select_keys: bool = True,
+                 extra_columns: Sequence[str] = ()) -> None:
+        self.index = index
+        self.target = DEPTH[target]
+        self.translation: Translation = translate(plan, target, postgres=index.is_postgres)
+        unsupported = self.translation.unsupported
+        self.plan = plan.relaxed(unsupported) if unsupported else plan
+        t = self.translation
+        self.python_keys: list[KeyMatch] = t.python_columns + t.python_header
+        self.matcher = Matcher(replace(self.plan, keys=tuple(self.python_keys))) if self.python_keys else None
+        # the columns to read: return keys (and those Python matches) that have a column at or above the target
+        wanted: dict[int, Spec] = {}
+        keys = list(self.plan.keys) if select_keys else []
+        for key in keys + self.python_keys:
+            for tag in (key.tag, key.paired_with):
+                spec = SPECS.get(tag) if tag is not None else None
+                if spec is not None and spec.depth <= self.target:
+                    wanted[tag] = spec  # type: ignore[index]
+        if self.plan.options.timezone_adjustment and self.python_keys:
+            spec = SPECS[TIMEZONE_OFFSET_FROM_UTC]
+            if spec.depth <= self.target:
+                wanted[TIMEZONE_OFFSET_FROM_UTC] = spec
+        self.columns = list(wanted.items())
+        self.extra_columns = list(extra_columns)
+        self.depths = {spec.depth for _, spec in self.columns}
+        for name in self.extra_columns:
+            alias = name.split(".", 1)[0]
+            self.depths.add(ALIASES.index(alias))
+        header_for_return = any(SPECS.get(k.tag) is None and (
+            (entity_depth(k.tag) is not None and entity_depth(k.tag) <= self.target)  # type: ignore[operator]
+            or self.target == 3) for k in keys)
+        self.needs_header = bool(t.python_header) or header_for_return
+        alias = ALIASES[self.target]
+        select = [f"{alias}.pk"] + [f"{ALIASES[s.depth]}.{s.name}" for _, s in self.columns] + self.extra_columns
+        self._select = ", ".join(select)
+        self._from = t.from_clause(self.depths)
+        self._where = t.where_clause()
+
+    # -- SQL ------------------------------------------------------------------------------------------------
+    def _rows(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        db = self.index.read()
+        try:
+            return db.rows(sql, params)
+        except Exception as exc:
+            if db.dialect.is_unavailable(exc):
+                self.index._readers.drop()
+            raise
+
+    def sql(self) -> tuple[str, list[Any]]:
+        """The query of the first page (for logs and EXPLAIN)."""
+        alias = ALIASES[self.target]
+        return (f"SELECT {self._select} FROM {self._from} WHERE {self._where} AND {alias}.pk > ? "
+                f"ORDER BY {alias}.pk LIMIT ?", [*self.translation.params, 0, PAGE])
+
+    def count(self) -> int:
+        """How many entities match (counted in SQL unless some key is matched in Python)."""
+        if self.matcher is None:
+            rows = self._rows(f"SELECT count(*) FROM {self.translation.from_clause(set())} WHERE {self._where}",
+                              self.translation.params)
+            return int(rows[0][0])
+        return sum(1 for _ in self.records())
+
+    def pages(self, *, limit: int | None = None, offset: int = 0,
+              page: int = PAGE) -> Generator[list[tuple[RowRecord, tuple[Any, ...]]], None, None]:
+        """The matches, a page at a time: (record, the extra columns) per entity, in pk order."""
+        alias = ALIASES[self.target]
+        base = (f"SELECT {self._select} FROM {self._from} WHERE {self._where} AND {alias}.pk > ? "
+                f"ORDER BY {alias}.pk LIMIT ?")
+        params = self.translation.params
+        last = 0
+        sql_offset = offset if self.matcher is None else 0
+        skip = 0 if self.matcher is None else offset
+        left = limit
+        ncols = len(self.columns)
+        while left is None or left > 0:
+            size = page if left is None or self.matcher is not None else min(page, left)
+            if sql_offset:
+                rows = self._rows(base + " OFFSET ?", [*params, last, size, sql_offset])
+                sql_offset = 0
+            else:
+                rows = self._rows(base, [*params, last, size])
+            if not rows:
+                return
+            last = rows[-1][0]
+            headers = self._headers([r[0] for r in rows]) if self.needs_header else {}
+            out = []
+            for row in rows:
+                values = {}
+                for (tag, spec), value in zip(self.columns, row[1:1 + ncols], strict=True):
+                    elem = element(tag, spec, value)
+                    if elem is not None:
+                        values[tag] = elem
+                record = RowRecord(values, headers.get(row[0]), self.target)
+                if self.matcher is not None and not self.matcher(record):
+                    continue
+                if skip:
+                    skip -= 1
+                    continue
+                out.append((record, tuple(row[1 + ncols:])))
+                if left is not None:
+                    left -= 1
+                    if left == 0:
+                        break
+            if out:
+                yield out
+            if len(rows) < size:
+                return
+
+    def records(self, **kw: Any) -> Iterator[RowRecord]:
+        for chunk in self.pages(**kw):
+            for record, _ in chunk:
+                yield record
+
+    def _headers(self, pks: list[int]) -> dict[int, Dataset]:
+        """The stored header of each entity's first instance."""
+        marks = ", ".join("?" * len(pks))
+        if self.target == 3:
+            first = {pk: pk for pk in pks}
+        elif self.target == 2:
+            first = dict(self._rows(f"SELECT series_pk, min(pk) FROM instances WHERE series_pk IN ({marks}) "
+                                    "GROUP BY series_pk", pks))
+        elif self.target == 1:
+            first = dict(self._rows(f"SELECT se.study_pk, min(i.pk) FROM instances i JOIN series se ON se.pk = "
+                                    f"i.series_pk WHERE se.study_pk IN ({marks}) GROUP BY se.study_pk", pks))
+        else:
+            first = dict(self._rows(f"SELECT st.patient_pk, min(i.pk) FROM instances i JOIN series se ON se.pk = "
+                                    f"i.series_pk JOIN studies st ON st.pk = se.study_pk WHERE st.patient_pk IN "
+                                    f"({marks}) GROUP BY st.patient_pk", pks))
+        instance_pks = list(first.values())
+        if not instance_pks:
+            return {}
+        rows = self._rows(f"SELECT instance_pk, header FROM instance_headers WHERE instance_pk IN "
+                          f"({', '.join('?' * len(instance_pks))})", instance_pks)
+        by_instance = {}
+        for instance_pk, blob in rows:
+            try:
+                by_instance[instance_pk] = from_json(decompress_json(blob))
+            except (DicomError, ValueError) as exc:  # a header that does not read: its columns still answer
+                log.warning("stored header of instance %s unreadable: %s", instance_pk, exc)
+        return {pk: by_instance[ipk] for pk, ipk in first.items() if ipk in by_instance}
+
+
+class IndexQuerySource:
+    """C-FIND (and QIDO-RS) on the archive's index: a :class:`~dicomkit.services.sources.QuerySource`.
+
+    ``retrieve_ae_title``: what the matches carry as Retrieve AE Title (0008,0054) when the plan asks for
+    it; Instance Availability (0008,0056) is ``ONLINE`` (PS3.4 C.4.1.1.3.2). :meth:`response` builds the
+    response Identifier with both.
+    """
+
+    def __init__(self, index: Index, *, retrieve_ae_title: str | None = None, page: int = PAGE) -> None:
+        self.index = index
+        self.retrieve_ae_title = retrieve_ae_title
+        self.page = page
+
+    def unsupported_keys(self, plan: QueryPlan) -> frozenset[int]:
+        if plan.level is None:
+            return frozenset(k.tag for k in plan.matching_keys)  # worklists: IndexWorklistSource
+        return frozenset(translate(plan, postgres=self.index.is_postgres).unsupported)
+
+    def query(self, plan: QueryPlan) -> IndexQuery:
+        if plan.level is None:
+            raise DicomError("IndexQuerySource answers Query/Retrieve plans; worklists: IndexWorklistSource")
+        return IndexQuery(self.index, plan, plan.level)
+
+    def find_sync(self, plan: QueryPlan, *, limit: int | None = None, offset: int = 0) -> Iterator[Dataset]:
+        """The matches, blocking (one SQL query per page)."""
+        query = self.query(plan)
+        for chunk in query.pages(limit=limit, offset=offset, page=self.page):
+            for record, _ in chunk:
+                yield self._match(query.plan, record)
+
+    async def find(self, plan: QueryPlan, requester: Requester, *, limit: int | None = None,
+                   offset: int = 0) -> AsyncIterator[Dataset]:
+        """The matches of ``plan`` in a stable order (``offset`` skipped, at most ``limit``), one page of
+        SQL per worker-thread hop. Keys the index cannot match are matched universally (what
+        :meth:`unsupported_keys` reports and the SCP answers 0xFF01 for)."""
+        query = await asyncio.to_thread(self.query, plan)
+        pages = query.pages(limit=limit, offset=offset, page=self.page)
+
+        def next_page() -> list[Dataset] | None:
+            chunk = next(pages, None)
+            return None if chunk is None else [self._match(query.plan, record) for record, _ in chunk]
+
+        try:
+            while True:
+                matches = await asyncio.to_thread(next_page)
+                if matches is None:
+                    return
+                for match in matches:
+                    yield match
+        finally:
+            pages.close()
+
+    async def count(self, plan: QueryPlan, requester: Requester) -> int:
+        """How many entities match ``plan`` (without limit / offset): QIDO-RS's total."""
+        return await asyncio.to_thread(lambda: self.query(plan).count())
+
+    def count_sync(self, plan: QueryPlan) -> int:
+        return self.query(plan).count()
+
+    def _match(self, plan: QueryPlan, record: RowRecord) -> Dataset:
+        out = Dataset()
+        for key in plan.keys:
+            if key.tag == RETRIEVE_AE_TITLE:
+                if self.retrieve_ae_title:
+                    out.add(DataElement(RETRIEVE_AE_TITLE, "AE", self.retrieve_ae_title))
+                continue
+            if key.tag == INSTANCE_AVAILABILITY:
+                out.add(DataElement(INSTANCE_AVAILABILITY, "CS", "ONLINE"))
+                continue
+            elem = record.get(key.tag)
+            if elem is not None:
+                out.add(elem)
+        return out
+
+    def response(self, plan: QueryPlan, match: Dataset) -> Dataset:
+        """The C-FIND response Identifier of a match, with this archive's Retrieve AE Title and ONLINE."""
+        return response_identifier(plan, match, retrieve_ae_title=self.retrieve_ae_title,
+                                   instance_availability="ONLINE")
+
+
+_INSTANCE_COLUMNS = ("i.sop_class_uid", "i.sop_instance_uid", "i.transfer_syntax", "i.size", "i.blob_key",
+                     "se.series_instance_uid", "st.study_instance_uid")
+
+
+class IndexRetrieveSource:
+    """C-MOVE / C-GET on the archive: the instances under the entities a plan identifies, read from the
+    blob store (a :class:`~dicomkit.services.sources.RetrieveSource`)."""
+
+    def __init__(self, index: Index, store: BlobStore, *, page: int = PAGE) -> None:
+        self.index = index
+        self.store = store
+        self.page = page
+
+    def _query(self, plan: QueryPlan) -> IndexQuery:
+        if plan.level is None:
+            raise DicomError("a retrieval plan has a level")
+        return IndexQuery(self.index, plan, Level.IMAGE, select_keys=False, extra_columns=_INSTANCE_COLUMNS)
+
+    def _stored(self, row: tuple[Any, ...]) -> StoredObject:
+        sop_class, sop_instance, ts, size, key, series_uid, study_uid = row
+        store = self.store
+        path_of = getattr(store, "path_of", None)
+        path = str(path_of(key)) if path_of is not None else None
+        return StoredObject(sop_class, sop_instance, ts, path=path, size=size, study_instance_uid=study_uid,
+                            series_instance_uid=series_uid, opener=lambda: store.open(key))
+
+    def retrieve_sync(self, plan: QueryPlan) -> Iterator[StoredObject]:
+        for chunk in self._query(plan).pages(page=self.page):
+            for _, extra in chunk:
+                yield self._stored(extra)
+
+    async def retrieve(self, plan: QueryPlan, requester: Requester) -> AsyncIterator[StoredObject]:
+        query = await asyncio.to_thread(self._query, plan)
+        pages = query.pages(page=self.page)
+
+        def next_page() -> list[StoredObject] | None:
+            chunk = next(pages, None)
+            return None if chunk is None else [self._stored(extra) for _, extra in chunk]
+
+        try:
+            while True:
+                objects = await asyncio.to_thread(next_page)
+                if objects is None:
+                    return
+                for obj in objects:
+                    yield obj
+        finally:
+            pages.close()
+
+    async def count(self, plan: QueryPlan, requester: Requester) -> int:
+        """How many instances :meth:`retrieve` gives (the first Number of Remaining Sub-operations)."""
+        return await asyncio.to_thread(lambda: self._query(plan).count())
+
+
+class IndexCommitmentSource:
+    """Storage Commitment on the archive (PS3.4 J.3.2.2): an instance is committed when it is indexed
+    with the same SOP Class and its blob is there with the SHA-256 recorded at ingest (read whole)."""
+
+    def __init__(self, index: Index, store: BlobStore, *, retrieve_ae_title: str | None = None) -> None:
+        self.index = index
+        self.store = store
+        self.retrieve_ae_title = retrieve_ae_title
+
+    def check_sync(self, references: Sequence[SopReference]) -> list[CommitmentResult]:
+        out = []
+        for ref in references:
+            row = self.index.instance(ref.sop_instance_uid)
+            if row is None:
+                out.append(CommitmentResult(ref, NO_SUCH_OBJECT_INSTANCE))
+            elif row.sop_class_uid != ref.sop_class_uid:
+                out.append(CommitmentResult(ref, CLASS_INSTANCE_CONFLICT))
+            elif not self._intact(row.blob_key, row.sha256):
+                out.append(CommitmentResult(ref, PROCESSING_FAILURE))
+            else:
+                out.append(CommitmentResult(ref, None, self.retrieve_ae_title))
+        return out
+
+    def _intact(self, key: str, sha256: str) -> bool:
+        digest = hashlib.sha256()
+        try:
+            with self.store.open(key) as f:
+                while chunk := f.read(1 << 20):
+                    digest.update(chunk)
+        except (OSError, DicomError) as exc:
+            log.warning("commitment: blob %s unreadable: %s", key, exc)
+            return False
+        if digest.hexdigest() != sha256:
+            log.warning("commitment: blob %s does not match its SHA-256", key)
+            return False
+        return True
+
+    async def check(self, references: Sequence[SopReference], requester: Requester) -> list[CommitmentResult]:
+        return await asyncio.to_thread(self.check_sync, list(references))
+
+
+__all__ = ["IndexCommitmentSource", "IndexQuery", "IndexQuerySource", "IndexRetrieveSource", "RowRecord"]
