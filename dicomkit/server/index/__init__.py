@@ -13,14 +13,16 @@ only add to the counts); ``dicomkit archive reindex`` recomputes every column fr
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import os
 import socket
+import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from ...core.dataset import Dataset
 from .attributes import LEVELS, TABLES, column_names, extra_values, extract
@@ -31,6 +33,8 @@ from .writer import GroupCommitWriter
 
 Outcome = Literal["stored", "identical", "replaced", "duplicate"]
 NODE_EXPIRY = 60.0  # seconds without a heartbeat after which a node counts as gone
+QUERY_THREADS = 4  # threads (and read connections) of the sources' queries
+T = TypeVar("T")
 
 
 @dataclass
@@ -137,6 +141,22 @@ class Index:
         self._readers = ThreadConnections(url, durability)
         self.writer = GroupCommitWriter(self._writer_connection)
         self.commits = 0
+        self._query_pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+
+    @property
+    def query_pool(self) -> concurrent.futures.ThreadPoolExecutor:
+        """The threads that run queries for async callers (the sources): a fixed set, so the read
+        connections (one per thread) stay few whatever the number of queries and event loops."""
+        with self._pool_lock:
+            if self._query_pool is None:
+                self._query_pool = concurrent.futures.ThreadPoolExecutor(max_workers=QUERY_THREADS,
+                                                                         thread_name_prefix="dicomkit-query")
+            return self._query_pool
+
+    async def run_query(self, work: Callable[..., T], *args: Any) -> T:
+        """``work(*args)`` in a query thread, awaited."""
+        return await asyncio.get_running_loop().run_in_executor(self.query_pool, work, *args)
 
     def _writer_connection(self) -> Database:
         if self._first is not None:
@@ -146,6 +166,9 @@ class Index:
 
     def close(self) -> None:
         self.writer.close()
+        if self._query_pool is not None:
+            self._query_pool.shutdown(wait=True)
+            self._query_pool = None
         self._readers.close()
         if self._first is not None:
             self._first.close()

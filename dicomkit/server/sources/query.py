@@ -17,7 +17,6 @@ SHA-256 recorded at ingest).
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 from collections.abc import AsyncIterator, Generator, Iterator, Sequence
@@ -276,7 +275,7 @@ class IndexQuerySource:
         """The matches of ``plan`` in a stable order (``offset`` skipped, at most ``limit``), one page of
         SQL per worker-thread hop. Keys the index cannot match are matched universally (what
         :meth:`unsupported_keys` reports and the SCP answers 0xFF01 for)."""
-        query = await asyncio.to_thread(self.query, plan)
+        query = await self.index.run_query(self.query, plan)
         pages = query.pages(limit=limit, offset=offset, page=self.page)
 
         def next_page() -> list[Dataset] | None:
@@ -285,7 +284,7 @@ class IndexQuerySource:
 
         try:
             while True:
-                matches = await asyncio.to_thread(next_page)
+                matches = await self.index.run_query(next_page)
                 if matches is None:
                     return
                 for match in matches:
@@ -295,7 +294,7 @@ class IndexQuerySource:
 
     async def count(self, plan: QueryPlan, requester: Requester) -> int:
         """How many entities match ``plan`` (without limit / offset): QIDO-RS's total."""
-        return await asyncio.to_thread(lambda: self.query(plan).count())
+        return await self.index.run_query(lambda: self.query(plan).count())
 
     def count_sync(self, plan: QueryPlan) -> int:
         return self.query(plan).count()
@@ -353,7 +352,7 @@ class IndexRetrieveSource:
                 yield self._stored(extra)
 
     async def retrieve(self, plan: QueryPlan, requester: Requester) -> AsyncIterator[StoredObject]:
-        query = await asyncio.to_thread(self._query, plan)
+        query = await self.index.run_query(self._query, plan)
         pages = query.pages(page=self.page)
 
         def next_page() -> list[StoredObject] | None:
@@ -362,7 +361,7 @@ class IndexRetrieveSource:
 
         try:
             while True:
-                objects = await asyncio.to_thread(next_page)
+                objects = await self.index.run_query(next_page)
                 if objects is None:
                     return
                 for obj in objects:
@@ -372,7 +371,7 @@ class IndexRetrieveSource:
 
     async def count(self, plan: QueryPlan, requester: Requester) -> int:
         """How many instances :meth:`retrieve` gives (the first Number of Remaining Sub-operations)."""
-        return await asyncio.to_thread(lambda: self._query(plan).count())
+        return await self.index.run_query(lambda: self._query(plan).count())
 
 
 class IndexCommitmentSource:
@@ -413,7 +412,7 @@ class IndexCommitmentSource:
         return True
 
     async def check(self, references: Sequence[SopReference], requester: Requester) -> list[CommitmentResult]:
-        return await asyncio.to_thread(self.check_sync, list(references))
+        return await self.index.run_query(self.check_sync, list(references))
 
 
 __all__ = ["IndexCommitmentSource", "IndexQuery", "IndexQuerySource", "IndexRetrieveSource", "RowRecord"]
