@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
     "receive": ("receive", "add_arguments", "run", "receive DICOM objects into a folder (like storescp)"),
     "serve": ("serve", "add_arguments", "run", "run the dicomkit PACS"),
     "archive": ("archive", "add_arguments", "run", "archive operations: stats, verify, reindex, import, delete"),
+    "worklist": ("worklist", "add_arguments", "run", "the archive's Modality Worklist items: add, list, remove"),
     "json2dcm": ("model_to_dcm", "add_arguments", "run_json", "DICOM JSON (PS3.18 F) to a DICOM file"),
     "xml2dcm": ("model_to_dcm", "add_xml_arguments", "run_xml", "Native DICOM Model XML to a DICOM file"),
     "dicomdir": ("dicomdir", "add_arguments", "run", "create, list, add to and remove from DICOMDIR File-sets"),

@@ -18,6 +18,7 @@ import signal
 import socket
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,14 @@ from ..services.verification import VerificationSCP
 from .config import Config, load_config
 from .index import Index
 from .ingest import Archive, ArchiveReceiver, Events
+from .sources import (
+    IndexCommitmentSource,
+    IndexMppsSource,
+    IndexQuerySource,
+    IndexRetrieveSource,
+    IndexWorklistSource,
+    WorklistFolder,
+)
 from .sweep import SweepReport, startup_sweep
 
 log = logging.getLogger("dicomkit.server")
@@ -63,6 +72,37 @@ class _Storage(StorageSCP):
         return super().data_sink(request, rc)
 
 
+@dataclass(frozen=True)
+class ArchiveSources:
+    """The archive as the data sources the SCPs of :mod:`dicomkit.services` take."""
+
+    query: IndexQuerySource
+    retrieve: IndexRetrieveSource
+    worklist: IndexWorklistSource
+    mpps: IndexMppsSource
+    commitment: IndexCommitmentSource
+
+    @classmethod
+    def of(cls, archive: Archive, ae_title: str) -> ArchiveSources:
+        index, store = archive.index, archive.store
+        return cls(IndexQuerySource(index, retrieve_ae_title=ae_title), IndexRetrieveSource(index, store),
+                   IndexWorklistSource(index), IndexMppsSource(index),
+                   IndexCommitmentSource(index, store, retrieve_ae_title=ae_title))
+
+
+def register_services(ae: ApplicationEntity, pacs: Pacs) -> list[str]:
+    """Put the archive's services on ``ae``; the names of those registered (for the start-up line).
+
+    Verification and Storage are dicomkit's SCPs on the archive. The Query/Retrieve (C-FIND, C-MOVE,
+    C-GET), Modality Worklist, MPPS and Storage Commitment SCPs of the services issue plug in here, each
+    built on its source of ``pacs.sources`` and asking ``pacs.permits(rc, "find" | "move" | "get" |
+    "worklist" | "mpps" | "commit")``: the sources are ready; those SCPs are not in this tree yet.
+    """
+    ae.add_service(_Verification(pacs))
+    ae.add_service(_Storage(pacs))
+    return ["Verification", "Storage"]
+
+
 class Pacs:
     """The running server (see the module documentation)."""
 
@@ -76,6 +116,9 @@ class Pacs:
         self._heartbeat: asyncio.Task[None] | None = None
         self.http_port: int | None = None
         self.sweep: SweepReport | None = None
+        self._sources: ArchiveSources | None = None
+        self._worklist_task: asyncio.Task[None] | None = None
+        self.services: list[str] = []
 
     @property
     def archive(self) -> Archive:
@@ -85,6 +128,13 @@ class Pacs:
     @property
     def index(self) -> Index:
         return self.archive.index
+
+    @property
+    def sources(self) -> ArchiveSources:
+        """The archive as the services' sources (query, retrieve, worklist, MPPS, commitment)."""
+        if self._sources is None:
+            self._sources = ArchiveSources.of(self.archive, self.ae_title)
+        return self._sources
 
     @property
     def ae_title(self) -> str:
@@ -114,8 +164,7 @@ class Pacs:
             ae = ApplicationEntity(dicom.ae_title, max_pdu=dicom.max_pdu, max_ops_performed=dicom.async_ops,
                                    network_timeout=dicom.network_timeout, maximum_associations=dicom.max_associations,
                                    calling_ae_titles=known)
-            ae.add_service(_Verification(self))
-            ae.add_service(_Storage(self))
+            self.services = register_services(ae, self)
             if dicom.access == "open":
                 log.info("access is open: any calling AE may use every service (set dicom.access = \"known\" "
                          "to accept only the AEs of [remotes])")
@@ -130,6 +179,8 @@ class Pacs:
             if config.http.enabled:
                 await self._start_http()
             self._heartbeat = loop.create_task(self._beat())
+            if config.worklist.folder:
+                self._worklist_task = loop.create_task(self._watch_worklist(Path(config.worklist.folder)))
         except BaseException:
             await self._close_parts()
             raise
@@ -189,6 +240,19 @@ class Pacs:
             except Exception as exc:
                 log.warning("heartbeat not recorded (index unavailable?): %s", exc)
 
+    async def _watch_worklist(self, folder: Path) -> None:
+        """Pick up the worklist files dropped in ``folder`` (see :class:`~.sources.WorklistFolder`)."""
+        loop = asyncio.get_running_loop()
+        watcher = WorklistFolder(self.archive.index, folder)
+        with contextlib.suppress(OSError):
+            folder.mkdir(parents=True, exist_ok=True)
+        while True:
+            try:
+                await loop.run_in_executor(None, watcher.scan)
+            except Exception as exc:
+                log.warning("worklist folder %s not scanned: %s", folder, exc)
+            await asyncio.sleep(self.config.worklist.scan_interval)
+
     async def stop(self, grace: float = 10.0) -> None:
         """Stop accepting, let running associations finish (up to ``grace`` seconds), then close."""
         if self.dimse is not None:
@@ -200,6 +264,11 @@ class Pacs:
         if self._heartbeat is not None:
             self._heartbeat.cancel()
             self._heartbeat = None
+        if self._worklist_task is not None:
+            self._worklist_task.cancel()
+            with contextlib.suppress(BaseException):
+                await self._worklist_task
+            self._worklist_task = None
         if self._http is not None:
             self._http.should_exit = True
             if self._http_task is not None:
@@ -222,7 +291,8 @@ class Pacs:
         config = self.config
         db = config.database_url
         where = "SQLite " + db[len("sqlite:///"):] if db.startswith("sqlite:") else "PostgreSQL " + _hide_password(db)
-        lines = [f"DICOM  {self.ae_title} on {config.dicom.host}:{self.port} (Verification, Storage; access "
+        services = ", ".join(self.services) or "Verification, Storage"
+        lines = [f"DICOM  {self.ae_title} on {config.dicom.host}:{self.port} ({services}; access "
                  f"{config.dicom.access})"]
         if self.http_port is not None:
             shown = "127.0.0.1" if config.http.host in ("0.0.0.0", "::") else config.http.host
@@ -406,4 +476,4 @@ class Server:
         self.stop()
 
 
-__all__ = ["Pacs", "Server", "serve"]
+__all__ = ["ArchiveSources", "Pacs", "Server", "register_services", "serve"]

@@ -110,6 +110,12 @@ class HttpConfig:
 
 
 @dataclass
+class WorklistConfig:
+    folder: str = ""  # files dropped here become worklist items ("" = no folder)
+    scan_interval: float = 5.0  # seconds between two looks at the folder
+
+
+@dataclass
 class LoggingConfig:
     format: LogFormat = "text"
     level: str = "info"
@@ -123,6 +129,7 @@ class Config:
     dicom: DicomConfig = field(default_factory=DicomConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    worklist: WorklistConfig = field(default_factory=WorklistConfig)
     remotes: AETable = field(default_factory=AETable)
 
     @property
@@ -149,6 +156,8 @@ class Config:
             raise ConfigError("dicom.max_pdu: must be 0 (no limit) or at least 4096")
         if self.dicom.async_ops < 0:
             raise ConfigError("dicom.async_ops: must not be negative")
+        if self.worklist.scan_interval <= 0:
+            raise ConfigError("worklist.scan_interval: must be more than 0 seconds")
         if self.storage.temp_grace < 0:
             raise ConfigError("storage.temp_grace: must not be negative")
         if self.dicom.shutdown_grace < 0:
@@ -286,6 +295,7 @@ __all__ = [
     "LoggingConfig",
     "Size",
     "StorageConfig",
+    "WorklistConfig",
     "from_dict",
     "load_config",
     "parse_size",

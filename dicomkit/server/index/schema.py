@@ -15,6 +15,9 @@ Tables (the typed key columns of each level come from :data:`.attributes.COLUMNS
     quarantine        what keep-first refused and kept aside
     nodes             node_id, host, pid, started_at, heartbeat_at, stopped (multi-node sweeping)
     meta              key/value (e.g. the time of the last completed sweep)
+    worklist_items    (version 2) Modality Worklist items as DICOM JSON, with columns for listing
+    mpps              (version 2) performed procedure steps as DICOM JSON, their status
+    mpps_references   (version 2) the instances each step references (SOP Instance, Class, Series)
     deleted_blobs     blobs whose rows were removed, until the blob is gone too
     schema_migrations version, applied_at
 
@@ -155,7 +158,49 @@ def _version_1() -> list[str]:
     ]
 
 
-MIGRATIONS: dict[int, list[str]] = {1: _version_1()}
+def _version_2() -> list[str]:
+    """Worklist items, performed procedure steps and the instances they reference."""
+    return [
+        # Modality Worklist items (PS3.4 K.6) kept whole as DICOM JSON; a few columns for listing
+        """CREATE TABLE worklist_items (
+  pk {pk},
+  item_id TEXT NOT NULL UNIQUE,
+  patient_id TEXT,
+  patient_name TEXT,
+  accession_number TEXT,
+  requested_procedure_id TEXT,
+  station_ae_title TEXT,
+  modality TEXT,
+  start_date TEXT,
+  item {blob} NOT NULL,
+  source TEXT,
+  created_at {real} NOT NULL
+)""",
+        "CREATE INDEX worklist_patient ON worklist_items (patient_id)",
+        "CREATE INDEX worklist_accession ON worklist_items (accession_number)",
+        # Modality Performed Procedure Steps (PS3.4 F): the whole data set as DICOM JSON
+        """CREATE TABLE mpps (
+  pk {pk},
+  sop_instance_uid TEXT NOT NULL UNIQUE,
+  status TEXT,
+  dataset {blob} NOT NULL,
+  source_ae TEXT,
+  created_at {real} NOT NULL,
+  updated_at {real} NOT NULL
+)""",
+        # the instances a step names (Performed Series Sequence > Referenced Image / Non-Image Sequence)
+        """CREATE TABLE mpps_references (
+  mpps_pk {bigint} NOT NULL REFERENCES mpps(pk) ON DELETE CASCADE,
+  sop_instance_uid TEXT NOT NULL,
+  sop_class_uid TEXT,
+  series_instance_uid TEXT,
+  PRIMARY KEY (mpps_pk, sop_instance_uid)
+)""",
+        "CREATE INDEX mpps_references_sop ON mpps_references (sop_instance_uid)",
+    ]
+
+
+MIGRATIONS: dict[int, list[str]] = {1: _version_1(), 2: _version_2()}
 LATEST = max(MIGRATIONS)
 
 
@@ -166,9 +211,9 @@ def current_version(db: Database) -> int:
     return int(version or 0)
 
 
-def migrate(db: Database) -> int:
-    """Bring the schema to :data:`LATEST`; returns the version it was at. Safe with several processes
-    starting at once (PostgreSQL: an advisory lock; SQLite: an immediate transaction)."""
+def migrate(db: Database, target: int = LATEST) -> int:
+    """Bring the schema to ``target`` (:data:`LATEST`); returns the version it was at. Safe with several
+    processes starting at once (PostgreSQL: an advisory lock; SQLite: an immediate transaction)."""
     if db.is_postgres:
         db.execute("SELECT pg_advisory_lock(742001)")
     try:
@@ -176,7 +221,7 @@ def migrate(db: Database) -> int:
         if before > LATEST:
             raise IndexError_(f"the index has schema version {before}, newer than this dicomkit knows "
                               f"({LATEST}): upgrade dicomkit")
-        for version in range(before + 1, LATEST + 1):
+        for version in range(before + 1, target + 1):
             with db.transaction():
                 if db.scalar("SELECT count(*) FROM schema_migrations WHERE version = ?", (version,)):
                     continue  # another process applied it first

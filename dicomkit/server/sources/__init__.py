@@ -7,6 +7,9 @@
 - :class:`IndexMppsSource`: Modality Performed Procedure Steps kept in the index, linked to stored instances
 """
 
+from .mpps import IndexMppsSource
 from .query import IndexCommitmentSource, IndexQuery, IndexQuerySource, IndexRetrieveSource
+from .worklist import IndexWorklistSource, WorklistFolder
 
-__all__ = ["IndexCommitmentSource", "IndexQuery", "IndexQuerySource", "IndexRetrieveSource"]
+__all__ = ["IndexCommitmentSource", "IndexMppsSource", "IndexQuery", "IndexQuerySource", "IndexRetrieveSource",
+           "IndexWorklistSource", "WorklistFolder"]
