@@ -95,6 +95,22 @@ def element(tag: int, spec: Spec, value: Any) -> DataElement | None:
         return DataElement(tag, "UN", text.encode())
 
 
+def read_rows(index: Index, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """Rows of a read on this thread's connection; a connection the database dropped (a restart) is
+    replaced and the read tried once more."""
+    for attempt in (1, 2):
+        db = index.read()
+        try:
+            return db.rows(sql, params)
+        except Exception as exc:
+            if not db.dialect.is_unavailable(exc):
+                raise
+            index._readers.drop()
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 class IndexQuery:
     """A plan translated at a target level, run page by page on the index (blocking)."""
 
@@ -138,13 +154,7 @@ class IndexQuery:
 
     # -- SQL ------------------------------------------------------------------------------------------------
     def _rows(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-        db = self.index.read()
-        try:
-            return db.rows(sql, params)
-        except Exception as exc:
-            if db.dialect.is_unavailable(exc):
-                self.index._readers.drop()
-            raise
+        return read_rows(self.index, sql, params)
 
     def sql(self) -> tuple[str, list[Any]]:
         """The query of the first page (for logs and EXPLAIN)."""
