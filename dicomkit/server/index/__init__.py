@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import os
 import socket
 import threading
@@ -199,6 +200,25 @@ class Index:
             if db.dialect.is_unavailable(exc):
                 self._readers.drop()
             raise
+
+    @contextlib.contextmanager
+    def stream(self, sql: str, params: Sequence[Any] = ()) -> Iterator[Any]:
+        """A cursor over the rows of one long read (``fetchmany(n)``), on a connection of its own that is
+        closed at the end: one evaluation of the query however many rows it gives (PostgreSQL: a server-side
+        cursor in a read transaction; SQLite: the statement stepped as rows are fetched)."""
+        db = connect(self.url, durability=self.durability)
+        try:
+            if db.is_postgres:
+                db.connection.execute("BEGIN READ ONLY")
+                cursor = db.connection.cursor(name="dicomkit_stream")
+                cursor.itersize = 500
+                cursor.execute(db.dialect.sql(sql), tuple(params))
+            else:
+                cursor = db.execute(sql, params)
+            yield cursor
+        finally:
+            db.rollback()
+            db.close()
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """Rows of a read-only query (``?`` placeholders) as dicts."""

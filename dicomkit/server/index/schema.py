@@ -197,6 +197,14 @@ def _version_2() -> list[str]:
   PRIMARY KEY (mpps_pk, sop_instance_uid)
 )""",
         "CREATE INDEX mpps_references_sop ON mpps_references (sop_instance_uid)",
+        # a person name without "=" may match any component group (PS3.4 C.2.2.2.1): the ideographic and
+        # phonetic groups are indexed too, so that the OR of the three groups is three index range scans
+        "CREATE INDEX patients_name_i ON patients (patient_name_i{pattern})",
+        "CREATE INDEX patients_name_p ON patients (patient_name_p{pattern})",
+        "CREATE INDEX studies_referring_i ON studies (referring_physician_name_i{pattern})",
+        "CREATE INDEX studies_referring_p ON studies (referring_physician_name_p{pattern})",
+        "CREATE INDEX studies_time ON studies (study_time_norm)",
+        "CREATE INDEX series_number ON series (series_number)",
     ]
 
 

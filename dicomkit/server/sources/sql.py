@@ -241,7 +241,14 @@ class _Builder:
         return self._text(key, col, kind)
 
     def _unknown(self, col: str, kind: str) -> str:
-        if kind in ("count", "int", "set", "date", "time", "pn", "uid"):
+        """An empty (zero-length or absent) value, tested on an indexed column where there is one: the
+        folded alphabetic group is NULL exactly when the name is; the normalised date is NULL when the
+        date is (or does not read)."""
+        if kind == "pn":
+            return f"{col}_a IS NULL"
+        if kind in ("date", "time"):
+            return f"({col}_norm IS NULL AND {col} IS NULL)"
+        if kind in ("count", "int", "set", "uid"):
             return f"{col} IS NULL"
         return f"({col} IS NULL OR {col} = '')"
 
