@@ -25,6 +25,7 @@ import json
 import os
 import random
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -221,8 +222,17 @@ class Serve:
         if database:
             args += ["--database", database]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
-        wait_port(self.port, self.proc)
-        time.sleep(1.0)
+        deadline = time.monotonic() + 1800  # the first start after an import sweeps every new series folder
+        while True:
+            if self.proc.poll() is not None:
+                raise SystemExit("dicomkit serve exited")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise SystemExit("dicomkit serve did not start") from None
+                time.sleep(0.2)
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -302,6 +312,7 @@ def main() -> None:
     sqlite_data = archive("sqlite", args.studies, None)
     rows.append((f"dicomkit, SQLite, {args.studies} studies, in-process",
                  in_process(f"sqlite:///{sqlite_data / 'index.sqlite'}", args.rounds)))
+    report(rows, args.rounds)
     serve = Serve(sqlite_data, None)
     try:
         rows.append((f"dicomkit serve, SQLite, {args.studies} studies, findscu",
@@ -325,6 +336,7 @@ def main() -> None:
                 pg_data = archive("postgresql", args.studies, db_url)
                 rows.append((f"dicomkit, PostgreSQL, {args.studies} studies, in-process",
                              in_process(db_url, args.rounds)))
+                report(rows, args.rounds)
                 serve = Serve(pg_data, db_url)
                 try:
                     rows.append((f"dicomkit serve, PostgreSQL, {args.studies} studies, findscu",
@@ -349,7 +361,11 @@ def main() -> None:
         finally:
             orthanc.stop()
 
-    print(f"\nC-FIND at STUDY level, median of {args.rounds}, milliseconds (hits):")
+    report(rows, args.rounds)
+
+
+def report(rows: list[tuple[str, dict[str, tuple[float, int]] | str]], rounds: int) -> None:
+    print(f"\nC-FIND at STUDY level, median of {rounds}, milliseconds (hits):")
     print(f"{'':58}" + "".join(f"{q:>26}" for q in QUERIES))
     for label, result in rows:
         if isinstance(result, str):

@@ -80,19 +80,20 @@ class RowRecord:
         return default
 
 
-def element(tag: int, spec: Spec, value: Any) -> DataElement | None:
-    """A column value as a data element (None for NULL)."""
+def element(tag: int, spec: Spec, value: Any, vr: str | None = None) -> DataElement | None:
+    """A column value as a data element (None for NULL). The value was read from a data set: it is kept
+    as it is, not checked again (``validate=False``)."""
     if value is None:
         return None
-    vr = vr_of(tag)
+    vr = vr or vr_of(tag)
     if spec.kind in ("int", "count"):
         number = int(value)
-        return DataElement(tag, vr, number if vr in BINARY_NUMBER_VRS else str(number))
+        return DataElement(tag, vr, number if vr in BINARY_NUMBER_VRS else str(number), validate=False)
     text = str(value)
     try:
-        return DataElement(tag, vr, text)
+        return DataElement(tag, vr, text, validate=False)
     except DicomError:
-        return DataElement(tag, "UN", text.encode())
+        return DataElement(tag, "UN", text.encode(), validate=False)
 
 
 def read_rows(index: Index, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -137,6 +138,7 @@ class IndexQuery:
             if spec.depth <= self.target:
                 wanted[TIMEZONE_OFFSET_FROM_UTC] = spec
         self.columns = list(wanted.items())
+        self._column_vrs = [(tag, spec, vr_of(tag)) for tag, spec in self.columns]
         self.extra_columns = list(extra_columns)
         self.depths = {spec.depth for _, spec in self.columns}
         for name in self.extra_columns:
@@ -178,8 +180,10 @@ class IndexQuery:
         pooled connection). When it is full, the rest comes from one streamed query (``pk > last``) on a
         connection of its own: each row is evaluated once, however many pages follow."""
         alias = ALIASES[self.target]
-        base = (f"SELECT {self._select} FROM {self._from} WHERE {self._where} AND {alias}.pk > ? "
-                f"ORDER BY {alias}.pk")
+        # SQLite would walk the target table in pk order to spare a sort, testing every row; the unary "+"
+        # (which keeps the value) leaves it the indexes of the conditions, and a bounded sort per page
+        order = f"{alias}.pk" if self.index.is_postgres else f"+{alias}.pk"
+        base = f"SELECT {self._select} FROM {self._from} WHERE {self._where} AND {order} > ? ORDER BY {order}"
         params = self.translation.params
         in_sql = self.matcher is None
         skip = 0 if in_sql else offset
@@ -228,8 +232,8 @@ class IndexQuery:
 
     def _record(self, row: tuple[Any, ...], headers: dict[int, Dataset]) -> RowRecord:
         values = {}
-        for (tag, spec), value in zip(self.columns, row[1:1 + len(self.columns)], strict=True):
-            elem = element(tag, spec, value)
+        for (tag, spec, vr), value in zip(self._column_vrs, row[1:1 + len(self.columns)], strict=True):
+            elem = element(tag, spec, value, vr)
             if elem is not None:
                 values[tag] = elem
         return RowRecord(values, headers.get(row[0]), self.target)

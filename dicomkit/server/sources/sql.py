@@ -248,9 +248,9 @@ class _Builder:
             return f"{col}_a IS NULL"
         if kind in ("date", "time"):
             return f"({col}_norm IS NULL AND {col} IS NULL)"
-        if kind in ("count", "int", "set", "uid"):
-            return f"{col} IS NULL"
-        return f"({col} IS NULL OR {col} = '')"
+        if col.endswith((".patient_id", ".issuer_of_patient_id")):
+            return f"{col} = ''"  # the patient's identity: NOT NULL, '' when absent
+        return f"{col} IS NULL"  # every other column holds NULL for an empty value
 
     def _wrap(self, key: KeyMatch, col: str, kind: str, parts: list[Sql], exact: bool = True) -> tuple[Sql, bool]:
         joiner = " AND " if key.all_terms else " OR "
