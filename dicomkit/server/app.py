@@ -17,7 +17,7 @@ import logging
 import signal
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,8 +26,9 @@ from ..core.errors import DicomError
 from ..net import ApplicationEntity
 from ..net.ae import Server as DimseServer
 from ..net.association import Association
-from ..net.dimse import CEchoRSP, CStoreRQ, DataSink, Request, Response
-from ..net.handlers import RequestContext
+from ..net.dimse import RESPONSE_FOR, CEchoRSP, CStoreRQ, DataSink, Request, Response
+from ..net.handlers import DimseHandler, RequestContext
+from ..net.payload import Payload
 from ..net.status import Status
 from ..services.storage.scp import StorageSCP, StoreRefused
 from ..services.verification import VerificationSCP
@@ -98,17 +99,77 @@ class ArchiveSources:
                    IndexCommitmentSource(index, store, retrieve_ae_title=ae_title))
 
 
+class _GuardedHandler(DimseHandler):
+    """A service's handler behind the access policy: a request the association may not make is answered
+    0x0124 Refused: Not Authorized (PS3.7 C.5.x) with an Error Comment, and never reaches the service."""
+
+    def __init__(self, inner: DimseHandler, pacs: Pacs, service: str) -> None:
+        self.inner, self.pacs, self.service = inner, pacs, service
+
+    def data_sink(self, request: Request, rc: RequestContext) -> DataSink:
+        return self.inner.data_sink(request, rc)
+
+    def handle_now(self, request: Request, data: DataSink | None, rc: RequestContext) -> Response | None:
+        if not self.pacs.permits(rc, self.service):
+            return RESPONSE_FOR[type(request)](status=Status(NOT_AUTHORIZED),
+                                               error_comment=f"{request.name} not granted to this AE")
+        return self.inner.handle_now(request, data, rc)
+
+    async def responses(self, request: Request, data: DataSink | None,
+                        rc: RequestContext) -> AsyncIterator[tuple[Response, Payload | None]]:
+        refusal = self.handle_now(request, data, rc) if not self.pacs.permits(rc, self.service) else None
+        if refusal is not None:
+            yield refusal, None
+            return
+        async for item in self.inner.responses(request, data, rc):
+            yield item
+
+
+class _Guarded:
+    """A :class:`~dicomkit.net.ae.Service` whose every handler asks the access policy for ``service``."""
+
+    def __init__(self, inner: Any, pacs: Pacs, service: str) -> None:
+        self.inner, self.pacs, self.service = inner, pacs, service
+        answer = getattr(inner, "extended_negotiation", None)
+        if answer is not None:
+            self.extended_negotiation = answer
+
+    def contexts(self) -> Any:
+        return self.inner.contexts()
+
+    def handlers(self) -> dict[type[Request], DimseHandler]:
+        return {kind: _GuardedHandler(handler, self.pacs, self.service)
+                for kind, handler in self.inner.handlers().items()}
+
+
 def register_services(ae: ApplicationEntity, pacs: Pacs) -> list[str]:
     """Put the archive's services on ``ae``; the names of those registered (for the start-up line).
 
-    Verification and Storage are dicomkit's SCPs on the archive. The Query/Retrieve (C-FIND, C-MOVE,
-    C-GET), Modality Worklist, MPPS and Storage Commitment SCPs of the services issue plug in here, each
-    built on its source of ``pacs.sources`` and asking ``pacs.permits(rc, "find" | "move" | "get" |
-    "worklist" | "mpps" | "commit")``: the sources are ready; those SCPs are not in this tree yet.
+    Every SCP of :mod:`dicomkit.services` on its source of ``pacs.sources``, each request first asking
+    ``pacs.permits(rc, service)`` (the AE table with ``dicom.access = "known"``, the user's roles). C-MOVE
+    sends to the AEs of ``[remotes]``; Storage Commitment reports on the association when the requester still
+    holds it, else on a new one to its entry in ``[remotes]``.
     """
+    from ..services.commitment import CommitmentSCP
+    from ..services.mpps import MppsSCP
+    from ..services.query_retrieve.find import FindSCP
+    from ..services.query_retrieve.get import GetSCP
+    from ..services.query_retrieve.move import MoveSCP
+    from ..services.worklist import WorklistSCP
+
+    config, sources, title = pacs.config, pacs.sources, pacs.ae_title
+    options = {"max_pdu": config.dicom.max_pdu, "network_timeout": config.dicom.network_timeout}
     ae.add_service(_Verification(pacs))
     ae.add_service(_Storage(pacs))
-    return ["Verification", "Storage"]
+    ae.add_service(_Guarded(FindSCP(sources.query, retrieve_ae_title=title), pacs, "find"))
+    ae.add_service(_Guarded(MoveSCP(sources.retrieve, config.remotes, ae_options=options), pacs, "move"))
+    ae.add_service(_Guarded(GetSCP(sources.retrieve), pacs, "get"))
+    ae.add_service(_Guarded(WorklistSCP(sources.worklist), pacs, "worklist"))
+    ae.add_service(_Guarded(MppsSCP(sources.mpps), pacs, "mpps"))
+    ae.add_service(_Guarded(CommitmentSCP(sources.commitment, ae_table=config.remotes, retrieve_ae_title=title,
+                                          ae_options=options), pacs, "commit"))
+    return ["Verification", "Storage", "Query/Retrieve (FIND, MOVE, GET)", "Modality Worklist", "MPPS",
+            "Storage Commitment"]
 
 
 class Pacs:

@@ -152,18 +152,29 @@ class Archive:
             self._stored_bytes += delta
 
     # -- the steps -----------------------------------------------------------------------------------------
-    def prepare(self, path: Path, sop_class_uid: str, sop_instance_uid: str, transfer_syntax: str, *,
-                size: int, sha256: str, content_sha256: str, dataset_offset: int,
-                source_ae: str | None) -> InstanceRecord | StoreOutcome:
-        """Check the complete temporary file and build its index record (a refusal instead when it fails)."""
-        try:
-            with open(path, "rb") as f:
-                if size >= MMAP_THRESHOLD:
-                    buf: Any = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-                else:
-                    buf = f.read()
-        except OSError as exc:
-            return StoreOutcome(OUT_OF_RESOURCES, f"cannot read the received object: {exc.strerror or exc}")
+    def prepare(self, source: Path | bytes | memoryview, sop_class_uid: str, sop_instance_uid: str,
+                transfer_syntax: str, *, dataset_offset: int, source_ae: str | None, size: int | None = None,
+                sha256: str | None = None, content_sha256: str | None = None) -> InstanceRecord | StoreOutcome:
+        """Check the complete object — its bytes, or its temporary file — and build its index record in
+        one pass over it (a refusal instead when it fails). Without ``sha256`` / ``content_sha256`` the
+        hashes are computed here, off the event loop (hashlib releases the GIL)."""
+        if isinstance(source, bytes | memoryview):
+            buf: Any = source
+        else:
+            try:
+                with open(source, "rb") as f:
+                    if os.fstat(f.fileno()).st_size >= MMAP_THRESHOLD:
+                        buf = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+                    else:
+                        buf = f.read()
+            except OSError as exc:
+                return StoreOutcome(OUT_OF_RESOURCES, f"cannot read the received object: {exc.strerror or exc}")
+        if sha256 is None or content_sha256 is None:
+            view = memoryview(buf)
+            sha256 = hashlib.sha256(view).hexdigest()
+            content_sha256 = hashlib.sha256(view[dataset_offset:]).hexdigest()
+            size = len(view)
+        assert size is not None
         view = memoryview(buf)
         checked = check_received(view, sop_class_uid, sop_instance_uid)
         if checked.refusal is not None or checked.dataset is None:
@@ -253,22 +264,26 @@ class Archive:
                 offset = meta_end(head)
                 file_hash, content_hash = hashlib.sha256(head), hashlib.sha256(memoryview(head)[offset:])
                 temp.write([head])
+                data: bytes | None = head  # small files are checked from memory, not read again
                 while chunk := f.read(1 << 20):
                     file_hash.update(chunk)
                     content_hash.update(chunk)
                     temp.write([chunk])
+                    data = data + chunk if data is not None and len(data) + len(chunk) < MMAP_THRESHOLD else None
             size = os.fstat(temp.fd).st_size
         except (OSError, DicomError) as exc:
             temp.discard()
             return Stored(OUT_OF_RESOURCES if isinstance(exc, OSError) else 0xC000, _short(_why(exc)), "refused")
         return self.ingest_temp(temp, size=size, file_hash=file_hash.hexdigest(),
-                                content_hash=content_hash.hexdigest(), dataset_offset=offset, source_ae=source_ae)
+                                content_hash=content_hash.hexdigest(), dataset_offset=offset, source_ae=source_ae,
+                                data=data)
 
     def ingest_temp(self, temp: TempBlob, *, size: int, file_hash: str, content_hash: str, dataset_offset: int,
-                    source_ae: str | None = None) -> Stored:
+                    source_ae: str | None = None, data: bytes | None = None) -> Stored:
         """Store a complete Part 10 file written into ``temp`` (STOW-RS parts, :meth:`ingest_file`) through the
         same steps as a C-STORE: its SHA-256 (``file_hash``) and that of its data set from ``dataset_offset``
-        (``content_hash``) were computed while it was written."""
+        (``content_hash``) were computed while it was written; ``data``: the file's bytes when still in memory
+        (checked from there rather than read back)."""
         events = self.events
         probe = _uids_of(temp.path)
         if probe is None:
@@ -283,8 +298,9 @@ class Archive:
         if self.durable:
             temp.sync()
             events("file synced", sop_instance)
-        prepared = self.prepare(temp.path, sop_class, sop_instance, ts, size=size, sha256=file_hash,
-                                content_sha256=content_hash, dataset_offset=dataset_offset, source_ae=source_ae)
+        prepared = self.prepare(data if data is not None else temp.path, sop_class, sop_instance, ts, size=size,
+                                sha256=file_hash, content_sha256=content_hash, dataset_offset=dataset_offset,
+                                source_ae=source_ae)
         if isinstance(prepared, StoreOutcome):
             temp.discard()
             return Stored(prepared.status, prepared.comment, "refused", sop_instance)
@@ -385,21 +401,20 @@ class ArchiveStoreTarget:
         self._log = log_line
         meta = part10_header(self.sop_class_uid, self.sop_instance_uid, self.transfer_syntax, rc.calling_ae_title)
         self.dataset_offset = len(meta)
-        self.file_hash = hashlib.sha256(meta)
-        self.content_hash = hashlib.sha256()
         self.size = len(meta)
         self.error: OSError | None = None
         self._buffer: list[bytes] = [meta]
         self._buffered = len(meta)
+        self._spilled = False  # part of the object is in the temporary file already
         self._finished_at = 0.0
 
     # -- DataSink ---------------------------------------------------------------------------------------------
     def write(self, data: memoryview) -> None:
+        """Keep the data (small objects stay in memory until they are complete; larger ones stream to the
+        temporary file). Hashing waits for the worker thread: nothing but a copy happens on the event loop."""
         if self.error is not None:
             return
         chunk = bytes(data)
-        self.content_hash.update(chunk)
-        self.file_hash.update(chunk)
         self.size += len(chunk)
         self._buffer.append(chunk)
         self._buffered += len(chunk)
@@ -410,6 +425,7 @@ class ArchiveStoreTarget:
         if not self._buffer:
             return
         chunks, self._buffer, self._buffered = self._buffer, [], 0
+        self._spilled = True
         try:
             self.temp.write(chunks)
         except OSError as exc:
@@ -438,11 +454,11 @@ class ArchiveStoreTarget:
         return stored.outcome_for_scp
 
     async def _commit(self) -> Stored:
+        """One hop to a worker thread, which writes (and syncs) the object, checks it, builds its record,
+        places it and hands it to the group-commit writer; the event loop wakes once, when the commit is
+        done (see the module documentation for the steps)."""
         archive = self.archive
         events = archive.events
-        loop = asyncio.get_running_loop()
-        run = archive.executor
-        self._flush()
         if self.error is not None:
             self.discard()
             return Stored(OUT_OF_RESOURCES, _short(f"cannot write the object: {_why(self.error)}"), "refused")
@@ -451,31 +467,66 @@ class ArchiveStoreTarget:
         if refusal:
             self.discard()
             return Stored(OUT_OF_RESOURCES, refusal, "refused")
-        # the file reaches the disk (one thread) while it is checked, read into its record and looked up
-        # (another); the second places it once the first is done: one hop each, whatever the steps
-        synced = run.submit(self._sync) if archive.durable else None
-        placed = await loop.run_in_executor(run, self._prepare_and_place, synced)
-        if isinstance(placed, Stored):
-            return placed
-        record = placed
-        events("placed", record.sop_instance_uid)
-        try:
-            result = await asyncio.wrap_future(archive.index.store(record, archive.duplicates))
-        except Exception as exc:
-            await loop.run_in_executor(run, archive.discard_placed, record.blob_key)
-            return Stored(OUT_OF_RESOURCES, _short(f"index unavailable: {_why(exc)}"), "refused")
+        data: bytes | None = None
+        if self._spilled:
+            self._flush()
+            if self.error is not None:
+                self.discard()
+                return Stored(OUT_OF_RESOURCES, _short(f"cannot write the object: {_why(self.error)}"), "refused")
+        else:
+            data = b"".join(self._buffer)  # checked from memory, never read back
+            self._buffer = []
+            try:
+                self.temp.write([data])  # into the page cache: a few microseconds
+            except OSError as exc:
+                self.discard()
+                return Stored(OUT_OF_RESOURCES, _short(f"cannot write the object: {_why(exc)}"), "refused")
+        done: concurrent.futures.Future[Stored | tuple[InstanceRecord, concurrent.futures.Future[StoreResult]]]
+        done = concurrent.futures.Future()
+        # the file reaches the disk in one worker while another checks it (submitted first: never waits
+        # behind the work that waits for it)
+        synced = archive.executor.submit(self._sync) if archive.durable else None
+        archive.executor.submit(self._work, data, synced, done)
+        outcome = await asyncio.wrap_future(done)
+        if isinstance(outcome, Stored):
+            return outcome
+        record, committed = outcome
+        failure = committed.exception()
+        if failure is not None:
+            await asyncio.get_running_loop().run_in_executor(archive.executor, archive.discard_placed, record.blob_key)
+            return Stored(OUT_OF_RESOURCES, _short(f"index unavailable: {_why(failure)}"), "refused")
+        result = committed.result()
         events("committed", record.sop_instance_uid)
         if result.delete_after_commit or result.outcome == "duplicate":
-            return await loop.run_in_executor(run, archive.after_commit, record, result)
+            return await asyncio.get_running_loop().run_in_executor(archive.executor, archive.after_commit, record,
+                                                                    result)
         return archive.after_commit(record, result)
+
+    def _work(self, data: bytes | None, synced: concurrent.futures.Future[None] | None,
+              done: concurrent.futures.Future[Any]) -> None:
+        """In a worker: the steps up to the index transaction, then ``done`` is completed by the writer."""
+        try:
+            placed = self._prepare_and_place(data, synced)
+        except BaseException as exc:  # pragma: no cover - a bug; the SCP answers a failure
+            done.set_exception(exc)
+            return
+        if isinstance(placed, Stored):
+            done.set_result(placed)
+            return
+        self.archive.events("placed", placed.sop_instance_uid)
+        committed = self.archive.index.store(placed, self.archive.duplicates)
+        committed.add_done_callback(lambda f: done.set_result((placed, f)))
 
     def _sync(self) -> None:
         self.temp.sync()
         self.archive.events("file synced", self.sop_instance_uid)
 
-    def _prepare_and_place(self, synced: concurrent.futures.Future[None] | None) -> InstanceRecord | Stored:
+    def _prepare_and_place(self, data: bytes | None,
+                           synced: concurrent.futures.Future[None] | None) -> InstanceRecord | Stored:
         archive = self.archive
-        prepared = self._prepare()
+        prepared = archive.prepare(data if data is not None else self.temp.path, self.sop_class_uid,
+                                   self.sop_instance_uid, self.transfer_syntax, dataset_offset=self.dataset_offset,
+                                   source_ae=self.rc.calling_ae_title or None)
         if synced is not None:
             try:
                 synced.result()
@@ -503,13 +554,6 @@ class ArchiveStoreTarget:
             self.discard()
             return Stored(OUT_OF_RESOURCES, _short(f"cannot store: {_why(exc)}"), "refused")
         return record
-
-    def _prepare(self) -> InstanceRecord | StoreOutcome:
-        return self.archive.prepare(self.temp.path, self.sop_class_uid, self.sop_instance_uid, self.transfer_syntax,
-                                    size=self.size, sha256=self.file_hash.hexdigest(),
-                                    content_sha256=self.content_hash.hexdigest(),
-                                    dataset_offset=self.dataset_offset,
-                                    source_ae=self.rc.calling_ae_title or None)
 
 
 class ArchiveReceiver:

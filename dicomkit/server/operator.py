@@ -19,7 +19,7 @@ from ..core.dataset import Dataset
 from ..core.errors import DicomError
 from ..io.json_model import from_json
 from ..services.storage.scp import StoreOutcome
-from .index import InstanceRecord
+from .index import InstanceRecord, _update_modalities, supplement
 from .index.attributes import LEVELS, TABLES, column_names, extra_values, extract
 from .index.dialect import Database
 from .index.header import decompress_json
@@ -173,12 +173,15 @@ def _apply(db: Database, updates: list[tuple[dict[str, Any], Dataset, InstanceRe
                "instance": row["pk"]}
         for level in LEVELS:
             pk = pks[level]
-            if level != "instance":
-                if pk in seen[level]:
-                    continue
-                seen[level].add(pk)
             values = extract(ds, level)
             values = {k: v for k, v in values.items() if k in column_names(level)}
+            if level != "instance":
+                if pk in seen[level]:
+                    filled = supplement(db, level, pk, values)  # later instances fill what is empty
+                    if "modality" in filled:
+                        _update_modalities(db, row["study_pk"])
+                    continue
+                seen[level].add(pk)
             if level == "patient":  # the identity of the row stays; its other columns are recomputed
                 values.pop("patient_id", None)
                 values.pop("issuer_of_patient_id", None)
@@ -207,7 +210,7 @@ def _aggregates(db: Database) -> None:
                "num_series = (SELECT coalesce(sum(st.num_series), 0) FROM studies st "
                "WHERE st.patient_pk = patients.pk), num_instances = (SELECT coalesce(sum(st.num_instances), 0) "
                "FROM studies st WHERE st.patient_pk = patients.pk)")
-    from .index import _update_modalities, _update_sop_classes
+    from .index import _update_sop_classes
 
     for (study_pk,) in db.rows("SELECT pk FROM studies"):
         _update_modalities(db, study_pk)

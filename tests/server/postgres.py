@@ -110,8 +110,11 @@ def restart_cluster(folder: Path) -> None:
     assert bin_dir is not None
     port = (Path(folder) / "port").read_text().strip()
     options = f"-p {port} -k {Path(folder) / 'sockets'} -c listen_addresses=127.0.0.1 -c max_connections=200"
-    subprocess.run(_as_owner([str(bin_dir / "pg_ctl"), "-D", str(Path(folder) / "data"), "-m", "fast", "-o", options,
-                              "-w", "-t", "60", "restart"], _owner()), capture_output=True, timeout=120, check=True)
+    # -l: the restarted server's output goes to the log (on our pipe, it would keep run() waiting for its end)
+    subprocess.run(_as_owner([str(bin_dir / "pg_ctl"), "-D", str(Path(folder) / "data"), "-l",
+                              str(Path(folder) / "log"), "-m", "fast", "-o", options, "-w", "-t", "60", "restart"],
+                             _owner()),
+                   capture_output=True, timeout=120, check=True)
 
 
 def wait_ready(url: str, timeout: float = 30.0) -> None:

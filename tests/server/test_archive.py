@@ -216,3 +216,35 @@ def test_limits(config: Config, tmp_path: Path) -> None:
     with Archive(config) as archive:
         refused = archive.ingest_file(paths[2])
         assert refused.status == 0xA700 and "minimum free space" in (refused.comment or "")
+
+
+def test_later_instances_supplement_empty_attributes(archive: Archive, tmp_path: Path) -> None:
+    """Patient/study/series keys come from the first instance, filled in (never overwritten) by later ones."""
+    from dicomkit.server.operator import reindex
+
+    first = image(sop="1.2.826.0.1.3680043.10.3.1", study_date="", study_time="")
+    del first.StudyDescription
+    first.ReferringPhysicianName = ""
+    first.Modality = ""
+    second = image(sop="1.2.826.0.1.3680043.10.3.2", study_date="20240102", study_time="0930")
+    second.StudyDescription = "Filled later"
+    second.ReferringPhysicianName = "Later^Doctor"
+    second.Modality = "CT"
+    third = image(sop="1.2.826.0.1.3680043.10.3.3", study_date="20250505")
+    third.StudyDescription = "Never used"
+    third.Modality = "MR"
+    for ds in (first, second, third):
+        assert archive.ingest_file(write(ds, tmp_path / "in")).status == 0
+
+    def check() -> None:
+        study = archive.index.study(str(first.StudyInstanceUID))
+        assert study is not None
+        assert (study["study_description"], study["referring_physician_name"], study["referring_physician_name_a"],
+                study["study_date_norm"], study["study_datetime"]) == (
+            "Filled later", "Later^Doctor", "later^doctor", "20240102", "20240102093000000000")
+        assert study["modalities_in_study"] == "CT"
+        assert archive.index.series(str(first.StudyInstanceUID))[0]["modality"] == "CT"
+
+    check()
+    reindex(archive)
+    check()

@@ -37,14 +37,19 @@ MODALITIES = ["CT", "MR", "PT", "US", ""]
 def _studies() -> list[Dataset]:
     rng = random.Random(20261201)
     out = []
-    for n in range(60):
+    names = []  # one name per Patient ID: the patient's attributes agree across its studies
+    for n in range(17):
         family, given = rng.choice(FAMILIES), rng.choice(GIVENS)
         name = f"{family}^{given}" if family or given else ""
-        if n % 9 == 0 and name:
-            name += "=山田^太郎"
+        names.append(name + "=山田^太郎" if n % 5 == 0 and name else name)
+    for n in range(60):
+        name = names[n % 17]
         date = "" if n % 11 == 0 else f"{rng.randint(2015, 2026)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}"
         time = rng.choice(["", "10", "1015", "101530", "235959", "000000.5", "083000"])
         study = str(generate_uid(entropy=f"properties/{n}"))
+        # study attributes are the same in every instance (the index supplements empty ones from later
+        # instances, MemorySource keeps the first instance's: they agree when instances agree)
+        description, accession = rng.choice(DESCRIPTIONS), rng.choice(["A1", "A_1", "AX1", "", "a1"])
         for s, modality in enumerate(rng.sample(MODALITIES, rng.randint(1, 2))):
             ds = Dataset()
             ds.SpecificCharacterSet = "ISO_IR 192"
@@ -56,8 +61,8 @@ def _studies() -> list[Dataset]:
             ds.PatientName = name
             ds.StudyDate = date
             ds.StudyTime = time
-            ds.StudyDescription = rng.choice(DESCRIPTIONS)
-            ds.AccessionNumber = rng.choice(["A1", "A_1", "AX1", "", "a1"])
+            ds.StudyDescription = description
+            ds.AccessionNumber = accession
             ds.Modality = modality
             out.append(ds)
     return out

@@ -160,3 +160,43 @@ def test_commitment_checks_presence_class_and_checksum(archive: Archive) -> None
     data[-1] ^= 0xFF
     path.write_bytes(bytes(data))
     assert source.check_sync(refs[:1])[0].failure_reason == PROCESSING_FAILURE
+
+
+@pytest.mark.slow
+def test_a_hundred_thousand_matches_stream_with_flat_memory(tmp_path: Path) -> None:
+    """10^5 studies (rows written directly, as 10^5 ingests would take minutes): every one streams out
+    page by page while the memory in use stays that of a page."""
+    import time
+    import tracemalloc
+
+    from dicomkit.server.index import Index
+
+    n = 100_000
+    with Index(f"sqlite:///{tmp_path / 'index.sqlite'}", durability="os") as index:
+        def fill(db: Any) -> None:
+            now = time.time()
+            db.executemany("INSERT INTO patients (pk, patient_id, issuer_of_patient_id, patient_name, patient_name_a, "
+                           "patient_name_fz, num_studies) VALUES (?, ?, '', ?, ?, ?, 1)",
+                           [(k, f"P{k}", f"NAME^{k}", f"name^{k}", f"name^{k}") for k in range(1, n + 1)])
+            db.executemany("INSERT INTO studies (pk, patient_pk, study_instance_uid, study_date, study_date_norm, "
+                           "num_series, num_instances, created_at, updated_at) VALUES (?, ?, ?, '20240101', "
+                           "'20240101', 1, 1, ?, ?)",
+                           [(k, k, f"1.2.826.0.1.3680043.10.77.{k}", now, now) for k in range(1, n + 1)])
+        index.write(fill)
+        source = IndexQuerySource(index)
+        plan = _plan({"StudyInstanceUID": "", "PatientName": "NAME*", "StudyDate": "20240101-20240131",
+                      "NumberOfStudyRelatedInstances": ""})
+        assert source.count_sync(plan) == n
+        tracemalloc.start()
+        try:
+            count, base = 0, tracemalloc.get_traced_memory()[0]
+            for match in source.find_sync(plan):
+                count += 1
+                assert match.StudyInstanceUID
+                if count == 1000:
+                    base = tracemalloc.get_traced_memory()[0]
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert count == n
+        assert peak - base < 8 << 20, (base, peak)  # pages of 500, not 10^5 matches

@@ -7,14 +7,17 @@ Instance UID — on one node or two — end with one row, and tells the caller w
 commit. Aggregates (series and instances per study, instances per series, studies/series/instances per
 patient, modalities and SOP classes in study) change in the same transaction as the rows.
 
-Patient, study and series attributes are those of the first instance stored for them (later instances
-only add to the counts); ``dicomkit archive reindex`` recomputes every column from the stored headers.
+Patient, study and series attributes come from the first instance stored for them; a later instance
+*supplements* them — it fills a key that is still empty (zero length or absent), and never overwrites one
+that has a value (as dcm4chee-arc's SUPPLEMENT attribute update policy does; Orthanc keeps the first
+instance's). ``dicomkit archive reindex`` recomputes every column from the stored headers the same way.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import os
 import socket
 import threading
@@ -25,7 +28,7 @@ from functools import cache
 from typing import Any, Literal, TypeVar
 
 from ...core.dataset import Dataset
-from .attributes import LEVELS, TABLES, column_names, extra_values, extract
+from .attributes import COLUMNS_BY_LEVEL, LEVELS, TABLES, column_names, extra_values, extract
 from .dialect import Database, IndexError_, ThreadConnections, connect
 from .header import Header, decompress_json
 from .schema import HEADER_VERSION, LATEST, migrate
@@ -197,6 +200,25 @@ class Index:
             if db.dialect.is_unavailable(exc):
                 self._readers.drop()
             raise
+
+    @contextlib.contextmanager
+    def stream(self, sql: str, params: Sequence[Any] = ()) -> Iterator[Any]:
+        """A cursor over the rows of one long read (``fetchmany(n)``), on a connection of its own that is
+        closed at the end: one evaluation of the query however many rows it gives (PostgreSQL: a server-side
+        cursor in a read transaction; SQLite: the statement stepped as rows are fetched)."""
+        db = connect(self.url, durability=self.durability)
+        try:
+            if db.is_postgres:
+                db.connection.execute("BEGIN READ ONLY")
+                cursor = db.connection.cursor(name="dicomkit_stream")
+                cursor.itersize = 500
+                cursor.execute(db.dialect.sql(sql), tuple(params))
+            else:
+                cursor = db.execute(sql, params)
+            yield cursor
+        finally:
+            db.rollback()
+            db.close()
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """Rows of a read-only query (``?`` placeholders) as dicts."""
@@ -427,16 +449,16 @@ def store_instance(db: Database, rec: InstanceRecord, duplicates: str) -> StoreR
             if isinstance(decided, StoreResult):
                 return decided
             old_key = decided
-        patient_pk, _ = _get_or_insert(db, "patients", "patient_id = ? AND issuer_of_patient_id = ?",
-                                       (rec.patient["patient_id"], rec.patient["issuer_of_patient_id"]),
-                                       rec.patient, "patient_id, issuer_of_patient_id")
-        study_pk, new_study = _get_or_insert(db, "studies", "study_instance_uid = ?", (rec.study_instance_uid,),
-                                             {**rec.study, "patient_pk": patient_pk, "created_at": now,
-                                              "updated_at": now}, "study_instance_uid")
-        series_pk, new_series = _get_or_insert(db, "series", "series_instance_uid = ?",
-                                               (rec.series_instance_uid,),
-                                               {**rec.series, "study_pk": study_pk, "created_at": now},
-                                               "series_instance_uid")
+        patient_pk, _, _ = _get_or_insert(db, "patient", "patient_id = ? AND issuer_of_patient_id = ?",
+                                          (rec.patient["patient_id"], rec.patient["issuer_of_patient_id"]),
+                                          rec.patient, "patient_id, issuer_of_patient_id")
+        study_pk, new_study, _ = _get_or_insert(db, "study", "study_instance_uid = ?", (rec.study_instance_uid,),
+                                                {**rec.study, "patient_pk": patient_pk, "created_at": now,
+                                                 "updated_at": now}, "study_instance_uid")
+        series_pk, new_series, filled = _get_or_insert(db, "series", "series_instance_uid = ?",
+                                                       (rec.series_instance_uid,),
+                                                       {**rec.series, "study_pk": study_pk, "created_at": now},
+                                                       "series_instance_uid")
         columns = {**rec.instance, "series_pk": series_pk, "transfer_syntax": rec.transfer_syntax,
                    "size": rec.size, "sha256": rec.sha256, "content_sha256": rec.content_sha256,
                    "dataset_offset": rec.dataset_offset, "blob_key": rec.blob_key, "node": rec.node,
@@ -463,7 +485,7 @@ def store_instance(db: Database, rec: InstanceRecord, duplicates: str) -> StoreR
     if rec.sop_class_uid not in known:
         db.execute("UPDATE studies SET sop_classes_in_study = ? WHERE pk = ?",
                    ("\\".join(sorted(known | {rec.sop_class_uid})), study_pk))
-    if new_series:
+    if new_series or "modality" in filled:
         _update_modalities(db, study_pk)
     entity = {"patient": patient_pk, "study": study_pk, "series": series_pk, "instance": instance_pk}
     for level, values in rec.extra.items():
@@ -488,20 +510,51 @@ def _duplicate(db: Database, rec: InstanceRecord, existing: tuple[Any, ...], dup
     return str(blob_key)
 
 
-def _get_or_insert(db: Database, table: str, where: str, key: Sequence[Any], values: dict[str, Any],
-                   conflict: str) -> tuple[int, bool]:
-    """(pk, created) of the row ``where`` identifies, inserting ``values`` when there is none; safe against
-    a concurrent insert of the same row (ON CONFLICT waits for it, then we read it)."""
-    row = db.one(f"SELECT pk FROM {table} WHERE {where}", key)
-    if row is not None:
-        return int(row[0]), False
-    names = tuple(values)
-    row = db.one(_insert_sql(table, names, conflict), [values[n] for n in names])
-    if row is not None:
-        return int(row[0]), True
-    row = db.one(f"SELECT pk FROM {table} WHERE {where}", key)
-    assert row is not None
-    return int(row[0]), False
+def _get_or_insert(db: Database, level: str, where: str, key: Sequence[Any], values: dict[str, Any],
+                   conflict: str) -> tuple[int, bool, list[str]]:
+    """(pk, created, columns filled) of the row ``where`` identifies, inserting ``values`` when there is
+    none — safe against a concurrent insert of the same row (ON CONFLICT waits for it, then we read it) —
+    or supplementing the keys it has empty with those of ``values`` (see the module documentation)."""
+    table = TABLES[level]
+    offered = [c for c in COLUMNS_BY_LEVEL[level] if values.get(c.name) is not None]
+    select = f"SELECT {', '.join(['pk'] + [c.name for c in offered])} FROM {table} WHERE {where}"
+    row = db.one(select, key)
+    if row is None:
+        names = tuple(values)
+        inserted = db.one(_insert_sql(table, names, conflict), [values[n] for n in names])
+        if inserted is not None:
+            return int(inserted[0]), True, []
+        row = db.one(select, key)
+        assert row is not None
+    empty = [c for c, current in zip(offered, row[1:], strict=True) if current is None]
+    if not empty:
+        return int(row[0]), False, []
+    return int(row[0]), False, supplement(db, level, int(row[0]), values, empty)
+
+
+def supplement(db: Database, level: str, pk: int, values: dict[str, Any],
+               empty: Sequence[Any] | None = None) -> list[str]:
+    """Fill the keys of an entity that are empty with ``values`` (every column a key makes, together);
+    the key columns filled. ``empty``: the keys known to be empty (else read)."""
+    table = TABLES[level]
+    if empty is None:
+        offered = [c for c in COLUMNS_BY_LEVEL[level] if values.get(c.name) is not None]
+        if not offered:
+            return []
+        row = db.one(f"SELECT {', '.join(c.name for c in offered)} FROM {table} WHERE pk = ?", (pk,))
+        if row is None:
+            return []
+        empty = [c for c, current in zip(offered, row, strict=True) if current is None]
+    names = [name for c in empty for name, _ in c.sql_columns()]
+    if not names:
+        return []
+    db.execute(f"UPDATE {table} SET {', '.join(f'{n} = ?' for n in names)} WHERE pk = ?",
+               [values.get(n) for n in names] + [pk])
+    filled = [c.name for c in empty]
+    if level == "study" and ("study_date" in filled or "study_time" in filled):
+        db.execute("UPDATE studies SET study_datetime = CASE WHEN study_date_norm IS NULL THEN NULL ELSE "
+                   "study_date_norm || coalesce(study_time_norm, '000000000000') END WHERE pk = ?", (pk,))
+    return filled
 
 
 def _update_modalities(db: Database, study_pk: int) -> None:

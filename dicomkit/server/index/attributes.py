@@ -49,9 +49,7 @@ class Column:
 
     @property
     def tag(self) -> int:
-        tag = tag_for_keyword(self.keyword)
-        assert tag is not None, self.keyword
-        return tag
+        return _TAGS[self.keyword]
 
     def sql_columns(self) -> list[tuple[str, str]]:
         """(column name, SQL type) of every column this key makes."""
@@ -134,6 +132,20 @@ COLUMNS: tuple[Column, ...] = (
 COLUMNS_BY_LEVEL: dict[str, tuple[Column, ...]] = {lv: tuple(c for c in COLUMNS if c.level == lv) for lv in LEVELS}
 
 
+def _tags() -> dict[str, int]:
+    out = {}
+    for c in COLUMNS:
+        tag = tag_for_keyword(c.keyword)
+        assert tag is not None, c.keyword
+        out[c.keyword] = tag
+    return out
+
+
+_TAGS: dict[str, int] = _tags()
+_BY_LEVEL_TAGS: dict[str, tuple[tuple[Column, int], ...]] = {
+    lv: tuple((c, _TAGS[c.keyword]) for c in cols) for lv, cols in COLUMNS_BY_LEVEL.items()}
+
+
 # -- normalisation: the query plan's own rules (services.query_retrieve), so stored and asked values agree ------
 def normalize_date(text: str) -> str | None:
     """``YYYYMMDD`` of a DA value (also the ACR-NEMA ``YYYY.MM.DD``), None when it is not a date."""
@@ -193,8 +205,10 @@ def column_values(column: Column, value: Any) -> dict[str, Any]:
 def extract(ds: Dataset, level: str) -> dict[str, Any]:
     """Every column value of ``level`` from a data set."""
     out: dict[str, Any] = {}
-    for column in COLUMNS_BY_LEVEL[level]:
-        out.update(column_values(column, ds.value(column.tag) if column.tag in ds else None))
+    get = ds.get
+    for column, tag in _BY_LEVEL_TAGS[level]:
+        elem = get(tag)
+        out.update(column_values(column, elem.value if elem is not None else None))
     if level == "patient":
         out["patient_id"] = out["patient_id"] or ""
         out["issuer_of_patient_id"] = out["issuer_of_patient_id"] or ""

@@ -3,8 +3,10 @@
 :class:`Database` wraps one DB-API connection: ``execute`` / ``rows`` / ``one`` take the project's SQL,
 the dialect turns it into the driver's (``?`` → ``%s`` for psycopg) and DDL templates into its types
 (``{pk}``, ``{blob}``, ``{real}``, ``{bigint}``). Durability is set per connection: SQLite in WAL mode with
-``synchronous=FULL`` (durability ``full``) or ``OFF`` (``os``); PostgreSQL with ``synchronous_commit`` on or
-off. SQLite's ``LIKE`` is made case-sensitive, as PostgreSQL's is, so the same patterns mean the same.
+``synchronous=FULL`` (durability ``full``) or ``NORMAL`` (``os``: the WAL is synced at checkpoints, not at
+each commit: a crash of the process loses nothing, a power failure the last commits); PostgreSQL with
+``synchronous_commit`` on or off. SQLite's ``LIKE`` is made case-sensitive, as PostgreSQL's is, so the same
+patterns mean the same.
 """
 
 from __future__ import annotations
@@ -193,7 +195,7 @@ def connect(url: str, *, durability: str = "full", timeout: float = 30.0) -> Dat
         try:
             conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(f"PRAGMA synchronous={'FULL' if durability == 'full' else 'OFF'}")
+            conn.execute(f"PRAGMA synchronous={'FULL' if durability == 'full' else 'NORMAL'}")
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA case_sensitive_like=ON")
             conn.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")

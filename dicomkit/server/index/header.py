@@ -41,7 +41,8 @@ class Header:
 
 
 def compress_json(obj: Any) -> bytes:
-    return zlib.compress(json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode(), 6)
+    # level 1: a third of the time of the default for headers a few percent larger
+    return zlib.compress(json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode(), 1)
 
 
 def decompress_json(data: bytes | memoryview) -> Any:

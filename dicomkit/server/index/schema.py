@@ -199,12 +199,18 @@ def _version_2() -> list[str]:
   PRIMARY KEY (mpps_pk, sop_instance_uid)
 )""",
         "CREATE INDEX mpps_references_sop ON mpps_references (sop_instance_uid)",
+        # a person name without "=" may match any component group (PS3.4 C.2.2.2.1): the ideographic and
+        # phonetic groups are indexed too, so that the OR of the three groups is three index range scans
+        "CREATE INDEX patients_name_i ON patients (patient_name_i{pattern})",
+        "CREATE INDEX patients_name_p ON patients (patient_name_p{pattern})",
+        "CREATE INDEX studies_referring_i ON studies (referring_physician_name_i{pattern})",
+        "CREATE INDEX studies_referring_p ON studies (referring_physician_name_p{pattern})",
+        "CREATE INDEX studies_time ON studies (study_time_norm)",
+        "CREATE INDEX series_number ON series (series_number)",
     ]
 
 
-# Version 3 (the security branch): the labels of studies. Version 2 is the server-query branch's; migrate()
-# skips a missing number (a database made while only one of them was merged has versions 1 and 3 only, and
-# must be made anew).
+# Version 3: the labels of studies (the access policy's study labels, docs/security.md).
 _VERSION_3 = [
     """CREATE TABLE study_labels (
   study_pk {bigint} NOT NULL REFERENCES studies(pk) ON DELETE CASCADE,
@@ -238,8 +244,6 @@ def migrate(db: Database, target: int = LATEST) -> int:
             raise IndexError_(f"the index has schema version {before}, newer than this dicomkit knows "
                               f"({LATEST}): upgrade dicomkit")
         for version in range(before + 1, target + 1):
-            if version not in MIGRATIONS:
-                continue
             with db.transaction():
                 if db.scalar("SELECT count(*) FROM schema_migrations WHERE version = ?", (version,)):
                     continue  # another process applied it first

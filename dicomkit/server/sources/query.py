@@ -80,19 +80,36 @@ class RowRecord:
         return default
 
 
-def element(tag: int, spec: Spec, value: Any) -> DataElement | None:
-    """A column value as a data element (None for NULL)."""
+def element(tag: int, spec: Spec, value: Any, vr: str | None = None) -> DataElement | None:
+    """A column value as a data element (None for NULL). The value was read from a data set: it is kept
+    as it is, not checked again (``validate=False``)."""
     if value is None:
         return None
-    vr = vr_of(tag)
+    vr = vr or vr_of(tag)
     if spec.kind in ("int", "count"):
         number = int(value)
-        return DataElement(tag, vr, number if vr in BINARY_NUMBER_VRS else str(number))
+        return DataElement(tag, vr, number if vr in BINARY_NUMBER_VRS else str(number), validate=False)
     text = str(value)
     try:
-        return DataElement(tag, vr, text)
+        return DataElement(tag, vr, text, validate=False)
     except DicomError:
-        return DataElement(tag, "UN", text.encode())
+        return DataElement(tag, "UN", text.encode(), validate=False)
+
+
+def read_rows(index: Index, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """Rows of a read on this thread's connection; a connection the database dropped (a restart) is
+    replaced and the read tried once more."""
+    for attempt in (1, 2):
+        db = index.read()
+        try:
+            return db.rows(sql, params)
+        except Exception as exc:
+            if not db.dialect.is_unavailable(exc):
+                raise
+            index._readers.drop()
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 class IndexQuery:
@@ -121,6 +138,7 @@ class IndexQuery:
             if spec.depth <= self.target:
                 wanted[TIMEZONE_OFFSET_FROM_UTC] = spec
         self.columns = list(wanted.items())
+        self._column_vrs = [(tag, spec, vr_of(tag)) for tag, spec in self.columns]
         self.extra_columns = list(extra_columns)
         self.depths = {spec.depth for _, spec in self.columns}
         for name in self.extra_columns:
@@ -138,13 +156,7 @@ class IndexQuery:
 
     # -- SQL ------------------------------------------------------------------------------------------------
     def _rows(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-        db = self.index.read()
-        try:
-            return db.rows(sql, params)
-        except Exception as exc:
-            if db.dialect.is_unavailable(exc):
-                self.index._readers.drop()
-            raise
+        return read_rows(self.index, sql, params)
 
     def sql(self) -> tuple[str, list[Any]]:
         """The query of the first page (for logs and EXPLAIN)."""
@@ -162,49 +174,69 @@ class IndexQuery:
 
     def pages(self, *, limit: int | None = None, offset: int = 0,
               page: int = PAGE) -> Generator[list[tuple[RowRecord, tuple[Any, ...]]], None, None]:
-        """The matches, a page at a time: (record, the extra columns) per entity, in pk order."""
+        """The matches, a page at a time: (record, the extra columns) per entity, in pk order.
+
+        The first page is one query with ``LIMIT`` (what most queries need: a few matches, at once, on the
+        pooled connection). When it is full, the rest comes from one streamed query (``pk > last``) on a
+        connection of its own: each row is evaluated once, however many pages follow."""
         alias = ALIASES[self.target]
-        base = (f"SELECT {self._select} FROM {self._from} WHERE {self._where} AND {alias}.pk > ? "
-                f"ORDER BY {alias}.pk LIMIT ?")
+        # SQLite would walk the target table in pk order to spare a sort, testing every row; the unary "+"
+        # (which keeps the value) leaves it the indexes of the conditions, and a bounded sort per page
+        order = f"{alias}.pk" if self.index.is_postgres else f"+{alias}.pk"
+        base = f"SELECT {self._select} FROM {self._from} WHERE {self._where} AND {order} > ? ORDER BY {order}"
         params = self.translation.params
-        last = 0
-        sql_offset = offset if self.matcher is None else 0
-        skip = 0 if self.matcher is None else offset
-        left = limit
-        ncols = len(self.columns)
-        while left is None or left > 0:
-            size = page if left is None or self.matcher is not None else min(page, left)
-            if sql_offset:
-                rows = self._rows(base + " OFFSET ?", [*params, last, size, sql_offset])
-                sql_offset = 0
-            else:
-                rows = self._rows(base, [*params, last, size])
-            if not rows:
-                return
-            last = rows[-1][0]
-            headers = self._headers([r[0] for r in rows]) if self.needs_header else {}
+        in_sql = self.matcher is None
+        skip = 0 if in_sql else offset
+        left = [limit]
+
+        def keep(rows: list[tuple[Any, ...]]) -> list[tuple[RowRecord, tuple[Any, ...]]]:
+            nonlocal skip
+            headers = self._headers([r[0] for r in rows]) if self.needs_header and rows else {}
             out = []
             for row in rows:
-                values = {}
-                for (tag, spec), value in zip(self.columns, row[1:1 + ncols], strict=True):
-                    elem = element(tag, spec, value)
-                    if elem is not None:
-                        values[tag] = elem
-                record = RowRecord(values, headers.get(row[0]), self.target)
+                record = self._record(row, headers)
                 if self.matcher is not None and not self.matcher(record):
                     continue
                 if skip:
                     skip -= 1
                     continue
-                out.append((record, tuple(row[1 + ncols:])))
-                if left is not None:
-                    left -= 1
-                    if left == 0:
+                out.append((record, tuple(row[1 + len(self.columns):])))
+                if left[0] is not None:
+                    left[0] -= 1
+                    if left[0] == 0:
                         break
-            if out:
-                yield out
-            if len(rows) < size:
-                return
+            return out
+
+        size = page if limit is None or not in_sql else min(page, limit)
+        if size <= 0:
+            return
+        if in_sql and offset:
+            rows = self._rows(base + " LIMIT ? OFFSET ?", [*params, 0, size, offset])
+        else:
+            rows = self._rows(base + " LIMIT ?", [*params, 0, size])
+        chunk = keep(rows)
+        if chunk:
+            yield chunk
+        if len(rows) < size or left[0] == 0:
+            return
+        rest = base + (" LIMIT ?" if in_sql and left[0] is not None else "")
+        rest_params = [*params, rows[-1][0]] + ([left[0]] if in_sql and left[0] is not None else [])
+        with self.index.stream(rest, rest_params) as cursor:
+            while left[0] is None or left[0] > 0:
+                rows = cursor.fetchmany(page)
+                if not rows:
+                    return
+                chunk = keep([tuple(r) for r in rows])
+                if chunk:
+                    yield chunk
+
+    def _record(self, row: tuple[Any, ...], headers: dict[int, Dataset]) -> RowRecord:
+        values = {}
+        for (tag, spec, vr), value in zip(self._column_vrs, row[1:1 + len(self.columns)], strict=True):
+            elem = element(tag, spec, value, vr)
+            if elem is not None:
+                values[tag] = elem
+        return RowRecord(values, headers.get(row[0]), self.target)
 
     def records(self, **kw: Any) -> Iterator[RowRecord]:
         for chunk in self.pages(**kw):

@@ -241,9 +241,16 @@ class _Builder:
         return self._text(key, col, kind)
 
     def _unknown(self, col: str, kind: str) -> str:
-        if kind in ("count", "int", "set", "date", "time", "pn", "uid"):
-            return f"{col} IS NULL"
-        return f"({col} IS NULL OR {col} = '')"
+        """An empty (zero-length or absent) value, tested on an indexed column where there is one: the
+        folded alphabetic group is NULL exactly when the name is; the normalised date is NULL when the
+        date is (or does not read)."""
+        if kind == "pn":
+            return f"{col}_a IS NULL"
+        if kind in ("date", "time"):
+            return f"({col}_norm IS NULL AND {col} IS NULL)"
+        if col.endswith((".patient_id", ".issuer_of_patient_id")):
+            return f"{col} = ''"  # the patient's identity: NOT NULL, '' when absent
+        return f"{col} IS NULL"  # every other column holds NULL for an empty value
 
     def _wrap(self, key: KeyMatch, col: str, kind: str, parts: list[Sql], exact: bool = True) -> tuple[Sql, bool]:
         joiner = " AND " if key.all_terms else " OR "
