@@ -164,3 +164,30 @@ def test_the_access_policy_guards_every_service(tmp_path: Path) -> None:
         out = dcmtk("findscu", "-S", "-aet", "STRANGER", "-aec", "ARCHIVE", "127.0.0.1", port,
                     "-k", "QueryRetrieveLevel=STUDY", "-k", "StudyInstanceUID")
         assert out.returncode != 0 and "reject" in (out.stdout + out.stderr).lower()
+
+
+def test_orthanc_stores_into_queries_and_retrieves_from_the_archive(tmp_path: Path) -> None:
+    from ..peers import orthanc
+
+    require_tool("Orthanc")
+    orthanc_port = free_port()
+    config = _config(tmp_path, remotes={"ORTHANC": (orthanc_port, "")})
+    with Server(config, data_dir=tmp_path / "data", dicom_port=0, http=False) as server, \
+            orthanc(tmp_path / "orthanc", {"archive": ("ARCHIVE", server.port)}, DicomPort=orthanc_port) as peer:
+        for path in _studies(tmp_path / "in"):  # Orthanc gets the files over REST, then sends them to us
+            peer.rest("POST", "/instances", raw=path.read_bytes())
+        studies = peer.rest("GET", "/studies")
+        assert isinstance(studies, list) and len(studies) == 2
+        peer.rest("POST", "/modalities/archive/store", {"Resources": studies, "Synchronous": True})
+        wait_until(lambda: server.index.count("instance") == 4, what="4 instances indexed")
+        for study in studies:
+            peer.rest("DELETE", f"/studies/{study}")
+        query = peer.rest("POST", "/modalities/archive/query", {"Level": "Study", "Query": {"PatientName": "Roe*"}})
+        assert isinstance(query, dict)
+        answers = peer.rest("GET", f"{query['Path']}/answers?expand")
+        assert isinstance(answers, list) and [a["0020,000d"]["Value"] for a in answers] == [STUDY_B]
+        # C-MOVE from the archive back into Orthanc (the destination is in [remotes])
+        peer.rest("POST", "/modalities/archive/move", {"Level": "Study", "TargetAet": "ORTHANC",
+                                                       "Resources": [{"StudyInstanceUID": STUDY_A}]})
+        instances = peer.rest("GET", "/instances")
+        assert isinstance(instances, list) and len(instances) == 3
