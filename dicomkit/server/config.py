@@ -86,6 +86,7 @@ class StorageConfig:
     min_free_space: Size = field(default_factory=Size)  # refuse new objects when the store's file system has less free
     max_archive_size: Size = field(default_factory=Size)  # refuse beyond this many stored bytes (0: no limit)
     temp_grace: float = 3600.0  # temporary files untouched this long are leftovers (seconds)
+    verify_on_retrieve: bool = False  # check the SHA-256 of every whole object sent (C-GET, C-MOVE, WADO)
 
 
 @dataclass
