@@ -58,6 +58,7 @@ class TlsConfig:
     verify_clients: bool = False  # mutual authentication: a client certificate signed by ca is required
     profile: str = "bcp195-nd"  # bcp195-nd, bcp195, bcp195-ex
     plaintext: bool = True  # false: TLS only, the plaintext listener (dicom.port) is not started
+    http: bool = False  # HTTPS on the HTTP port (http.port) with the same certificate, key and profile
 
 
 @dataclass
