@@ -37,6 +37,7 @@ from ..services.storage.scp import StorageSCP, StoreRefused
 from ..services.verification import VerificationSCP
 from .access import AccessPolicy
 from .config import Config, load_config
+from .deidexport import DeidExport
 from .index import Index
 from .ingest import Archive, ArchiveReceiver, Events
 from .integrity import IntegrityError
@@ -106,22 +107,33 @@ class ArchiveSources:
                    IndexCommitmentSource(index, store, retrieve_ae_title=ae_title))
 
 
-_RETRIEVED: contextvars.ContextVar[list[StoredObject] | None] = contextvars.ContextVar("dicomkit_retrieved",
-                                                                                      default=None)
+@dataclass
+class _Retrieval:
+    """The C-MOVE / C-GET being served: what was listed (for its audit message), and whether what leaves is
+    de-identified (``[deid]``)."""
+
+    listed: list[StoredObject]
+    deid: DeidExport | None = None
+
+
+_RETRIEVAL: contextvars.ContextVar[_Retrieval | None] = contextvars.ContextVar("dicomkit_retrieval", default=None)
 
 
 class _ListedRetrieveSource:
-    """The retrieve source, noting what it lists for the C-MOVE / C-GET being served (its audit message)."""
+    """The retrieve source as the C-MOVE / C-GET SCPs see it: notes what it lists, de-identifies on the way out
+    when the retrieval says so."""
 
     def __init__(self, inner: IndexRetrieveSource) -> None:
         self.inner = inner
 
     async def retrieve(self, plan: QueryPlan, requester: Requester) -> AsyncIterator[StoredObject]:
-        listed = _RETRIEVED.get()
+        retrieval = _RETRIEVAL.get()
         async for item in self.inner.retrieve(plan, requester):
-            if listed is not None:
-                listed.append(item)
-            yield item
+            if retrieval is None:
+                yield item
+                continue
+            retrieval.listed.append(item)
+            yield retrieval.deid.stored_object(item) if retrieval.deid is not None else item
 
     async def count(self, plan: QueryPlan, requester: Requester) -> int:
         return await self.inner.count(plan, requester)
@@ -159,20 +171,30 @@ class _GuardedHandler(DimseHandler):
             async for item in self.inner.responses(request, data, rc):
                 yield item
             return
-        listed: list[StoredObject] = []
-        token = _RETRIEVED.set(listed)
+        retrieval = _Retrieval([], self._deid(request, rc))
+        token = _RETRIEVAL.set(retrieval)
         last: Response | None = None
         try:
             async for item in self.inner.responses(request, data, rc):
                 last = item[0]
                 yield item
         finally:
-            _RETRIEVED.reset(token)
-            if listed:
-                self._audit_retrieve(policy, request, rc, listed, last)
+            _RETRIEVAL.reset(token)
+            if retrieval.listed:
+                self._audit_retrieve(policy, request, rc, retrieval.listed, last, retrieval.deid is not None)
+
+    def _deid(self, request: Request, rc: RequestContext) -> DeidExport | None:
+        """The de-identification of this retrieval: C-MOVE to (or C-GET from) an AE of ``deid.remotes``, or
+        asked by a user of ``deid.users``."""
+        export = self.pacs.deid
+        if export is None or self.pacs.policy is None:
+            return None
+        to = str(getattr(request, "move_destination", "") or "") if self.service == "move" else rc.calling_ae_title
+        user = self.pacs.policy.requester(rc).user_identity
+        return export if export.applies(ae_title=to, user=user) else None
 
     def _audit_retrieve(self, policy: AccessPolicy, request: Request, rc: RequestContext,
-                        listed: list[StoredObject], last: Response | None) -> None:
+                        listed: list[StoredObject], last: Response | None, deidentified: bool) -> None:
         """One message per study of what a C-MOVE / C-GET sent: outcome 0 when every sub-operation
         succeeded, 4 when some failed, 8 when none succeeded (or the association went away)."""
         requester = policy.requester(rc)
@@ -183,7 +205,8 @@ class _GuardedHandler(DimseHandler):
         status = Status(last.status or 0) if last is not None else None
         outcome = 0 if status is not None and status.category != "failure" and not failed else \
             4 if completed else 8
-        description = f"{request.name.replace('-RQ', '')}: {completed} sent, {failed} failed of {len(listed)}"
+        description = f"{request.name.replace('-RQ', '')}: {completed} sent, {failed} failed of {len(listed)}" + (
+            " (de-identified)" if deidentified else "")
         uids = [o.sop_instance_uid for o in listed]
 
         def record() -> None:
@@ -266,6 +289,7 @@ class Pacs:
         self._worklist_task: asyncio.Task[None] | None = None
         self.services: list[str] = []
         self.policy: AccessPolicy | None = None
+        self.deid: DeidExport | None = None  # de-identified export ([deid]), when configured
 
     @property
     def archive(self) -> Archive:
@@ -313,6 +337,8 @@ class Pacs:
             self.sweep = await loop.run_in_executor(None, startup_sweep, archive)
             dicom = config.dicom
             self.policy = AccessPolicy(config, index=archive.index)  # the audit trail starts here
+            if config.deid.remotes or config.deid.users:
+                self.deid = await loop.run_in_executor(None, DeidExport, config)
             ae = ApplicationEntity(dicom.ae_title, max_pdu=dicom.max_pdu, max_ops_performed=dicom.async_ops,
                                    network_timeout=dicom.network_timeout, maximum_associations=dicom.max_associations)
             self.policy.install(ae)

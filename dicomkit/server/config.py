@@ -37,6 +37,7 @@ from ..services.aetable import AETable, AETableError
 from .securityconfig import (
     AuditConfig,
     AuthConfig,
+    DeidConfig,
     LabelRule,
     SecurityConfigError,
     Size,
@@ -162,6 +163,7 @@ class Config:
     auth: AuthConfig = field(default_factory=AuthConfig)
     users: dict[str, UserEntry] = field(default_factory=dict)
     label_rules: list[LabelRule] = field(default_factory=list)
+    deid: DeidConfig = field(default_factory=DeidConfig)
 
     @property
     def data_dir(self) -> Path:
