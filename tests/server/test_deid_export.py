@@ -126,7 +126,8 @@ def test_c_move_to_a_designated_ae_with_dcmtk(setup: tuple[Server, Path, int], t
     require_tool("storescp")
     out_dir = tmp_path / "storescp"
     out_dir.mkdir()
-    with running([require_tool("storescp"), "-aet", "RESEARCH", "-od", str(out_dir), "-fe", ".dcm", str(scp_port)], scp_port):
+    storescp = [require_tool("storescp"), "-aet", "RESEARCH", "-od", str(out_dir), "-fe", ".dcm", str(scp_port)]
+    with running(storescp, scp_port):
         out = dcmtk("movescu", "-S", "-aet", "ASKER", "-aec", "PACS", "-aem", "RESEARCH", "127.0.0.1",
                     str(server.port), "-k", "QueryRetrieveLevel=STUDY", "-k", f"StudyInstanceUID={STUDY}")
         assert out.returncode == 0, out.stderr

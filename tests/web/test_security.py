@@ -359,3 +359,74 @@ key = "{certs['server.key']}"
                                    timeout=60)
         assert untrusted.returncode != 0  # a certificate the client does not trust: no exchange
         assert any("https://" in line for line in server.pacs.describe())
+
+
+QIDO_KEYS = st.sampled_from(["StudyInstanceUID", "PatientName", "PatientID", "00100020", "limit", "offset",
+                             "includefield", "fuzzymatching", "ModalitiesInStudy", "SeriesInstanceUID", "StudyDate"])
+QIDO_VALUES = st.one_of(st.sampled_from([OTHER, f"{OTHER}.1", "*", "Doe*", "P1", "all", "0", "-1", "true",
+                                         f"{CARDIO},{OTHER}", f"{OTHER}\\{CARDIO}"]), st.text(max_size=12))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(QIDO_KEYS, QIDO_VALUES), max_size=4),
+       st.sampled_from(["/studies", "/series", "/instances", f"/studies/{OTHER}/series", f"/studies/{OTHER}/instances",
+                        f"/studies/{OTHER}/series/{OTHER}.1/instances"]))
+def test_fuzzed_queries_never_show_another_study(base: str, pacs: Server, params: list[tuple[str, str]],
+                                                 path: str) -> None:
+    import urllib.parse
+
+    answer = request("GET", f"{base}/dicom-web{path}?{urllib.parse.urlencode(params)}", basic("alice", "alice-pw"))
+    assert answer.status in (200, 400), (params, answer.status)
+    if answer.status == 200:  # (a 400 may quote the parameter it refuses)
+        assert OTHER.encode() not in answer.body, (params, path)
+        assert int(answer.header("x-total-count") or 0) <= 2
+
+
+def test_oidc_discovery_over_http(tmp_path: Path, signing_key: rsa.RSAPrivateKey) -> None:
+    """A server configured with only an OpenID Connect issuer: tokens are checked against the keys its
+    discovery document names (fetched at the first token), and the port takes remote clients."""
+    import http.server
+    import threading
+
+    documents: dict[str, Any] = {}
+
+    class Provider(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            doc = documents.get(self.path)
+            body = json.dumps(doc).encode() if doc is not None else b"{}"
+            self.send_response(200 if doc is not None else 404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    idp = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Provider)
+    threading.Thread(target=idp.serve_forever, daemon=True).start()
+    issuer = f"http://127.0.0.1:{idp.server_address[1]}/realms/pacs"
+    documents["/realms/pacs/.well-known/openid-configuration"] = {"issuer": issuer, "jwks_uri": issuer + "/certs"}
+    documents["/realms/pacs/certs"] = {"keys": [public_jwk(signing_key, "k1")]}
+    config = tmp_path / "pacs.toml"
+    config.write_text(f"""
+[storage]
+data_dir = "{tmp_path / 'data'}"
+durability = "os"
+
+[auth]
+oidc_issuer = "{issuer}"
+audience = "pacs"
+""")
+    try:
+        with Server(config, dicom_port=0, http_port=0, host="127.0.0.1") as server:
+            web = f"http://127.0.0.1:{server.http_port}/dicom-web/studies"
+            good = token(signing_key, iss=issuer, roles=["viewer"], labels=None)
+            assert request("GET", web, bearer(good)).status == 200
+            assert request("GET", web, bearer(token(signing_key))).status == 401  # the other issuer
+            answer = request("GET", web)
+            assert answer.status == 401 and answer.header("www-authenticate").startswith("Bearer")
+            assert "authenticated clients" in "\n".join(server.pacs.describe())
+    finally:
+        idp.shutdown()
+        idp.server_close()
