@@ -190,7 +190,10 @@ def _preflight(scope: Scope) -> bool:
         _header(scope, b"access-control-request-method") is not None
 
 
-async def _answer(send: Send, status: int, message: str, headers: dict[str, str]) -> None:
+async def _answer(send: Send, status: int, message: str, headers: dict[str, str], kind: str = "http") -> None:
+    if kind == "websocket":  # refused before the handshake completes (RFC 6455 7.4.1: 1008 policy violation)
+        await send({"type": "websocket.close", "code": 1008, "reason": message[:120]})
+        return
     reason = {401: "Unauthorized", 429: "Too Many Requests", 431: "Request Header Fields Too Large"}[status]
     body = json.dumps({"status": status, "error": reason, "message": message}).encode()
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
@@ -212,15 +215,17 @@ class Authenticate:
             await self.app(scope, receive, send)
             return
         address, port = _address(scope)
+        kind = str(scope["type"])
         header = _header(scope, b"authorization")
         if header is None:
             await _answer(send, 401, "authentication required: send Authorization: "
                           + " or ".join(s for s, on in (("Basic (a configured user and its password)", self.auth.basic),
                                                         ("Bearer (a JWT)", self.auth.bearer)) if on),
-                          {"WWW-Authenticate": self.auth.challenges()})
+                          {"WWW-Authenticate": self.auth.challenges()}, kind=kind)
             return
         if len(header) > MAX_HEADER:
-            await _answer(send, 431, f"the Authorization header is longer than {MAX_HEADER} characters", {})
+            await _answer(send, 431, f"the Authorization header is longer than {MAX_HEADER} characters", {},
+                          kind=kind)
             return
         try:
             identity = await asyncio.get_running_loop().run_in_executor(None, self.auth.authenticate, header,
@@ -230,11 +235,12 @@ class Authenticate:
             self.auth.audit_failure(exc, Requester(address=address, port=port, user_identity=user,
                                                    protocol="dicomweb"), user)
             if exc.reason == "locked-out" or exc.outcome == 12:
-                await _answer(send, 429, str(exc), {"Retry-After": str(int(self.auth.config.auth.lockout))})
+                await _answer(send, 429, str(exc), {"Retry-After": str(int(self.auth.config.auth.lockout))},
+                              kind=kind)
                 return
             bearer = header.strip().lower().startswith("bearer")
             await _answer(send, 401, f"credentials not accepted: {exc}",
-                          {"WWW-Authenticate": self.auth.challenges("invalid_token" if bearer else None)})
+                          {"WWW-Authenticate": self.auth.challenges("invalid_token" if bearer else None)}, kind=kind)
             return
         self.auth.audit_success(identity, Requester(address=address, port=port, user_identity=identity.name,
                                                     protocol="dicomweb"))

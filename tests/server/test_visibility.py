@@ -217,3 +217,14 @@ def test_queries_and_retrievals_are_audited(pacs: Server, tmp_path: Path) -> Non
     assert [s["studies"] for s in sent] == [[CARDIO]] and sent[0]["outcome"] == 0 and sent[0]["user"] == "alice"
     assert "2 sent, 0 failed of 2" in sent[0]["message"]
     _validate(tmp_path / "xml", [query["message"], sent[0]["message"]])
+
+
+def test_storage_commitment_answers_only_for_visible_studies(pacs: Server) -> None:
+    from dicomkit.services.commitment import NO_SUCH_OBJECT_INSTANCE, SopReference
+    from dicomkit.services.sources import Requester
+
+    source = pacs.pacs.sources.commitment
+    refs = [SopReference(MR, f"{CARDIO}.1.1"), SopReference(MR, f"{OTHER}.1.1")]
+    restricted = source.check_sync(refs, Requester("WS1", labels=frozenset({"cardio"})))
+    assert [r.failure_reason for r in restricted] == [None, NO_SUCH_OBJECT_INSTANCE]  # as if it were not there
+    assert [r.failure_reason for r in source.check_sync(refs, Requester("WS1"))] == [None, None]

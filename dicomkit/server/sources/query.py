@@ -480,10 +480,18 @@ class IndexCommitmentSource:
         self.store = store
         self.retrieve_ae_title = retrieve_ae_title
 
-    def check_sync(self, references: Sequence[SopReference]) -> list[CommitmentResult]:
+    def check_sync(self, references: Sequence[SopReference], requester: Requester = LOCAL) -> list[CommitmentResult]:
         out = []
+        seen: dict[str, bool] = {}
         for ref in references:
             row = self.index.instance(ref.sop_instance_uid)
+            if row is not None and requester.labels is not None:  # another's study: as if it were not there
+                study = row.study_instance_uid
+                if study not in seen:
+                    from ..auth.labels import Visibility, labels_of
+
+                    seen[study] = Visibility(requester.labels).sees(labels_of(self.index.read(), study))
+                row = row if seen[study] else None
             if row is None:
                 out.append(CommitmentResult(ref, NO_SUCH_OBJECT_INSTANCE))
             elif row.sop_class_uid != ref.sop_class_uid:
@@ -509,7 +517,7 @@ class IndexCommitmentSource:
         return True
 
     async def check(self, references: Sequence[SopReference], requester: Requester) -> list[CommitmentResult]:
-        return await self.index.run_query(self.check_sync, list(references))
+        return await self.index.run_query(self.check_sync, list(references), requester)
 
 
 __all__ = ["IndexCommitmentSource", "IndexQuery", "IndexQuerySource", "IndexRetrieveSource", "RowRecord"]
