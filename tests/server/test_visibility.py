@@ -228,3 +228,44 @@ def test_storage_commitment_answers_only_for_visible_studies(pacs: Server) -> No
     restricted = source.check_sync(refs, Requester("WS1", labels=frozenset({"cardio"})))
     assert [r.failure_reason for r in restricted] == [None, NO_SUCH_OBJECT_INSTANCE]  # as if it were not there
     assert [r.failure_reason for r in source.check_sync(refs, Requester("WS1"))] == [None, None]
+
+
+LEVEL_KEYS = {"PATIENT": ["PatientID", "PatientName", "NumberOfPatientRelatedStudies"],
+              "STUDY": ["StudyInstanceUID", "PatientID", "StudyDate", "ModalitiesInStudy", "AccessionNumber"],
+              "SERIES": ["StudyInstanceUID", "SeriesInstanceUID", "Modality"],
+              "IMAGE": ["StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID"]}
+FUZZ_VALUES = [OTHER, THIRD, f"{OTHER}.1", f"{OTHER}.1.1", f"{CARDIO}\\{OTHER}", "*", "P2", "P*", "Roe*", "", "?",
+               "20240101-", "MR", "AP2"]
+
+
+def test_fuzzed_identifiers_never_show_another_study(pacs: Server) -> None:
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    keys_of = st.sampled_from(list(LEVEL_KEYS)).flatmap(lambda level: st.tuples(
+        st.just(level), st.lists(st.tuples(st.sampled_from(LEVEL_KEYS[level]),
+                                           st.one_of(st.sampled_from(FUZZ_VALUES),
+                                                     st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126,
+                                                                                    blacklist_characters="\\"),
+                                                             max_size=8))),
+                                 max_size=3)))
+
+    with _as(pacs, b"alice", b"alice-pw", [STUDY_ROOT_FIND, PATIENT_ROOT_FIND]) as assoc:
+
+        @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+        @given(keys_of)
+        def check(case: tuple[str, list[tuple[str, str]]]) -> None:
+            level, pairs = case
+            pairs = [(k, v) for k, v in pairs if "\\" not in v or "UID" in k]  # value lists: UIDs only
+            keys = [f"QueryRetrieveLevel={level}"] + [f"{k}={v}" for k, v in pairs]
+            keys += [k for k in LEVEL_KEYS[level] if not any(p == k for p, _ in pairs)]
+            # a refused identifier (0xA900, 0xC0xx) is an answer too: no matches
+            matches = assoc.call(find_all, keys, model="patient" if level == "PATIENT" else "study",
+                                 raise_on_failure=False)
+            for match in matches:
+                text = " ".join(str(e.value) for e in match)
+                assert OTHER not in text and THIRD not in text and "P2" not in text, (keys, text)
+                if level == "PATIENT" and match.value(0x00201200) is not None:
+                    assert int(match.value(0x00201200)) <= 1
+
+        check()
