@@ -48,15 +48,26 @@ def _files(folder: Path) -> list[Path]:
     return out
 
 
-@pytest.fixture(scope="module")
-def pacs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def pacs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The archive on SQLite and on PostgreSQL (the label predicates are SQL of both)."""
     require_tool("storescu")
     folder = tmp_path_factory.mktemp("visibility")
+    database = ""
+    if request.param == "postgresql":
+        from .conftest import drop_database, new_database
+
+        server_url = request.getfixturevalue("postgres_server")
+        database = new_database(server_url)
+        request.addfinalizer(lambda: drop_database(server_url, database))
     config = folder / "pacs.toml"
     config.write_text(f"""
 [storage]
 data_dir = "{folder / 'data'}"
 durability = "os"
+
+[database]
+url = "{database}"
 
 [dicom]
 ae_title = "PACS"

@@ -32,6 +32,7 @@ from dicomkit.server.auth.passwords import hash_password
 from ..conftest import require_tool
 from ..helpers import wait_until
 from ..peers import make_certificates
+from ..server.conftest import postgres_server  # noqa: F401  (the fixture, for the PostgreSQL runs)
 from ..server.data import image
 from .http import request
 
@@ -46,7 +47,7 @@ def signing_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
-def _config(folder: Path, key: rsa.RSAPrivateKey, extra: str = "") -> Path:
+def _config(folder: Path, key: rsa.RSAPrivateKey, extra: str = "", database: str = "") -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     jwks = folder / "jwks.json"
     jwks.write_text(json.dumps({"keys": [public_jwk(key, "k1")]}))
@@ -55,6 +56,9 @@ def _config(folder: Path, key: rsa.RSAPrivateKey, extra: str = "") -> Path:
 [storage]
 data_dir = "{folder / 'data'}"
 durability = "os"
+
+[database]
+url = "{database}"
 
 [dicom]
 ae_title = "PACS"
@@ -99,10 +103,20 @@ def _store(server: Server, study: str, n: int, folder: Path) -> None:
                                          folder))
 
 
-@pytest.fixture(scope="module")
-def pacs(tmp_path_factory: pytest.TempPathFactory, signing_key: rsa.RSAPrivateKey) -> Iterator[Server]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def pacs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+         signing_key: rsa.RSAPrivateKey) -> Iterator[Server]:
+    """The archive on SQLite and on PostgreSQL (the label predicates are SQL of both)."""
     folder = tmp_path_factory.mktemp("websec")
-    with Server(_config(folder, signing_key), dicom_port=0, http_port=0, host="127.0.0.1") as server:
+    database = ""
+    if request.param == "postgresql":
+        from ..server.conftest import drop_database, new_database
+
+        server_url = request.getfixturevalue("postgres_server")
+        database = new_database(server_url)
+        request.addfinalizer(lambda: drop_database(server_url, database))
+    with Server(_config(folder, signing_key, database=database), dicom_port=0, http_port=0,
+                host="127.0.0.1") as server:
         _store(server, CARDIO, 2, folder / "in")
         _store(server, OTHER, 1, folder / "in")
         server.index.write(lambda db: add_labels(db, CARDIO, ["cardio"]))
