@@ -1,7 +1,8 @@
 """``dicomkit archive``: operator commands on a dicomkit archive, whether its server runs or not.
 
     dicomkit archive stats | verify [--repair] | reindex [--from-blobs] | import PATH... |
-                     delete (--patient ID | --study UID | --series UID | --instance UID)
+                     delete (--patient ID | --study UID | --series UID | --instance UID) |
+                     deidentify --study UID [--key TEXT] [--mapping FILE]
 
 with ``--data-dir DIR`` / ``--database URL`` / ``--config FILE`` naming the archive (as for ``serve``).
 """
@@ -50,6 +51,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     which.add_argument("--study", metavar="UID")
     which.add_argument("--series", metavar="UID")
     which.add_argument("--instance", metavar="UID")
+    q = sub.add_parser("deidentify", help="store a de-identified copy of a study as a new study ([deid] options, "
+                                          "PS3.15 Annex E)")
+    common(q)
+    q.add_argument("--study", metavar="UID", required=True)
+    q.add_argument("--key", metavar="TEXT", help="the pseudonym key (default: deid.key; env:NAME reads it)")
+    q.add_argument("--mapping", metavar="FILE", help="keep the UID and patient mapping in FILE (default: "
+                                                     "deid.mapping)")
 
 
 def _archive(args: argparse.Namespace) -> Any:
@@ -70,7 +78,8 @@ def _archive(args: argparse.Namespace) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     if not getattr(args, "action", None):
-        print("dicomkit archive: name an action: stats, verify, reindex, import or delete", file=sys.stderr)
+        print("dicomkit archive: name an action: stats, verify, reindex, import, delete or deidentify",
+              file=sys.stderr)
         return 2
     try:
         archive = _archive(args)
@@ -176,6 +185,41 @@ def _delete(archive: Any, args: argparse.Namespace) -> int:
     _audit_deletion(archive.config, studies, f"dicomkit archive delete --{level} {uid}: {len(keys)} instance(s)")
     print(f"deleted {level} {uid}: {len(keys)} instance(s)")
     return 0
+
+
+def _deidentify(archive: Any, args: argparse.Namespace) -> int:
+    import getpass
+
+    from ..server.access import make_auditor, studies_touched
+    from ..server.deidexport import DeidExport, deidentify_study
+    from ..services.sources import Requester
+
+    config = archive.config
+    if args.key is not None:
+        config.deid.key = args.key
+    if args.mapping is not None:
+        config.deid.mapping = args.mapping
+    export = DeidExport(config)
+    original = studies_touched(archive.index, "study", args.study)
+    new_uid, stored, failed = deidentify_study(archive, export, args.study)
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    auditor = make_auditor(config)
+    try:  # PS3.15 A.5.3.7 / A.5.3.8: the study exported (de-identified) and the new one imported
+        who = Requester(user_identity=user, protocol="local")
+        description = f"dicomkit archive deidentify --study {args.study}: {stored} instance(s) into {new_uid}"
+        auditor.record("export", requester=who, studies=original, description=description,
+                       outcome=0 if not failed else 4)
+        auditor.record("import", requester=who, studies=[new_uid], description=description)
+    finally:
+        auditor.close()
+    for line in failed:
+        print(f"  not de-identified: {line}", file=sys.stderr)
+    print(f"{new_uid}: {stored} instance(s) de-identified from study {args.study}"
+          + (f"; {len(failed)} failed" if failed else ""))
+    return 1 if failed or not stored else 0
 
 
 def _audit_deletion(config: Any, studies: list[Any], description: str) -> None:

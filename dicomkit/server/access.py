@@ -85,6 +85,20 @@ class Session:
     def user(self) -> str | None:
         return self.identity.name if self.identity is not None else self.asserted_user
 
+    @property
+    def labels(self) -> frozenset[str] | None:
+        """The study labels the association is limited to (None: every study; :mod:`.auth.labels`)."""
+        return self.identity.visibility.labels if self.identity is not None else None
+
+    def requester_of(self, assoc: Association) -> Requester:
+        address, port = assoc.peer_address if assoc.peer_address else (None, None)
+        return Requester(assoc.peer_ae_title, assoc.local_ae_title, address, port, self.user, self.identity_type,
+                         assoc.id, labels=self.labels)
+
+    def requester(self, rc: RequestContext) -> Requester:
+        """The services' :class:`~dicomkit.services.sources.Authorization`: every SCP's Requester."""
+        return self.requester_of(rc.association)
+
 
 def check_security_config(config: Config) -> None:
     """The security settings that depend on each other (raises SecurityConfigError naming the key)."""
@@ -96,6 +110,8 @@ def check_security_config(config: Config) -> None:
             raise SecurityConfigError(f"tls.port: expected a port from 0 to 65535, not {tls.port}")
         if not tls.certificate:
             raise SecurityConfigError("tls.certificate: the TLS listener needs the server's certificate")
+    if tls.http and not tls.certificate:
+        raise SecurityConfigError("tls.http: HTTPS needs the server's certificate (tls.certificate)")
     if tls.verify_clients and not tls.ca:
         raise SecurityConfigError("tls.verify_clients: needs tls.ca (the CAs of the accepted client certificates)")
     from .audit.sinks import parse_url
@@ -289,10 +305,7 @@ class AccessPolicy:
         return session if isinstance(session, Session) else Session()
 
     def requester_of_association(self, assoc: Association) -> Requester:
-        session = self._session(assoc)
-        address, port = assoc.peer_address if assoc.peer_address else (None, None)
-        return Requester(assoc.peer_ae_title, assoc.local_ae_title, address, port, session.user,
-                         session.identity_type, assoc.id)
+        return self._session(assoc).requester_of(assoc)
 
     def requester(self, rc: RequestContext) -> Requester:
         """Who made this request (for the sources, the audit trail and the logs)."""
@@ -408,6 +421,17 @@ class AccessPolicy:
 
         return server_context(tls.certificate, tls.key or None, ca=tls.ca or None,
                               require_client_cert=tls.verify_clients, profile=tls.profile)
+
+    def http_tls_context(self) -> ssl.SSLContext | None:
+        """HTTPS on the web port (``tls.http``): the DIMSE certificate and profile; client certificates are
+        asked for when ``tls.ca`` is set but not required (HTTP users authenticate with passwords or tokens)."""
+        tls = self.config.tls
+        if not tls.http:
+            return None
+        from ..net.tls import server_context
+
+        return server_context(tls.certificate, tls.key or None, ca=tls.ca or None, require_client_cert=False,
+                              profile=tls.profile)
 
     def tls_failure(self, peer: tuple[str, int] | None, exc: BaseException) -> None:
         address, port = peer if peer else (None, None)

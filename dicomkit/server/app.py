@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import signal
 import socket
@@ -26,16 +27,20 @@ from ..core.errors import DicomError
 from ..net import ApplicationEntity
 from ..net.ae import Server as DimseServer
 from ..net.association import Association
-from ..net.dimse import RESPONSE_FOR, CEchoRSP, CStoreRQ, DataSink, Request, Response
+from ..net.dimse import RESPONSE_FOR, CEchoRSP, CStoreRQ, DataSink, MemorySink, Request, Response
 from ..net.handlers import DimseHandler, RequestContext
 from ..net.payload import Payload
 from ..net.status import Status
+from ..services.query_retrieve.plan import QueryPlan
+from ..services.sources import Requester, StoredObject
 from ..services.storage.scp import StorageSCP, StoreRefused
 from ..services.verification import VerificationSCP
 from .access import AccessPolicy
 from .config import Config, load_config
+from .deidexport import DeidExport
 from .index import Index
 from .ingest import Archive, ArchiveReceiver, Events
+from .integrity import IntegrityError
 from .sources import (
     IndexCommitmentSource,
     IndexMppsSource,
@@ -92,16 +97,52 @@ class ArchiveSources:
     commitment: IndexCommitmentSource
 
     @classmethod
-    def of(cls, archive: Archive, ae_title: str) -> ArchiveSources:
+    def of(cls, archive: Archive, ae_title: str,
+           on_mismatch: Callable[[StoredObject, IntegrityError], None] | None = None) -> ArchiveSources:
         index, store = archive.index, archive.store
-        return cls(IndexQuerySource(index, retrieve_ae_title=ae_title), IndexRetrieveSource(index, store),
+        retrieve = IndexRetrieveSource(index, store, verify=archive.config.storage.verify_on_retrieve,
+                                       on_mismatch=on_mismatch)
+        return cls(IndexQuerySource(index, retrieve_ae_title=ae_title), retrieve,
                    IndexWorklistSource(index), IndexMppsSource(index),
                    IndexCommitmentSource(index, store, retrieve_ae_title=ae_title))
 
 
+@dataclass
+class _Retrieval:
+    """The C-MOVE / C-GET being served: what was listed (for its audit message), and whether what leaves is
+    de-identified (``[deid]``)."""
+
+    listed: list[StoredObject]
+    deid: DeidExport | None = None
+
+
+_RETRIEVAL: contextvars.ContextVar[_Retrieval | None] = contextvars.ContextVar("dicomkit_retrieval", default=None)
+
+
+class _ListedRetrieveSource:
+    """The retrieve source as the C-MOVE / C-GET SCPs see it: notes what it lists, de-identifies on the way out
+    when the retrieval says so."""
+
+    def __init__(self, inner: IndexRetrieveSource) -> None:
+        self.inner = inner
+
+    async def retrieve(self, plan: QueryPlan, requester: Requester) -> AsyncIterator[StoredObject]:
+        retrieval = _RETRIEVAL.get()
+        async for item in self.inner.retrieve(plan, requester):
+            if retrieval is None:
+                yield item
+                continue
+            retrieval.listed.append(item)
+            yield retrieval.deid.stored_object(item) if retrieval.deid is not None else item
+
+    async def count(self, plan: QueryPlan, requester: Requester) -> int:
+        return await self.inner.count(plan, requester)
+
+
 class _GuardedHandler(DimseHandler):
     """A service's handler behind the access policy: a request the association may not make is answered
-    0x0124 Refused: Not Authorized (PS3.7 C.5.x) with an Error Comment, and never reaches the service."""
+    0x0124 Refused: Not Authorized (PS3.7 C.5.x) with an Error Comment, and never reaches the service.
+    Queries (C-FIND) and retrievals (C-MOVE, C-GET) are audited (PS3.15 A.5.3.10, A.5.3.5)."""
 
     def __init__(self, inner: DimseHandler, pacs: Pacs, service: str) -> None:
         self.inner, self.pacs, self.service = inner, pacs, service
@@ -121,8 +162,65 @@ class _GuardedHandler(DimseHandler):
         if refusal is not None:
             yield refusal, None
             return
-        async for item in self.inner.responses(request, data, rc):
-            yield item
+        policy = self.pacs.policy
+        if policy is not None and self.service in ("find", "worklist"):
+            identifier = bytes(data.data) if isinstance(data, MemorySink) else b""
+            policy.auditor.record("query", requester=policy.requester(rc), query=identifier,
+                                  sop_class=rc.context.abstract_syntax, transfer_syntax=rc.transfer_syntax)
+        if policy is None or self.service not in ("move", "get"):
+            async for item in self.inner.responses(request, data, rc):
+                yield item
+            return
+        retrieval = _Retrieval([], self._deid(request, rc))
+        token = _RETRIEVAL.set(retrieval)
+        last: Response | None = None
+        try:
+            async for item in self.inner.responses(request, data, rc):
+                last = item[0]
+                yield item
+        finally:
+            _RETRIEVAL.reset(token)
+            if retrieval.listed:
+                self._audit_retrieve(policy, request, rc, retrieval.listed, last, retrieval.deid is not None)
+
+    def _deid(self, request: Request, rc: RequestContext) -> DeidExport | None:
+        """The de-identification of this retrieval: C-MOVE to (or C-GET from) an AE of ``deid.remotes``, or
+        asked by a user of ``deid.users``."""
+        export = self.pacs.deid
+        if export is None or self.pacs.policy is None:
+            return None
+        to = str(getattr(request, "move_destination", "") or "") if self.service == "move" else rc.calling_ae_title
+        user = self.pacs.policy.requester(rc).user_identity
+        return export if export.applies(ae_title=to, user=user) else None
+
+    def _audit_retrieve(self, policy: AccessPolicy, request: Request, rc: RequestContext,
+                        listed: list[StoredObject], last: Response | None, deidentified: bool) -> None:
+        """One message per study of what a C-MOVE / C-GET sent: outcome 0 when every sub-operation
+        succeeded, 4 when some failed, 8 when none succeeded (or the association went away)."""
+        requester = policy.requester(rc)
+        destination = Requester(str(getattr(request, "move_destination", "") or "").strip()) \
+            if self.service == "move" else None
+        completed = (last.number_of_completed_suboperations or 0) if last is not None else 0
+        failed = (last.number_of_failed_suboperations or 0) if last is not None else len(listed)
+        status = Status(last.status or 0) if last is not None else None
+        outcome = 0 if status is not None and status.category != "failure" and not failed else \
+            4 if completed else 8
+        description = f"{request.name.replace('-RQ', '')}: {completed} sent, {failed} failed of {len(listed)}" + (
+            " (de-identified)" if deidentified else "")
+        uids = [o.sop_instance_uid for o in listed]
+
+        def record() -> None:
+            try:
+                studies = policy.studies_of(uids)
+            except Exception as exc:
+                log.warning("%s: the retrieval of %d instance(s) not audited: %s", rc.association_id, len(uids), exc)
+                return
+            for study in studies:
+                policy.auditor.record("instances-transferred", requester=requester, destination=destination,
+                                      studies=[study], outcome=outcome, description=description)
+
+        with contextlib.suppress(RuntimeError):
+            asyncio.get_running_loop().run_in_executor(None, record)
 
 
 class _Guarded:
@@ -162,8 +260,9 @@ def register_services(ae: ApplicationEntity, pacs: Pacs) -> list[str]:
     ae.add_service(_Verification(pacs))
     ae.add_service(_Storage(pacs))
     ae.add_service(_Guarded(FindSCP(sources.query, retrieve_ae_title=title), pacs, "find"))
-    ae.add_service(_Guarded(MoveSCP(sources.retrieve, config.remotes, ae_options=options), pacs, "move"))
-    ae.add_service(_Guarded(GetSCP(sources.retrieve), pacs, "get"))
+    listed = _ListedRetrieveSource(sources.retrieve)
+    ae.add_service(_Guarded(MoveSCP(listed, config.remotes, ae_options=options), pacs, "move"))
+    ae.add_service(_Guarded(GetSCP(listed), pacs, "get"))
     ae.add_service(_Guarded(WorklistSCP(sources.worklist), pacs, "worklist"))
     ae.add_service(_Guarded(MppsSCP(sources.mpps), pacs, "mpps"))
     ae.add_service(_Guarded(CommitmentSCP(sources.commitment, ae_table=config.remotes, retrieve_ae_title=title,
@@ -190,6 +289,7 @@ class Pacs:
         self._worklist_task: asyncio.Task[None] | None = None
         self.services: list[str] = []
         self.policy: AccessPolicy | None = None
+        self.deid: DeidExport | None = None  # de-identified export ([deid]), when configured
 
     @property
     def archive(self) -> Archive:
@@ -204,8 +304,15 @@ class Pacs:
     def sources(self) -> ArchiveSources:
         """The archive as the services' sources (query, retrieve, worklist, MPPS, commitment)."""
         if self._sources is None:
-            self._sources = ArchiveSources.of(self.archive, self.ae_title)
+            self._sources = ArchiveSources.of(self.archive, self.ae_title, self._integrity_failure)
         return self._sources
+
+    def _integrity_failure(self, obj: StoredObject, error: IntegrityError) -> None:
+        """A stored object that does not match its SHA-256 was not delivered: audited (PS3.15 A.5.3.5,
+        outcome 8) with the study it belongs to."""
+        if self.policy is not None:
+            self.policy.auditor.record("instances-transferred", studies=[obj.study_instance_uid]
+                                       if obj.study_instance_uid else [], outcome=8, description=str(error))
 
     @property
     def ae_title(self) -> str:
@@ -230,6 +337,8 @@ class Pacs:
             self.sweep = await loop.run_in_executor(None, startup_sweep, archive)
             dicom = config.dicom
             self.policy = AccessPolicy(config, index=archive.index)  # the audit trail starts here
+            if config.deid.remotes or config.deid.users:
+                self.deid = await loop.run_in_executor(None, DeidExport, config)
             ae = ApplicationEntity(dicom.ae_title, max_pdu=dicom.max_pdu, max_ops_performed=dicom.async_ops,
                                    network_timeout=dicom.network_timeout, maximum_associations=dicom.max_associations)
             self.policy.install(ae)
@@ -292,8 +401,13 @@ class Pacs:
             def capture_signals(self) -> Any:  # the process's signals are ours, not uvicorn's
                 yield
 
-        server = _Embedded(uvicorn.Config(create_app(self), log_config=None, lifespan="off", access_log=False,
-                                          timeout_graceful_shutdown=5))
+        settings = uvicorn.Config(create_app(self), log_config=None, lifespan="off", access_log=False,
+                                  timeout_graceful_shutdown=5)
+        context = self.policy.http_tls_context() if self.policy is not None else None
+        if context is not None:  # HTTPS with the DIMSE side's certificate and BCP 195 profile (issue 14)
+            settings.load()
+            settings.ssl = context
+        server = _Embedded(settings)
         self._http = server
         self._http_socket = sock
         self._http_task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
@@ -374,10 +488,16 @@ class Pacs:
                          f"{' only' if not config.tls.plaintext else ''}")
         if self.http_port is not None:
             shown = "127.0.0.1" if config.http.host in ("0.0.0.0", "::") else config.http.host
-            lines.append(f"HTTP   http://{shown}:{self.http_port}/health and /metrics on {config.http.host} "
-                         f"({'any client' if config.http.allow_remote else 'loopback clients only'})")
+            scheme = "https" if config.tls.http else "http"
+            from .httpauth import http_auth_configured
+
+            authenticated = self.policy is not None and http_auth_configured(config, self.policy.authenticator)
+            who = "authenticated clients" if authenticated else \
+                "any client" if config.http.allow_remote else "loopback clients only"
+            lines.append(f"HTTP   {scheme}://{shown}:{self.http_port}/health and /metrics on {config.http.host} "
+                         f"({who})")
             if "web" in self.http_extensions:
-                lines.append(f"web    http://{shown}:{self.http_port}/dicom-web/ (DICOMweb), /wado (WADO-URI), "
+                lines.append(f"web    {scheme}://{shown}:{self.http_port}/dicom-web/ (DICOMweb), /wado (WADO-URI), "
                              f"/ (viewer)")
         lines.append(f"data   {Path(config.storage.data_dir).resolve()} (index: {where}; durability "
                      f"{config.storage.durability}; duplicates {config.storage.duplicates})")

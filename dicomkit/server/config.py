@@ -37,6 +37,7 @@ from ..services.aetable import AETable, AETableError
 from .securityconfig import (
     AuditConfig,
     AuthConfig,
+    DeidConfig,
     LabelRule,
     SecurityConfigError,
     Size,
@@ -86,6 +87,7 @@ class StorageConfig:
     min_free_space: Size = field(default_factory=Size)  # refuse new objects when the store's file system has less free
     max_archive_size: Size = field(default_factory=Size)  # refuse beyond this many stored bytes (0: no limit)
     temp_grace: float = 3600.0  # temporary files untouched this long are leftovers (seconds)
+    verify_on_retrieve: bool = False  # check the SHA-256 of every whole object sent (C-GET, C-MOVE, WADO)
 
 
 @dataclass
@@ -161,6 +163,7 @@ class Config:
     auth: AuthConfig = field(default_factory=AuthConfig)
     users: dict[str, UserEntry] = field(default_factory=dict)
     label_rules: list[LabelRule] = field(default_factory=list)
+    deid: DeidConfig = field(default_factory=DeidConfig)
 
     @property
     def data_dir(self) -> Path:

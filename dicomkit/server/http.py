@@ -4,9 +4,10 @@ Routes are data (DESIGN.md): ``/health`` (JSON: the node, the DIMSE listener, wh
 503 when it does not) and ``/metrics`` (the Prometheus text format). Further routes come from the
 ``dicomkit.http`` entry points (:func:`extension_routes`): the web layer (DICOMweb under ``/dicom-web/``,
 WADO-URI, the viewer at ``/``) sits above the server and registers itself there, so this module never
-imports it. Until authentication exists (the security issue), only loopback clients are
-answered unless ``http.allow_remote`` (``--http-allow-remote``) says otherwise — as Orthanc's
-``RemoteAccessAllowed`` — so the archive never reaches the network by accident.
+imports it. Until HTTP authentication is configured (a user with a password, or JWT keys:
+:mod:`.httpauth`), only loopback clients are answered unless ``http.allow_remote``
+(``--http-allow-remote``) says otherwise — as Orthanc's ``RemoteAccessAllowed`` — so the archive never
+reaches the network by accident; once it is, every request but ``/health`` needs credentials.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
+
+from .httpauth import Authenticate, HttpAuth, http_auth_configured
 
 if TYPE_CHECKING:
     from .app import Pacs
@@ -107,7 +110,11 @@ def create_app(pacs: Pacs, *, extensions: bool = True) -> ASGIApp:
         routes += extra
         pacs.http_extensions = names
     app: ASGIApp = Starlette(routes=routes)
-    if not archive.config.http.allow_remote:
+    policy = pacs.policy
+    if policy is not None and http_auth_configured(pacs.config, policy.authenticator):
+        # every route but /health needs credentials; any client may then connect (issue 14)
+        app = Authenticate(app, HttpAuth(pacs.config, policy.authenticator, policy.auditor))
+    elif not archive.config.http.allow_remote:
         app = LoopbackOnly(app)
     return app
 

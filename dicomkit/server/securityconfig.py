@@ -58,6 +58,7 @@ class TlsConfig:
     verify_clients: bool = False  # mutual authentication: a client certificate signed by ca is required
     profile: str = "bcp195-nd"  # bcp195-nd, bcp195, bcp195-ex
     plaintext: bool = True  # false: TLS only, the plaintext listener (dicom.port) is not started
+    http: bool = False  # HTTPS on the HTTP port (http.port) with the same certificate, key and profile
 
 
 @dataclass
@@ -80,6 +81,26 @@ class AuthConfig:
     failure_window: float = 300.0
     lockout: float = 300.0
     check_ae_host: bool = False  # a known AE must connect from an address of its [remotes] host
+
+
+@dataclass
+class DeidConfig:
+    """De-identified export (PS3.15 E with :mod:`dicomkit.deid`): what leaves for these AEs and users."""
+
+    remotes: list[str] = field(default_factory=list)  # AE titles: C-MOVE destinations, C-GET requesters
+    users: list[str] = field(default_factory=list)  # users (DIMSE User Identity) whose C-GET / C-MOVE is de-identified
+    key: str = ""  # pseudonym key ("env:NAME" reads it); "" = a random key each start (other UIDs each time)
+    mapping: str = ""  # file (relative to storage.data_dir) keeping the UID and patient mapping; "" = not kept
+    dates: Literal["remove", "keep", "shift"] = "remove"
+    retain_safe_private: bool = False
+    retain_patient_characteristics: bool = False
+    allow_burned_in: bool = False  # else objects that may carry burned-in text are not exported
+
+    def mapping_path(self, data_dir: Path) -> Path | None:
+        if not self.mapping:
+            return None
+        path = Path(self.mapping)
+        return path if path.is_absolute() else data_dir / path
 
 
 @dataclass(frozen=True)
@@ -175,5 +196,5 @@ def label_rules_from(data: Any) -> list[LabelRule]:
     return out
 
 
-__all__ = ["AuditConfig", "AuthConfig", "LabelRule", "SecurityConfigError", "Size", "TlsConfig", "UserEntry",
-           "label_rules_from", "users_from_mapping"]
+__all__ = ["AuditConfig", "AuthConfig", "DeidConfig", "LabelRule", "SecurityConfigError", "Size", "TlsConfig",
+           "UserEntry", "label_rules_from", "users_from_mapping"]

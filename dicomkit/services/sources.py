@@ -45,6 +45,7 @@ from ..core.dataset import Dataset
 from ..core.errors import DicomError
 
 if TYPE_CHECKING:
+    from ..net.handlers import RequestContext
     from .commitment import CommitmentResult, SopReference
     from .query_retrieve.plan import QueryPlan
 
@@ -57,7 +58,9 @@ class Requester:
 
     ``user_identity`` is the user as the peer identified itself (PS3.7 D.3.3.7: the username, or the
     subject of a Kerberos ticket, SAML assertion or JWT; for DICOMweb the HTTP user) — never a passcode.
-    ``association_id`` ties the log lines of one association (or HTTP request) together.
+    ``association_id`` ties the log lines of one association (or HTTP request) together. ``labels`` restricts
+    what the requester may see: only the studies that carry at least one of these labels (None: every study);
+    the archive's sources apply it to every query, retrieval and count.
     """
 
     calling_ae_title: str = ""
@@ -68,6 +71,7 @@ class Requester:
     user_identity_type: int | None = None  # PS3.7 Table D.3-14: 1 username ... 5 JWT
     association_id: str | None = None
     protocol: str = "dimse"  # or "dicomweb"
+    labels: frozenset[str] | None = None  # sees only studies carrying one of these; None: all studies
 
     def __str__(self) -> str:
         who = self.calling_ae_title or self.user_identity or "?"
@@ -78,6 +82,16 @@ class Requester:
 
 LOCAL = Requester(calling_ae_title="", protocol="local")
 """The requester of calls made in-process (tools, tests)."""
+
+
+@runtime_checkable
+class Authorization(Protocol):
+    """What an association check may leave in ``AssociationInfo.authorization`` so that the SCPs take the
+    requester from it (the verified user, the studies it may see) instead of from the A-ASSOCIATE-RQ alone."""
+
+    def requester(self, rc: RequestContext) -> Requester:
+        """Who made the request ``rc``."""
+        ...
 
 
 class DuplicateInstanceError(DicomError):

@@ -17,7 +17,7 @@ from ..net.dimse import DataSink, MemorySink
 from ..net.handlers import RequestContext
 from ..net.negotiation import NegotiatedContext
 from ..net.payload import DatasetPayload
-from .sources import Requester
+from .sources import Authorization, Requester
 
 
 class UnreadableDataSet(DicomError):
@@ -76,10 +76,18 @@ def context_for(assoc: Association, sop_class_uid: str, *, as_scu: bool = True) 
 
 
 def requester_of(rc: RequestContext) -> Requester:
-    """The :class:`~.sources.Requester` of a request received on an association."""
+    """The :class:`~.sources.Requester` of a request received on an association: the association check's
+    (:class:`~.sources.Authorization` in ``AssociationInfo.authorization``) when it left one, else from the
+    A-ASSOCIATE-RQ."""
+    info = rc.association.info
+    authorization = info.authorization if info is not None else None
+    if isinstance(authorization, Authorization):
+        return authorization.requester(rc)
     identity = rc.user_identity
-    # the user as identified: a username (types 1, 2) or the text of a token; never the passcode
-    user = identity.primary.decode("utf-8", "replace") if identity is not None else None
+    # the user as identified: a username (types 1, 2); never a passcode, and never a token (type 5 and the
+    # others carry credentials in the primary field: no user name is claimed here)
+    user = identity.primary.decode("utf-8", "replace")[:64] if identity is not None and int(identity.type) in (
+        1, 2) else None
     peer = rc.peer_address
     return Requester(rc.calling_ae_title, rc.called_ae_title, peer[0] if peer else None, peer[1] if peer else None,
                      user, int(identity.type) if identity is not None else None, rc.association_id)

@@ -26,6 +26,7 @@ from starlette.staticfiles import StaticFiles
 from ..core.errors import DicomError
 from . import capabilities, delete, qido, rendered, stow, wado_rs, wado_uri
 from .archive import WebArchive
+from .audit import WebAudit
 from .errors import WebError, error_response
 from .rendered import RenderCache
 
@@ -99,6 +100,7 @@ class Web:
         self.config: WebConfig = pacs.config.web
         self.archive = WebArchive(pacs)
         self.render_cache = RenderCache(int(self.config.render_cache))
+        self.audit = WebAudit(pacs)
         self.json_numbers = self.config.json_numbers
 
     @property

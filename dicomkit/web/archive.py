@@ -18,10 +18,11 @@ import json
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar, cast
 
 from ..core.dataset import Dataset
 from ..io.reader import read
+from ..server.auth.labels import Visibility
 from ..server.index import InstanceRow
 from ..services.sources import Requester
 from .errors import WebError, not_found
@@ -72,15 +73,13 @@ class WebArchive:
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self.archive.executor, fn, *args)
 
-    # -- who may do what (the security issue fills this in) -------------------------------------------------
-    def authorize(self, requester: Requester, action: str, target: Target | None = None) -> None:
-        """Raise WebError(403) when ``requester`` may not do ``action`` (search, retrieve, store, delete) on
-        ``target``. Every endpoint calls it before it reads or writes anything."""
-        return None
-
     # -- instance rows ----------------------------------------------------------------------------------------
-    def _rows(self, target: Target) -> list[InstanceRow]:
+    def _rows(self, target: Target, requester: Requester) -> list[InstanceRow]:
         where, params = ["st.study_instance_uid = ?"], [target.study]
+        if requester.labels is not None:  # a study the user may not see is not there (404, not 403: no leak)
+            predicate, more = Visibility(requester.labels).sql("st.pk") if requester.labels else ("1 = 0", [])
+            where.append(predicate)
+            params.extend(more)
         if target.series:
             where.append("s.series_instance_uid = ?")
             params.append(target.series)
@@ -91,9 +90,10 @@ class WebArchive:
         rows = db.rows(_ROW + " WHERE " + " AND ".join(where) + _ORDER, params)
         return [InstanceRow(*r) for r in rows]
 
-    async def instances(self, target: Target) -> list[InstanceRow]:
-        """The instances of the target in series and instance order; 404 when there are none."""
-        rows = await self.run(self._rows, target)
+    async def instances(self, target: Target, requester: Requester) -> list[InstanceRow]:
+        """The instances of the target in series and instance order, when ``requester`` may see its study;
+        404 when there are none (or it may not)."""
+        rows = await self.run(self._rows, target, requester)
         if not rows:
             raise not_found(f"no {target.describe()} in this archive")
         return rows
@@ -127,6 +127,26 @@ class WebArchive:
         f: BinaryIO = self.archive.store.open(row.blob_key)
         return f
 
+    def open_whole(self, row: InstanceRow) -> BinaryIO:
+        """The blob for a whole-object answer: with ``storage.verify_on_retrieve`` hashed while it is read,
+        the last part held back until the SHA-256 recorded at ingest matches (:mod:`dicomkit.server.integrity`;
+        a mismatch raises IntegrityError, is logged and audited, and the answer ends short)."""
+        f = self.open_blob(row)
+        if not self.archive.config.storage.verify_on_retrieve:
+            return f
+        from ..server.integrity import IntegrityError, VerifiedReader
+        from ..services.sources import StoredObject
+
+        def mismatch(error: IntegrityError) -> None:
+            import logging
+
+            logging.getLogger("dicomkit.web").error("integrity: %s", error)
+            self.pacs._integrity_failure(StoredObject(row.sop_class_uid, row.sop_instance_uid, row.transfer_syntax,
+                                                      study_instance_uid=row.study_instance_uid), error)
+
+        return cast(BinaryIO, VerifiedReader(f, row.sha256, size=row.size, on_mismatch=mismatch,
+                                             name=f"instance {row.sop_instance_uid}"))
+
     def read_range(self, row: InstanceRow, offset: int, length: int) -> bytes:
         data: bytes = self.archive.store.read_range(row.blob_key, offset, length)
         if len(data) != length:
@@ -142,9 +162,9 @@ class WebArchive:
         with self.open_blob(row) as f:
             return read(f.read(), stop_before_pixels=stop_before_pixels)
 
-    async def version(self, target: Target) -> str:
+    async def version(self, target: Target, requester: Requester) -> str:
         """What changes when the target's instances change (rendered-image cache keys)."""
-        rows = await self.instances(target)
+        rows = await self.instances(target, requester)
         return self.etag(rows)
 
 

@@ -10,9 +10,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..services.sources import Requester
+from .errors import WebError
 from .media import DICOM_JSON, JSON
 
 if TYPE_CHECKING:
+    from ..server.auth import Identity
     from .app import Web
 
 GZIP_MIN = 1024  # bodies shorter than this are sent as they are
@@ -24,17 +26,47 @@ def web_of(request: Request) -> Web:
     return web
 
 
+def identity_of(request: Request) -> Identity | None:
+    """The authenticated user (:mod:`dicomkit.server.httpauth` sets it when HTTP authentication is configured;
+    None when it is not, and the port answers loopback clients only or as ``http.allow_remote`` says)."""
+    identity: Identity | None = getattr(request.state, "identity", None)
+    return identity
+
+
 def requester_of(request: Request) -> Requester:
-    """Who made the request: the client address and, once authentication exists, the HTTP user (the
-    security issue sets ``request.state.user``). Passed to every archive call."""
+    """Who made the request: the client address, the HTTP user and the study labels it is limited to.
+    Passed to every archive call (the sources restrict every query, retrieval and count by its labels)."""
     client = request.client
-    user = getattr(request.state, "user", None)
+    identity = identity_of(request)
     rid = getattr(request.state, "request_id", None)
     if rid is None:
         rid = f"H{next(_request_ids)}"
         request.state.request_id = rid
     return Requester(address=client.host if client else None, port=client.port if client else None,
-                     user_identity=user, association_id=rid, protocol="dicomweb")
+                     user_identity=identity.name if identity is not None else None, association_id=rid,
+                     protocol="dicomweb", labels=identity.visibility.labels if identity is not None else None)
+
+
+# what each DICOMweb action needs of the user's roles (dicomkit.server.auth.roles)
+ACTIONS = {"search": "read", "retrieve": "read", "store": "store", "delete": "delete", "operate": "operate"}
+
+
+def authorize(request: Request, action: str) -> Requester:
+    """The requester, when the user's roles allow ``action`` (search, retrieve, store, delete, operate);
+    WebError 403 saying what is missing otherwise. Every endpoint calls it before it reads or writes."""
+    identity = identity_of(request)
+    needed = ACTIONS[action]
+    if identity is not None and not identity.permits(needed):
+        roles = ", ".join(identity.roles) or "none"
+        raise WebError(403, f"user {identity.name!r} (roles: {roles}) may not {action}: that needs a role with "
+                       f"the {needed!r} permission ({_roles_with(needed)})")
+    return requester_of(request)
+
+
+def _roles_with(permission: str) -> str:
+    from ..server.auth.roles import ROLES
+
+    return ", ".join(name for name, granted in ROLES.items() if permission in granted)
 
 
 def service_root(request: Request) -> str:
@@ -77,4 +109,4 @@ def plain_json(request: Request, body: bytes, status: int = 200) -> Response:
     return json_response(request, body, status=status, media_type=JSON)
 
 
-__all__ = ["accepts_gzip", "json_response", "requester_of", "service_root", "web_of"]
+__all__ = ["accepts_gzip", "authorize", "identity_of", "json_response", "requester_of", "service_root", "web_of"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .common import requester_of, web_of
+from .common import authorize, web_of
 from .errors import WebError
 from .wado_rs import target_of
 
@@ -22,10 +22,14 @@ async def delete(request: Request) -> Response:
     if not web.config.allow_delete:
         raise WebError(405, "deletion over DICOMweb is off; set web.allow_delete = true (or use dicomkit archive "
                        "delete)", headers={"Allow": "GET, POST"})
-    web.archive.authorize(requester_of(request), "delete", target)
-    await web.archive.instances(target)  # 404 unless the resource is there, under the study/series named
+    requester = authorize(request, "delete")
+    await web.archive.instances(target, requester)  # 404 unless the resource is there, under the study/series named
     uid = target.instance or target.series or target.study
+    from ..server.access import studies_touched
+
+    touched = await web.archive.run(studies_touched, web.archive.archive.index, target.level, uid)
     await web.archive.run(web.archive.archive.delete, target.level, uid)
+    web.audit.deleted(requester, touched, f"DICOMweb DELETE of {target.describe()}")
     return Response(status_code=204)
 
 

@@ -26,8 +26,7 @@ from ..services.query_retrieve.levels import Level
 from ..services.query_retrieve.matching import response_identifier
 from ..services.query_retrieve.plan import QueryPlan
 from ..services.query_retrieve.qido import plan_from_query_params
-from .archive import Target
-from .common import json_response, requester_of, service_root, web_of
+from .common import authorize, json_response, service_root, web_of
 from .errors import WebError
 from .media import DICOM_JSON, DICOM_XML, JSON, NotAcceptable, negotiate
 from .multipart import Part, content_type, new_boundary, one, write_parts
@@ -63,8 +62,7 @@ async def search(request: Request) -> Response:
     resource = request.url.path.rstrip("/").rsplit("/", 1)[-1]
     study = request.path_params.get("study")
     series = request.path_params.get("series")
-    requester = requester_of(request)
-    web.archive.authorize(requester, "search", Target(study, series) if study else None)
+    requester = authorize(request, "search")
     try:
         choice = negotiate(request.headers.get("accept"), [DICOM_JSON, JSON, DICOM_XML], multipart=None)
     except NotAcceptable as exc:
@@ -76,6 +74,7 @@ async def search(request: Request) -> Response:
                                        series_uid=series, max_limit=web.config.qido_max_limit)
     except QueryError as exc:
         raise WebError(400, str(exc), parameter=getattr(exc, "parameter", None)) from None
+    web.audit.query(requester, request.url.path + (f"?{request.url.query}" if request.url.query else ""))
     source = web.query_source
     plan = query.plan
     total = await source.count(plan, requester)

@@ -25,7 +25,7 @@ from starlette.responses import Response, StreamingResponse
 
 from ..server.index import InstanceRow
 from .archive import Target, WebArchive
-from .common import requester_of, web_of
+from .common import authorize, web_of
 from .errors import WebError, bad_request, not_found
 from .media import JPEG, PNG, NotAcceptable, negotiate
 from .multipart import Part, content_type, new_boundary, one, write_parts
@@ -190,9 +190,10 @@ async def rendered(request: Request) -> Response:
     """GET .../rendered at study, series, instance and frame level."""
     web = web_of(request)
     target = target_of(request)
-    web.archive.authorize(requester_of(request), "retrieve", target)
+    requester = authorize(request, "retrieve")
     options, warnings = parse_options(request)
-    rows = await web.archive.instances(target)
+    rows = await web.archive.instances(target, requester)
+    web.audit.instances(web, "instances-accessed", requester, rows, "WADO-RS rendered")
     if "frames" in request.path_params:
         from .wado_rs import parse_frame_list
 
@@ -240,9 +241,10 @@ async def thumbnail(request: Request) -> Response:
     """GET .../thumbnail at study, series, instance and frame level: one small image."""
     web = web_of(request)
     target = target_of(request)
-    web.archive.authorize(requester_of(request), "retrieve", target)
+    requester = authorize(request, "retrieve")
     options, warnings = parse_options(request, thumbnail=True)
-    rows = await web.archive.instances(target)
+    rows = await web.archive.instances(target, requester)
+    web.audit.instances(web, "instances-accessed", requester, rows, "WADO-RS thumbnail")
     if "frames" in request.path_params:
         from .wado_rs import parse_frame_list
 

@@ -36,8 +36,8 @@ from ..core.errors import DicomError
 from ..io.raw import meta_end
 from ..server.blobs import TempBlob
 from ..server.ingest import Stored
-from .archive import Target
-from .common import json_response, requester_of, service_root, web_of
+from ..services.sources import Requester
+from .common import authorize, json_response, service_root, web_of
 from .errors import WebError
 from .media import DICOM, DICOM_JSON, DICOM_XML, JSON, MULTIPART_RELATED, parse_media_type
 from .multipart import MultipartError, MultipartReader, PartEnd, PartStart
@@ -48,6 +48,7 @@ WRITE_BATCH = 1 << 20
 MAX_PENDING = 8  # parts being stored while the next ones arrive
 HEAD = 1 << 16  # bytes kept to find the end of the File Meta Information
 PROCESSING_FAILURE = 0x0110  # PS3.7 C.4 (PS3.18 Table 10.5.3-2: Failure Reason)
+NOT_AUTHORIZED = 0x0124  # PS3.7 C.5: Refused: Not Authorized
 STUDY_MISMATCH = 0xA900  # Error: Data Set does not match SOP Class / the study the request names
 CANNOT_UNDERSTAND = 0xC000
 
@@ -81,8 +82,11 @@ class _Incoming:
 class Stow:
     """The handling of one STOW-RS request."""
 
-    def __init__(self, request: Request, study: str | None) -> None:
+    def __init__(self, request: Request, study: str | None, requester: Requester) -> None:
         self.request = request
+        self.requester = requester
+        self.new_studies: set[str] = set()  # studies this request created (they get a restricted user's labels)
+        self._seen: dict[str, bool] = {}
         self.web = web_of(request)
         self.study = study
         self.archive = self.web.archive.archive
@@ -217,6 +221,9 @@ class Stow:
             temp.discard()
             return Outcome(sop_class, sop_instance, study, STUDY_MISMATCH,
                            f"the instance belongs to study {study}, not {self.study} named by the request", "refused")
+        if not self._may_store(study):
+            temp.discard()
+            return _not_authorized(sop_class, sop_instance, study)
         stored: Stored = self.archive.ingest_temp(temp, size=size, file_hash=file_hash, content_hash=content_hash,
                                                   dataset_offset=offset)
         return Outcome(sop_class, sop_instance, study, stored.status, stored.comment, stored.outcome)
@@ -254,6 +261,8 @@ class Stow:
         if self.study is not None and study != self.study:
             return Outcome(sop_class, sop_instance, study, STUDY_MISMATCH,
                            f"the instance belongs to study {study}, not {self.study} named by the request", "refused")
+        if study is not None and not self._may_store(study):
+            return _not_authorized(sop_class, sop_instance, study)
         meta = ds.file_meta
         ts = str(meta.value(0x00020010, "") if meta is not None else "") or next(
             (t for _f, t in self.bulk.values() if t), "") or "1.2.840.10008.1.2.1"
@@ -276,6 +285,25 @@ class Stow:
                                           dataset_offset=offset)
         return Outcome(sop_class, sop_instance, study, stored.status, stored.comment, stored.outcome)
 
+    def _may_store(self, study: str) -> bool:
+        """A user restricted to labels stores into new studies and those it sees, never into others'
+        (a worker thread; the answer is kept for the request)."""
+        labels = self.requester.labels
+        if labels is None:
+            return True
+        known = self._seen.get(study)
+        if known is not None:
+            return known
+        from ..server.auth.labels import Visibility, labels_of
+
+        db = self.archive.index.read()
+        exists = db.scalar("SELECT pk FROM studies WHERE study_instance_uid = ?", (study,)) is not None
+        allowed = not exists or Visibility(labels).sees(labels_of(db, study))
+        if not exists:
+            self.new_studies.add(study)
+        self._seen[study] = allowed
+        return allowed
+
     async def finish(self) -> list[Outcome]:
         for task in self.tasks:
             self.outcomes.append(await task)
@@ -294,6 +322,11 @@ class Stow:
                 log.warning("a STOW-RS part failed while the request was abandoned: %s", exc)
         for f, _ts in self.bulk.values():
             f.close()
+
+
+def _not_authorized(sop_class: str, sop_instance: str, study: str) -> Outcome:
+    return Outcome(sop_class, sop_instance, study, NOT_AUTHORIZED, f"study {study} exists and is not one this "
+                   "user may see: it may not store into it", "refused")
 
 
 def _head_uids(head: bytearray, complete: bool) -> tuple[str, str, str] | None:
@@ -372,7 +405,7 @@ async def store(request: Request) -> Response:
     """POST /studies and POST /studies/{study}"""
     web = web_of(request)
     study = request.path_params.get("study")
-    web.archive.authorize(requester_of(request), "store", Target(study) if study else None)
+    requester = authorize(request, "store")
     media, params = parse_media_type(request.headers.get("content-type", ""))
     if media != MULTIPART_RELATED:
         raise WebError(415, f"STOW-RS takes multipart/related bodies (PS3.18 10.5.1), not {media or 'no type'!r}")
@@ -391,7 +424,7 @@ async def store(request: Request) -> Response:
     refusal = web.archive.archive.space_refusal(int(length) if length and length.isdigit() else 0)
     if refusal:
         raise WebError(503, refusal, headers={"Retry-After": "300"})
-    stow = Stow(request, study)
+    stow = Stow(request, study, requester)
     try:
         await stow.read(boundary, limit)
     except BaseException:
@@ -400,8 +433,37 @@ async def store(request: Request) -> Response:
     outcomes = await stow.finish()
     if not outcomes:
         raise WebError(400, "the body holds no DICOM instance")
+    await stow.run_blocking(after_store, web.pacs, requester, outcomes, stow.new_studies)
     status, body = response_body(outcomes, service_root(request), study)
     return json_response(request, json.dumps(body).encode(), status=status)
 
 
-__all__ = ["Outcome", "response_body", "store"]
+STORED = ("stored", "identical", "replaced")
+
+
+def after_store(pacs: Any, requester: Requester, outcomes: list[Outcome], new_studies: set[str]) -> None:
+    """What follows a STOW-RS request (a worker thread): the new studies of a user restricted to labels get
+    its labels (so that it sees what it stored), the ``[[labels.rules]]`` run, and one audit message per
+    study records what was stored (PS3.15 A.5.3.5)."""
+    from ..server.auth.labels import add_labels
+
+    policy = pacs.policy
+    stored = [o for o in outcomes if o.outcome in STORED]
+    if not stored or policy is None:
+        return
+    uids = [o.sop_instance_uid for o in stored]
+    index = pacs.archive.index
+    if requester.labels:
+        for study in sorted(new_studies & {o.study_instance_uid for o in stored if o.study_instance_uid}):
+            index.write(lambda db, study=study: add_labels(db, study, requester.labels or (), source="stow"))
+    try:
+        if pacs.config.label_rules:
+            policy.apply_label_rules(requester.calling_ae_title, uids)
+        for ref in policy.studies_of(uids):
+            policy.auditor.record("instances-stored", requester=requester, studies=[ref])
+    except Exception as exc:  # the instances are stored and answered; say what is not labelled or audited
+        log.warning("%s: label rules or audit of %d stored instance(s) failed: %s", requester.association_id,
+                    len(uids), exc)
+
+
+__all__ = ["Outcome", "after_store", "response_body", "store"]

@@ -27,7 +27,7 @@ from starlette.responses import Response, StreamingResponse
 from ..core.uid import TRANSFER_SYNTAXES
 from ..server.index import InstanceRow
 from .archive import Target, WebArchive, header_json, numbers_as_text
-from .common import json_response, requester_of, service_root, web_of
+from .common import authorize, json_response, requester_of, service_root, web_of
 from .errors import WebError, bad_request, not_found
 from .media import (
     DICOM,
@@ -75,7 +75,7 @@ async def retrieve(request: Request) -> Response:
     """GET /studies/{study}[/series/{series}[/instances/{instance}]]"""
     web = web_of(request)
     target = target_of(request)
-    web.archive.authorize(requester_of(request), "retrieve", target)
+    requester = authorize(request, "retrieve")
     accept = request.headers.get("accept")
     if _wants_zip(accept):
         return await _zip(request, target)
@@ -86,7 +86,8 @@ async def retrieve(request: Request) -> Response:
     wanted = choice.transfer_syntax or EXPLICIT_LE
     if wanted != "*" and wanted not in TRANSFER_SYNTAXES:
         raise WebError(406, f"transfer-syntax={wanted} is not a transfer syntax this server knows")
-    rows = await web.archive.instances(target)
+    rows = await web.archive.instances(target, requester)
+    web.audit.instances(web, "instances-transferred", requester, rows, "WADO-RS retrieve")
     for row in rows:
         if wanted != "*" and not transcodable(row.transfer_syntax, wanted):
             raise WebError(406, f"instance {row.sop_instance_uid} is stored in {row.transfer_syntax} and cannot be "
@@ -129,7 +130,7 @@ async def _object_body(archive: WebArchive, row: InstanceRow, wanted: str) -> As
 
 
 async def _blob_chunks(archive: WebArchive, row: InstanceRow) -> AsyncIterator[bytes]:
-    f = await archive.run(archive.open_blob, row)
+    f = await archive.run(archive.open_whole, row)  # verified while it streams when configured
     try:
         while chunk := await archive.run(f.read, CHUNK):
             yield chunk
@@ -151,7 +152,9 @@ def _transcoded(archive: WebArchive, row: InstanceRow, wanted: str) -> bytes:
 async def _zip(request: Request, target: Target) -> Response:
     """The stored files of a study or series as one zip (PS3.18 8.7.3.3: application/zip), streamed."""
     web = web_of(request)
-    rows = await web.archive.instances(target)
+    requester = requester_of(request)
+    rows = await web.archive.instances(target, requester)
+    web.audit.instances(web, "instances-transferred", requester, rows, "WADO-RS retrieve (zip)")
 
     class _Sink:
         def __init__(self) -> None:
@@ -198,12 +201,13 @@ async def metadata(request: Request) -> Response:
     """GET .../metadata at study, series and instance level: the stored headers as DICOM JSON."""
     web = web_of(request)
     target = target_of(request)
-    web.archive.authorize(requester_of(request), "retrieve", target)
+    requester = authorize(request, "retrieve")
     try:
         negotiate(request.headers.get("accept"), ["application/dicom+json", "application/json"], multipart=False)
     except NotAcceptable as exc:
         raise WebError(406, str(exc)) from None
-    rows = await web.archive.instances(target)
+    rows = await web.archive.instances(target, requester)
+    web.audit.instances(web, "instances-accessed", requester, rows, "WADO-RS metadata")
     root = service_root(request)
     etag = web.archive.etag(rows, f"{root}|{web.json_numbers}")
     if etag in _etags(request.headers.get("if-none-match")):
@@ -248,8 +252,9 @@ async def frames(request: Request) -> Response:
     web = web_of(request)
     target = target_of(request)
     numbers = parse_frame_list(request.path_params["frames"])
-    web.archive.authorize(requester_of(request), "retrieve", target)
-    row = (await web.archive.instances(target))[0]
+    requester = authorize(request, "retrieve")
+    row = (await web.archive.instances(target, requester))[0]
+    web.audit.instances(web, "instances-accessed", requester, [row], "WADO-RS frames")
     stored = (await web.archive.headers([row])).get(row.pk)
     bulk = _bulk_map(stored)
     count = _frame_count(stored)
@@ -378,8 +383,9 @@ async def bulkdata(request: Request) -> Response:
     if not _TAG.match(tag):
         raise bad_request(f"{tag!r} is not a tag (8 hexadecimal digits)", "tag")
     tag = tag.upper()
-    web.archive.authorize(requester_of(request), "retrieve", target)
-    row = (await web.archive.instances(target))[0]
+    requester = authorize(request, "retrieve")
+    row = (await web.archive.instances(target, requester))[0]
+    web.audit.instances(web, "instances-accessed", requester, [row], "WADO-RS bulk data")
     stored = (await web.archive.headers([row])).get(row.pk)
     bulk = _bulk_map(stored) or {}
     span = bulk.get("elements", {}).get(tag)

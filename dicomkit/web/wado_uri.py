@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from .archive import Target
-from .common import requester_of, web_of
+from .common import authorize, web_of
 from .errors import WebError, bad_request
 from .media import DICOM, JPEG, PNG
 from .rendered import RenderOptions, cached_image
@@ -55,8 +55,9 @@ async def retrieve(request: Request) -> Response:
         if not value:
             raise bad_request(f"{name} is required (PS3.18 9.1.2.1)", name)
     target = Target(str(names["studyUID"]), names["seriesUID"], names["objectUID"])
-    web.archive.authorize(requester_of(request), "retrieve", target)
-    rows = await web.archive.instances(target)
+    requester = authorize(request, "retrieve")
+    rows = await web.archive.instances(target, requester)
+    web.audit.instances(web, "instances-transferred", requester, rows, "WADO-URI")
     row = rows[0]
     wanted = [t.split(";")[0].strip().lower() for t in q.get("contentType", "").split(",") if t.strip()]
     unknown = [t for t in wanted if t not in CONTENT_TYPES and t not in ("*/*", "image/*")]

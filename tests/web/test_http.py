@@ -198,7 +198,7 @@ def test_index_unavailable_is_503(base: str, pacs: Server, monkeypatch: pytest.M
 
     from dicomkit.web.archive import WebArchive
 
-    def broken(self: WebArchive, target: object) -> list[object]:
+    def broken(self: WebArchive, target: object, requester: object) -> list[object]:
         raise sqlite3.OperationalError("database is locked")
 
     monkeypatch.setattr(WebArchive, "_rows", broken)

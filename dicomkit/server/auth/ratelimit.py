@@ -81,5 +81,11 @@ class FailureLimiter:
                 if entry is not None and entry.locked_until <= self.clock():
                     del self._tables["user"][user]
 
+    def reset(self) -> None:
+        """Forget every failure and lockout (an operator's unlock; a restart does the same)."""
+        with self._lock:
+            for table in self._tables.values():
+                table.clear()
+
 
 __all__ = ["FailureLimiter"]

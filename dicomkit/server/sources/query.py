@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Generator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -42,8 +42,9 @@ from ...services.query_retrieve.levels import (
 )
 from ...services.query_retrieve.matching import Matcher, response_identifier
 from ...services.query_retrieve.plan import KeyMatch, QueryPlan, vr_of
-from ...services.sources import Requester, StoredObject
+from ...services.sources import LOCAL, Requester, StoredObject
 from ..index.header import decompress_json
+from ..integrity import IntegrityError, verified_opener
 from .sql import ALIASES, DEPTH, SPECS, Spec, Translation, entity_depth, translate
 
 if TYPE_CHECKING:
@@ -112,11 +113,46 @@ def read_rows(index: Index, sql: str, params: Sequence[Any] = ()) -> list[tuple[
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def _visibility(labels: frozenset[str] | None, target: int) -> tuple[str, list[Any], set[int]]:
+    """The SQL condition restricting entities at ``target`` to the studies with one of ``labels`` (patients:
+    those with such a study), its parameters and the tables it needs joined (:class:`Visibility`)."""
+    if labels is None:
+        return "", [], set()
+    if not labels:
+        return "1 = 0", [], set()
+    from ..auth.labels import Visibility
+
+    if target == 0:
+        predicate, params = Visibility(labels).sql("vst.pk")
+        return f"EXISTS (SELECT 1 FROM studies vst WHERE vst.patient_pk = p.pk AND {predicate})", params, set()
+    predicate, params = Visibility(labels).sql(f"{ALIASES[1]}.pk")
+    return predicate, params, {1}
+
+
+def _column(spec: Spec, labels: frozenset[str] | None) -> str:
+    """The SELECT expression of a column; for a requester restricted to labels, the patient's counts of
+    studies, series and instances count only the studies it sees (the stored totals would reveal others)."""
+    column = f"{ALIASES[spec.depth]}.{spec.name}"
+    if labels is None or spec.depth != 0 or spec.kind != "count":
+        return column
+    from ..auth.labels import check_label
+
+    # the labels are checked tokens of [a-z0-9_.:-]: safe as SQL literals, which keeps the SELECT free of
+    # parameters (they would have to precede the WHERE's)
+    names = ", ".join(f"'{check_label(label)}'" for label in sorted(labels)) or "NULL"
+    seen = f"EXISTS (SELECT 1 FROM study_labels vsl WHERE vsl.study_pk = vst.pk AND vsl.label IN ({names}))"
+    if spec.name == "num_studies":
+        return f"(SELECT count(*) FROM studies vst WHERE vst.patient_pk = p.pk AND {seen})"
+    if spec.name == "num_series":
+        return f"(SELECT coalesce(sum(vst.num_series), 0) FROM studies vst WHERE vst.patient_pk = p.pk AND {seen})"
+    return f"(SELECT coalesce(sum(vst.num_instances), 0) FROM studies vst WHERE vst.patient_pk = p.pk AND {seen})"
+
+
 class IndexQuery:
     """A plan translated at a target level, run page by page on the index (blocking)."""
 
     def __init__(self, index: Index, plan: QueryPlan, target: Level, *, select_keys: bool = True,
-                 extra_columns: Sequence[str] = ()) -> None:
+                 extra_columns: Sequence[str] = (), labels: frozenset[str] | None = None) -> None:
         self.index = index
         self.target = DEPTH[target]
         self.translation: Translation = translate(plan, target, postgres=index.is_postgres)
@@ -149,10 +185,15 @@ class IndexQuery:
             or self.target == 3) for k in keys)
         self.needs_header = bool(t.python_header) or header_for_return
         alias = ALIASES[self.target]
-        select = [f"{alias}.pk"] + [f"{ALIASES[s.depth]}.{s.name}" for _, s in self.columns] + self.extra_columns
+        select = [f"{alias}.pk"] + [_column(s, labels) for _, s in self.columns] + self.extra_columns
         self._select = ", ".join(select)
+        # the requester's study labels (issue 14): one predicate on the study of each entity, in the same query
+        visible, visible_params, count_depths = _visibility(labels, self.target)
+        self.depths |= count_depths
         self._from = t.from_clause(self.depths)
-        self._where = t.where_clause()
+        self._count_from = t.from_clause(count_depths)
+        self._where = t.where_clause() + (f" AND {visible}" if visible else "")
+        self._params = [*t.params, *visible_params]
 
     # -- SQL ------------------------------------------------------------------------------------------------
     def _rows(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
@@ -162,13 +203,12 @@ class IndexQuery:
         """The query of the first page (for logs and EXPLAIN)."""
         alias = ALIASES[self.target]
         return (f"SELECT {self._select} FROM {self._from} WHERE {self._where} AND {alias}.pk > ? "
-                f"ORDER BY {alias}.pk LIMIT ?", [*self.translation.params, 0, PAGE])
+                f"ORDER BY {alias}.pk LIMIT ?", [*self._params, 0, PAGE])
 
     def count(self) -> int:
         """How many entities match (counted in SQL unless some key is matched in Python)."""
         if self.matcher is None:
-            rows = self._rows(f"SELECT count(*) FROM {self.translation.from_clause(set())} WHERE {self._where}",
-                              self.translation.params)
+            rows = self._rows(f"SELECT count(*) FROM {self._count_from} WHERE {self._where}", self._params)
             return int(rows[0][0])
         return sum(1 for _ in self.records())
 
@@ -184,7 +224,7 @@ class IndexQuery:
         # (which keeps the value) leaves it the indexes of the conditions, and a bounded sort per page
         order = f"{alias}.pk" if self.index.is_postgres else f"+{alias}.pk"
         base = f"SELECT {self._select} FROM {self._from} WHERE {self._where} AND {order} > ? ORDER BY {order}"
-        params = self.translation.params
+        params = self._params
         in_sql = self.matcher is None
         skip = 0 if in_sql else offset
         left = [limit]
@@ -290,14 +330,16 @@ class IndexQuerySource:
             return frozenset(k.tag for k in plan.matching_keys)  # worklists: IndexWorklistSource
         return frozenset(translate(plan, postgres=self.index.is_postgres).unsupported)
 
-    def query(self, plan: QueryPlan) -> IndexQuery:
+    def query(self, plan: QueryPlan, labels: frozenset[str] | None = None) -> IndexQuery:
+        """The plan on the index, restricted to the studies with one of ``labels`` (None: all studies)."""
         if plan.level is None:
             raise DicomError("IndexQuerySource answers Query/Retrieve plans; worklists: IndexWorklistSource")
-        return IndexQuery(self.index, plan, plan.level)
+        return IndexQuery(self.index, plan, plan.level, labels=labels)
 
-    def find_sync(self, plan: QueryPlan, *, limit: int | None = None, offset: int = 0) -> Iterator[Dataset]:
+    def find_sync(self, plan: QueryPlan, *, limit: int | None = None, offset: int = 0,
+                  requester: Requester = LOCAL) -> Iterator[Dataset]:
         """The matches, blocking (one SQL query per page)."""
-        query = self.query(plan)
+        query = self.query(plan, requester.labels)
         for chunk in query.pages(limit=limit, offset=offset, page=self.page):
             for record, _ in chunk:
                 yield self._match(query.plan, record)
@@ -306,8 +348,9 @@ class IndexQuerySource:
                    offset: int = 0) -> AsyncIterator[Dataset]:
         """The matches of ``plan`` in a stable order (``offset`` skipped, at most ``limit``), one page of
         SQL per worker-thread hop. Keys the index cannot match are matched universally (what
-        :meth:`unsupported_keys` reports and the SCP answers 0xFF01 for)."""
-        query = await self.index.run_query(self.query, plan)
+        :meth:`unsupported_keys` reports and the SCP answers 0xFF01 for). Only the studies the requester
+        may see (``requester.labels``) and what is under them match."""
+        query = await self.index.run_query(self.query, plan, requester.labels)
         pages = query.pages(limit=limit, offset=offset, page=self.page)
 
         def next_page() -> list[Dataset] | None:
@@ -326,10 +369,10 @@ class IndexQuerySource:
 
     async def count(self, plan: QueryPlan, requester: Requester) -> int:
         """How many entities match ``plan`` (without limit / offset): QIDO-RS's total."""
-        return await self.index.run_query(lambda: self.query(plan).count())
+        return await self.index.run_query(lambda: self.query(plan, requester.labels).count())
 
-    def count_sync(self, plan: QueryPlan) -> int:
-        return self.query(plan).count()
+    def count_sync(self, plan: QueryPlan, requester: Requester = LOCAL) -> int:
+        return self.query(plan, requester.labels).count()
 
     def _match(self, plan: QueryPlan, record: RowRecord) -> Dataset:
         out = Dataset()
@@ -353,38 +396,60 @@ class IndexQuerySource:
 
 
 _INSTANCE_COLUMNS = ("i.sop_class_uid", "i.sop_instance_uid", "i.transfer_syntax", "i.size", "i.blob_key",
-                     "se.series_instance_uid", "st.study_instance_uid")
+                     "se.series_instance_uid", "st.study_instance_uid", "i.sha256")
+MismatchReport = Callable[[StoredObject, IntegrityError], None]
 
 
 class IndexRetrieveSource:
     """C-MOVE / C-GET on the archive: the instances under the entities a plan identifies, read from the
-    blob store (a :class:`~dicomkit.services.sources.RetrieveSource`)."""
+    blob store (a :class:`~dicomkit.services.sources.RetrieveSource`).
 
-    def __init__(self, index: Index, store: BlobStore, *, page: int = PAGE) -> None:
+    ``verify``: each object's stream is hashed as it is read and fails (:class:`~..integrity.IntegrityError`,
+    before its last part) unless the SHA-256 recorded at ingest matches; ``on_mismatch`` hears of each
+    failure (the server audits it)."""
+
+    def __init__(self, index: Index, store: BlobStore, *, page: int = PAGE, verify: bool = False,
+                 on_mismatch: MismatchReport | None = None) -> None:
         self.index = index
         self.store = store
         self.page = page
+        self.verify = verify
+        self.on_mismatch = on_mismatch
 
-    def _query(self, plan: QueryPlan) -> IndexQuery:
+    def _query(self, plan: QueryPlan, labels: frozenset[str] | None = None) -> IndexQuery:
         if plan.level is None:
             raise DicomError("a retrieval plan has a level")
-        return IndexQuery(self.index, plan, Level.IMAGE, select_keys=False, extra_columns=_INSTANCE_COLUMNS)
+        return IndexQuery(self.index, plan, Level.IMAGE, select_keys=False, extra_columns=_INSTANCE_COLUMNS,
+                          labels=labels)
 
     def _stored(self, row: tuple[Any, ...]) -> StoredObject:
-        sop_class, sop_instance, ts, size, key, series_uid, study_uid = row
+        sop_class, sop_instance, ts, size, key, series_uid, study_uid, sha256 = row
         store = self.store
+        if self.verify:  # read only through the verifying stream, never from the path
+            obj = StoredObject(sop_class, sop_instance, ts, size=size, study_instance_uid=study_uid,
+                               series_instance_uid=series_uid)
+            report = self.on_mismatch
+
+            def mismatch(error: IntegrityError) -> None:
+                log.error("integrity: %s", error)
+                if report is not None:
+                    report(obj, error)
+
+            opener = verified_opener(lambda: store.open(key), sha256, size=size, on_mismatch=mismatch,
+                                     name=f"instance {sop_instance}")
+            return replace(obj, opener=opener)
         path_of = getattr(store, "path_of", None)
         path = str(path_of(key)) if path_of is not None else None
         return StoredObject(sop_class, sop_instance, ts, path=path, size=size, study_instance_uid=study_uid,
                             series_instance_uid=series_uid, opener=lambda: store.open(key))
 
-    def retrieve_sync(self, plan: QueryPlan) -> Iterator[StoredObject]:
-        for chunk in self._query(plan).pages(page=self.page):
+    def retrieve_sync(self, plan: QueryPlan, requester: Requester = LOCAL) -> Iterator[StoredObject]:
+        for chunk in self._query(plan, requester.labels).pages(page=self.page):
             for _, extra in chunk:
                 yield self._stored(extra)
 
     async def retrieve(self, plan: QueryPlan, requester: Requester) -> AsyncIterator[StoredObject]:
-        query = await self.index.run_query(self._query, plan)
+        query = await self.index.run_query(self._query, plan, requester.labels)  # only the studies it may see
         pages = query.pages(page=self.page)
 
         def next_page() -> list[StoredObject] | None:
@@ -403,7 +468,7 @@ class IndexRetrieveSource:
 
     async def count(self, plan: QueryPlan, requester: Requester) -> int:
         """How many instances :meth:`retrieve` gives (the first Number of Remaining Sub-operations)."""
-        return await self.index.run_query(lambda: self._query(plan).count())
+        return await self.index.run_query(lambda: self._query(plan, requester.labels).count())
 
 
 class IndexCommitmentSource:
@@ -415,10 +480,18 @@ class IndexCommitmentSource:
         self.store = store
         self.retrieve_ae_title = retrieve_ae_title
 
-    def check_sync(self, references: Sequence[SopReference]) -> list[CommitmentResult]:
+    def check_sync(self, references: Sequence[SopReference], requester: Requester = LOCAL) -> list[CommitmentResult]:
         out = []
+        seen: dict[str, bool] = {}
         for ref in references:
             row = self.index.instance(ref.sop_instance_uid)
+            if row is not None and requester.labels is not None:  # another's study: as if it were not there
+                study = row.study_instance_uid
+                if study not in seen:
+                    from ..auth.labels import Visibility, labels_of
+
+                    seen[study] = Visibility(requester.labels).sees(labels_of(self.index.read(), study))
+                row = row if seen[study] else None
             if row is None:
                 out.append(CommitmentResult(ref, NO_SUCH_OBJECT_INSTANCE))
             elif row.sop_class_uid != ref.sop_class_uid:
@@ -444,7 +517,7 @@ class IndexCommitmentSource:
         return True
 
     async def check(self, references: Sequence[SopReference], requester: Requester) -> list[CommitmentResult]:
-        return await self.index.run_query(self.check_sync, list(references))
+        return await self.index.run_query(self.check_sync, list(references), requester)
 
 
 __all__ = ["IndexCommitmentSource", "IndexQuery", "IndexQuerySource", "IndexRetrieveSource", "RowRecord"]
