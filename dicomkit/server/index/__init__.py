@@ -63,6 +63,7 @@ class InstanceRecord:
     node: str = ""
     source_ae: str | None = None
     stored_at: float = 0.0
+    rewritten: bytes | None = None  # the blob's bytes when not as received (compression on store); no column
 
     @classmethod
     def from_dataset(cls, ds: Dataset, *, transfer_syntax: str, size: int, sha256: str, content_sha256: str,
