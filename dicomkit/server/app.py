@@ -17,6 +17,7 @@ import logging
 import signal
 import socket
 import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,7 +114,11 @@ class _GuardedHandler(DimseHandler):
         if not self.pacs.permits(rc, self.service):
             return RESPONSE_FOR[type(request)](status=Status(NOT_AUTHORIZED),
                                                error_comment=f"{request.name} not granted to this AE")
-        return self.inner.handle_now(request, data, rc)
+        started = time.perf_counter()
+        response = self.inner.handle_now(request, data, rc)
+        if response is not None:
+            self._answered(request, started)
+        return response
 
     async def responses(self, request: Request, data: DataSink | None,
                         rc: RequestContext) -> AsyncIterator[tuple[Response, Payload | None]]:
@@ -121,8 +126,14 @@ class _GuardedHandler(DimseHandler):
         if refusal is not None:
             yield refusal, None
             return
+        started = time.perf_counter()
         async for item in self.inner.responses(request, data, rc):
             yield item
+        self._answered(request, started)  # the query latency of the metrics (a cancelled one is not counted)
+
+    def _answered(self, request: Request, started: float) -> None:
+        self.pacs.archive.metrics.answered(self.service, request.name.removesuffix("-RQ"),
+                                           time.perf_counter() - started)
 
 
 class _Guarded:
