@@ -352,7 +352,7 @@ class Archive:
             return Stored(OUT_OF_RESOURCES, _short(f"cannot store: {_why(exc)}"), "refused", record.sop_instance_uid)
         events("placed", record.sop_instance_uid)
         try:
-            result = self.index.store(record, self.duplicates).result()
+            result = self.index.store(record, self.duplicates, here=True).result()
         except Exception as exc:
             self.discard_placed(record.blob_key)
             return Stored(OUT_OF_RESOURCES, _short(f"index unavailable: {_why(exc)}"), "refused",
@@ -544,7 +544,7 @@ class ArchiveStoreTarget:
             done.set_result(placed)
             return
         self.archive.events("placed", placed.sop_instance_uid)
-        committed = self.archive.index.store(placed, self.archive.duplicates)
+        committed = self.archive.index.store(placed, self.archive.duplicates, here=True)
         committed.add_done_callback(lambda f: done.set_result((placed, f)))
 
     def _sync(self) -> None:
