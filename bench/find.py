@@ -8,10 +8,9 @@
   by storescu (8 associations).
 - Three queries at STUDY level, each timed as a whole ``findscu -S`` command, median of 5: an exact Patient ID
   (3 hits), ``PatientName=SMITH^ANNA*`` (1 study in 80) and a one-month StudyDate range.
-- dicomkit: while ``dicomkit serve`` has no C-FIND SCP (the services issue brings it), the same queries
-  are timed in-process — the query plan through :class:`dicomkit.server.sources.IndexQuerySource`, every
-  response Identifier built — and findscu runs against ``dicomkit serve`` as soon as it accepts Study Root
-  C-FIND (this script checks, and says which it did).
+- dicomkit: the same queries in-process — the query plan through :class:`dicomkit.server.sources.IndexQuerySource`,
+  every response Identifier built — and as findscu commands against ``dicomkit serve`` (its Study Root
+  C-FIND SCP on the index), on each database.
 
 Usage: python bench/find.py [--studies 100000] [--orthanc-studies 10000] [--rounds 5] [--postgres URL]
 The generated files, archives and Orthanc's database are kept in bench/data/find/ for the next run.

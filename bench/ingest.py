@@ -10,7 +10,10 @@
   committed with synchronous=FULL in WAL mode), measured here first.
 
 Every DCMTK tool runs with TCP_NODELAY=1; Orthanc runs as deployed (no TCP_NODELAY in its environment).
-Usage: python bench/ingest.py [--files 1000] [--rounds 3] [--parallel 8]
+``--fifty``: instead, three rounds of 50 associations at once × 200 new files each (3 × 10^4 distinct
+instances) into one ``dicomkit serve`` (durability full), its RSS after each round: everything must be stored
+with flat memory.
+Usage: python bench/ingest.py [--files 1000] [--rounds 3] [--parallel 8] [--fifty]
 """
 
 from __future__ import annotations
@@ -127,13 +130,57 @@ def split(files: list[Path], parts: int) -> list[Path]:
     return folders
 
 
+def rss_kib(pid: int, field: str = "VmRSS") -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def fifty(rounds: int = 3) -> None:
+    """``rounds`` times 50 associations × 200 new files into one dicomkit serve: all stored, and its RSS
+    after each round — flat memory means the later rounds add (next to) nothing (issue 11)."""
+    files = make_small(10_000 * rounds)
+    peer = Peer("dicomkit", WORK / "recv" / "fifty")
+    try:
+        pid = peer.proc.pid
+        line = [f"RSS at start {rss_kib(pid) / 1024:.1f} MB"]
+        total = 0.0
+        for r in range(rounds):
+            part = files[r * 10_000:(r + 1) * 10_000]
+            folders = []
+            for k in range(50):
+                folder = WORK / f"fifty-{r}-{k}"
+                shutil.rmtree(folder, ignore_errors=True)
+                folder.mkdir(parents=True)
+                for f in part[k::50]:
+                    os.link(f, folder / f.name)
+                folders.append(folder)
+            seconds = send(peer, folders)
+            total += seconds
+            line.append(f"after round {r + 1} ({seconds:.1f} s) {rss_kib(pid) / 1024:.1f} MB")
+        peak = rss_kib(pid, "VmHWM")
+    finally:
+        peer.stop()
+    db = sqlite3.connect(WORK / "recv" / "fifty" / "data" / "index.sqlite")
+    stored = db.execute("SELECT count(*) FROM instances").fetchone()[0]
+    db.close()
+    print(f"{rounds} x (50 associations x 200 files): {stored} of {len(files)} stored in {total:.1f} s "
+          f"({len(files) / total:.0f}/s)")
+    print("; ".join(line) + f"; peak {peak / 1024:.1f} MB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--files", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--parallel", type=int, default=8)
     parser.add_argument("--peers", default="dicomkit,dicomkit-os,storescp,orthanc")
+    parser.add_argument("--fifty", action="store_true", help="50 associations x 200 files, memory sampled")
     args = parser.parse_args()
+    if args.fifty:
+        fifty()
+        return
     files = make_small(args.files)
     one = [files[0].parent]
     many = split(files, args.parallel)

@@ -18,6 +18,7 @@ import logging
 import signal
 import socket
 import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,7 +155,11 @@ class _GuardedHandler(DimseHandler):
         if not self.pacs.permits(rc, self.service):
             return RESPONSE_FOR[type(request)](status=Status(NOT_AUTHORIZED),
                                                error_comment=f"{request.name} not granted to this AE")
-        return self.inner.handle_now(request, data, rc)
+        started = time.perf_counter()
+        response = self.inner.handle_now(request, data, rc)
+        if response is not None:
+            self._answered(request, started)
+        return response
 
     async def responses(self, request: Request, data: DataSink | None,
                         rc: RequestContext) -> AsyncIterator[tuple[Response, Payload | None]]:
@@ -167,9 +172,11 @@ class _GuardedHandler(DimseHandler):
             identifier = bytes(data.data) if isinstance(data, MemorySink) else b""
             policy.auditor.record("query", requester=policy.requester(rc), query=identifier,
                                   sop_class=rc.context.abstract_syntax, transfer_syntax=rc.transfer_syntax)
+        started = time.perf_counter()
         if policy is None or self.service not in ("move", "get"):
             async for item in self.inner.responses(request, data, rc):
                 yield item
+            self._answered(request, started)  # the query latency of the metrics (a cancelled one is not counted)
             return
         retrieval = _Retrieval([], self._deid(request, rc))
         token = _RETRIEVAL.set(retrieval)
@@ -178,10 +185,15 @@ class _GuardedHandler(DimseHandler):
             async for item in self.inner.responses(request, data, rc):
                 last = item[0]
                 yield item
+            self._answered(request, started)
         finally:
             _RETRIEVAL.reset(token)
             if retrieval.listed:
                 self._audit_retrieve(policy, request, rc, retrieval.listed, last, retrieval.deid is not None)
+
+    def _answered(self, request: Request, started: float) -> None:
+        self.pacs.archive.metrics.answered(self.service, request.name.removesuffix("-RQ"),
+                                           time.perf_counter() - started)
 
     def _deid(self, request: Request, rc: RequestContext) -> DeidExport | None:
         """The de-identification of this retrieval: C-MOVE to (or C-GET from) an AE of ``deid.remotes``, or

@@ -86,6 +86,12 @@ class TempBlob:
     def sync(self) -> None:
         os.fsync(self.fd)
 
+    def rewrite(self, data: bytes) -> None:
+        """Replace what was written with ``data`` (compression on store)."""
+        os.ftruncate(self.fd, 0)
+        os.lseek(self.fd, 0, os.SEEK_SET)
+        self.write([data])
+
     def close(self) -> None:
         if not self.closed:
             self.closed = True

@@ -5,7 +5,8 @@ may set any of them; a key the tree does not have, or a value of the wrong kind,
 the key named (``dicom.port: expected an integer from 0 to 65535, not 'abc'``). The sections::
 
     [storage]   data_dir, durability ("full" | "os"), duplicates ("keep-first" | "overwrite"),
-                min_free_space, max_archive_size (bytes, or "500 MB", "2 GiB", ...), temp_grace (seconds)
+                min_free_space, max_archive_size (bytes, or "500 MB", "2 GiB", ...), temp_grace (seconds),
+                compression ("" = as received, "lossless", or a lossless transfer syntax)
     [database]  url ("" = SQLite in the data folder; "sqlite:///path" or "postgresql://...")
     [index]     extra_keys (keyword = level, e.g. { InstitutionName = "series" })
     [dicom]     ae_title, host, port, max_associations, max_pdu, async_ops, network_timeout, shutdown_grace, access
@@ -88,6 +89,7 @@ class StorageConfig:
     max_archive_size: Size = field(default_factory=Size)  # refuse beyond this many stored bytes (0: no limit)
     temp_grace: float = 3600.0  # temporary files untouched this long are leftovers (seconds)
     verify_on_retrieve: bool = False  # check the SHA-256 of every whole object sent (C-GET, C-MOVE, WADO)
+    compression: str = ""  # "" keeps objects as received; "lossless" (JPEG-LS Lossless) or a lossless syntax
 
 
 @dataclass
@@ -193,6 +195,12 @@ class Config:
             raise ConfigError("worklist.scan_interval: must be more than 0 seconds")
         if self.storage.temp_grace < 0:
             raise ConfigError("storage.temp_grace: must not be negative")
+        from .compression import CompressionConfigError, resolve
+
+        try:
+            resolve(self.storage.compression)
+        except CompressionConfigError as exc:
+            raise ConfigError(f"storage.compression: {exc}") from None
         if self.web.qido_max_limit < 1:
             raise ConfigError("web.qido_max_limit: must be at least 1")
         if self.dicom.shutdown_grace < 0:

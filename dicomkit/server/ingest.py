@@ -46,6 +46,7 @@ from ..net.handlers import RequestContext
 from ..services.storage.scp import StoreOutcome, StoreRefused, check_received
 from ..services.storage.status import DUPLICATE_COMMENT, DUPLICATE_DIFFERENT, OUT_OF_RESOURCES
 from .blobs import BlobStore, BlobStoreError, FolderBlobStore, TempBlob
+from .compression import Compression
 from .config import Config
 from .index import Index, InstanceRecord, StoreResult
 from .index.header import build_header
@@ -106,6 +107,7 @@ class Archive:
         self.events = events or Events()
         self.durable = config.storage.durability == "full"
         self.duplicates = config.storage.duplicates
+        self.compression = Compression.configured(config.storage.compression)
         self.executor = concurrent.futures.ThreadPoolExecutor(max_workers=workers,
                                                               thread_name_prefix="dicomkit-archive")
         self._stored_bytes = self.index.total_size() if config.storage.max_archive_size else 0
@@ -154,10 +156,14 @@ class Archive:
     # -- the steps -----------------------------------------------------------------------------------------
     def prepare(self, source: Path | bytes | memoryview, sop_class_uid: str, sop_instance_uid: str,
                 transfer_syntax: str, *, dataset_offset: int, source_ae: str | None, size: int | None = None,
-                sha256: str | None = None, content_sha256: str | None = None) -> InstanceRecord | StoreOutcome:
+                sha256: str | None = None, content_sha256: str | None = None,
+                compress: bool = False) -> InstanceRecord | StoreOutcome:
         """Check the complete object — its bytes, or its temporary file — and build its index record in
         one pass over it (a refusal instead when it fails). Without ``sha256`` / ``content_sha256`` the
-        hashes are computed here, off the event loop (hashlib releases the GIL)."""
+        hashes are computed here, off the event loop (hashlib releases the GIL). ``compress``: a received
+        object, which compression on store (``storage.compression``) may rewrite — the record then describes
+        the rewritten blob (``record.rewritten``) except ``content_sha256``, which stays the received data
+        set's (what duplicates compare)."""
         if isinstance(source, bytes | memoryview):
             buf: Any = source
         else:
@@ -182,6 +188,15 @@ class Archive:
         ds = checked.dataset
         if checked.corrections:
             log.warning("%s stored with corrections: %s", sop_instance_uid, "; ".join(checked.corrections))
+        rewritten: bytes | None = None
+        if compress and self.compression is not None and self.compression.applies(ds, transfer_syntax):
+            compressed = self.compression.compress(ds, sop_class_uid, sop_instance_uid, source_ae)
+            if compressed is not None:
+                again = check_received(compressed.data, sop_class_uid, sop_instance_uid)
+                if again.dataset is not None:
+                    ds, view, rewritten = again.dataset, memoryview(compressed.data), compressed.data
+                    transfer_syntax, dataset_offset = compressed.transfer_syntax, compressed.dataset_offset
+                    sha256, size = hashlib.sha256(compressed.data).hexdigest(), len(compressed.data)
         try:
             header = build_header(ds, view, dataset_offset, transfer_syntax)
             record = InstanceRecord.from_dataset(ds, transfer_syntax=transfer_syntax, size=size, sha256=sha256,
@@ -197,7 +212,17 @@ class Archive:
             if len(uid) > 64:
                 return StoreOutcome(0xC000, f"the {what} is longer than 64 characters")
         record.node = self.node
+        record.rewritten = rewritten
         return record
+
+    def rewrite(self, temp: TempBlob, record: InstanceRecord) -> None:
+        """Put the rewritten object (compression on store) into ``temp`` in place of the received one (and on
+        disk, durability ``full``)."""
+        if record.rewritten is not None:
+            temp.rewrite(record.rewritten)
+            record.rewritten = None
+            if self.durable:
+                temp.sync()
 
     def precheck_duplicate(self, record: InstanceRecord) -> tuple[str, str] | None:
         return self.index.lookup_duplicate(record.sop_instance_uid)
@@ -300,10 +325,15 @@ class Archive:
             events("file synced", sop_instance)
         prepared = self.prepare(data if data is not None else temp.path, sop_class, sop_instance, ts, size=size,
                                 sha256=file_hash, content_sha256=content_hash, dataset_offset=dataset_offset,
-                                source_ae=source_ae)
+                                source_ae=source_ae, compress=True)
         if isinstance(prepared, StoreOutcome):
             temp.discard()
             return Stored(prepared.status, prepared.comment, "refused", sop_instance)
+        try:
+            self.rewrite(temp, prepared)
+        except OSError as exc:
+            temp.discard()
+            return Stored(OUT_OF_RESOURCES, _short(f"cannot store: {_why(exc)}"), "refused", sop_instance)
         return self._store_prepared(temp, prepared)
 
     def _store_prepared(self, temp: TempBlob, record: InstanceRecord) -> Stored:
@@ -322,7 +352,7 @@ class Archive:
             return Stored(OUT_OF_RESOURCES, _short(f"cannot store: {_why(exc)}"), "refused", record.sop_instance_uid)
         events("placed", record.sop_instance_uid)
         try:
-            result = self.index.store(record, self.duplicates).result()
+            result = self.index.store(record, self.duplicates, here=True).result()
         except Exception as exc:
             self.discard_placed(record.blob_key)
             return Stored(OUT_OF_RESOURCES, _short(f"index unavailable: {_why(exc)}"), "refused",
@@ -514,7 +544,7 @@ class ArchiveStoreTarget:
             done.set_result(placed)
             return
         self.archive.events("placed", placed.sop_instance_uid)
-        committed = self.archive.index.store(placed, self.archive.duplicates)
+        committed = self.archive.index.store(placed, self.archive.duplicates, here=True)
         committed.add_done_callback(lambda f: done.set_result((placed, f)))
 
     def _sync(self) -> None:
@@ -526,7 +556,7 @@ class ArchiveStoreTarget:
         archive = self.archive
         prepared = archive.prepare(data if data is not None else self.temp.path, self.sop_class_uid,
                                    self.sop_instance_uid, self.transfer_syntax, dataset_offset=self.dataset_offset,
-                                   source_ae=self.rc.calling_ae_title or None)
+                                   source_ae=self.rc.calling_ae_title or None, compress=True)
         if synced is not None:
             try:
                 synced.result()
@@ -537,6 +567,11 @@ class ArchiveStoreTarget:
             self.discard()
             return Stored(prepared.status, prepared.comment, "refused")
         record = prepared
+        try:
+            archive.rewrite(self.temp, record)
+        except OSError as exc:
+            self.discard()
+            return Stored(OUT_OF_RESOURCES, _short(f"cannot store the object: {_why(exc)}"), "refused")
         try:
             existing = archive.precheck_duplicate(record)
         except Exception as exc:

@@ -12,6 +12,39 @@ import time
 from collections import Counter
 from collections.abc import Callable
 
+# seconds: the upper bounds of the request latency histogram's buckets (then +Inf)
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+class Histogram:
+    """Cumulative buckets, sum and count of observed values (Prometheus histogram)."""
+
+    def __init__(self, bounds: tuple[float, ...] = LATENCY_BUCKETS) -> None:
+        self.bounds = bounds
+        self.counts = [0] * len(bounds)
+        self.sum = 0.0
+        self.count = 0
+
+    def observe(self, value: float) -> None:
+        for i, bound in enumerate(self.bounds):
+            if value <= bound:
+                self.counts[i] += 1
+                break
+        self.sum += value
+        self.count += 1
+
+    def samples(self, labels: str) -> list[tuple[str, float]]:
+        """``_bucket{...,le=...}`` (cumulative), ``_sum``, ``_count`` with ``labels`` (``a="x",b="y"``)."""
+        out, running = [], 0
+        sep = "," if labels else ""
+        for bound, n in zip(self.bounds, self.counts, strict=True):
+            running += n
+            out.append((f'_bucket{{{labels}{sep}le="{_number(bound)}"}}', float(running)))
+        out.append((f'_bucket{{{labels}{sep}le="+Inf"}}', float(self.count)))
+        out.append((f"_sum{{{labels}}}" if labels else "_sum", self.sum))
+        out.append((f"_count{{{labels}}}" if labels else "_count", float(self.count)))
+        return out
+
 
 class Metrics:
     def __init__(self) -> None:
@@ -26,6 +59,8 @@ class Metrics:
         self.commit_batches = 0
         self.commit_seconds = 0.0
         self.store_seconds: list[float] = [0.0, 0.0]  # sum, count
+        # (service, request) -> latency of the requests answered: first request to final response
+        self.requests: dict[tuple[str, str], Histogram] = {}
         self._lock = threading.Lock()
         self.gauges: dict[str, Callable[[], float]] = {}
 
@@ -39,6 +74,14 @@ class Metrics:
     def failed(self, status: int) -> None:
         with self._lock:
             self.store_failures[f"0x{status:04X}"] += 1
+
+    def answered(self, service: str, request: str, seconds: float) -> None:
+        """A request of ``service`` (find, move, get, worklist, mpps, commit) answered in ``seconds``."""
+        with self._lock:
+            histogram = self.requests.get((service, request))
+            if histogram is None:
+                histogram = self.requests[(service, request)] = Histogram()
+            histogram.observe(seconds)
 
     def committed(self, batch: int, seconds: float) -> None:
         with self._lock:
@@ -77,6 +120,11 @@ class Metrics:
                    [("", self.commit_batches)])
             metric("dicomkit_index_commit_seconds_total", "counter", "Time spent in index transactions.",
                    [("", self.commit_seconds)])
+            requests = sorted(self.requests.items()) or [(("find", "C-FIND"), Histogram())]
+            metric("dicomkit_request_seconds", "histogram",
+                   "Time from a request (C-FIND, C-MOVE, C-GET, N-...) to its final response, by service.",
+                   [sample for (service, request), h in requests
+                    for sample in h.samples(f'service="{service}",request="{request}"')])
         for name, read in sorted(self.gauges.items()):
             try:
                 value = read()
@@ -92,4 +140,4 @@ def _number(value: float) -> str:
     return repr(float(value))
 
 
-__all__ = ["Metrics"]
+__all__ = ["LATENCY_BUCKETS", "Histogram", "Metrics"]

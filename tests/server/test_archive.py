@@ -184,6 +184,54 @@ def test_extra_keys_and_reindex(config: Config, tmp_path: Path) -> None:
         assert all(s["num_instances"] == 2 for s in archive.index.studies())
 
 
+def test_extra_keys_are_matched_in_sql_first(config: Config, tmp_path: Path) -> None:
+    """An extra key narrows the rows in SQL (extra_attributes); an entity stored before the key was configured
+    (no row yet, no reindex) is still found, from its stored header."""
+    from dicomkit import Dataset
+    from dicomkit.server.sources import IndexQuerySource
+    from dicomkit.services.query_retrieve import STUDY_ROOT, Operation, plan_from_identifier
+
+    study = "1.2.826.0.1.3680043.10.8.1"
+
+    def series(n: int, department: str) -> Path:
+        ds = image(study=study, series=f"{study}.{n}", sop=f"{study}.{n}.1")
+        ds.InstitutionalDepartmentName = department
+        return write(ds, tmp_path / "in")
+
+    with Archive(config) as archive:
+        assert archive.ingest_file(series(3, "North Annex")).status == 0  # before the key is configured
+    set_value(config, "index.extra_keys", {"InstitutionalDepartmentName": "series"})
+    config.check()
+    with Archive(config) as archive:
+        for n, department in ((1, "North Clinic"), (2, "South Clinic"), (4, "NORTH CLINIC")):
+            assert archive.ingest_file(series(n, department)).status == 0
+        source = IndexQuerySource(archive.index)
+
+        def found(value: str) -> list[str]:
+            q = Dataset()
+            q.QueryRetrieveLevel = "SERIES"
+            q.StudyInstanceUID = study
+            q.SeriesInstanceUID = ""
+            q.InstitutionalDepartmentName = value
+            plan = plan_from_identifier(q, model=STUDY_ROOT, operation=Operation.FIND)
+            return sorted(str(m.SeriesInstanceUID) for m in source.find_sync(plan))
+
+        assert found("North*") == [f"{study}.1", f"{study}.3"]  # case-sensitive (LO): not NORTH CLINIC
+        assert found("South Clinic") == [f"{study}.2"]
+        assert found("North Clinic\\South Clinic") == [f"{study}.1", f"{study}.2"]
+        assert found("West*") == []
+        from dicomkit.server.sources.sql import extra_depths, translate
+
+        q = Dataset()
+        q.QueryRetrieveLevel = "SERIES"
+        q.StudyInstanceUID = study
+        q.InstitutionalDepartmentName = "North*"
+        plan = plan_from_identifier(q, model=STUDY_ROOT, operation=Operation.FIND)
+        where = translate(plan, postgres=archive.index.is_postgres,
+                          extra=extra_depths(config.index.extra_keys)).where_clause()
+        assert "extra_attributes" in where
+
+
 def test_schema_versions(config: Config) -> None:
     with Index(config.database_url if config.database.url else _sqlite(config)) as index:
         assert index.query("SELECT max(version) AS v FROM schema_migrations")[0]["v"] == LATEST

@@ -80,6 +80,10 @@ def test_findscu_study_root_and_patient_root(archive: tuple[Server, Path]) -> No
                 "-k", "PatientID=P1", "-k", f"StudyInstanceUID={STUDY_A}", "-k", "SeriesInstanceUID")
     assert out.returncode == 0, out.stderr
     assert sorted(_answers(out.stdout + out.stderr, "(0020,000e)")) == [f"{STUDY_A}.1", f"{STUDY_A}.2"]
+    # the query latency of the metrics: three C-FINDs answered, each in a bucket
+    metrics = server.archive.metrics.render()
+    assert 'dicomkit_request_seconds_count{service="find",request="C-FIND"} 3' in metrics
+    assert 'dicomkit_request_seconds_bucket{service="find",request="C-FIND",le="+Inf"} 3' in metrics
 
 
 def test_getscu_and_movescu_retrieve_from_the_archive(archive: tuple[Server, Path]) -> None:

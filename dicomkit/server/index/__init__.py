@@ -63,6 +63,7 @@ class InstanceRecord:
     node: str = ""
     source_ae: str | None = None
     stored_at: float = 0.0
+    rewritten: bytes | None = None  # the blob's bytes when not as received (compression on store); no column
 
     @classmethod
     def from_dataset(cls, ds: Dataset, *, transfer_syntax: str, size: int, sha256: str, content_sha256: str,
@@ -348,9 +349,11 @@ class Index:
     def write(self, work: Any) -> Any:
         return self.writer.run(work)
 
-    def store(self, record: InstanceRecord, duplicates: str = "keep-first") -> concurrent.futures.Future[StoreResult]:
-        """Index one instance whose blob is in place (see the module documentation)."""
-        return self.writer.submit(lambda db: store_instance(db, record, duplicates))
+    def store(self, record: InstanceRecord, duplicates: str = "keep-first", *,
+              here: bool = False) -> concurrent.futures.Future[StoreResult]:
+        """Index one instance whose blob is in place (see the module documentation); ``here``: from a worker
+        thread, which may run the transaction itself (:meth:`GroupCommitWriter.submit`)."""
+        return self.writer.submit(lambda db: store_instance(db, record, duplicates), here=here)
 
     def record_quarantine(self, sop_instance_uid: str, blob_key: str, reason: str, content_sha256: str | None,
                           source_ae: str | None) -> concurrent.futures.Future[None]:

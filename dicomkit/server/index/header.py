@@ -64,7 +64,7 @@ def build_header(ds: Dataset, buf: bytes | memoryview | None, dataset_offset: in
 
     # to_json keeps the DICOM text of IS/DS numbers (2.50 stays 2.50), which json.dumps of the dict would not
     text = to_json(ds, bulk_data_handler=handler, bulk_data_threshold=BULK_THRESHOLD)
-    header = zlib.compress(text.encode(), 6)
+    header = zlib.compress(text.encode(), 1)  # level 1: a third of the time of 6, a few % larger
     layout = Layout.of(transfer_syntax)
     if buf is None or layout is None or not bulk_tags:
         return Header(header, None)

@@ -6,6 +6,11 @@ transaction (so one failing piece fails alone), commits once — one durable flu
 and only then completes their futures. With one association the batch is one store; with eight, the
 stores that arrived during the previous commit share the next one.
 
+``submit(work, here=True)`` (from a worker thread that waits for the result anyway, as a store does) runs the
+batch in the calling thread when no batch is running — one thread hand-off less per store, which is most of
+a store's latency on a busy machine — and otherwise queues the work for the running batch's successor, as
+``submit`` does. One lock keeps a single batch at a time on the write connection.
+
 A batch that the database aborts as a deadlock or a serialization failure (PostgreSQL, two nodes writing
 the same study) is rolled back and run again; a connection that breaks (the database restarting) is
 reopened, and the batch fails only when it cannot be.
@@ -45,18 +50,43 @@ class GroupCommitWriter:
         self._db: Database | None = None
         self._on_commit = on_commit
         self._stopped = False
+        self._batch_lock = threading.Lock()  # one batch at a time, in the writer thread or a submitter's
         self.batches = 0
         self.committed = 0
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
-    def submit(self, work: Callable[[Database], T]) -> concurrent.futures.Future[T]:
+    def submit(self, work: Callable[[Database], T], *, here: bool = False) -> concurrent.futures.Future[T]:
+        """A future of ``work(db)``'s result once committed; ``here``: run the batch in this thread when the
+        write connection is free (never from an event loop: the batch blocks until it is durable)."""
         future: concurrent.futures.Future[T] = concurrent.futures.Future()
         if self._stopped:
             future.set_exception(IndexError_("the index writer is closed"))
             return future
         self._queue.put((work, future))
+        if here and self._batch_lock.acquire(blocking=False):
+            try:
+                batch, stop = self._drain([])
+                if stop:
+                    self._queue.put(_Stop())  # for the writer thread, which ends on it
+                if batch:
+                    self._run_batch(batch)
+            finally:
+                self._batch_lock.release()
         return future
+
+    def _drain(self, batch: list[tuple[Work, concurrent.futures.Future[Any]]]
+               ) -> tuple[list[tuple[Work, concurrent.futures.Future[Any]]], bool]:
+        """``batch`` plus what is waiting (up to :data:`MAX_BATCH`), and whether the stop sign was met."""
+        while len(batch) < MAX_BATCH:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(item, _Stop):
+                return batch, True
+            batch.append(item)
+        return batch, False
 
     def run(self, work: Callable[[Database], T], timeout: float | None = None) -> T:
         return self.submit(work).result(timeout)
@@ -76,18 +106,9 @@ class GroupCommitWriter:
             first = self._queue.get()
             if isinstance(first, _Stop):
                 return
-            batch = [first]
-            stop = False
-            while len(batch) < MAX_BATCH:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if isinstance(item, _Stop):
-                    stop = True
-                    break
-                batch.append(item)
-            self._run_batch(batch)
+            with self._batch_lock:
+                batch, stop = self._drain([first])
+                self._run_batch(batch)
             if stop:
                 return
 

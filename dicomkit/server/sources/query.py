@@ -45,7 +45,7 @@ from ...services.query_retrieve.plan import KeyMatch, QueryPlan, vr_of
 from ...services.sources import LOCAL, Requester, StoredObject
 from ..index.header import decompress_json
 from ..integrity import IntegrityError, verified_opener
-from .sql import ALIASES, DEPTH, SPECS, Spec, Translation, entity_depth, translate
+from .sql import ALIASES, DEPTH, SPECS, Spec, Translation, entity_depth, extra_depths, translate
 
 if TYPE_CHECKING:
     from ..blobs import BlobStore
@@ -155,7 +155,8 @@ class IndexQuery:
                  extra_columns: Sequence[str] = (), labels: frozenset[str] | None = None) -> None:
         self.index = index
         self.target = DEPTH[target]
-        self.translation: Translation = translate(plan, target, postgres=index.is_postgres)
+        self.translation: Translation = translate(plan, target, postgres=index.is_postgres,
+                                                  extra=extra_depths(index.extra_keys))
         unsupported = self.translation.unsupported
         self.plan = plan.relaxed(unsupported) if unsupported else plan
         t = self.translation

@@ -27,6 +27,7 @@ Value Matching (``MatchKind.EMPTY``) matches only that (C.2.2.2.7).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -49,6 +50,8 @@ from ..index.attributes import COLUMNS
 
 # the tables of the levels, by depth (PS3.4 C.6: patient, study, series, composite object instance)
 TABLES = ("patients", "studies", "series", "instances")
+LEVEL_NAMES = ("patient", "study", "series", "instance")  # extra_attributes.level
+EXTRA_TEXT_VRS = frozenset({"AE", "CS", "LO", "SH", "UC", "UI"})  # extra keys matched in SQL first (no PN: groups)
 ALIASES = ("p", "st", "se", "i")
 PARENT = (None, "patient_pk", "study_pk", "series_pk")  # the column of each table that names its parent
 DEPTH = {Level.PATIENT: 0, Level.STUDY: 1, Level.SERIES: 2, Level.IMAGE: 3}
@@ -155,10 +158,11 @@ class Translation:
 
 
 class _Builder:
-    def __init__(self, plan: QueryPlan, target: int, postgres: bool) -> None:
+    def __init__(self, plan: QueryPlan, target: int, postgres: bool, extra: Mapping[int, int]) -> None:
         self.plan = plan
         self.target = target
         self.postgres = postgres
+        self.extra = extra
         self.adjust = plan.options.timezone_adjustment
 
     # -- classification ----------------------------------------------------------------------------------
@@ -173,6 +177,7 @@ class _Builder:
                     t.unsupported.add(key.tag)
                 else:
                     t.python_header.append(key)
+                    self._extra_prefilter(t, key)
                 continue
             if spec.depth > self.target:
                 lower.append(key)
@@ -216,6 +221,34 @@ class _Builder:
         link = f"x{self.target + 1}.{PARENT[self.target + 1]} = {ALIASES[self.target]}.pk"
         t.where.append(f"EXISTS (SELECT 1 FROM {' '.join(parts)} WHERE {link} AND {' AND '.join(conds)})")
         t.params.extend(params)
+
+    def _extra_prefilter(self, t: Translation, key: KeyMatch) -> None:
+        """A key kept for Python that is one of the deployment's extra keys (``index.extra_keys``, in
+        ``extra_attributes`` at the entity's level or above): narrow the rows in SQL first, on the folded
+        values — a superset (folded, any stored value matching any term; entities without a row for the key,
+        which includes those stored before the key was configured and not yet re-indexed, are kept), which
+        Python finishes on the stored header as before."""
+        depth = self.extra.get(key.tag)
+        if depth is None or depth > self.target or key.vr not in EXTRA_TEXT_VRS or key.kind not in (
+                MatchKind.SINGLE_VALUE, MatchKind.WILDCARD, MatchKind.VALUE_LIST):
+            return
+        terms = [term for term in key.terms if isinstance(term, Single | Wildcard)]
+        if not terms or len(terms) != len(key.terms):
+            return
+        conds, params = [], []
+        for term in terms:
+            if isinstance(term, Single):
+                conds.append("xa.value_fold = ?")
+                params.append(fold(term.text.strip(" ")))
+            else:
+                conds.append("xa.value_fold LIKE ?" if self.postgres else "xa.value_fold LIKE ? ESCAPE '\\'")
+                params.append(fold(term.like))
+        alias, level = ALIASES[depth], LEVEL_NAMES[depth]
+        own = f"xa.level = ? AND xa.entity_pk = {alias}.pk AND xa.tag = ?"
+        t.where.append(f"(NOT EXISTS (SELECT 1 FROM extra_attributes xa WHERE {own}) OR EXISTS (SELECT 1 FROM "
+                       f"extra_attributes xa WHERE {own} AND ({' OR '.join(conds)})))")
+        t.params.extend([level, key.tag, level, key.tag, *params])
+        t.depths.add(depth)
 
     # -- one key -------------------------------------------------------------------------------------------
     def condition(self, key: KeyMatch, spec: Spec, alias: str) -> tuple[Sql, bool] | None:
@@ -433,12 +466,24 @@ def _after(prefix: str) -> str:
     return prefix[:-1] + chr(last + 1)
 
 
-def translate(plan: QueryPlan, target: Level | None = None, *, postgres: bool = False) -> Translation:
-    """The plan's matching keys at ``target`` (default: the plan's level), see the module documentation."""
+def translate(plan: QueryPlan, target: Level | None = None, *, postgres: bool = False,
+              extra: Mapping[int, int] | None = None) -> Translation:
+    """The plan's matching keys at ``target`` (default: the plan's level), see the module documentation;
+    ``extra``: the tags of the deployment's extra keys and the depth (0 patient ... 3 instance) they are kept at."""
     level = target or plan.level
     if level is None:
         raise ValueError("a Query/Retrieve plan has a level")
-    return _Builder(plan, DEPTH[level], postgres).build()
+    return _Builder(plan, DEPTH[level], postgres, extra or {}).build()
+
+
+def extra_depths(extra_keys: Mapping[str, str]) -> dict[int, int]:
+    """``index.extra_keys`` (keyword -> level name) as tag -> depth for :func:`translate`."""
+    out = {}
+    for keyword, level in extra_keys.items():
+        tag = tag_for_keyword(keyword)
+        if tag is not None and level in LEVEL_NAMES:
+            out[int(tag)] = LEVEL_NAMES.index(level)
+    return out
 
 
 def timezone_depth() -> int:
