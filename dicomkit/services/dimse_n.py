@@ -2,7 +2,8 @@
 
 As an SCU, one coroutine per operation (:func:`n_get`, :func:`n_set`, :func:`n_action`, :func:`n_create`,
 :func:`n_delete`, :func:`n_event_report`), each returning an :class:`NResult` (status, the response's
-fields and its data set). As an SCP, :class:`NServiceSCP` performs the N-requests of its SOP Classes by
+fields and its data set); ``meta_sop_class`` sends a SOP Class of a Meta SOP Class (Print Management) on the
+Meta SOP Class's context. As an SCP, :class:`NServiceSCP` performs the N-requests of its SOP Classes by
 calling a hook per operation with an :class:`NRequest`; a hook returns an :class:`NOutcome` (status, data
 set, Error Comment / Error ID / Offending Element / Attribute Identifier List) and may be a plain function or
 a coroutine. Service classes built on DIMSE-N (MPPS, Storage Commitment, ...) subclass it.
@@ -171,11 +172,14 @@ class NServiceFailed(DicomError):
 
 
 async def _exchange(assoc: Association, request: Request, sop_class_uid: str, ds: Dataset | None, *,
-                    as_scu: bool = True, timeout: Timeout = DEFAULT_TIMEOUT) -> NResult:
+                    as_scu: bool = True, meta_sop_class: str | None = None,
+                    timeout: Timeout = DEFAULT_TIMEOUT) -> NResult:
+    # PS3.7 D.3.3.2: the SOP Classes of a Meta SOP Class travel on the Meta SOP Class's context
+    negotiated = str(meta_sop_class or sop_class_uid)
     ctx = None
     if not as_scu and assoc.info is not None:  # N-EVENT-REPORT: the SCP's context, else any accepted one
-        ctx = assoc.info.find_context(str(sop_class_uid), as_scu=False) or assoc.info.find_context(str(sop_class_uid))
-    ctx = ctx or context_for(assoc, sop_class_uid, as_scu=as_scu)
+        ctx = assoc.info.find_context(negotiated, as_scu=False) or assoc.info.find_context(negotiated)
+    ctx = ctx or context_for(assoc, negotiated, as_scu=as_scu)
     final = None
     async for reply in assoc.requests(request, context=ctx, payload=payload(ds, ctx.transfer_syntax),
                                       timeout=timeout):
@@ -186,54 +190,59 @@ async def _exchange(assoc: Association, request: Request, sop_class_uid: str, ds
 
 
 async def n_get(assoc: Association, sop_class_uid: str, sop_instance_uid: str, attributes: Iterable[int] = (), *,
-                timeout: Timeout = DEFAULT_TIMEOUT) -> NResult:
+                meta_sop_class: str | None = None, timeout: Timeout = DEFAULT_TIMEOUT) -> NResult:
     """N-GET (PS3.7 10.1.2): the attributes of ``sop_instance_uid`` (all of them when ``attributes`` is empty)."""
     tags = tuple(int(t) for t in attributes)
     request = NGetRQ(requested_sop_class_uid=str(sop_class_uid), requested_sop_instance_uid=str(sop_instance_uid),
                      attribute_identifier_list=tags or None)
-    return await _exchange(assoc, request, sop_class_uid, None, timeout=timeout)
+    return await _exchange(assoc, request, sop_class_uid, None, meta_sop_class=meta_sop_class, timeout=timeout)
 
 
 async def n_set(assoc: Association, sop_class_uid: str, sop_instance_uid: str, modification: Dataset, *,
-                timeout: Timeout = DEFAULT_TIMEOUT) -> NResult:
+                meta_sop_class: str | None = None, timeout: Timeout = DEFAULT_TIMEOUT) -> NResult:
     """N-SET (PS3.7 10.1.3): replace the attributes of ``modification`` in ``sop_instance_uid``."""
     request = NSetRQ(requested_sop_class_uid=str(sop_class_uid), requested_sop_instance_uid=str(sop_instance_uid))
-    return await _exchange(assoc, request, sop_class_uid, modification, timeout=timeout)
+    return await _exchange(assoc, request, sop_class_uid, modification, meta_sop_class=meta_sop_class, timeout=timeout)
 
 
 async def n_action(assoc: Association, sop_class_uid: str, sop_instance_uid: str, action_type_id: int,
-                   information: Dataset | None = None, *, timeout: Timeout = DEFAULT_TIMEOUT) -> NResult:
+                   information: Dataset | None = None, *, meta_sop_class: str | None = None,
+                   timeout: Timeout = DEFAULT_TIMEOUT) -> NResult:
     """N-ACTION (PS3.7 10.1.4): ask the SCP to perform action ``action_type_id`` with Action Information."""
     request = NActionRQ(requested_sop_class_uid=str(sop_class_uid), requested_sop_instance_uid=str(sop_instance_uid),
                         action_type_id=action_type_id)
-    return await _exchange(assoc, request, sop_class_uid, information, timeout=timeout)
+    return await _exchange(assoc, request, sop_class_uid, information, meta_sop_class=meta_sop_class, timeout=timeout)
 
 
 async def n_create(assoc: Association, sop_class_uid: str, attributes: Dataset | None = None, *,
-                   sop_instance_uid: str | None = None, timeout: Timeout = DEFAULT_TIMEOUT) -> NResult:
+                   sop_instance_uid: str | None = None, meta_sop_class: str | None = None,
+                   timeout: Timeout = DEFAULT_TIMEOUT) -> NResult:
     """N-CREATE (PS3.7 10.1.5): a new instance with ``attributes``; without ``sop_instance_uid`` the SCP
     assigns one (``result.affected_sop_instance_uid``)."""
     request = NCreateRQ(affected_sop_class_uid=str(sop_class_uid), affected_sop_instance_uid=sop_instance_uid)
-    result = await _exchange(assoc, request, sop_class_uid, attributes, timeout=timeout)
+    result = await _exchange(assoc, request, sop_class_uid, attributes, meta_sop_class=meta_sop_class,
+                             timeout=timeout)
     if result.response.affected_sop_instance_uid is None and sop_instance_uid is not None:
         result.response.affected_sop_instance_uid = sop_instance_uid
     return result
 
 
 async def n_delete(assoc: Association, sop_class_uid: str, sop_instance_uid: str, *,
-                   timeout: Timeout = DEFAULT_TIMEOUT) -> NResult:
+                   meta_sop_class: str | None = None, timeout: Timeout = DEFAULT_TIMEOUT) -> NResult:
     """N-DELETE (PS3.7 10.1.6)."""
     request = NDeleteRQ(requested_sop_class_uid=str(sop_class_uid), requested_sop_instance_uid=str(sop_instance_uid))
-    return await _exchange(assoc, request, sop_class_uid, None, timeout=timeout)
+    return await _exchange(assoc, request, sop_class_uid, None, meta_sop_class=meta_sop_class, timeout=timeout)
 
 
 async def n_event_report(assoc: Association, sop_class_uid: str, sop_instance_uid: str, event_type_id: int,
-                         information: Dataset | None = None, *, timeout: Timeout = DEFAULT_TIMEOUT) -> NResult:
+                         information: Dataset | None = None, *, meta_sop_class: str | None = None,
+                         timeout: Timeout = DEFAULT_TIMEOUT) -> NResult:
     """N-EVENT-REPORT (PS3.7 10.1.1): report event ``event_type_id`` to the peer. The SCP of the SOP Class
     reports; on an association whose roles say nothing of it, any accepted context of the class is used."""
     request = NEventReportRQ(affected_sop_class_uid=str(sop_class_uid), affected_sop_instance_uid=str(sop_instance_uid),
                              event_type_id=event_type_id)
-    return await _exchange(assoc, request, sop_class_uid, information, as_scu=False, timeout=timeout)
+    return await _exchange(assoc, request, sop_class_uid, information, as_scu=False, meta_sop_class=meta_sop_class,
+                           timeout=timeout)
 
 
 # -- the SCP side -------------------------------------------------------------------------------------------
