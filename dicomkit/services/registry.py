@@ -1,7 +1,8 @@
 """The SOP Classes dicomkit implements, per service, as SCU and as SCP — one table, read by everything else.
 
 Each row is a :class:`SopClassSupport`: the SOP Class, the service it belongs to (the names the AE table
-grants: ``echo``, ``store``, ``find``, ``move``, ``get``, ``worklist``, ``mpps``, ``commit``), its annex of
+grants: ``echo``, ``store``, ``find``, ``move``, ``get``, ``worklist``, ``mpps``, ``commit``; and ``print``, which
+the PACS does not serve: ``dicomkit print`` and ``print-scp`` are AEs of their own), its annex of
 PS3.4, the DIMSE operations it uses, whether dicomkit can be its SCU and its SCP, and what it negotiates
 beyond the default (SOP Class Extended Negotiation, SCP/SCU role selection). From the table come
 
@@ -32,9 +33,11 @@ from .storage.scp import storage_sop_classes, storage_transfer_syntaxes
 # The services an AE may be granted, in PS3.4 order (Annexes A, B, C (FIND, MOVE, GET), K, F, J).
 SERVICES: tuple[str, ...] = ("echo", "store", "find", "move", "get", "worklist", "mpps", "commit")
 ALL_SERVICES = frozenset(SERVICES)
+# Every service of the registry: those and Print Management (Annex H)
+REGISTRY_SERVICES: tuple[str, ...] = (*SERVICES, "print")
 
 ANNEX = {"echo": "A", "store": "B", "find": "C", "move": "C", "get": "C", "worklist": "K", "mpps": "F",
-         "commit": "J"}
+         "commit": "J", "print": "H"}
 
 
 def _named(keyword: str) -> str:
@@ -90,6 +93,11 @@ def _rows() -> list[SopClassSupport]:
     rows.append(SopClassSupport(_named("ModalityPerformedProcedureStepRetrieve"), "mpps", ("N-GET",)))
     rows.append(SopClassSupport(_named("StorageCommitmentPushModel"), "commit", ("N-ACTION", "N-EVENT-REPORT"),
                                 role_selection=True))
+    # PS3.4 H: the Meta SOP Classes (their SOP Classes: print_management.model.META_CLASSES) and the Presentation LUT
+    print_dimse = ("N-CREATE", "N-SET", "N-GET", "N-ACTION", "N-DELETE", "N-EVENT-REPORT")
+    rows.append(SopClassSupport(_named("BasicGrayscalePrintManagementMeta"), "print", print_dimse))
+    rows.append(SopClassSupport(_named("BasicColorPrintManagementMeta"), "print", print_dimse))
+    rows.append(SopClassSupport(_named("PresentationLUT"), "print", ("N-CREATE", "N-DELETE")))
     return rows
 
 
@@ -120,8 +128,8 @@ class Registry:
     def entries(self, *services: str, role: str | None = None, include_retired: bool = True) -> list[SopClassSupport]:
         """The rows of ``services`` (all when none is named), those dicomkit can be ``role`` ("scu"/"scp") of."""
         for service in services:
-            if service not in ALL_SERVICES:
-                raise DicomError(f"unknown service {service!r}; known: {', '.join(SERVICES)}")
+            if service not in REGISTRY_SERVICES:
+                raise DicomError(f"unknown service {service!r}; known: {', '.join(REGISTRY_SERVICES)}")
         return [r for r in self._rows
                 if (not services or r.service in services) and (role is None or getattr(r, role))
                 and (include_retired or not r.retired)]
@@ -156,7 +164,7 @@ class Registry:
     def describe(self, *services: str, role: str | None = None) -> str:
         """Text for command-line help: one line per SOP Class (storage classes as a count)."""
         lines = []
-        for service in services or SERVICES:
+        for service in services or REGISTRY_SERVICES:
             rows = self.entries(service, role=role)
             if not rows:
                 continue
@@ -173,4 +181,4 @@ class Registry:
 REGISTRY = Registry()
 """Every SOP Class dicomkit implements."""
 
-__all__ = ["ALL_SERVICES", "REGISTRY", "SERVICES", "Registry", "SopClassSupport"]
+__all__ = ["ALL_SERVICES", "REGISTRY", "REGISTRY_SERVICES", "SERVICES", "Registry", "SopClassSupport"]
