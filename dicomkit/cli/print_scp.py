@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
-import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,7 +20,7 @@ from ..net import ApplicationEntity
 from ..services.print_management import Defaults, FolderSpooler, PrintedFilm, PrinterInfo, PrintSCP
 from ..services.print_management.model import FILM_SIZES, MAGNIFICATION_TYPES, density_ok
 from ..services.verification import VerificationSCP
-from .netopts import add_tls_arguments, tls_context
+from .netopts import add_tls_arguments, tls_context, until_stopped
 
 
 def _density(value: str) -> str:
@@ -86,12 +84,7 @@ async def _serve(args: argparse.Namespace) -> int:
     server = await ae.start_server(args.host, args.port, tls=tls_context(args, server=True))
     print(f"dicomkit print-scp: {args.aet} listening on {args.host}:{server.port}"
           f"{' (TLS)' if args.tls_cert else ''}, printing to {args.output}", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    await until_stopped()
     print("dicomkit print-scp: shutting down", file=sys.stderr, flush=True)
     await server.close(grace=10.0)
     await scp.drain()

@@ -330,15 +330,17 @@ def write_atomic(ds: Dataset, path: str | os.PathLike[str], **options: Any) -> N
     _replace_atomically(Path(path), lambda f: write(ds, f, **options))
 
 
-def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write ``data`` to ``path`` as :func:`write_atomic` writes a data set (PNG, PDF, JSON beside DICOM files)."""
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes, *, parents: bool = True) -> Path:
+    """Write ``data`` to ``path`` as :func:`write_atomic` writes a data set (PNG, PDF, JSON beside DICOM files);
+    ``parents=False``: a missing folder is an error (FileNotFoundError) instead of being made."""
     target = Path(path)
-    _replace_atomically(target, lambda f: f.write(data))
+    _replace_atomically(target, lambda f: f.write(data), parents=parents)
     return target
 
 
-def _replace_atomically(target: Path, fill: Callable[[BinaryIO], object]) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
+def _replace_atomically(target: Path, fill: Callable[[BinaryIO], object], *, parents: bool = True) -> None:
+    if parents:
+        target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".dicomkit-", suffix=".tmp", dir=target.parent)
     try:
         umask = os.umask(0)

@@ -22,7 +22,7 @@ import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..core.dataset import Dataset
 from ..core.errors import DicomError, DimseError
@@ -47,6 +47,9 @@ from ..net.payload import Payload
 from ..net.status import PROCESSING_FAILURE, SUCCESS, Status, StatusTable
 from .sources import Requester
 from .wire import UnreadableDataSet, context_for, decode, payload, received, requester_of
+
+if TYPE_CHECKING:
+    from ..net.ae import ApplicationEntity
 
 log = logging.getLogger("dicomkit.services")
 
@@ -311,6 +314,24 @@ class NOutcome:
                    tag_tuple if "attribute_identifier_list" not in fields else None, detail=comment)
 
 
+def attributes_outcome(current: Dataset, asked: Iterable[int]) -> NOutcome:
+    """The answer to an N-GET of ``current`` (PS3.7 10.1.2.1.3): the attributes asked for, all when none is
+    named; those the instance does not have listed with 0107H Attribute List Error."""
+    tags = [int(t) for t in asked]
+    if not tags:
+        return NOutcome(dataset=current)
+    out, missing = Dataset(), []
+    for tag in tags:
+        elem = current.get(tag)
+        if elem is None:
+            missing.append(tag)
+        else:
+            out.add(elem)
+    if missing:
+        return NOutcome(ATTRIBUTE_LIST_ERROR, out, attribute_identifier_list=tuple(missing))
+    return NOutcome(dataset=out)
+
+
 def error_comment(text: str) -> str:
     """Text for Error Comment (0000,0902): LO of the Default Character Repertoire, at most 64 characters."""
     text = text.encode("ascii", "replace").decode("ascii").replace("\\", "/")
@@ -318,6 +339,7 @@ def error_comment(text: str) -> str:
 
 
 Hook = Callable[[NRequest], "NOutcome | Awaitable[NOutcome]"]
+_SCP = TypeVar("_SCP", bound="NServiceSCP")
 
 
 class NServiceSCP(DimseHandler):
@@ -339,6 +361,18 @@ class NServiceSCP(DimseHandler):
     def contexts(self) -> Sequence[PresentationContext]:
         return [PresentationContext(u, list(self.transfer_syntaxes), scu_role=True if self.scp_role else None,
                                     scp_role=self.scp_role) for u in self.sop_classes]
+
+    @classmethod
+    def install(cls: type[_SCP], ae: ApplicationEntity) -> _SCP:
+        """The AE's handler of this class, added on first use: how an SCU receives the N-EVENT-REPORTs (and other
+        requests) its peers send on the associations it requests. For subclasses made without arguments."""
+        for handler in ae.handlers.values():
+            for candidate in (handler, *getattr(handler, "routes", {}).values()):
+                if isinstance(candidate, cls):
+                    return candidate
+        made = cls()  # type: ignore[call-arg]
+        ae.add_service(made)
+        return made
 
     def hook(self, operation: str) -> Hook | None:
         name = _HOOKS[operation]
@@ -413,6 +447,7 @@ __all__ = [
     "NResult",
     "NServiceFailed",
     "NServiceSCP",
+    "attributes_outcome",
     "n_action",
     "n_create",
     "n_delete",

@@ -40,11 +40,10 @@ ANNEX = {"echo": "A", "store": "B", "find": "C", "move": "C", "get": "C", "workl
          "commit": "J", "print": "H"}
 
 
-def _named(keyword: str) -> str:
-    value = uid.by_keyword(keyword)
-    if value is None:  # the UID registry lost a keyword: fail at import, not on the wire
-        raise DicomError(f"no UID with keyword {keyword!r} in the registry")
-    return str(value)
+
+
+def _class(keyword: str) -> str:
+    return str(uid.registered(keyword))
 
 
 @dataclass(frozen=True)
@@ -74,7 +73,7 @@ class SopClassSupport:
 
 
 def _rows() -> list[SopClassSupport]:
-    rows = [SopClassSupport(_named("Verification"), "echo", ("C-ECHO",))]
+    rows = [SopClassSupport(_class("Verification"), "echo", ("C-ECHO",))]
     registered = {str(u): u for u in uid.storage_sop_classes()}
     rows += [SopClassSupport(u, "store", ("C-STORE",), role_selection=True, retired=registered[u].is_retired)
              for u in storage_sop_classes()]
@@ -89,15 +88,15 @@ def _rows() -> list[SopClassSupport]:
                                         role_selection=True, retired=model.retired))
     rows.append(SopClassSupport(str(MODALITY_WORKLIST.find_uid), "worklist", ("C-FIND", "C-CANCEL"),
                                 extended_negotiation=True))
-    rows.append(SopClassSupport(_named("ModalityPerformedProcedureStep"), "mpps", ("N-CREATE", "N-SET")))
-    rows.append(SopClassSupport(_named("ModalityPerformedProcedureStepRetrieve"), "mpps", ("N-GET",)))
-    rows.append(SopClassSupport(_named("StorageCommitmentPushModel"), "commit", ("N-ACTION", "N-EVENT-REPORT"),
+    rows.append(SopClassSupport(_class("ModalityPerformedProcedureStep"), "mpps", ("N-CREATE", "N-SET")))
+    rows.append(SopClassSupport(_class("ModalityPerformedProcedureStepRetrieve"), "mpps", ("N-GET",)))
+    rows.append(SopClassSupport(_class("StorageCommitmentPushModel"), "commit", ("N-ACTION", "N-EVENT-REPORT"),
                                 role_selection=True))
     # PS3.4 H: the Meta SOP Classes (their SOP Classes: print_management.model.META_CLASSES) and the Presentation LUT
     print_dimse = ("N-CREATE", "N-SET", "N-GET", "N-ACTION", "N-DELETE", "N-EVENT-REPORT")
-    rows.append(SopClassSupport(_named("BasicGrayscalePrintManagementMeta"), "print", print_dimse))
-    rows.append(SopClassSupport(_named("BasicColorPrintManagementMeta"), "print", print_dimse))
-    rows.append(SopClassSupport(_named("PresentationLUT"), "print", ("N-CREATE", "N-DELETE")))
+    rows.append(SopClassSupport(_class("BasicGrayscalePrintManagementMeta"), "print", print_dimse))
+    rows.append(SopClassSupport(_class("BasicColorPrintManagementMeta"), "print", print_dimse))
+    rows.append(SopClassSupport(_class("PresentationLUT"), "print", ("N-CREATE", "N-DELETE")))
     return rows
 
 

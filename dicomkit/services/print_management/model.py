@@ -22,23 +22,20 @@ from ...core.dictionary import keyword_for_tag, tag_for_keyword
 from ...core.errors import DicomError
 
 
-def _registered(keyword: str) -> str:
-    value = uid.by_keyword(keyword)
-    if value is None:
-        raise DicomError(f"no UID with keyword {keyword!r} in the registry")
-    return str(value)
+def _class(keyword: str) -> str:
+    return str(uid.registered(keyword))
 
 
 # PS3.4 H.2 / PS3.6 Table A-1
-GRAYSCALE_META = _registered("BasicGrayscalePrintManagementMeta")
-COLOR_META = _registered("BasicColorPrintManagementMeta")
-FILM_SESSION_CLASS = _registered("BasicFilmSession")
-FILM_BOX_CLASS = _registered("BasicFilmBox")
-GRAYSCALE_IMAGE_BOX_CLASS = _registered("BasicGrayscaleImageBox")
-COLOR_IMAGE_BOX_CLASS = _registered("BasicColorImageBox")
-PRINTER_CLASS = _registered("Printer")
-PRINTER_INSTANCE = _registered("PrinterInstance")
-PRESENTATION_LUT_CLASS = _registered("PresentationLUT")
+GRAYSCALE_META = _class("BasicGrayscalePrintManagementMeta")
+COLOR_META = _class("BasicColorPrintManagementMeta")
+FILM_SESSION_CLASS = _class("BasicFilmSession")
+FILM_BOX_CLASS = _class("BasicFilmBox")
+GRAYSCALE_IMAGE_BOX_CLASS = _class("BasicGrayscaleImageBox")
+COLOR_IMAGE_BOX_CLASS = _class("BasicColorImageBox")
+PRINTER_CLASS = _class("Printer")
+PRINTER_INSTANCE = _class("PrinterInstance")
+PRESENTATION_LUT_CLASS = _class("PresentationLUT")
 
 META_CLASSES: dict[str, tuple[str, ...]] = {  # PS3.4 H.3.1, H.3.2: the SOP Classes of each Meta SOP Class
     GRAYSCALE_META: (FILM_SESSION_CLASS, FILM_BOX_CLASS, GRAYSCALE_IMAGE_BOX_CLASS, PRINTER_CLASS),

@@ -43,6 +43,7 @@ from ..dimse_n import (
     NOutcome,
     NRequest,
     NServiceSCP,
+    attributes_outcome,
     n_event_report,
 )
 from .model import (
@@ -295,20 +296,7 @@ class PrintSCP(NServiceSCP):
             return NOutcome.failure(NO_SUCH_SOP_CLASS, f"N-GET of {uid.UID(req.sop_class_uid).name} is not supported")
         if req.sop_instance_uid != PRINTER_INSTANCE:
             return NOutcome.failure(NO_SUCH_SOP_INSTANCE, "not the Printer SOP Instance (1.2.840.10008.5.1.1.17)")
-        full = self.printer.dataset()
-        asked = req.attribute_identifiers
-        if not asked:
-            return NOutcome(dataset=full)
-        out, missing = Dataset(), []
-        for tag in asked:
-            elem = full.get(int(tag))
-            if elem is None:
-                missing.append(int(tag))
-            else:
-                out.add(elem)
-        if missing:
-            return NOutcome(ATTRIBUTE_LIST_ERROR, out, attribute_identifier_list=tuple(missing))
-        return NOutcome(dataset=out)
+        return attributes_outcome(self.printer.dataset(), req.attribute_identifiers)
 
     async def n_create(self, req: NRequest) -> NOutcome:
         state = self._state(req)

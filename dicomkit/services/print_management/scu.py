@@ -21,9 +21,7 @@ from typing import Any
 
 from ...core.dataset import Dataset
 from ...core.errors import DicomError
-from ...net.ae import ApplicationEntity
 from ...net.association import DEFAULT_TIMEOUT, Association, Timeout
-from ...net.dimse import NEventReportRQ
 from ...net.negotiation import PresentationContext
 from ..dimse_n import (
     NOutcome,
@@ -289,15 +287,6 @@ class PrinterEvents(NServiceSCP):
         self.events.append((status, info or status))
         log.info("%s: printer %s reports %s (%s)", req.rc.association_id, req.rc.calling_ae_title, status, info)
         return NOutcome()
-
-    @classmethod
-    def install(cls, ae: ApplicationEntity) -> PrinterEvents:
-        current = ae.handlers.get(NEventReportRQ)
-        if isinstance(current, PrinterEvents):
-            return current
-        handler = cls()
-        ae.add_service(handler)
-        return handler
 
     def contexts(self) -> Sequence[PresentationContext]:
         return [PresentationContext(u, list(self.transfer_syntaxes)) for u in self.sop_classes]
