@@ -19,6 +19,7 @@ from ..core.errors import DicomError
 from ..net import ApplicationEntity
 from ..services.print_management import Defaults, FolderSpooler, PrintedFilm, PrinterInfo, PrintSCP
 from ..services.print_management.model import FILM_SIZES, MAGNIFICATION_TYPES, density_ok
+from ..services.print_management.spool import FORMATS
 from ..services.verification import VerificationSCP
 from .netopts import add_tls_arguments, tls_context, until_stopped
 
@@ -37,7 +38,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output", "-o", required=True, metavar="DIR", help="folder for the printed films")
     p.add_argument("--dpi", type=int, default=150, help="dots per inch of the films (HIGH resolution: twice as "
                    "many; default: %(default)s)")
-    p.add_argument("--formats", default="png,pdf", help="files per film: png, pdf or both (default: %(default)s)")
+    p.add_argument("--formats", default="png,pdf", help="files per film, of png, pdf and dcm (a Secondary Capture "
+                   "image), separated by commas (default: %(default)s)")
     p.add_argument("--no-color", action="store_true", help="refuse the Basic Color Print Management Meta SOP Class")
     g = p.add_argument_group("printer defaults, for what an SCU leaves out (PS3.3 C.13)")
     g.add_argument("--film-size", choices=sorted(FILM_SIZES), default="8INX10IN", help="Film Size ID")
@@ -58,8 +60,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def _formats(text: str) -> Sequence[str]:
     formats = [f.strip().lower() for f in text.split(",") if f.strip()]
-    if not formats or set(formats) - {"png", "pdf"}:
-        raise DicomError(f"--formats {text!r}: png, pdf or png,pdf")
+    if not formats or set(formats) - set(FORMATS):
+        raise DicomError(f"--formats {text!r}: any of {', '.join(FORMATS)}, separated by commas")
     return formats
 
 

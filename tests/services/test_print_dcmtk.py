@@ -67,7 +67,7 @@ def _config(folder: Path, *, dicomkit_port: int = 0, dcmtk_port: int = 0) -> Pat
 
 def _print_scp(output: Path) -> tuple[subprocess.Popen[str], int]:
     process = subprocess.Popen([sys.executable, "-m", "dicomkit.cli.main", "print-scp", "--port", "0", "--host",
-                                "127.0.0.1", "--output", str(output), "--dpi", "30"],
+                                "127.0.0.1", "--output", str(output), "--dpi", "30", "--formats", "png,pdf,dcm"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     assert process.stdout is not None
     line = process.stdout.readline()
@@ -116,8 +116,13 @@ def test_dcmprscu_prints_on_dicomkit_print_scp(tmp_path, session_print):
     assert note["film"]["FilmOrientation"] == "LANDSCAPE" and note["film"]["BorderDensity"] == "WHITE"
     assert [i["printed"] for i in note["images"]] == [True, True]
     assert note["pixels"] == [510, 420]  # 17 x 14 inches at 30 dpi
-    png, pdf = (tmp_path / "films" / name for name in note["files"])
+    png, pdf, dcm = (tmp_path / "films" / name for name in note["files"])
     assert png.stat().st_size > 1000 and pdf.read_bytes().startswith(b"%PDF")
+    film = dicomkit.read(dcm)  # the film as a Secondary Capture image, as dciodvfy accepts it
+    assert film.SOPClassUID == "1.2.840.10008.5.1.4.1.1.7" and (film.Columns, film.Rows) == (510, 420)
+    assert film.SeriesDescription == "from dcmtk" and film.pixel_array.shape == (420, 510)
+    checked = subprocess.run([require_tool("dciodvfy"), str(dcm)], capture_output=True, text=True, timeout=60)
+    assert "Error" not in checked.stdout + checked.stderr, checked.stderr
 
 
 def test_dicomkit_print_on_dcmprscp(tmp_path):

@@ -1,4 +1,5 @@
-"""Printing films into a folder: each film a PNG and a PDF at its physical size, with a JSON note of what was asked.
+"""Printing films into a folder: each film a PNG and a PDF at its physical size (and, asked for, a DICOM Secondary
+Capture image), with a JSON note of what was asked.
 
 :class:`FolderSpooler` is the spooler of :class:`~.scp.PrintSCP` that ``dicomkit print-scp`` uses. A film is
 laid out from its Image Display Format on its Film Size ID and Film Orientation at ``dpi`` dots per inch
@@ -7,7 +8,9 @@ laid out from its Image Display Format on its Film Size ID and Film Orientation 
 :func:`~dicomkit.pixels.film.compose_film` with the Magnification Type, Border and Empty Image Density and
 Trim asked for (a Requested Image Size larger than its box is decimated to fit unless Requested
 Decimate/Crop Behavior is CROP; FAIL is printed as DECIMATE). The files are
-``OUTPUT/<date>-<time>-<AE>-<n>.png|.pdf|.json``, each written atomically.
+``OUTPUT/<date>-<time>-<AE>-<n>.png|.pdf|.dcm|.json``, each written atomically. The ``.dcm`` is a Secondary
+Capture Image (PS3.3 A.8.1; Conversion Type WSD, the film session label as Series Description, one series per
+film session) that a PACS can store.
 """
 
 from __future__ import annotations
@@ -20,11 +23,13 @@ from typing import Any
 
 from ...core.dataset import Dataset
 from ...core.errors import DicomError
-from ...io.writer import write_bytes_atomic
+from ...io.writer import write_atomic, write_bytes_atomic
 from .model import RESOLUTIONS, density_gray, film_size_mm, layout, text_of
 from .scp import ImageBox, PrintedFilm
 
 GAP = 0.01  # of the film's shorter side, between boxes and around them
+FORMATS = ("png", "pdf", "dcm")
+SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
 
 
 def _number(ds: Dataset, keyword: str, default: int) -> int:
@@ -65,7 +70,7 @@ def _words(data: Any) -> list[int]:
 
 
 class FolderSpooler:
-    """Writes each film into ``output`` (see the module documentation); ``formats`` among png, pdf."""
+    """Writes each film into ``output`` (see the module documentation); ``formats`` among png, pdf, dcm."""
 
     def __init__(self, output: str | Path, *, dpi: int = 150, formats: Sequence[str] = ("png", "pdf")) -> None:
         self.output = Path(output)
@@ -74,11 +79,12 @@ class FolderSpooler:
         self.output.mkdir(parents=True, exist_ok=True)
         if dpi < 10 or dpi > 1200:
             raise DicomError(f"dpi {dpi}: expected 10 to 1200")
-        unknown = set(formats) - {"png", "pdf"}
+        unknown = set(formats) - set(FORMATS)
         if unknown or not formats:
-            raise DicomError(f"formats: png and/or pdf, not {', '.join(sorted(unknown)) or 'none'}")
+            raise DicomError(f"formats: {', '.join(FORMATS)}, not {', '.join(sorted(unknown)) or 'none'}")
         self.dpi = dpi
         self.formats = tuple(formats)
+        self._series: dict[str, tuple[str, str]] = {}  # film session -> (Study, Series Instance UID)
 
     def render(self, film: PrintedFilm) -> tuple[Any, tuple[float, float]]:
         """The film as an 8-bit image and its (width, height) in millimetres."""
@@ -157,6 +163,10 @@ class FolderSpooler:
             label = text_of(film.session, 0x20000050) or f"film {film.number}"
             paths.append(write_bytes_atomic(stem.with_suffix(".pdf"), encode_pdf([(image, width_mm, height_mm)],
                                                                           title=label)))
+        if "dcm" in self.formats:
+            path = stem.with_suffix(".dcm")
+            write_atomic(self.secondary_capture(film, image, dpi=image.shape[1] / (width_mm / 25.4)), path)
+            paths.append(path)
         note = {"calling_ae_title": film.calling_ae_title, "film_session": film.session_uid,
                 "film_box": film.film_box_uid, "copies": film.copies, "color": film.color,
                 "pixels": [int(image.shape[1]), int(image.shape[0])], "size_mm": [width_mm, height_mm],
@@ -168,6 +178,42 @@ class FolderSpooler:
                 "files": [p.name for p in paths]}
         paths.append(write_bytes_atomic(stem.with_suffix(".json"), json.dumps(note, indent=1).encode()))
         return paths
+
+
+    def secondary_capture(self, film: PrintedFilm, image: Any, *, dpi: float) -> Dataset:
+        """The film as a Secondary Capture Image (PS3.3 A.8.1): the films of one session in one series."""
+        from ...core.uid import generate_uid
+        from ...pixels.encode import set_pixel_data
+
+        study, series = self._series.setdefault(film.session_uid, (str(generate_uid()), str(generate_uid())))
+        if len(self._series) > 1024:  # forget old sessions
+            self._series = {film.session_uid: (study, series)}
+        now = time.localtime()
+        ds = Dataset()
+        ds.SpecificCharacterSet = "ISO_IR 192"
+        ds.SOPClassUID = SECONDARY_CAPTURE
+        ds.SOPInstanceUID = str(generate_uid())
+        ds.StudyDate = ds.ContentDate = time.strftime("%Y%m%d", now)
+        ds.StudyTime = ds.ContentTime = time.strftime("%H%M%S", now)
+        ds.AccessionNumber = ""
+        ds.Modality = "OT"
+        ds.ConversionType = "WSD"  # PS3.3 C.8.6.1: workstation
+        ds.Manufacturer = "dicomkit"
+        ds.ReferringPhysicianName = ""
+        ds.SeriesDescription = text_of(film.session, 0x20000050) or "printed films"
+        ds.PatientName = ""
+        ds.PatientID = ""
+        ds.PatientBirthDate = ""
+        ds.PatientSex = ""
+        ds.StudyInstanceUID, ds.SeriesInstanceUID = study, series
+        ds.StudyID = ""
+        ds.SeriesNumber = 1
+        ds.Laterality = ""  # Type 2C; dciodvfy asks for it (docs/clinical.md, "Agreement with dciodvfy")
+        ds.InstanceNumber = film.number
+        ds.PatientOrientation = ""
+        ds.NominalScannedPixelSpacing = [f"{25.4 / dpi:.6g}"] * 2  # mm on the film
+        set_pixel_data(ds, image, photometric="RGB" if image.ndim == 3 else "MONOCHROME2")
+        return ds
 
 
 def _attributes(ds: Dataset) -> dict[str, str]:
