@@ -1,8 +1,8 @@
 """Films as a printer lays them out (PS3.4 H, PS3.3 C.13): print images to display values, boxes onto a film.
 
-:func:`print_image` turns the pixels of a Basic Grayscale or Color Image Box (Preformatted Image Sequence,
-PS3.3 C.13.8 / C.13.9: P-values for grayscale, RGB for colour) into 8-bit values to put on paper: MONOCHROME1
-and REVERSE polarity inverted, a Presentation LUT (its table, or the LIN OD shape of PS3.14: the values are
+:func:`print_image` turns the pixels of a Basic Grayscale or Color Image Box (its Preformatted Image Sequence,
+PS3.3 C.13.5: P-values for grayscale, RGB for colour) into 8-bit values to put on paper: MONOCHROME1 and
+REVERSE polarity inverted, a Presentation LUT (its table, or the Presentation LUT Shape LIN OD: the values are
 linear in optical density between Min and Max Density) applied. :func:`compose_film` places the images into
 their boxes on a film of the border density: each scaled to fit its box (REPLICATE: nearest neighbour;
 BILINEAR and CUBIC: :func:`~dicomkit.pixels.render.resize`; NONE: at its own size, cropped to the box),
@@ -72,7 +72,7 @@ def print_image(data: bytes, rows: int, columns: int, *, samples: int = 1, bits_
             values = raw.astype(np.float64) / top
         if photometric == "MONOCHROME1":
             values = 1.0 - values
-        if lin_od is not None:  # PS3.14 / PS3.4 H: values linear in optical density, Max Density for P = 0
+        if lin_od is not None:  # LIN OD: values linear in optical density, Max Density for P = 0
             low, high = lin_od
             density = (high - (high - low) * values) / 100.0
             values = 10.0 ** (-(density - low / 100.0))
@@ -144,7 +144,7 @@ def compose_film(width: int, height: int, boxes: Sequence[PlacedImage], *, borde
         top = box.y + (box.height - image.shape[0]) // 2
         left = box.x + (box.width - image.shape[1]) // 2
         film[top:top + image.shape[0], left:left + image.shape[1]] = image
-        if trim:  # PS3.3 C.13.5.1 Trim: a line around the image
+        if trim:  # PS3.3 C.13.3 Trim: a line around the image
             bottom, right = top + image.shape[0] - 1, left + image.shape[1] - 1
             line = 255 - border
             film[top, left:right + 1] = line

@@ -382,7 +382,7 @@ def _annexes(doc: Document, groups: dict[tuple[str, ...], str]) -> None:
     doc.table(("Meta SOP Class", "SOP Classes it includes"),
               [(_class_name(meta), "; ".join(_class_name(u) for u in members))
                for meta, members in META_CLASSES.items()])
-    doc.p("Printed films: display formats STANDARD\\C,R, ROW\\..., COL\\...; Film Size IDs of PS3.3 C.13.5.1; "
+    doc.p("Printed films: display formats STANDARD\\C,R, ROW\\..., COL\\...; Film Size IDs of PS3.3 C.13.3; "
           "magnification REPLICATE, BILINEAR (CUBIC printed as BILINEAR), NONE; polarity; border and empty-image "
           "density; trim; Presentation LUT shapes IDENTITY and LIN OD and Presentation LUT Sequences. No "
           "calibration to the Grayscale Standard Display Function: films are files (PNG, PDF).")

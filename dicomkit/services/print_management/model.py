@@ -3,11 +3,11 @@ SOP Class takes with the values they may have, and the layout of a film from its
 
 :func:`check_attributes` checks an N-CREATE Attribute List or N-SET Modification List against one of the
 tables (:data:`FILM_SESSION`, :data:`FILM_BOX`, :data:`FILM_BOX_SETTABLE`, :data:`IMAGE_BOX`,
-:data:`PRESENTATION_LUT`): unknown attributes are a warning (0107H, PS3.4 H.4.1.2.1.2), a value outside
+:data:`PRESENTATION_LUT`): unknown attributes are a warning (0107H, PS3.7 10.1.5.1.6), a value outside
 the Enumerated / Defined Terms this printer supports is 0106H naming the attribute.
 
 :func:`layout` turns an Image Display Format (``STANDARD\\C,R``, ``ROW\\n1,n2,...``, ``COL\\n1,n2,...``,
-PS3.3 C.13.5.1) into the boxes of a film, in Image Box Position order, as fractions of the film.
+PS3.3 C.13.3) into the boxes of a film, in Image Box Position order, as fractions of the film.
 """
 
 from __future__ import annotations
@@ -43,12 +43,12 @@ META_CLASSES: dict[str, tuple[str, ...]] = {  # PS3.4 H.3.1, H.3.2: the SOP Clas
 }
 IMAGE_BOX_OF_META = {GRAYSCALE_META: GRAYSCALE_IMAGE_BOX_CLASS, COLOR_META: COLOR_IMAGE_BOX_CLASS}
 
-ACTION_PRINT = 1  # PS3.4 H.4.1.2.4, H.4.2.2.4: Action Type ID of "print"
-# PS3.4 H.4.11.2.1: the Printer's N-EVENT-REPORT Event Type IDs
+ACTION_PRINT = 1  # PS3.4 H.4.1, H.4.2 (N-ACTION of Film Session and Film Box): Action Type ID of "print"
+# PS3.4 H.4.6 (Printer SOP Class): the N-EVENT-REPORT Event Type IDs
 PRINTER_EVENTS = {1: "NORMAL", 2: "WARNING", 3: "FAILURE"}
 PRINTER_EVENT_OF = {v: k for k, v in PRINTER_EVENTS.items()}
 
-# -- the statuses specific to Print Management (PS3.4 H.4.1.1.5, H.4.2.1.5, H.4.3.1.5) -------------------------
+# -- the statuses specific to Print Management (PS3.4 H.4.1, H.4.2, H.4.3: the status tables of each operation) --
 COLLATION_NOT_SUPPORTED = 0xB601
 SESSION_EMPTY_PAGE = 0xB602
 FILM_BOX_EMPTY_PAGE = 0xB603
@@ -82,7 +82,7 @@ PRINT_STATUSES: dict[int, str] = {
 }
 
 # -- films ------------------------------------------------------------------------------------------------------
-# PS3.3 C.13.5.1 Film Size ID Defined Terms: (width, height) in millimetres, portrait
+# PS3.3 C.13.3 Film Size ID Defined Terms: (width, height) in millimetres, portrait
 FILM_SIZES: dict[str, tuple[float, float]] = {
     "8INX10IN": (203.2, 254.0), "8_5INX11IN": (215.9, 279.4), "10INX12IN": (254.0, 304.8),
     "10INX14IN": (254.0, 355.6), "11INX14IN": (279.4, 355.6), "11INX17IN": (279.4, 431.8),
@@ -97,7 +97,7 @@ RESOLUTIONS = {"STANDARD": 1, "HIGH": 2}  # Requested Resolution ID -> multiple 
 
 
 def density_ok(value: str) -> bool:
-    """Border / Empty Image Density (PS3.3 C.13.5.1): BLACK, WHITE or hundredths of optical density."""
+    """Border / Empty Image Density (PS3.3 C.13.3): BLACK, WHITE or hundredths of optical density."""
     return value in ("BLACK", "WHITE") or value.isdigit()
 
 
@@ -215,7 +215,7 @@ def check_attributes(ds: Dataset, table: dict[int, Check], what: str) -> Attribu
     return AttributeCheck(tuple(unknown))
 
 
-# -- layout (PS3.3 C.13.5.1 Image Display Format) ---------------------------------------------------------------
+# -- layout (PS3.3 C.13.3 Image Display Format) ---------------------------------------------------------------
 @dataclass(frozen=True)
 class Box:
     """One Image Box on a film: its position (1-based) and place as fractions of the film (x, y, width, height)."""
@@ -272,7 +272,7 @@ def film_size_mm(film_size_id: str, orientation: str) -> tuple[float, float]:
 
 
 def density_gray(value: str, *, min_density: int = 20, max_density: int = 300) -> int:
-    """An 8-bit gray for a density (PS3.3 C.13.5.1): WHITE and BLACK the film's lightest and darkest, else
+    """An 8-bit gray for a density (PS3.3 C.13.3): WHITE and BLACK the film's lightest and darkest, else
     hundredths of optical density as luminance relative to the film's base (10^-(D - Dmin))."""
     if value == "WHITE":
         return 255

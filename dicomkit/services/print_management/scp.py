@@ -3,18 +3,18 @@
 :class:`PrintSCP` accepts the Basic Grayscale and Basic Color Print Management Meta SOP Classes and the
 Presentation LUT SOP Class, and keeps, per association, the SOP Instances an SCU builds:
 
-- Basic Film Session (N-CREATE, N-SET, N-ACTION print, N-DELETE; one per association, H.4.1.2.1);
+- Basic Film Session (N-CREATE, N-SET, N-ACTION print, N-DELETE; one per association, H.4.1);
 - Basic Film Box (N-CREATE with its Image Boxes laid out from the Image Display Format and answered in the
   Referenced Image Box Sequence, N-SET, N-ACTION print, N-DELETE; several per session: collation);
 - Basic Grayscale / Color Image Box (N-SET of the image and its presentation);
 - Presentation LUT (N-CREATE, N-DELETE; referenced by Film Session, Film Box or Image Box);
 - Printer (N-GET of the well-known instance; N-EVENT-REPORT of its status to every association holding a
-  session when the status changes, H.4.11.2.1).
+  session when the status changes, H.4.6).
 
 Printing hands a :class:`PrintedFilm` to a *spooler* (a callable, run in a worker thread; the film's
 files, or the reason it failed as a DicomError or OSError). A spooler that fails makes the printer FAILURE
 (reported with N-EVENT-REPORT) and the N-ACTION 0110H; the next film that prints makes it NORMAL again.
-Everything an association made is deleted when it ends (H.4.1.2.5: the session lives as long as it).
+Everything an association made is deleted when it ends (H.4.1: the session lives as long as it).
 """
 
 from __future__ import annotations
@@ -141,7 +141,7 @@ class PrinterInfo:
     serial: str = "1"
     software: str = ""
     status: str = "NORMAL"  # NORMAL, WARNING, FAILURE
-    status_info: str = "NORMAL"  # PS3.3 C.13.9.1 Defined Terms
+    status_info: str = "NORMAL"  # PS3.3 C.13.9 Defined Terms
     calibrated: datetime.datetime = field(default_factory=datetime.datetime.now)
 
     def dataset(self) -> Dataset:
@@ -268,7 +268,7 @@ class PrintSCP(NServiceSCP):
 
     # -- the printer ----------------------------------------------------------------------------------------
     async def set_printer_status(self, status: str, info: str | None = None) -> None:
-        """Change the Printer's status and report it (N-EVENT-REPORT, PS3.4 H.4.11.2.1) to every association
+        """Change the Printer's status and report it (N-EVENT-REPORT, PS3.4 H.4.6) to every association
         with a Film Session; an association that cannot take it is skipped."""
         info = info or status
         if (status, info) == (self.printer.status, self.printer.status_info):
@@ -316,7 +316,7 @@ class PrintSCP(NServiceSCP):
         return NOutcome.failure(NO_SUCH_SOP_CLASS, f"N-CREATE of {uid.UID(req.sop_class_uid).name} is not supported")
 
     def _create_session(self, state: _State, instance: str, ds: Dataset) -> NOutcome:
-        if state.session is not None:  # PS3.4 H.4.1.2.1.2: one Film Session per association
+        if state.session is not None:  # PS3.4 H.4.1: one Film Session per association
             return NOutcome.failure(RESOURCE_LIMITATION, "this association has a Film Session already")
         checked = check_attributes(ds, FILM_SESSION, "Basic Film Session")
         self._check_lut_reference(state, ds)
@@ -538,7 +538,7 @@ def _known(ds: Dataset, table: dict[int, Any]) -> Dataset:
 
 
 def _check_image(item: Dataset, color: bool) -> Dataset:
-    """A Basic Grayscale / Color Image Sequence item, checked (PS3.4 H.4.3.1.2 / H.4.3.2.2, PS3.3 C.13.8)."""
+    """A Basic Grayscale / Color Image Sequence item, checked (PS3.4 H.4.3, PS3.3 C.13.5)."""
     tag = 0x20200111 if color else 0x20200110
     try:
         samples = int(item.value("SamplesPerPixel", 0) or 0)

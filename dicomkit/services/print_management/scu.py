@@ -102,7 +102,7 @@ class PrintClient:
         return result
 
     async def printer(self, attributes: Iterable[int] = ()) -> Dataset:
-        """N-GET of the Printer SOP Instance (PS3.4 H.4.11.1): Printer Status, Printer Status Info, ..."""
+        """N-GET of the Printer SOP Instance (PS3.4 H.4.6): Printer Status, Printer Status Info, ..."""
         result = self._checked("Printer N-GET", await n_get(
             self.assoc, PRINTER_CLASS, PRINTER_INSTANCE, attributes, meta_sop_class=self.meta, timeout=self.timeout))
         return result.dataset if result.dataset is not None else Dataset()
@@ -156,13 +156,13 @@ class PrintClient:
             self.assoc, box_class, box_uid, ds, meta_sop_class=self.meta, timeout=self.timeout))
 
     async def print_film(self, film: FilmBoxHandle) -> NResult:
-        """N-ACTION print of one Film Box (PS3.4 H.4.2.2.4)."""
+        """N-ACTION print of one Film Box (PS3.4 H.4.2)."""
         return self._checked("Film Box N-ACTION", await n_action(
             self.assoc, FILM_BOX_CLASS, film.sop_instance_uid, ACTION_PRINT, meta_sop_class=self.meta,
             timeout=self.timeout))
 
     async def print_session(self) -> NResult:
-        """N-ACTION print of the whole Film Session (every Film Box, collated; PS3.4 H.4.1.2.4)."""
+        """N-ACTION print of the whole Film Session (every Film Box, collated; PS3.4 H.4.1)."""
         if self.session_uid is None:
             raise DicomError("create the Film Session first")
         return self._checked("Film Session N-ACTION", await n_action(
@@ -270,7 +270,7 @@ async def print_items(assoc: Association, items: Sequence[Dataset], *, display_f
 
 
 class PrinterEvents(NServiceSCP):
-    """Receives the Printer's N-EVENT-REPORTs (PS3.4 H.4.11.2.1: NORMAL, WARNING, FAILURE) on the associations
+    """Receives the Printer's N-EVENT-REPORTs (PS3.4 H.4.6: NORMAL, WARNING, FAILURE) on the associations
     an SCU requests; ``events`` keeps them as (status, Printer Status Info)."""
 
     def __init__(self) -> None:
