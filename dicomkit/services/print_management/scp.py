@@ -397,17 +397,13 @@ class PrintSCP(NServiceSCP):
         instance = req.sop_instance_uid or ""
         ds = req.dataset if req.dataset is not None else Dataset()
         try:
-            if req.sop_class_uid == FILM_SESSION_CLASS:
-                session = self._session(state, instance)
-                checked = check_attributes(ds, FILM_SESSION, "Basic Film Session")
+            if req.sop_class_uid in (FILM_SESSION_CLASS, FILM_BOX_CLASS):
+                session = req.sop_class_uid == FILM_SESSION_CLASS
+                target = self._session(state, instance) if session else self._film_box(state, instance)
+                table = FILM_SESSION if session else FILM_BOX_SETTABLE
+                checked = check_attributes(ds, table, "Basic Film Session" if session else "Basic Film Box N-SET")
                 self._check_lut_reference(state, ds)
-                session.attributes.update(_known(ds, FILM_SESSION))
-                return self._answer(ds, checked.unknown)
-            if req.sop_class_uid == FILM_BOX_CLASS:
-                film = self._film_box(state, instance)
-                checked = check_attributes(ds, FILM_BOX_SETTABLE, "Basic Film Box N-SET")
-                self._check_lut_reference(state, ds)
-                film.attributes.update(_known(ds, FILM_BOX_SETTABLE))
+                target.attributes.update(_known(ds, table))
                 return self._answer(ds, checked.unknown)
             if req.sop_class_uid in (GRAYSCALE_IMAGE_BOX_CLASS, COLOR_IMAGE_BOX_CLASS):
                 return self._set_image_box(state, instance, ds, req.sop_class_uid)
