@@ -38,6 +38,9 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
     "anonymize": ("anonymize", "add_arguments", "run", "de-identify files and folders (PS3.15 Annex E profile)"),
     "sr": ("sr", "add_arguments", "run", "show Structured Reports as text (like dsrdump) or HTML"),
     "validate": ("validate", "add_arguments", "run", "validate files against their IOD (like dciodvfy)"),
+    "print": ("print_scu", "add_arguments", "run", "print DICOM images on a DICOM printer (like dcmprscu)"),
+    "print-scp": ("print_scp", "add_arguments", "run", "a DICOM printer writing films as PNG and PDF (like dcmprscp)"),
+    "conformance": ("conformance", "add_arguments", "run", "write dicomkit's DICOM Conformance Statement (PS3.2)"),
 }
 
 

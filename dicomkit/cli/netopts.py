@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import signal
 import ssl
 
 from ..net import tls
@@ -49,3 +52,13 @@ def add_peer_arguments(p: argparse.ArgumentParser) -> None:
                    help="connect/association/response timeout in seconds (default: %(default)s)")
     p.add_argument("--max-pdu", type=int, default=262144, metavar="N",
                    help="largest PDU we receive, 0 = no limit (default: %(default)s)")
+
+
+async def until_stopped() -> None:
+    """Return on SIGINT or SIGTERM (the listening commands' main loop: receive, print-scp)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await stop.wait()

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
-import signal
 import sys
 import time
 from pathlib import Path
@@ -23,7 +21,7 @@ from ..services.storage import (
     sweep_temp_files,
 )
 from ..services.verification import VerificationSCP
-from .netopts import add_tls_arguments, tls_context
+from .netopts import add_tls_arguments, tls_context, until_stopped
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -102,12 +100,7 @@ async def _serve(args: argparse.Namespace) -> int:
         server = await ae.start_server(args.host, args.port, tls=tls_context(args, server=True))
         print(f"dicomkit receive: {args.aet} listening on {args.host}:{server.port}"
               f"{' (TLS)' if args.tls_cert else ''}, writing to {output}", flush=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
+        await until_stopped()
         print("dicomkit receive: shutting down", file=sys.stderr, flush=True)
         await server.close(grace=10.0)
     finally:

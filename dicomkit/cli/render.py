@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Literal
 
 from ..core.errors import DicomError
+from ..io.writer import write_bytes_atomic
 from .reading import InputError, read_input, stderr_note
 
 # The image formats written, by file name extension.
@@ -60,21 +58,8 @@ def _usage_error(args: argparse.Namespace) -> str | None:
 
 
 def _write(path: Path, data: bytes) -> None:
-    """``path`` is left untouched or complete: a temporary file beside it, synced, renamed over it."""
-    fd, tmp = tempfile.mkstemp(prefix=".dicomkit-", suffix=".tmp", dir=path.parent)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    """``path`` is left untouched or complete (written beside it, synced, renamed over it)."""
+    write_bytes_atomic(path, data, parents=False)
 
 
 def run(args: argparse.Namespace) -> int:

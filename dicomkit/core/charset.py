@@ -342,3 +342,11 @@ def python_codecs(terms: tuple[str, ...]) -> list[str]:
     if not cs.extensions:
         return [codecs.lookup(cs.codec).name]
     return [codecs.lookup(e.codec).name for e in [cs.init_g0, *cs.elements]]
+
+
+def supported_terms() -> tuple[str, ...]:
+    """Every Defined Term of Specific Character Set (0008,0005) read and written here (PS3.3 C.12.1.1.2):
+    those without code extensions (Table C.12-2, C.12-4, C.12-5), then the ISO 2022 ones (C.12-3, C.12-4)."""
+    plain = [t for t in _NO_EXTENSIONS if t]
+    extended = ["ISO 2022 IR 6", *sorted(_G1_SETS, key=lambda t: int(t.rsplit(" ", 1)[1])), *_G0_MULTI]
+    return (*plain, *dict.fromkeys(extended))

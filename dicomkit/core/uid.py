@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from ._uid_data import UIDS
-from .errors import InvalidValueError
+from .errors import DicomError, InvalidValueError
 
 # PS3.5 9.1: components of digits separated by '.', no leading zeros, at most 64 characters.
 _UID_RE = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$")
@@ -186,6 +186,15 @@ _BY_KEYWORD: dict[str, str] = {e[4]: uid for uid, e in UIDS.items() if e[4]}
 def by_keyword(keyword: str) -> UID | None:
     uid = _BY_KEYWORD.get(keyword)
     return UID(uid) if uid is not None else None
+
+
+def registered(keyword: str) -> UID:
+    """The UID of a registry keyword, for module constants: a keyword the registry lost fails at import, not
+    on the wire (DicomError)."""
+    uid = by_keyword(keyword)
+    if uid is None:
+        raise DicomError(f"no UID with keyword {keyword!r} in the registry")
+    return uid
 
 
 def __getattr__(name: str) -> UID:

@@ -19,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .vr import MAX_LENGTH  # PS3.5 Table 6.2-1, the one copy of the lengths
+
 # Characters, as regular expression classes (PS3.5 6.1.2.1, 6.1.3): the Default Character Repertoire is
 # ISO 646 (20H-7EH); "text" VRs also take the extended repertoires of Specific Character Set (any other
 # character; whether the data set's character set can encode it is checked when it is encoded).
@@ -82,8 +84,8 @@ def _person_name(text: str) -> str | None:
     if len(groups) > 3:
         return "has more than 3 component groups"
     for group in groups:
-        if len(group) > 64:
-            return f"has a component group of {len(group)} characters, more than 64"
+        if len(group) > MAX_LENGTH["PN"]:  # PS3.5 Table 6.2-1: 64 characters per component group
+            return f"has a component group of {len(group)} characters, more than {MAX_LENGTH['PN']}"
         if group.count("^") > 4:
             return "has more than 5 components in a group"
     return None
@@ -94,33 +96,35 @@ _TM = r"\d{2}(\d{2}(\d{2}(\.\d{1,6})?)?)?"
 _DT = r"\d{4}(\d{2}(\d{2}(\d{2}(\d{2}(\d{2}(\.\d{1,6})?)?)?)?)?)?([+-]\d{4})?"
 
 RULES: dict[str, VRRule] = {rule.vr: rule for rule in (
-    VRRule("AE", 16, r"[\x20-\x5b\x5d-\x7e]", "the Default Character Repertoire without backslash and control "
+    VRRule("AE", MAX_LENGTH["AE"],
+           r"[\x20-\x5b\x5d-\x7e]", "the Default Character Repertoire without backslash and control "
            "characters; not only spaces", strip_leading=True),
-    VRRule("AS", 4, r"[0-9DWMY]", '"0"-"9", "D", "W", "M", "Y"', form=r"\d{3}[DWMY]",
+    VRRule("AS", MAX_LENGTH["AS"], r"[0-9DWMY]", '"0"-"9", "D", "W", "M", "Y"', form=r"\d{3}[DWMY]",
            form_text="nnnD, nnnW, nnnM or nnnY", fixed_length=True),
-    VRRule("CS", 16, r"[A-Z0-9 _]", 'upper case letters, "0"-"9", space and "_"', strip_leading=True),
-    VRRule("DA", 8, r"[0-9]", '"0"-"9"', form=_DA, form_text="YYYYMMDD", meaning=_date,
+    VRRule("CS", MAX_LENGTH["CS"], r"[A-Z0-9 _]", 'upper case letters, "0"-"9", space and "_"', strip_leading=True),
+    VRRule("DA", MAX_LENGTH["DA"], r"[0-9]", '"0"-"9"', form=_DA, form_text="YYYYMMDD", meaning=_date,
            range_form=_DA, fixed_length=True),
-    VRRule("DS", 16, r"[0-9+\-Ee. ]", '"0"-"9", "+", "-", "E", "e", "." and space',
+    VRRule("DS", MAX_LENGTH["DS"], r"[0-9+\-Ee. ]", '"0"-"9", "+", "-", "E", "e", "." and space',
            form=r"[+-]?(\d+\.?\d*|\.\d+)([Ee][+-]?\d+)?", form_text="a fixed or floating point number",
            strip_leading=True),
-    VRRule("DT", 26, r"[0-9+\-. ]", '"0"-"9", "+", "-", "." and space', form=_DT,
+    VRRule("DT", MAX_LENGTH["DT"], r"[0-9+\-. ]", '"0"-"9", "+", "-", "." and space', form=_DT,
            form_text="YYYYMMDDHHMMSS.FFFFFF&ZZXX (components may be left out from the right)",
            meaning=_date_time, range_form=_DT),
-    VRRule("IS", 12, r"[0-9+\- ]", '"0"-"9", "+", "-" and space', form=r"[+-]?\d+", form_text="an integer",
+    VRRule("IS", MAX_LENGTH["IS"],
+           r"[0-9+\- ]", '"0"-"9", "+", "-" and space', form=r"[+-]?\d+", form_text="an integer",
            meaning=_integer, strip_leading=True),
-    VRRule("LO", 64, _NO_CONTROL, "characters without backslash and control characters but ESC",
+    VRRule("LO", MAX_LENGTH["LO"], _NO_CONTROL, "characters without backslash and control characters but ESC",
            strip_leading=True),
-    VRRule("LT", 10240, _TEXT, "characters and the control characters TAB, LF, FF, CR and ESC"),
+    VRRule("LT", MAX_LENGTH["LT"], _TEXT, "characters and the control characters TAB, LF, FF, CR and ESC"),
     VRRule("PN", None, _NO_CONTROL, "characters without backslash and control characters but ESC",
            meaning=_person_name),
-    VRRule("SH", 16, _NO_CONTROL, "characters without backslash and control characters but ESC",
+    VRRule("SH", MAX_LENGTH["SH"], _NO_CONTROL, "characters without backslash and control characters but ESC",
            strip_leading=True),
-    VRRule("ST", 1024, _TEXT, "characters and the control characters TAB, LF, FF, CR and ESC"),
-    VRRule("TM", 14, r"[0-9. ]", '"0"-"9", "." and space', form=_TM,
+    VRRule("ST", MAX_LENGTH["ST"], _TEXT, "characters and the control characters TAB, LF, FF, CR and ESC"),
+    VRRule("TM", MAX_LENGTH["TM"], r"[0-9. ]", '"0"-"9", "." and space', form=_TM,
            form_text="HHMMSS.FFFFFF (components may be left out from the right)", meaning=_time, range_form=_TM),
     VRRule("UC", None, _NO_CONTROL, "characters without backslash and control characters but ESC"),
-    VRRule("UI", 64, r"[0-9.]", '"0"-"9" and "."', form=r"(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*",
+    VRRule("UI", MAX_LENGTH["UI"], r"[0-9.]", '"0"-"9" and "."', form=r"(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*",
            form_text="numeric components separated by \".\", without leading zeros (PS3.5 9.1)"),
     VRRule("UR", None, r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]", "the characters of a URI (RFC 3986)"),
     VRRule("UT", None, _TEXT, "characters and the control characters TAB, LF, FF, CR and ESC"),
@@ -160,18 +164,33 @@ def check_text(vr: str, text: str, *, query: bool = True) -> str | None:
     return _single(rule, text, value)
 
 
+def bad_character(vr: str, value: str) -> str | None:
+    """The first character of ``value`` outside the repertoire of ``vr`` (None: all are in it, or no rule)."""
+    if vr not in RULES:
+        return None
+    characters = _COMPILED[vr][0]
+    if characters.fullmatch(value):
+        return None
+    return next(c for c in value if not characters.fullmatch(c))
+
+
+def matches_form(vr: str, value: str) -> bool:
+    """Whether ``value`` (without its padding) has the form of ``vr`` (True for VRs without one)."""
+    pattern = _COMPILED[vr][1] if vr in RULES else None
+    return pattern is None or pattern.fullmatch(value) is not None
+
+
 def _single(rule: VRRule, text: str, value: str, form: bool = True) -> str | None:
-    characters, pattern, _ = _COMPILED[rule.vr]
     if rule.max_length is not None and len(text) > rule.max_length:
         unit = "characters" if rule.vr in ("LO", "LT", "SH", "ST") else "bytes"
         shape = f": {rule.form_text}" if rule.form_text else ""
         return f"is {len(text)} {unit} long, more than the {rule.max_length} of {rule.vr}{shape}"
-    if not characters.fullmatch(value):
-        bad = next(c for c in value if not characters.fullmatch(c))
+    bad = bad_character(rule.vr, value)
+    if bad is not None:
         return f"holds {bad!r}, not among the characters of {rule.vr} ({rule.allowed})"
     if not form:
         return None
-    if pattern is not None and not pattern.fullmatch(value):
+    if not matches_form(rule.vr, value):
         return f"is not of the form {rule.form_text}"
     if rule.fixed_length and len(value) != rule.max_length:
         return f"is not {rule.max_length} characters long"
@@ -200,4 +219,4 @@ def check_value(vr: str, value: Any, *, query: bool = True) -> str | None:
     return None
 
 
-__all__ = ["RULES", "VRRule", "check_text", "check_value"]
+__all__ = ["RULES", "VRRule", "bad_character", "check_text", "check_value", "matches_form"]

@@ -20,7 +20,7 @@ from ..core.vr import VR
 from ..io.dicomdir import record_offsets
 from ..io.raw import Layout
 from ..io.reader import read
-from ..io.writer import to_bytes, write, write_atomic
+from ..io.writer import to_bytes, write, write_atomic, write_bytes_atomic
 from .profile import DeidentificationError
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ def deidentify_file(deid: Deidentifier, src: str | os.PathLike[str], dst: str | 
     ds = read(src_path, force=force)
     if _is_dicomdir(ds):
         data = deidentify_dicomdir(deid, ds)
-        _write_bytes_atomic(dst_path, data)
+        write_bytes_atomic(dst_path, data)
         return len(data)
     out = deid.apply(ds, in_place=True)
     write_atomic(out, dst_path)
@@ -218,20 +218,3 @@ def deidentify_dicomdir(deid: Deidentifier, ds: Dataset) -> bytes:
     return second
 
 
-def _write_bytes_atomic(path: Path, data: bytes) -> None:
-    import tempfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".dicomkit-", suffix=".tmp", dir=path.parent)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

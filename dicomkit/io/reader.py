@@ -721,6 +721,7 @@ def read(
     force: bool = False,
     lenient: bool = False,
     strict: bool = False,
+    transfer_syntax: str | None = None,
 ) -> Dataset:
     """Read a DICOM Part 10 file (or, with ``force``, a raw data set) into a lazily decoded Dataset.
 
@@ -732,6 +733,9 @@ def read(
       ``force``.
     - ``strict``: refuse every deviation that the default reads with a correction (raising
       InvalidFileError naming it); every sequence is then parsed at once, not on access.
+    - ``transfer_syntax``: with ``force``, the encoding of a raw data set known from elsewhere (a DIMSE
+      message's presentation context): used instead of a guess, which the first element cannot always
+      settle (group 2000H in Explicit VR Little Endian looks like group 0020H in Big Endian).
 
     By default what DCMTK and pydicom both read is read, each deviation listed in ``ds.read_corrections``
     (odd lengths, a wrong group length, an item running past the end of its sequence, zero padding after
@@ -761,7 +765,7 @@ def read(
     else:
         buf, name = _open_buffer(source)
     ds = read_buffer(buf, stop_before_pixels=stop_before_pixels, force=force, lenient=lenient, source=name,
-                     strict=strict, forced=asked_force)
+                     strict=strict, forced=asked_force, transfer_syntax=transfer_syntax)
     ds.__dict__["filename"] = name
     return ds
 
@@ -782,7 +786,7 @@ def _try_prefix(head: memoryview, path: str, *, force: bool, lenient: bool) -> D
 
 def read_buffer(buf: memoryview, *, stop_before_pixels: bool = False, force: bool = False,
                 lenient: bool = False, source: str | None = None, prefix: bool = False, strict: bool = False,
-                forced: bool | None = None) -> Dataset:
+                forced: bool | None = None, transfer_syntax: str | None = None) -> Dataset:
     """Parse a whole input held in ``buf`` (see :func:`read`).
 
     With ``prefix`` the buffer is only the start of the input: the result is None unless Pixel Data was
@@ -808,10 +812,10 @@ def read_buffer(buf: memoryview, *, stop_before_pixels: bool = False, force: boo
                                    "use force=True for a raw data set", offset=0, source=source)
         raise InvalidFileError("no 'DICM' prefix: not a DICOM Part 10 file "
                                "(use force=True to read a raw data set)", offset=128, source=source)
-    else:
+    elif transfer_syntax is None:
         parser.note(0, "no File Meta Information; transfer syntax guessed from the data", asked=forced)
 
-    ts_uid: str | None = None
+    ts_uid: str | None = transfer_syntax if file_meta is None else None
     if file_meta is not None:
         entry = file_meta._elements.get(0x00020010)
         if entry is not None:  # read straight from the index: this runs for every file
@@ -835,7 +839,7 @@ def read_buffer(buf: memoryview, *, stop_before_pixels: bool = False, force: boo
         parser.corrections = corrections
         pos = 0
     little, implicit = info.little_endian, info.implicit_vr
-    if pos + 8 <= len(buf) and not (little and not implicit and buf[pos + 1] == 0
+    if transfer_syntax is None and pos + 8 <= len(buf) and not (little and not implicit and buf[pos + 1] == 0
                                     and bytes(buf[pos + 4:pos + 6]) in VR_FROM_BYTES):
         # anything but the plain explicit-little-endian start is checked against what the bytes say
         actual = TRANSFER_SYNTAXES[_guess_transfer_syntax(buf, pos)]

@@ -13,7 +13,7 @@ import os
 import struct
 import tempfile
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
@@ -327,15 +327,27 @@ def write_atomic(ds: Dataset, path: str | os.PathLike[str], **options: Any) -> N
     """Write a Part 10 file so that ``path`` is either untouched or complete: a temporary file beside it
     is written, flushed to disk (fsync) and renamed over ``path``. The file gets the permissions a newly
     created file would (the umask applies), not the private ones of a temporary file."""
+    _replace_atomically(Path(path), lambda f: write(ds, f, **options))
+
+
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes, *, parents: bool = True) -> Path:
+    """Write ``data`` to ``path`` as :func:`write_atomic` writes a data set (PNG, PDF, JSON beside DICOM files);
+    ``parents=False``: a missing folder is an error (FileNotFoundError) instead of being made."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    _replace_atomically(target, lambda f: f.write(data), parents=parents)
+    return target
+
+
+def _replace_atomically(target: Path, fill: Callable[[BinaryIO], object], *, parents: bool = True) -> None:
+    if parents:
+        target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".dicomkit-", suffix=".tmp", dir=target.parent)
     try:
         umask = os.umask(0)
         os.umask(umask)
         os.fchmod(fd, 0o666 & ~umask)
         with os.fdopen(fd, "wb") as f:
-            write(ds, f, **options)
+            fill(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, target)
@@ -365,5 +377,5 @@ def save(ds: Dataset, path: str | Path, **options: Any) -> None:
 
 
 __all__ = ["build_file_meta", "encode_dataset", "encode_file_meta", "refuse_invalid", "to_bytes", "write",
-           "write_atomic"]
+           "write_atomic", "write_bytes_atomic"]
 

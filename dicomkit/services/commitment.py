@@ -37,7 +37,6 @@ from ..core.errors import DicomError, NetworkError, NetworkTimeout
 from ..core.uid import UID, generate_uid
 from ..net.ae import ApplicationEntity, Server
 from ..net.association import DEFAULT_TIMEOUT, Association, Timeout
-from ..net.dimse import NEventReportRQ
 from ..net.negotiation import PresentationContext
 from .dimse_n import (
     INVALID_SOP_INSTANCE,
@@ -58,15 +57,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("dicomkit.services.commitment")
 
 
-def _registered(keyword: str) -> UID:
-    value = uid.by_keyword(keyword)
-    if value is None:
-        raise DicomError(f"no UID with keyword {keyword!r} in the registry")
-    return value
 
 
-SOP_CLASS = _registered("StorageCommitmentPushModel")
-WELL_KNOWN_INSTANCE = _registered("StorageCommitmentPushModelInstance")
+SOP_CLASS = uid.registered("StorageCommitmentPushModel")
+WELL_KNOWN_INSTANCE = uid.registered("StorageCommitmentPushModelInstance")
 
 ACTION_REQUEST_STORAGE_COMMITMENT = 1  # PS3.4 J.3.2.1, Action Type ID
 EVENT_SUCCESSFUL = 1  # PS3.4 J.3.3.1 Table J.3-2: "Storage Commitment Request Successful"
@@ -430,16 +424,6 @@ class CommitmentReportSCP(NServiceSCP):
         log.info("%s: storage commitment report %s from %s: %d committed, %d failed", req.rc.association_id,
                  report.transaction_uid, req.rc.calling_ae_title, len(report.committed), len(report.failed))
         return NOutcome()
-
-    @classmethod
-    def install(cls, ae: ApplicationEntity) -> CommitmentReportSCP:
-        """The AE's report handler (added on first use, for reports on the associations it requests)."""
-        current = ae.handlers.get(NEventReportRQ)
-        if isinstance(current, CommitmentReportSCP):
-            return current
-        handler = cls()
-        ae.add_service(handler)
-        return handler
 
 
 class CommitmentListener:

@@ -2,7 +2,8 @@
 
 As an SCU, one coroutine per operation (:func:`n_get`, :func:`n_set`, :func:`n_action`, :func:`n_create`,
 :func:`n_delete`, :func:`n_event_report`), each returning an :class:`NResult` (status, the response's
-fields and its data set). As an SCP, :class:`NServiceSCP` performs the N-requests of its SOP Classes by
+fields and its data set); ``meta_sop_class`` sends a SOP Class of a Meta SOP Class (Print Management) on the
+Meta SOP Class's context. As an SCP, :class:`NServiceSCP` performs the N-requests of its SOP Classes by
 calling a hook per operation with an :class:`NRequest`; a hook returns an :class:`NOutcome` (status, data
 set, Error Comment / Error ID / Offending Element / Attribute Identifier List) and may be a plain function or
 a coroutine. Service classes built on DIMSE-N (MPPS, Storage Commitment, ...) subclass it.
@@ -21,7 +22,7 @@ import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..core.dataset import Dataset
 from ..core.errors import DicomError, DimseError
@@ -46,6 +47,9 @@ from ..net.payload import Payload
 from ..net.status import PROCESSING_FAILURE, SUCCESS, Status, StatusTable
 from .sources import Requester
 from .wire import UnreadableDataSet, context_for, decode, payload, received, requester_of
+
+if TYPE_CHECKING:
+    from ..net.ae import ApplicationEntity
 
 log = logging.getLogger("dicomkit.services")
 
@@ -171,11 +175,14 @@ class NServiceFailed(DicomError):
 
 
 async def _exchange(assoc: Association, request: Request, sop_class_uid: str, ds: Dataset | None, *,
-                    as_scu: bool = True, timeout: Timeout = DEFAULT_TIMEOUT) -> NResult:
+                    as_scu: bool = True, meta_sop_class: str | None = None,
+                    timeout: Timeout = DEFAULT_TIMEOUT) -> NResult:
+    # PS3.7 D.3.3.2: the SOP Classes of a Meta SOP Class travel on the Meta SOP Class's context
+    negotiated = str(meta_sop_class or sop_class_uid)
     ctx = None
     if not as_scu and assoc.info is not None:  # N-EVENT-REPORT: the SCP's context, else any accepted one
-        ctx = assoc.info.find_context(str(sop_class_uid), as_scu=False) or assoc.info.find_context(str(sop_class_uid))
-    ctx = ctx or context_for(assoc, sop_class_uid, as_scu=as_scu)
+        ctx = assoc.info.find_context(negotiated, as_scu=False) or assoc.info.find_context(negotiated)
+    ctx = ctx or context_for(assoc, negotiated, as_scu=as_scu)
     final = None
     async for reply in assoc.requests(request, context=ctx, payload=payload(ds, ctx.transfer_syntax),
                                       timeout=timeout):
@@ -186,54 +193,59 @@ async def _exchange(assoc: Association, request: Request, sop_class_uid: str, ds
 
 
 async def n_get(assoc: Association, sop_class_uid: str, sop_instance_uid: str, attributes: Iterable[int] = (), *,
-                timeout: Timeout = DEFAULT_TIMEOUT) -> NResult:
+                meta_sop_class: str | None = None, timeout: Timeout = DEFAULT_TIMEOUT) -> NResult:
     """N-GET (PS3.7 10.1.2): the attributes of ``sop_instance_uid`` (all of them when ``attributes`` is empty)."""
     tags = tuple(int(t) for t in attributes)
     request = NGetRQ(requested_sop_class_uid=str(sop_class_uid), requested_sop_instance_uid=str(sop_instance_uid),
                      attribute_identifier_list=tags or None)
-    return await _exchange(assoc, request, sop_class_uid, None, timeout=timeout)
+    return await _exchange(assoc, request, sop_class_uid, None, meta_sop_class=meta_sop_class, timeout=timeout)
 
 
 async def n_set(assoc: Association, sop_class_uid: str, sop_instance_uid: str, modification: Dataset, *,
-                timeout: Timeout = DEFAULT_TIMEOUT) -> NResult:
+                meta_sop_class: str | None = None, timeout: Timeout = DEFAULT_TIMEOUT) -> NResult:
     """N-SET (PS3.7 10.1.3): replace the attributes of ``modification`` in ``sop_instance_uid``."""
     request = NSetRQ(requested_sop_class_uid=str(sop_class_uid), requested_sop_instance_uid=str(sop_instance_uid))
-    return await _exchange(assoc, request, sop_class_uid, modification, timeout=timeout)
+    return await _exchange(assoc, request, sop_class_uid, modification, meta_sop_class=meta_sop_class, timeout=timeout)
 
 
 async def n_action(assoc: Association, sop_class_uid: str, sop_instance_uid: str, action_type_id: int,
-                   information: Dataset | None = None, *, timeout: Timeout = DEFAULT_TIMEOUT) -> NResult:
+                   information: Dataset | None = None, *, meta_sop_class: str | None = None,
+                   timeout: Timeout = DEFAULT_TIMEOUT) -> NResult:
     """N-ACTION (PS3.7 10.1.4): ask the SCP to perform action ``action_type_id`` with Action Information."""
     request = NActionRQ(requested_sop_class_uid=str(sop_class_uid), requested_sop_instance_uid=str(sop_instance_uid),
                         action_type_id=action_type_id)
-    return await _exchange(assoc, request, sop_class_uid, information, timeout=timeout)
+    return await _exchange(assoc, request, sop_class_uid, information, meta_sop_class=meta_sop_class, timeout=timeout)
 
 
 async def n_create(assoc: Association, sop_class_uid: str, attributes: Dataset | None = None, *,
-                   sop_instance_uid: str | None = None, timeout: Timeout = DEFAULT_TIMEOUT) -> NResult:
+                   sop_instance_uid: str | None = None, meta_sop_class: str | None = None,
+                   timeout: Timeout = DEFAULT_TIMEOUT) -> NResult:
     """N-CREATE (PS3.7 10.1.5): a new instance with ``attributes``; without ``sop_instance_uid`` the SCP
     assigns one (``result.affected_sop_instance_uid``)."""
     request = NCreateRQ(affected_sop_class_uid=str(sop_class_uid), affected_sop_instance_uid=sop_instance_uid)
-    result = await _exchange(assoc, request, sop_class_uid, attributes, timeout=timeout)
+    result = await _exchange(assoc, request, sop_class_uid, attributes, meta_sop_class=meta_sop_class,
+                             timeout=timeout)
     if result.response.affected_sop_instance_uid is None and sop_instance_uid is not None:
         result.response.affected_sop_instance_uid = sop_instance_uid
     return result
 
 
 async def n_delete(assoc: Association, sop_class_uid: str, sop_instance_uid: str, *,
-                   timeout: Timeout = DEFAULT_TIMEOUT) -> NResult:
+                   meta_sop_class: str | None = None, timeout: Timeout = DEFAULT_TIMEOUT) -> NResult:
     """N-DELETE (PS3.7 10.1.6)."""
     request = NDeleteRQ(requested_sop_class_uid=str(sop_class_uid), requested_sop_instance_uid=str(sop_instance_uid))
-    return await _exchange(assoc, request, sop_class_uid, None, timeout=timeout)
+    return await _exchange(assoc, request, sop_class_uid, None, meta_sop_class=meta_sop_class, timeout=timeout)
 
 
 async def n_event_report(assoc: Association, sop_class_uid: str, sop_instance_uid: str, event_type_id: int,
-                         information: Dataset | None = None, *, timeout: Timeout = DEFAULT_TIMEOUT) -> NResult:
+                         information: Dataset | None = None, *, meta_sop_class: str | None = None,
+                         timeout: Timeout = DEFAULT_TIMEOUT) -> NResult:
     """N-EVENT-REPORT (PS3.7 10.1.1): report event ``event_type_id`` to the peer. The SCP of the SOP Class
     reports; on an association whose roles say nothing of it, any accepted context of the class is used."""
     request = NEventReportRQ(affected_sop_class_uid=str(sop_class_uid), affected_sop_instance_uid=str(sop_instance_uid),
                              event_type_id=event_type_id)
-    return await _exchange(assoc, request, sop_class_uid, information, as_scu=False, timeout=timeout)
+    return await _exchange(assoc, request, sop_class_uid, information, as_scu=False, meta_sop_class=meta_sop_class,
+                           timeout=timeout)
 
 
 # -- the SCP side -------------------------------------------------------------------------------------------
@@ -302,6 +314,24 @@ class NOutcome:
                    tag_tuple if "attribute_identifier_list" not in fields else None, detail=comment)
 
 
+def attributes_outcome(current: Dataset, asked: Iterable[int]) -> NOutcome:
+    """The answer to an N-GET of ``current`` (PS3.7 10.1.2.1.3): the attributes asked for, all when none is
+    named; those the instance does not have listed with 0107H Attribute List Error."""
+    tags = [int(t) for t in asked]
+    if not tags:
+        return NOutcome(dataset=current)
+    out, missing = Dataset(), []
+    for tag in tags:
+        elem = current.get(tag)
+        if elem is None:
+            missing.append(tag)
+        else:
+            out.add(elem)
+    if missing:
+        return NOutcome(ATTRIBUTE_LIST_ERROR, out, attribute_identifier_list=tuple(missing))
+    return NOutcome(dataset=out)
+
+
 def error_comment(text: str) -> str:
     """Text for Error Comment (0000,0902): LO of the Default Character Repertoire, at most 64 characters."""
     text = text.encode("ascii", "replace").decode("ascii").replace("\\", "/")
@@ -309,6 +339,7 @@ def error_comment(text: str) -> str:
 
 
 Hook = Callable[[NRequest], "NOutcome | Awaitable[NOutcome]"]
+_SCP = TypeVar("_SCP", bound="NServiceSCP")
 
 
 class NServiceSCP(DimseHandler):
@@ -330,6 +361,18 @@ class NServiceSCP(DimseHandler):
     def contexts(self) -> Sequence[PresentationContext]:
         return [PresentationContext(u, list(self.transfer_syntaxes), scu_role=True if self.scp_role else None,
                                     scp_role=self.scp_role) for u in self.sop_classes]
+
+    @classmethod
+    def install(cls: type[_SCP], ae: ApplicationEntity) -> _SCP:
+        """The AE's handler of this class, added on first use: how an SCU receives the N-EVENT-REPORTs (and other
+        requests) its peers send on the associations it requests. For subclasses made without arguments."""
+        for handler in ae.handlers.values():
+            for candidate in (handler, *getattr(handler, "routes", {}).values()):
+                if isinstance(candidate, cls):
+                    return candidate
+        made = cls()  # type: ignore[call-arg]
+        ae.add_service(made)
+        return made
 
     def hook(self, operation: str) -> Hook | None:
         name = _HOOKS[operation]
@@ -404,6 +447,7 @@ __all__ = [
     "NResult",
     "NServiceFailed",
     "NServiceSCP",
+    "attributes_outcome",
     "n_action",
     "n_create",
     "n_delete",

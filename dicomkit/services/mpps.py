@@ -49,22 +49,15 @@ from .dimse_n import (
     NResult,
     NServiceFailed,
     NServiceSCP,
+    attributes_outcome,
     n_create,
     n_get,
     n_set,
 )
 from .sources import DuplicateInstanceError, MppsSource, NoSuchInstanceError, SyncMppsSource, ThreadedMppsSource
 
-
-def _registered(keyword: str) -> uid.UID:
-    value = uid.by_keyword(keyword)
-    if value is None:
-        raise DicomError(f"no UID with keyword {keyword!r} in the registry")
-    return value
-
-
-SOP_CLASS = _registered("ModalityPerformedProcedureStep")
-RETRIEVE_SOP_CLASS = _registered("ModalityPerformedProcedureStepRetrieve")
+SOP_CLASS = uid.registered("ModalityPerformedProcedureStep")
+RETRIEVE_SOP_CLASS = uid.registered("ModalityPerformedProcedureStepRetrieve")
 
 STATUS_TAG = 0x00400252  # Performed Procedure Step Status
 
@@ -376,20 +369,7 @@ class MppsSCP(NServiceSCP):
         current = await self.source.get(instance, req.requester)
         if current is None:
             return NOutcome.failure(NO_SUCH_SOP_INSTANCE, f"no Performed Procedure Step {instance}")
-        asked = req.attribute_identifiers
-        if not asked:
-            return NOutcome(dataset=current)
-        out = Dataset()
-        missing = []
-        for tag in asked:
-            elem = current.get(int(tag))
-            if elem is None:
-                missing.append(int(tag))
-            else:
-                out.add(elem)
-        if missing:
-            return NOutcome(0x0107, out, attribute_identifier_list=tuple(missing))
-        return NOutcome(dataset=out)
+        return attributes_outcome(current, req.attribute_identifiers)
 
 
 # -- the SCU ---------------------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """The SOP Classes dicomkit implements, per service, as SCU and as SCP — one table, read by everything else.
 
 Each row is a :class:`SopClassSupport`: the SOP Class, the service it belongs to (the names the AE table
-grants: ``echo``, ``store``, ``find``, ``move``, ``get``, ``worklist``, ``mpps``, ``commit``), its annex of
+grants: ``echo``, ``store``, ``find``, ``move``, ``get``, ``worklist``, ``mpps``, ``commit``; and ``print``, which
+the PACS does not serve: ``dicomkit print`` and ``print-scp`` are AEs of their own), its annex of
 PS3.4, the DIMSE operations it uses, whether dicomkit can be its SCU and its SCP, and what it negotiates
 beyond the default (SOP Class Extended Negotiation, SCP/SCU role selection). From the table come
 
@@ -32,16 +33,17 @@ from .storage.scp import storage_sop_classes, storage_transfer_syntaxes
 # The services an AE may be granted, in PS3.4 order (Annexes A, B, C (FIND, MOVE, GET), K, F, J).
 SERVICES: tuple[str, ...] = ("echo", "store", "find", "move", "get", "worklist", "mpps", "commit")
 ALL_SERVICES = frozenset(SERVICES)
+# Every service of the registry: those and Print Management (Annex H)
+REGISTRY_SERVICES: tuple[str, ...] = (*SERVICES, "print")
 
 ANNEX = {"echo": "A", "store": "B", "find": "C", "move": "C", "get": "C", "worklist": "K", "mpps": "F",
-         "commit": "J"}
+         "commit": "J", "print": "H"}
 
 
-def _named(keyword: str) -> str:
-    value = uid.by_keyword(keyword)
-    if value is None:  # the UID registry lost a keyword: fail at import, not on the wire
-        raise DicomError(f"no UID with keyword {keyword!r} in the registry")
-    return str(value)
+
+
+def _class(keyword: str) -> str:
+    return str(uid.registered(keyword))
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,7 @@ class SopClassSupport:
 
 
 def _rows() -> list[SopClassSupport]:
-    rows = [SopClassSupport(_named("Verification"), "echo", ("C-ECHO",))]
+    rows = [SopClassSupport(_class("Verification"), "echo", ("C-ECHO",))]
     registered = {str(u): u for u in uid.storage_sop_classes()}
     rows += [SopClassSupport(u, "store", ("C-STORE",), role_selection=True, retired=registered[u].is_retired)
              for u in storage_sop_classes()]
@@ -86,10 +88,15 @@ def _rows() -> list[SopClassSupport]:
                                         role_selection=True, retired=model.retired))
     rows.append(SopClassSupport(str(MODALITY_WORKLIST.find_uid), "worklist", ("C-FIND", "C-CANCEL"),
                                 extended_negotiation=True))
-    rows.append(SopClassSupport(_named("ModalityPerformedProcedureStep"), "mpps", ("N-CREATE", "N-SET")))
-    rows.append(SopClassSupport(_named("ModalityPerformedProcedureStepRetrieve"), "mpps", ("N-GET",)))
-    rows.append(SopClassSupport(_named("StorageCommitmentPushModel"), "commit", ("N-ACTION", "N-EVENT-REPORT"),
+    rows.append(SopClassSupport(_class("ModalityPerformedProcedureStep"), "mpps", ("N-CREATE", "N-SET")))
+    rows.append(SopClassSupport(_class("ModalityPerformedProcedureStepRetrieve"), "mpps", ("N-GET",)))
+    rows.append(SopClassSupport(_class("StorageCommitmentPushModel"), "commit", ("N-ACTION", "N-EVENT-REPORT"),
                                 role_selection=True))
+    # PS3.4 H: the Meta SOP Classes (their SOP Classes: print_management.model.META_CLASSES) and the Presentation LUT
+    print_dimse = ("N-CREATE", "N-SET", "N-GET", "N-ACTION", "N-DELETE", "N-EVENT-REPORT")
+    rows.append(SopClassSupport(_class("BasicGrayscalePrintManagementMeta"), "print", print_dimse))
+    rows.append(SopClassSupport(_class("BasicColorPrintManagementMeta"), "print", print_dimse))
+    rows.append(SopClassSupport(_class("PresentationLUT"), "print", ("N-CREATE", "N-DELETE")))
     return rows
 
 
@@ -120,8 +127,8 @@ class Registry:
     def entries(self, *services: str, role: str | None = None, include_retired: bool = True) -> list[SopClassSupport]:
         """The rows of ``services`` (all when none is named), those dicomkit can be ``role`` ("scu"/"scp") of."""
         for service in services:
-            if service not in ALL_SERVICES:
-                raise DicomError(f"unknown service {service!r}; known: {', '.join(SERVICES)}")
+            if service not in REGISTRY_SERVICES:
+                raise DicomError(f"unknown service {service!r}; known: {', '.join(REGISTRY_SERVICES)}")
         return [r for r in self._rows
                 if (not services or r.service in services) and (role is None or getattr(r, role))
                 and (include_retired or not r.retired)]
@@ -156,7 +163,7 @@ class Registry:
     def describe(self, *services: str, role: str | None = None) -> str:
         """Text for command-line help: one line per SOP Class (storage classes as a count)."""
         lines = []
-        for service in services or SERVICES:
+        for service in services or REGISTRY_SERVICES:
             rows = self.entries(service, role=role)
             if not rows:
                 continue
@@ -173,4 +180,4 @@ class Registry:
 REGISTRY = Registry()
 """Every SOP Class dicomkit implements."""
 
-__all__ = ["ALL_SERVICES", "REGISTRY", "SERVICES", "Registry", "SopClassSupport"]
+__all__ = ["ALL_SERVICES", "REGISTRY", "REGISTRY_SERVICES", "SERVICES", "Registry", "SopClassSupport"]

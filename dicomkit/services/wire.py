@@ -30,10 +30,13 @@ def decode(data: bytes | bytearray | memoryview | None, transfer_syntax: str) ->
         return Dataset()
     raw = bytes(data)
     info = TRANSFER_SYNTAXES.get(str(transfer_syntax))
+    encoding = str(transfer_syntax) if info is not None else None
     try:
         if info is not None and info.deflated:
             raw = zlib.decompress(raw, -15)  # PS3.5 A.5: raw deflate, then Explicit VR Little Endian
-        return read(raw, force=True)  # the structure is checked here; values decode on first access
+            encoding = "1.2.840.10008.1.2.1"
+        # the context says how it is encoded (PS3.7 6.3.1); values decode on first access
+        return read(raw, force=True, transfer_syntax=encoding)
     except (DicomError, zlib.error, ValueError) as exc:
         raise UnreadableDataSet(f"the data set cannot be read: {exc}") from exc
 

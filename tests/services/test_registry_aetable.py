@@ -39,7 +39,10 @@ def test_contexts_proposals_rows_and_help_come_from_the_table():
     only = REGISTRY.only(["mpps"])
     assert isinstance(only, Registry) and {r.service for r in only} == {"mpps"}
     with pytest.raises(Exception, match="unknown service"):
-        REGISTRY.entries("print")
+        REGISTRY.entries("fax")
+    assert [r.name for r in REGISTRY.entries("print")] == [
+        "Basic Grayscale Print Management Meta SOP Class", "Basic Color Print Management Meta SOP Class",
+        "Presentation LUT SOP Class"]
 
 
 def test_scp_contexts_match_the_registry():
