@@ -40,6 +40,7 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
     "validate": ("validate", "add_arguments", "run", "validate files against their IOD (like dciodvfy)"),
     "print": ("print_scu", "add_arguments", "run", "print DICOM images on a DICOM printer (like dcmprscu)"),
     "print-scp": ("print_scp", "add_arguments", "run", "a DICOM printer writing films as PNG and PDF (like dcmprscp)"),
+    "printscp": ("print_scp", "add_arguments", "run", "the same as print-scp"),
     "conformance": ("conformance", "add_arguments", "run", "write dicomkit's DICOM Conformance Statement (PS3.2)"),
 }
 
