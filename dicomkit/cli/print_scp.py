@@ -32,7 +32,7 @@ def _density(value: str) -> str:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--port", type=int, required=True, help="TCP port to listen on (0: any free port)")
+    p.add_argument("--port", type=int, default=10400, help="TCP port to listen on (default: 10400; 0: any free port)")
     p.add_argument("--host", default="0.0.0.0", help="address to listen on (default: %(default)s)")
     p.add_argument("--aet", default="PRINTSCP", help="our AE title (default: %(default)s)")
     p.add_argument("--output", "-o", required=True, metavar="DIR", help="folder for the printed films")

@@ -198,6 +198,9 @@ class Dataset:
         if isinstance(key, str) and (tag := _keyword_tag(key)) is not None:
             elem = self._element(tag)
             return default if elem is None else elem.value
+        if type(key) is int and 0 <= key <= 0xFFFFFFFF:  # a plain tag: no conversion
+            elem = self._element(key)
+            return default if elem is None else elem
         try:
             tag = _to_tag(key)
         except InvalidTagError:

@@ -68,8 +68,9 @@ class DataElement:
 
     def __init__(self, tag: int | str | Tag, vr: str | VR, value: Any = None, *,
                  undefined_length: bool = False, validate: bool = True) -> None:
-        self._tag = int(Tag(tag))
-        vr_member = _VR_BY_NAME.get(str(vr))
+        # a plain int in range is the common case (readers, sources): no Tag object made for it
+        self._tag = tag if type(tag) is int and 0 <= tag <= 0xFFFFFFFF else int(Tag(tag))
+        vr_member = _VR_BY_NAME.get(vr) if type(vr) is str else _VR_BY_NAME.get(str(vr))
         if vr_member is None:
             raise InvalidValueError(f"unknown VR {vr!r} for {tag_str(self._tag)}")
         self._vr = vr_member
