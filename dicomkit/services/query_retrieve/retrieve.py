@@ -25,6 +25,7 @@ response's counts (:class:`Progress`).
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import inspect
@@ -203,17 +204,19 @@ class RetrieveSCP(QueryRetrieveService, DimseHandler):
         self.allow_lossy = allow_lossy
         self.progress_interval = progress_interval  # seconds between two Pending responses (0: after each)
 
+    @abc.abstractmethod
     def handlers(self) -> dict[type[Request], DimseHandler]:
-        raise NotImplementedError
+        """C-MOVE-RQ or C-GET-RQ to this SCP (the subclass's)."""
 
     async def begin(self, request: Request, rc: RequestContext) -> Sending | Response:
         """Check what the request needs before anything is listed (C-MOVE: the destination); a Response
         refuses it."""
         return Sending("")
 
+    @abc.abstractmethod
     async def send(self, sending: Sending, items: Sequence[StoredObject], request: Request, rc: RequestContext,
                    tally: _Tally, stop: asyncio.Event) -> StoreSummary:
-        raise NotImplementedError
+        """Send ``items`` (C-MOVE: to the destination on a sub-association; C-GET: on this association)."""
 
     def _response(self, request: Request, status: int, tally: _Tally | None = None, *, remaining: bool = True,
                   comment: str | None = None) -> Response:
