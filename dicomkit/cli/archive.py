@@ -16,15 +16,13 @@ import time
 from typing import Any
 
 from ..core.errors import DicomError
+from .archive_options import add_archive_options, archive_config
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="action", metavar="ACTION")
 
-    def common(q: argparse.ArgumentParser) -> None:
-        q.add_argument("--config", metavar="FILE", help="the server's configuration file (TOML)")
-        q.add_argument("--data-dir", metavar="DIR", help="the archive's data folder (default: ./dicomkit-data)")
-        q.add_argument("--database", metavar="URL", help="the index database (default: SQLite in the data folder)")
+    common = add_archive_options
 
     q = sub.add_parser("stats", help="counts, sizes and nodes")
     common(q)
@@ -61,19 +59,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _archive(args: argparse.Namespace) -> Any:
-    from ..server.config import load_config
     from ..server.ingest import Archive
 
-    overrides: dict[str, Any] = {}
-    if args.data_dir:
-        overrides["storage.data_dir"] = args.data_dir
-    if args.database:
-        overrides["database.url"] = args.database
-    config = load_config(args.config, overrides)
-    if not config.database.url and not (config.storage.data_dir / "index.sqlite").exists():
-        raise DicomError(f"no archive in {config.storage.data_dir} (no index.sqlite); name it with --data-dir "
-                         "or --database")
-    return Archive(config, workers=4)
+    return Archive(archive_config(args, existing=True), workers=4)
 
 
 def run(args: argparse.Namespace) -> int:

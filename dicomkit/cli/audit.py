@@ -19,14 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import DicomError
+from .archive_options import add_archive_options, archive_config
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="action", metavar="ACTION")
 
     def common(q: argparse.ArgumentParser) -> None:
-        q.add_argument("--config", metavar="FILE", help="the server's configuration file (TOML)")
-        q.add_argument("--data-dir", metavar="DIR", help="the server's data folder (default: ./dicomkit-data)")
+        add_archive_options(q, database=False)
         q.add_argument("--file", metavar="PATH", help="the audit file itself")
         q.add_argument("--user", metavar="U", help="only events of this user")
         q.add_argument("--study", metavar="UID", help="only events that touched this study")
@@ -47,14 +47,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _audit_file(args: argparse.Namespace) -> tuple[Path, Any]:
-    from ..server.config import load_config
-
     if args.file:
         return Path(args.file), None
-    overrides: dict[str, Any] = {}
-    if args.data_dir:
-        overrides["storage.data_dir"] = args.data_dir
-    config = load_config(args.config, overrides)
+    config = archive_config(args)
     path = config.audit.file_path(config.storage.data_dir)
     if path is None:
         raise DicomError("audit.file is empty: this server writes no local audit file")

@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-from typing import Any
 
 from ..core.errors import DicomError
+from .archive_options import add_archive_options, archive_config
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -19,9 +19,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     q = sub.add_parser("hash-password", help="print an scrypt hash of a password (for [users.NAME] password)")
     q.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     q = sub.add_parser("labels", help="show or change the labels of a study (who sees it)")
-    q.add_argument("--config", metavar="FILE", help="the server's configuration file (TOML)")
-    q.add_argument("--data-dir", metavar="DIR", help="the archive's data folder (default: ./dicomkit-data)")
-    q.add_argument("--database", metavar="URL", help="the index database (default: SQLite in the data folder)")
+    add_archive_options(q)
     q.add_argument("--study", required=True, metavar="UID")
     q.add_argument("--add", nargs="+", default=[], metavar="LABEL")
     q.add_argument("--remove", nargs="+", default=[], metavar="LABEL")
@@ -47,17 +45,9 @@ def _hash(args: argparse.Namespace) -> int:
 
 def _labels(args: argparse.Namespace) -> int:
     from ..server.auth.labels import add_labels, labels_of, remove_labels, set_labels
-    from ..server.config import load_config
     from ..server.index import Index
 
-    overrides: dict[str, Any] = {}
-    if args.data_dir:
-        overrides["storage.data_dir"] = args.data_dir
-    if args.database:
-        overrides["database.url"] = args.database
-    config = load_config(args.config, overrides)
-    if not config.database.url and not (config.storage.data_dir / "index.sqlite").exists():
-        raise DicomError(f"no archive in {config.storage.data_dir} (no index.sqlite)")
+    config = archive_config(args, existing=True)
     with Index(config.database_url, durability=config.storage.durability) as index:
         uid = args.study
         if args.set is not None:

@@ -15,15 +15,13 @@ import sys
 from typing import Any
 
 from ..core.errors import DicomError
+from .archive_options import add_archive_options, archive_config
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="action", metavar="ACTION")
 
-    def common(q: argparse.ArgumentParser) -> None:
-        q.add_argument("--config", metavar="FILE", help="the server's configuration file (TOML)")
-        q.add_argument("--data-dir", metavar="DIR", help="the archive's data folder (default: ./dicomkit-data)")
-        q.add_argument("--database", metavar="URL", help="the index database (default: SQLite in the data folder)")
+    common = add_archive_options
 
     q = sub.add_parser("add", help="add worklist items from DICOM JSON or DICOM files")
     common(q)
@@ -37,15 +35,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _index(args: argparse.Namespace) -> Any:
-    from ..server.config import load_config
     from ..server.index import Index
 
-    overrides: dict[str, Any] = {}
-    if args.data_dir:
-        overrides["storage.data_dir"] = args.data_dir
-    if args.database:
-        overrides["database.url"] = args.database
-    config = load_config(args.config, overrides)
+    config = archive_config(args)
     if not config.database.url:
         config.storage.data_dir.mkdir(parents=True, exist_ok=True)
     return Index(config.database_url, durability=config.storage.durability)
