@@ -9,6 +9,7 @@ never waited for.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import datetime as dt
 import json
@@ -75,7 +76,7 @@ def syslog_frame(record: AuditRecord, *, hostname: str, app_name: str = "dicomki
     return header.encode("ascii") + b"\xef\xbb\xbf" + record.xml.encode("utf-8")  # RFC 5424 6.4: BOM, UTF-8
 
 
-class Sink:
+class Sink(abc.ABC):
     """A destination with a bounded queue and a sender thread."""
 
     name = "sink"
@@ -173,10 +174,11 @@ class Sink:
                         return
                     backoff = min(backoff * 2, MAX_BACKOFF)
 
-    def deliver(self, record: AuditRecord) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def deliver(self, record: AuditRecord) -> None:
+        """Send one record (the sender thread calls it; raising OSError makes it retry with back-off)."""
 
-    def disconnect(self) -> None:
+    def disconnect(self) -> None:  # noqa: B027 - optional: sinks without a connection keep this
         """Drop the connection (a retry reconnects)."""
 
     def stats(self) -> dict[str, int]:

@@ -14,6 +14,7 @@ HS256/384/512 use the standard library.
 
 from __future__ import annotations
 
+import abc
 import base64
 import hmac
 import json
@@ -143,11 +144,12 @@ def key_from_pem(data: bytes, kid: str | None = None) -> Key:
     raise TokenError("key", "only RSA and EC public keys are supported")
 
 
-class KeySource:
+class KeySource(abc.ABC):
     """Where the keys come from: :meth:`candidates` for a token's ``kid`` and ``alg``."""
 
-    def candidates(self, kid: str | None, alg: str) -> list[Key]:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def candidates(self, kid: str | None, alg: str) -> list[Key]:
+        """The keys that may have signed a token with this ``kid`` and ``alg``."""
 
 
 class KeySet(KeySource):
