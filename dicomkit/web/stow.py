@@ -362,8 +362,10 @@ def _uids_of(ds: Any) -> tuple[str, str, str] | None:
 
 def response_body(outcomes: list[Outcome], root: str, study: str | None) -> tuple[int, dict[str, Any]]:
     """The status and the PS3.18 10.5.3 response data set."""
-    stored = [o for o in outcomes if o.status == 0 or (o.status >> 12) == 0xB]
-    failed = [o for o in outcomes if o not in stored]
+    stored: list[Outcome] = []
+    failed: list[Outcome] = []
+    for o in outcomes:  # Success or a Warning (0xBxxx) is stored; anything else failed
+        (stored if o.status == 0 or (o.status >> 12) == 0xB else failed).append(o)
     body: dict[str, Any] = {}
     if study:
         body["00081190"] = {"vr": "UR", "Value": [f"{root}/studies/{study}"]}
