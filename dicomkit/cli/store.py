@@ -6,10 +6,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from pathlib import Path
 
 from ..core.errors import DicomError
-from ..io.files import Kind, walk
+from ..io.files import FoundFile, Kind, walk
+from ..io.raw import probe_part10
 from ..net import ApplicationEntity
 from ..net.association import Association
 from ..net.negotiation import PresentationContext
@@ -77,10 +77,18 @@ async def _store(args: argparse.Namespace, files: list[FileInfo]) -> int:
     return 1 if failed else 0
 
 
+def _info(found: FoundFile) -> FileInfo:
+    """What the contexts need of a file, from the bytes the walk read when they hold the meta (else a peek)."""
+    probe = probe_part10(found.head) if found.head else None
+    if probe is not None:
+        return FileInfo(found.path, probe.sop_class_uid, probe.transfer_syntax)
+    return peek(found.path)
+
+
 def run(args: argparse.Namespace) -> int:
-    paths: list[Path] = []
+    files: list[FileInfo] = []
     failed = 0
-    for found in walk(args.paths, recursive=args.recursive):
+    for found in walk(args.paths, recursive=args.recursive, keep_head=True):
         if found.explicit and found.kind is Kind.MISSING:
             print(f"dicomkit store: {found.path}: no such file or folder", file=sys.stderr)
             failed += 1
@@ -88,10 +96,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"dicomkit store: {found.path}: {found.reason}", file=sys.stderr)
             failed += 1
         elif found.explicit or found.kind is Kind.DICOM:
-            paths.append(found.path)  # a file named is sent or fails with its reason
+            files.append(_info(found))  # a file named is sent or fails with its reason
         else:
             print(f"dicomkit store: {found.note}", file=sys.stderr)  # not DICOM, a DICOMDIR, a FIFO, ...
-    files = [peek(p) for p in paths]
     if not files:
         print("dicomkit store: nothing to send", file=sys.stderr)
         return 1

@@ -20,7 +20,7 @@ import os
 import stat
 import struct
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..core.dictionary import lookup
@@ -56,6 +56,7 @@ class FoundFile:
     kind: Kind
     explicit: bool  # named by the caller, not found inside a folder
     reason: str = ""  # why it is not DICOM ("a DICOMDIR" for one)
+    head: bytes = field(default=b"", repr=False, compare=False)  # the first bytes, when the walk kept them
 
     @property
     def is_dicom(self) -> bool:
@@ -135,8 +136,9 @@ def _special(mode: int) -> str:
     return "not a regular file"
 
 
-def classify(path: str | os.PathLike[str], explicit: bool = True) -> FoundFile:
-    """What one file is (see :class:`Kind`); only a regular file is opened, and only its first bytes read."""
+def classify(path: str | os.PathLike[str], explicit: bool = True, *, keep_head: bool = False) -> FoundFile:
+    """What one file is (see :class:`Kind`); only a regular file is opened, and only its first bytes read
+    (``HEAD_SIZE``; kept in :attr:`FoundFile.head` with ``keep_head``, so a caller need not read them again)."""
     path = Path(path)
     try:
         st = os.stat(path)
@@ -164,25 +166,26 @@ def classify(path: str | os.PathLike[str], explicit: bool = True) -> FoundFile:
     if kind is Kind.NOT_DICOM:
         reason = "not a DICOM file (empty)" if not head else _NOT_DICOM
         return FoundFile(path, kind, explicit, reason)
-    return FoundFile(path, kind, explicit, "a DICOMDIR" if kind is Kind.DICOMDIR else "")
+    return FoundFile(path, kind, explicit, "a DICOMDIR" if kind is Kind.DICOMDIR else "", head if keep_head else b"")
 
 
-def walk(paths: Iterable[str | os.PathLike[str]], *, recursive: bool = True) -> Iterator[FoundFile]:
+def walk(paths: Iterable[str | os.PathLike[str]], *, recursive: bool = True,
+         keep_head: bool = False) -> Iterator[FoundFile]:
     """Every file under ``paths``, classified, in a stable order (each folder's entries sorted by name).
 
     A path that is a folder is walked (its subfolders too with ``recursive``), leaving out hidden entries
     and following links to folders only once each; any other path is classified as given (``explicit``).
-    A folder that cannot be listed comes back as UNREADABLE.
+    A folder that cannot be listed comes back as UNREADABLE. ``keep_head``: see :func:`classify`.
     """
     for given in paths:
         path = Path(given)
         if path.is_dir():
-            yield from _walk_folder(path, recursive, set())
+            yield from _walk_folder(path, recursive, set(), keep_head)
         else:
-            yield classify(path, explicit=True)
+            yield classify(path, explicit=True, keep_head=keep_head)
 
 
-def _walk_folder(folder: Path, recursive: bool, seen: set[tuple[int, int]]) -> Iterator[FoundFile]:
+def _walk_folder(folder: Path, recursive: bool, seen: set[tuple[int, int]], keep_head: bool) -> Iterator[FoundFile]:
     try:
         st = os.stat(folder)
         key = (st.st_dev, st.st_ino)
@@ -204,9 +207,9 @@ def _walk_folder(folder: Path, recursive: bool, seen: set[tuple[int, int]]) -> I
             is_dir = False
         if is_dir:
             if recursive:
-                yield from _walk_folder(path, recursive, seen)
+                yield from _walk_folder(path, recursive, seen, keep_head)
             continue
-        yield classify(path, explicit=False)
+        yield classify(path, explicit=False, keep_head=keep_head)
 
 
 __all__ = ["HEAD_SIZE", "FoundFile", "Kind", "classify", "looks_like_dataset", "sniff", "walk"]
