@@ -38,7 +38,8 @@ from ..services.storage.scp import StorageSCP, StoreRefused
 from ..services.verification import VerificationSCP
 from .access import AccessPolicy
 from .config import Config, load_config
-from .deidexport import DeidExport
+from .deidexport import DeidExport, deid_configured
+from .deidview import DeidView
 from .index import Index
 from .ingest import Archive, ArchiveReceiver, Events
 from .integrity import IntegrityError
@@ -302,6 +303,7 @@ class Pacs:
         self.services: list[str] = []
         self.policy: AccessPolicy | None = None
         self.deid: DeidExport | None = None  # de-identified export ([deid]), when configured
+        self.deid_view: DeidView | None = None  # what [deid] users and roles see over HTTP, when configured
 
     @property
     def archive(self) -> Archive:
@@ -349,8 +351,10 @@ class Pacs:
             self.sweep = await loop.run_in_executor(None, startup_sweep, archive)
             dicom = config.dicom
             self.policy = AccessPolicy(config, index=archive.index)  # the audit trail starts here
-            if config.deid.remotes or config.deid.users:
+            if deid_configured(config):
                 self.deid = await loop.run_in_executor(None, DeidExport, config)
+                if config.deid.users or config.deid.roles:
+                    self.deid_view = DeidView(config, self.deid, archive.index)
             ae = ApplicationEntity(dicom.ae_title, max_pdu=dicom.max_pdu, max_ops_performed=dicom.async_ops,
                                    network_timeout=dicom.network_timeout, maximum_associations=dicom.max_associations)
             self.policy.install(ae)
