@@ -176,7 +176,7 @@ def test_qido_answers_without_identities_and_uids_match_by_their_replacement(pac
     for value in (PATIENT_NAME.encode(), PATIENT_ID.encode(), b"Roe^Richard", b"PID-HIDDEN", STUDY.encode(),
                   IMAGES.encode(), HIDDEN.encode(), b"IDENT"):
         assert value not in body, value
-    study, series, sop = _navigate(client)
+    study, _series, sop = _navigate(client)
     assert [_uid(s, "0020000D") for s in client.json(f"/dicom-web/studies?StudyInstanceUID={study}")] == [study]
     assert client.get(f"/dicom-web/studies?StudyInstanceUID={STUDY}", 200).body in (b"[]", b"")  # originals: none
     found = client.json(f"/dicom-web/instances?SOPInstanceUID={sop}")
@@ -229,7 +229,7 @@ def test_pixels_that_may_carry_burned_in_text_are_refused(pacs: Server) -> None:
     assert len(parts(client.get(f"/dicom-web/studies/{study}/rendered"))) == 1
     metadata = client.json(f"/dicom-web/studies/{study}/metadata")
     assert sorted(_uid(m, "00080018") for m in metadata) == sorted([clean, burned])
-    assert [m for m in metadata if _uid(m, "00080018") == burned][0].get("7FE00010") is None
+    assert next(m for m in metadata if _uid(m, "00080018") == burned).get("7FE00010") is None
     # the frames a viewer gets are the stored pixels
     frame = parts(client.get(f"/dicom-web/studies/{study}/series/{series}/instances/{clean}/frames/1"))[0][1]
     stored = dicomkit.read(pacs.archive.store.path_of(pacs.index.instances(study_instance_uid=IMAGES)[0].blob_key))
