@@ -19,6 +19,7 @@ of the archive (:class:`DeidWeb`, set on the request by :func:`route`):
   matching on an attribute the profile changes (names, IDs, dates, descriptions, ...) is refused (400),
   since the answer would tell which originals match; UIDs match by their replacement.
 - **Audit**: as for everyone, naming the original studies, the description saying *(de-identified)*.
+- **DELETE** is refused (403); STOW-RS works as for other users.
 """
 
 from __future__ import annotations
@@ -66,8 +67,10 @@ def route(web: Web, request: Request, endpoint: Endpoint) -> tuple[Web, Endpoint
     view: DeidView | None = getattr(web.pacs, "deid_view", None)
     if view is None or not view.applies(identity_of(request)):
         return web, endpoint
-    from . import qido, wado_rs
+    from . import delete, qido, wado_rs
 
+    if endpoint is delete.delete:  # a view by replacement UIDs is for reading (and STOW-RS of new objects)
+        raise WebError(403, "a user that sees de-identified data may not delete")
     if endpoint is qido.search:
         return DeidWeb(web, view, pixels=False), search
     return DeidWeb(web, view, pixels=endpoint is not wado_rs.metadata), endpoint

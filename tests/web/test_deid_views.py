@@ -269,6 +269,15 @@ def test_a_restricted_de_identified_user_never_receives_an_original_identifier(p
             assert value.encode() not in body, (path, value)
 
 
+def test_a_de_identified_user_may_not_delete(pacs: Server) -> None:
+    export = pacs.pacs.deid
+    assert export is not None
+    client = Client(pacs, "trainee")
+    answer = request("DELETE", f"{client.base}/dicom-web/studies/{export.uid(STUDY)}", _auth("trainee"))
+    assert answer.status == 403 and "de-identified" in json.loads(answer.body)["message"]
+    assert pacs.index.instances(study_instance_uid=STUDY)
+
+
 def test_users_not_designated_see_the_originals(pacs: Server) -> None:
     client = Client(pacs, "doctor")
     studies = client.json("/dicom-web/studies?PatientName=Doe*")
