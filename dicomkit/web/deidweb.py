@@ -340,11 +340,14 @@ class DeidQuerySource:
             yield clean
 
     def _clean_all(self, matches: list[Dataset]) -> list[Dataset]:
-        return [self._clean(m) for m in matches]
+        pairs: list[tuple[str, str, str]] = []
+        out = [self._clean(m, pairs) for m in matches]
+        self.web.view.uids.remember(pairs)  # one transaction for the page
+        return out
 
-    def _clean(self, match: Dataset) -> Dataset:
+    def _clean(self, match: Dataset, pairs: list[tuple[str, str, str]]) -> Dataset:
         """One match de-identified: the attributes it had, as the profile leaves them; the UIDs of its
-        levels (from the path when the match lacks them) replaced and recorded."""
+        levels (from the path when the match lacks them) replaced, and added to ``pairs`` to be recorded."""
         work = match.copy()
         for tag, name in ((STUDY_UID, "study"), (SERIES_UID, "series")):
             if tag not in work and name in self.path and self.path[name] != _NOWHERE:
@@ -355,12 +358,10 @@ class DeidQuerySource:
             elem = clean.get(tag)
             if elem is not None:
                 out.add(elem)
-        pairs = []
         for tag, level in UID_LEVELS.items():
             original, new = work.get(tag), out.get(tag)
             if original is not None and new is not None and original.value and new.value:
                 pairs.append((str(new.value), str(original.value), level))
-        self.web.view.uids.remember(pairs)
         return out
 
     async def include_all(self, level: Level, matches: list[Dataset]) -> None:
