@@ -365,7 +365,7 @@ def _security(doc: Document, config: Config) -> None:
          (config.audit.syslog or "local file only") if config.audit.enabled else "audit off"),
         ("Basic Application Level Confidentiality Profile (PS3.15 E)", "`dicomkit anonymize`, every option of "
          "Table E.1-1; de-identified on the way out with the options of `[deid]` (one keyed UID mapping for all): "
-         "C-MOVE / C-GET to `deid.remotes` and by `deid.users`; WADO-RS, WADO-URI and QIDO-RS for `deid.users` and "
+         "C-FIND, C-MOVE and C-GET by (and C-MOVE to) `deid.remotes` and by `deid.users`; WADO-RS, WADO-URI and QIDO-RS for `deid.users` and "
          "`deid.roles` (matching on de-identified attributes refused, pixels that may carry burned-in text not "
          "shown); STOW-RS export (`dicomkit archive export`) to `deid.destinations`; this configuration: " +
          _deid_summary(config)),

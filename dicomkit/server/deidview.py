@@ -19,12 +19,18 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ..core.dataset import Dataset
 from ..core.element import DataElement
+from ..core.errors import DicomError
+from ..core.tag import is_private_group
 from ..deid.burned_in import burned_in_reason
+from ..deid.profile import Profile
+from ..services.query_retrieve.plan import KeyMatch, MatchKind, QueryPlan, Single
+from ..services.sources import Requester
 from .deidexport import DeidExport
 
 if TYPE_CHECKING:
@@ -32,6 +38,8 @@ if TYPE_CHECKING:
     from .index import Index
 
 LEVELS = ("study", "series", "instance")
+STUDY_UID, SERIES_UID, SOP_UID = 0x0020000D, 0x0020000E, 0x00080018
+UID_LEVELS = {STUDY_UID: "study", SERIES_UID: "series", SOP_UID: "instance"}
 _MEMORY = 200_000  # replacements remembered in memory (beyond: looked up in the index again)
 _PIXEL_KEYS = ("7FE00010", "7FE00008", "7FE00009")
 
@@ -100,6 +108,125 @@ class DeidView:
             return False
         return identity.name in self.users or any(role in self.roles for role in identity.roles)
 
+    def applies_dimse(self, requester: Requester) -> bool:
+        """Whether what this association's requester (calling AE, verified user) finds is de-identified."""
+        return self.export.applies(ae_title=requester.calling_ae_title, user=requester.user_identity)
+
+    def clean_matches(self, matches: list[Dataset], path: Mapping[int, str] | None = None) -> list[Dataset]:
+        """Query matches de-identified (:func:`clean_match`); the replacement UIDs recorded (one transaction)."""
+        pairs: list[tuple[str, str, str]] = []
+        out = [clean_match(self.export, m, pairs, path) for m in matches]
+        self.uids.remember(pairs)
+        return out
+
+
+class DeidentifiedMatchingError(DicomError):
+    """A query by a de-identified requester matches on an attribute the profile changes."""
+
+
+def identifying_match(plan: QueryPlan, profile: Profile) -> str | None:
+    """Why the plan may not run for a de-identified requester: a matching key on an attribute the profile
+    changes (the answer would tell which originals match it; PS3.15 E.1); None when it may. The unique keys
+    of the levels match by their replacements (:func:`translate_plan`)."""
+
+    def check(key: KeyMatch, nested: bool) -> str | None:
+        if key.kind is MatchKind.SEQUENCE:
+            return next((why for item in key.items if (why := check(item, True))), None)
+        if key.kind is MatchKind.UNIVERSAL or (key.tag in UID_LEVELS and not nested):
+            return None
+        action = profile.action(key.tag)
+        if is_private_group(key.tag >> 16) or action not in (None, "K"):
+            return (f"{key.keyword or f'{key.tag:08X}'}: matching on an attribute that is de-identified (PS3.15 "
+                    "Table E.1-1) is not available to this user; search by the UIDs of earlier answers or by "
+                    "attributes that are kept")
+        return None
+
+    return next((why for key in plan.keys if (why := check(key, False))), None)
+
+
+def translate_plan(plan: QueryPlan, uids: UidMap, *, keep_unknown: bool) -> QueryPlan:
+    """The plan with the Study / Series / SOP Instance UIDs it matches on taken as replacements: each one
+    becomes its original; one never handed out stays as it is (``keep_unknown``, for requesters that may name
+    originals) or matches nothing."""
+    keys = []
+    for key in plan.keys:
+        level = UID_LEVELS.get(key.tag)
+        if level is None or key.kind not in (MatchKind.SINGLE_VALUE, MatchKind.UID_LIST):
+            keys.append(key)
+            continue
+        texts = []
+        for term in key.terms:
+            text = term.text if isinstance(term, Single) else str(term)
+            original = uids.original(text, level)
+            texts.append(original if original is not None else text if keep_unknown else NOWHERE)
+        unique = tuple(dict.fromkeys(texts))
+        keys.append(replace(key, terms=tuple(Single(t, t) for t in unique), text="\\".join(unique),
+                            kind=MatchKind.UID_LIST if len(unique) > 1 else MatchKind.SINGLE_VALUE))
+    return replace(plan, keys=tuple(keys))
+
+
+NOWHERE = "2.25.0"  # a UID no stored entity has: what a replacement never handed out matches
+
+
+def clean_match(export: DeidExport, match: Dataset, pairs: list[tuple[str, str, str]],
+                path: Mapping[int, str] | None = None) -> Dataset:
+    """One query match de-identified: the attributes it had, as the profile leaves them (none added but the
+    level UIDs of ``path`` it lacks, so that no original stands in for them); the (replacement, original,
+    level) of its UIDs added to ``pairs``."""
+    work = match.copy()
+    for tag, uid in (path or {}).items():
+        if tag not in work and uid != NOWHERE:
+            work.add(DataElement(tag, "UI", uid))
+    clean = export.dataset(work)
+    out = Dataset()
+    for tag in work.tags():
+        elem = clean.get(tag)
+        if elem is not None:
+            out.add(elem)
+    for tag, level in UID_LEVELS.items():
+        original, new = work.get(tag), out.get(tag)
+        if original is not None and new is not None and original.value and new.value:
+            pairs.append((str(new.value), str(original.value), level))
+    return out
+
+
+class DeidFindSource:
+    """The archive's C-FIND source with the matches of de-identified requesters (the AEs and users of
+    ``[deid]``) de-identified: identifying matches refused, UIDs matched by their replacements (or, as the
+    move/get export always allowed, by the originals), answers without identities."""
+
+    def __init__(self, inner: Any, view: DeidView) -> None:
+        self.inner, self.view = inner, view
+
+    def unsupported_keys(self, plan: QueryPlan) -> frozenset[int]:
+        keys: frozenset[int] = self.inner.unsupported_keys(plan)
+        return keys
+
+    def find(self, plan: QueryPlan, requester: Requester) -> AsyncIterator[Dataset]:
+        if not self.view.applies_dimse(requester):
+            found: AsyncIterator[Dataset] = self.inner.find(plan, requester)
+            return found
+        return self._deidentified(plan, requester)
+
+    async def _deidentified(self, plan: QueryPlan, requester: Requester) -> AsyncIterator[Dataset]:
+        import asyncio
+
+        why = identifying_match(plan, self.view.export.engine.profile)
+        if why is not None:
+            raise DeidentifiedMatchingError(why)
+        loop = asyncio.get_running_loop()
+        plan = await loop.run_in_executor(None, lambda: translate_plan(plan, self.view.uids, keep_unknown=True))
+        batch: list[Dataset] = []
+        async for match in self.inner.find(plan, requester):
+            batch.append(match)
+            if len(batch) >= 100:
+                for clean in await loop.run_in_executor(None, self.view.clean_matches, batch):
+                    yield clean
+                batch = []
+        if batch:
+            for clean in await loop.run_in_executor(None, self.view.clean_matches, batch):
+                yield clean
+
 
 def burned_in_refusal(header: Mapping[str, Any], sop_class_uid: str, allow: bool) -> str | None:
     """Why a de-identified user may not see the pixels of an instance (its stored DICOM JSON header), or
@@ -117,4 +244,5 @@ def burned_in_refusal(header: Mapping[str, Any], sop_class_uid: str, allow: bool
     return None if reason is None else f"its pixel data may carry burned-in identification ({reason})"
 
 
-__all__ = ["LEVELS", "DeidView", "UidMap", "burned_in_refusal"]
+__all__ = ["LEVELS", "NOWHERE", "UID_LEVELS", "DeidFindSource", "DeidView", "DeidentifiedMatchingError", "UidMap",
+           "burned_in_refusal", "clean_match", "identifying_match", "translate_plan"]

@@ -36,17 +36,23 @@ from starlette.responses import Response
 
 from ..core.dataset import Dataset
 from ..core.dictionary import tag_for_keyword
-from ..core.element import DataElement
-from ..core.tag import is_private_group
-from ..deid.profile import BurnedInAnnotationError, DeidentificationError, Profile
+from ..deid.profile import BurnedInAnnotationError, DeidentificationError
 from ..io.reader import read
 from ..io.writer import to_bytes
-from ..server.deidview import DeidView, burned_in_refusal
+from ..server.deidview import (
+    NOWHERE,
+    SERIES_UID,
+    STUDY_UID,
+    UID_LEVELS,
+    DeidView,
+    burned_in_refusal,
+    identifying_match,
+)
 from ..server.index import InstanceRow
 from ..server.index.header import build_header
 from ..services.query_retrieve.errors import QueryError
 from ..services.query_retrieve.levels import Level
-from ..services.query_retrieve.plan import KeyMatch, MatchKind, QueryPlan
+from ..services.query_retrieve.plan import QueryPlan
 from ..services.query_retrieve.qido import plan_from_query_params
 from ..services.sources import Requester
 from .app import Web
@@ -56,10 +62,7 @@ from .errors import WebError, not_found
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
-STUDY_UID, SERIES_UID, SOP_UID = 0x0020000D, 0x0020000E, 0x00080018
-UID_LEVELS = {STUDY_UID: "study", SERIES_UID: "series", SOP_UID: "instance"}
 _PIXEL_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)
-_NOWHERE = "2.25.0"  # a UID no stored entity has: what a replacement that was never handed out matches
 
 
 def route(web: Web, request: Request, endpoint: Endpoint) -> tuple[Web, Endpoint]:
@@ -259,27 +262,6 @@ def _tag_of(name: str) -> int | None:
     return tag_for_keyword(name)
 
 
-def refuse_identifying_matches(plan: QueryPlan, profile: Profile) -> None:
-    """400 for a matching key on an attribute the profile changes (the answer would tell which originals
-    match it); the three UIDs of the levels match by their replacement."""
-
-    def check(key: KeyMatch, nested: bool) -> None:
-        if key.kind is MatchKind.SEQUENCE:
-            for item in key.items:
-                check(item, True)
-            return
-        if key.kind is MatchKind.UNIVERSAL or (key.tag in UID_LEVELS and not nested):
-            return
-        action = profile.action(key.tag)
-        if is_private_group(key.tag >> 16) or action not in (None, "K"):
-            raise WebError(400, f"{key.keyword or f'{key.tag:08X}'}: matching on an attribute that is "
-                           "de-identified (PS3.15 Table E.1-1) is not available to this user; search by the "
-                           "UIDs of earlier answers or by attributes that are kept", parameter=key.keyword)
-
-    for key in plan.keys:
-        check(key, False)
-
-
 async def search(request: Request) -> Response:
     """QIDO-RS for a de-identified user: UIDs translated, identifying matches refused, answers de-identified."""
     from . import qido
@@ -293,7 +275,7 @@ async def search(request: Request) -> Response:
     for name, level in (("study", "study"), ("series", "series")):
         if name in params:
             found = await archive.run(uids.original, params[name], level)
-            params[name] = originals[name] = found or _NOWHERE
+            params[name] = originals[name] = found or NOWHERE
     items: list[tuple[str, str]] = []
     for name, value in request.query_params.multi_items():
         tag = _tag_of(name)
@@ -301,7 +283,7 @@ async def search(request: Request) -> Response:
             level = UID_LEVELS[tag]
             values = [v for v in value.replace("\\", ",").split(",") if v]
             known: list[str | None] = [await archive.run(uids.original, v, level) for v in values]
-            value = ",".join(k or _NOWHERE for k in known)
+            value = ",".join(k or NOWHERE for k in known)
         items.append((name, value))
     resource = request.url.path.rstrip("/").rsplit("/", 1)[-1]
     try:
@@ -309,8 +291,9 @@ async def search(request: Request) -> Response:
                                        series_uid=params.get("series"), max_limit=web.config.qido_max_limit)
     except QueryError:
         query = None  # the endpoint answers 400 saying why
-    if query is not None:
-        refuse_identifying_matches(query.plan, web.view.export.engine.profile)
+    why = identifying_match(query.plan, web.view.export.engine.profile) if query is not None else None
+    if why is not None:
+        raise WebError(400, why, parameter=why.split(":", 1)[0])
     scope = dict(request.scope)
     scope["path_params"] = params
     scope["query_string"] = urlencode(items).encode()
@@ -340,29 +323,10 @@ class DeidQuerySource:
             yield clean
 
     def _clean_all(self, matches: list[Dataset]) -> list[Dataset]:
-        pairs: list[tuple[str, str, str]] = []
-        out = [self._clean(m, pairs) for m in matches]
-        self.web.view.uids.remember(pairs)  # one transaction for the page
-        return out
-
-    def _clean(self, match: Dataset, pairs: list[tuple[str, str, str]]) -> Dataset:
-        """One match de-identified: the attributes it had, as the profile leaves them; the UIDs of its
-        levels (from the path when the match lacks them) replaced, and added to ``pairs`` to be recorded."""
-        work = match.copy()
-        for tag, name in ((STUDY_UID, "study"), (SERIES_UID, "series")):
-            if tag not in work and name in self.path and self.path[name] != _NOWHERE:
-                work.add(DataElement(tag, "UI", self.path[name]))
-        clean = self.web.view.export.dataset(work)
-        out = Dataset()
-        for tag in work.tags():
-            elem = clean.get(tag)
-            if elem is not None:
-                out.add(elem)
-        for tag, level in UID_LEVELS.items():
-            original, new = work.get(tag), out.get(tag)
-            if original is not None and new is not None and original.value and new.value:
-                pairs.append((str(new.value), str(original.value), level))
-        return out
+        path = {STUDY_UID: self.path["study"]} if "study" in self.path else {}
+        if "series" in self.path:
+            path[SERIES_UID] = self.path["series"]
+        return self.web.view.clean_matches(matches, path)
 
     async def include_all(self, level: Level, matches: list[Dataset]) -> None:
         """``includefield=all``: every attribute of the level from the stored headers of the originals,
@@ -378,4 +342,4 @@ class DeidQuerySource:
                     answer.add(elem)
 
 
-__all__ = ["DeidQuerySource", "DeidWeb", "DeidWebArchive", "refuse_identifying_matches", "route", "search"]
+__all__ = ["DeidQuerySource", "DeidWeb", "DeidWebArchive", "route", "search"]
