@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +24,7 @@ from dicomkit.server.audit.read import entries
 from dicomkit.server.auth.passwords import hash_password
 from dicomkit.server.config import ConfigError, load_config
 
+from ..conftest import require_tool
 from ..deid.conftest import TABLE_PATH
 from ..peers import free_port, orthanc
 from .data import image, write
@@ -32,6 +34,7 @@ pytestmark = pytest.mark.skipif(not TABLE_PATH.exists(), reason=f"{TABLE_PATH} n
 
 PLUGIN = Path("/usr/share/orthanc/plugins/libOrthancDicomWeb.so")
 BURNED = "1.2.826.0.1.3680043.10.5.9"
+SCHEMA_RNG = Path(__file__).parents[2] / "dicomkit" / "server" / "audit" / "schema" / "audit_message.rng"
 
 
 @pytest.fixture(scope="module")
@@ -127,6 +130,7 @@ def test_de_identified_export_to_another_dicomkit_serve(source: tuple[Path, Path
     audit = [e for e in _exports(data) if "RESEARCH" in e["message"]]
     assert audit and audit[-1]["outcome"] == 0 and "(de-identified)" in audit[-1]["message"]
     assert STUDY in json.dumps(audit[-1])  # the trail names the original study that left
+    _valid(audit[-1]["message"], data)
     # an object that may carry burned-in text does not leave for a de-identified destination
     code, out, err = _export(config, BURNED, "RESEARCH", capsys)
     assert code == 1 and "burned-in" in err and "0 of 1" in out
@@ -177,7 +181,19 @@ password = "wrong"
         assert str(out_ds.StudyInstanceUID) == out.split(":", 1)[0]
         code, out, err = _export(configured, STUDY, "ORTHANC_WRONG", capsys)
         assert code == 1 and "refused the STOW-RS request: HTTP 401" in err
-    assert any("ORTHANC" in e["message"] and e["outcome"] == 8 for e in _exports(data))  # the refusal audited
+    refused = [e for e in _exports(data) if "ORTHANC" in e["message"] and e["outcome"] == 8]
+    assert refused  # the refusal audited
+    _valid(refused[-1]["message"], data)
+
+
+def _valid(message: str, folder: Path) -> None:
+    """The audit message validates against the DICOM Audit Message Schema (PS3.15 A.5.1, xmllint)."""
+    path = folder / "export-message.xml"
+    path.write_text(message)
+    result = subprocess.run([require_tool("xmllint"), "--noout", "--relaxng", str(SCHEMA_RNG), str(path)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "110106" in message  # Export
 
 
 def _passwords(port: int) -> urllib.request.HTTPPasswordMgrWithDefaultRealm:
