@@ -186,7 +186,11 @@ class DeidWebArchive(WebArchive):
         if original.pk in self.refused:
             raise WebError(403, f"instance {row.sop_instance_uid} is not shown to a de-identified user: "
                            f"{self.refused[original.pk]}")
-        return super().read_range(original, offset, length)
+        try:
+            return super().read_range(original, offset, length)
+        except WebError as exc:  # said of the replacement, not the original
+            raise WebError(exc.status, exc.message.replace(original.sop_instance_uid, row.sop_instance_uid),
+                           headers=exc.headers) from None
 
     def _deid_headers(self, rows: list[InstanceRow]) -> dict[int, tuple[bytes, str | None]]:
         stored = self._headers([self._row(r).pk for r in rows])
