@@ -2,7 +2,8 @@
 
     dicomkit archive stats | verify [--repair] | reindex [--from-blobs] | import PATH... |
                      delete (--patient ID | --study UID | --series UID | --instance UID) |
-                     deidentify --study UID [--key TEXT] [--mapping FILE]
+                     deidentify --study UID [--key TEXT] [--mapping FILE] |
+                     export --study UID --to NAME
 
 with ``--data-dir DIR`` / ``--database URL`` / ``--config FILE`` naming the archive (as for ``serve``).
 """
@@ -56,6 +57,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     q.add_argument("--key", metavar="TEXT", help="the pseudonym key (default: deid.key; env:NAME reads it)")
     q.add_argument("--mapping", metavar="FILE", help="keep the UID and patient mapping in FILE (default: "
                                                      "deid.mapping)")
+    q = sub.add_parser("export", help="send a study to a DICOMweb server of [destinations] by STOW-RS "
+                                      "(de-identified for those of deid.destinations)")
+    common(q)
+    q.add_argument("--study", metavar="UID", required=True)
+    q.add_argument("--to", metavar="NAME", required=True, help="a [destinations.NAME] table of the configuration")
 
 
 def _archive(args: argparse.Namespace) -> Any:
@@ -66,7 +72,7 @@ def _archive(args: argparse.Namespace) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     if not getattr(args, "action", None):
-        print("dicomkit archive: name an action: stats, verify, reindex, import, delete or deidentify",
+        print("dicomkit archive: name an action: stats, verify, reindex, import, delete, deidentify or export",
               file=sys.stderr)
         return 2
     try:
@@ -228,3 +234,30 @@ def _audit_deletion(config: Any, studies: list[Any], description: str) -> None:
                            studies=[study], description=description)
     finally:
         auditor.close()
+
+
+def _export(archive: Any, args: argparse.Namespace) -> int:
+    from ..server.access import make_auditor
+    from ..server.forward import export_study
+    from ..services.sources import Requester
+
+    auditor = make_auditor(archive.config)
+    try:
+        result = export_study(archive, args.study, args.to, auditor=auditor,
+                              requester=Requester(user_identity=_user(), protocol="local"))
+    finally:
+        auditor.close()
+    for line in result.failed:
+        print(f"  not stored: {line}", file=sys.stderr)
+    print(f"{result.sent_study}: {result.stored} of {result.total} instance(s) stored at {args.to}"
+          + (" (de-identified)" if result.deidentified else ""))
+    return 0 if not result.failed else 1
+
+
+def _user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"

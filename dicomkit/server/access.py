@@ -131,6 +131,14 @@ def check_security_config(config: Config) -> None:
         raise SecurityConfigError("auth.jwt_secret: add HS256 to auth.algorithms to use it")
     if auth.max_failures < 0:
         raise SecurityConfigError("auth.max_failures: must not be negative")
+    from .auth.roles import ROLES
+
+    for role in config.deid.roles:
+        if role not in ROLES:
+            raise SecurityConfigError(f"deid.roles: unknown role {role!r} (known: {', '.join(ROLES)})")
+    for name in config.deid.destinations:
+        if name not in config.destinations:
+            raise SecurityConfigError(f"deid.destinations: {name!r} is not a [destinations.{name}] table")
 
 
 def make_auditor(config: Config) -> Auditor:

@@ -38,7 +38,8 @@ from ..services.storage.scp import StorageSCP, StoreRefused
 from ..services.verification import VerificationSCP
 from .access import AccessPolicy
 from .config import Config, load_config
-from .deidexport import DeidExport
+from .deidexport import DeidExport, deid_configured
+from .deidview import DeidFindSource, DeidView, translate_plan
 from .index import Index
 from .ingest import Archive, ArchiveReceiver, Events
 from .integrity import IntegrityError
@@ -122,19 +123,37 @@ _RETRIEVAL: contextvars.ContextVar[_Retrieval | None] = contextvars.ContextVar("
 
 class _ListedRetrieveSource:
     """The retrieve source as the C-MOVE / C-GET SCPs see it: notes what it lists, de-identifies on the way out
-    when the retrieval says so."""
+    when the retrieval says so. With de-identified views configured, a de-identified requester may name the
+    replacement UIDs it was given, and the replacements sent are recorded for their reverse lookup."""
 
-    def __init__(self, inner: IndexRetrieveSource) -> None:
-        self.inner = inner
+    def __init__(self, inner: IndexRetrieveSource, view: DeidView | None = None) -> None:
+        self.inner, self.view = inner, view
 
     async def retrieve(self, plan: QueryPlan, requester: Requester) -> AsyncIterator[StoredObject]:
         retrieval = _RETRIEVAL.get()
-        async for item in self.inner.retrieve(plan, requester):
-            if retrieval is None:
-                yield item
-                continue
-            retrieval.listed.append(item)
-            yield retrieval.deid.stored_object(item) if retrieval.deid is not None else item
+        view = self.view
+        loop = asyncio.get_running_loop()
+        if view is not None and view.applies_dimse(requester):
+            plan = await loop.run_in_executor(None, lambda: translate_plan(plan, view.uids, keep_unknown=True))
+        pairs: list[tuple[str, str, str]] = []
+        try:
+            async for item in self.inner.retrieve(plan, requester):
+                if retrieval is None:
+                    yield item
+                    continue
+                retrieval.listed.append(item)
+                if retrieval.deid is None:
+                    yield item
+                    continue
+                out = retrieval.deid.stored_object(item)
+                pairs += [(new, old, level) for new, old, level in (
+                    (out.study_instance_uid, item.study_instance_uid, "study"),
+                    (out.series_instance_uid, item.series_instance_uid, "series"),
+                    (out.sop_instance_uid, item.sop_instance_uid, "instance")) if new and old]
+                yield out
+        finally:
+            if view is not None and pairs:
+                await loop.run_in_executor(None, view.uids.remember, pairs)
 
     async def count(self, plan: QueryPlan, requester: Requester) -> int:
         return await self.inner.count(plan, requester)
@@ -271,8 +290,10 @@ def register_services(ae: ApplicationEntity, pacs: Pacs) -> list[str]:
     options = {"max_pdu": config.dicom.max_pdu, "network_timeout": config.dicom.network_timeout}
     ae.add_service(_Verification(pacs))
     ae.add_service(_Storage(pacs))
-    ae.add_service(_Guarded(FindSCP(sources.query, retrieve_ae_title=title), pacs, "find"))
-    listed = _ListedRetrieveSource(sources.retrieve)
+    view: DeidView | None = getattr(pacs, "deid_view", None)  # [deid]: what its AEs and users find, de-identified
+    query: Any = sources.query if view is None else DeidFindSource(sources.query, view)
+    ae.add_service(_Guarded(FindSCP(query, retrieve_ae_title=title), pacs, "find"))
+    listed = _ListedRetrieveSource(sources.retrieve, view)
     ae.add_service(_Guarded(MoveSCP(listed, config.remotes, ae_options=options), pacs, "move"))
     ae.add_service(_Guarded(GetSCP(listed), pacs, "get"))
     ae.add_service(_Guarded(WorklistSCP(sources.worklist), pacs, "worklist"))
@@ -302,6 +323,7 @@ class Pacs:
         self.services: list[str] = []
         self.policy: AccessPolicy | None = None
         self.deid: DeidExport | None = None  # de-identified export ([deid]), when configured
+        self.deid_view: DeidView | None = None  # what [deid] AEs, users and roles see, when configured
 
     @property
     def archive(self) -> Archive:
@@ -349,8 +371,9 @@ class Pacs:
             self.sweep = await loop.run_in_executor(None, startup_sweep, archive)
             dicom = config.dicom
             self.policy = AccessPolicy(config, index=archive.index)  # the audit trail starts here
-            if config.deid.remotes or config.deid.users:
+            if deid_configured(config):
                 self.deid = await loop.run_in_executor(None, DeidExport, config)
+                self.deid_view = DeidView(config, self.deid, archive.index)
             ae = ApplicationEntity(dicom.ae_title, max_pdu=dicom.max_pdu, max_ops_performed=dicom.async_ops,
                                    network_timeout=dicom.network_timeout, maximum_associations=dicom.max_associations)
             self.policy.install(ae)

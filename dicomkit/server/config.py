@@ -39,11 +39,13 @@ from .securityconfig import (
     AuditConfig,
     AuthConfig,
     DeidConfig,
+    Destination,
     LabelRule,
     SecurityConfigError,
     Size,
     TlsConfig,
     UserEntry,
+    destinations_from_mapping,
     label_rules_from,
     users_from_mapping,
 )
@@ -166,6 +168,7 @@ class Config:
     users: dict[str, UserEntry] = field(default_factory=dict)
     label_rules: list[LabelRule] = field(default_factory=list)
     deid: DeidConfig = field(default_factory=DeidConfig)
+    destinations: dict[str, Destination] = field(default_factory=dict)
 
     @property
     def data_dir(self) -> Path:
@@ -270,12 +273,17 @@ def from_dict(data: Mapping[str, Any]) -> Config:
             if section == "labels":
                 config.label_rules = label_rules_from(values)
                 continue
+            if section == "destinations":
+                if not isinstance(values, Mapping):
+                    raise ConfigError("destinations: expected tables [destinations.NAME] with url")
+                config.destinations = destinations_from_mapping(values)
+                continue
         except SecurityConfigError as exc:
             raise ConfigError(str(exc)) from None
         target = getattr(config, section, None) if section in _sections() else None
         if target is None:
             raise ConfigError(f"{section}: unknown section (known: {', '.join(sorted(_sections()))}, "
-                              "remotes, users, labels)")
+                              "remotes, users, labels, destinations)")
         if not isinstance(values, Mapping):
             raise ConfigError(f"{section}: expected a table [{section}]")
         for key, value in values.items():
@@ -284,7 +292,8 @@ def from_dict(data: Mapping[str, Any]) -> Config:
 
 
 def _sections() -> set[str]:
-    return {f.name for f in dataclasses.fields(Config) if f.name not in ("remotes", "users", "label_rules")}
+    return {f.name for f in dataclasses.fields(Config) if f.name not in ("remotes", "users", "label_rules",
+                                                                               "destinations")}
 
 
 def set_value(config: Config, dotted: str, value: Any) -> None:

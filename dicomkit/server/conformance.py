@@ -364,8 +364,24 @@ def _security(doc: Document, config: Config) -> None:
          "and RFC 5424 syslog (UDP, TCP, TLS); this configuration: " +
          (config.audit.syslog or "local file only") if config.audit.enabled else "audit off"),
         ("Basic Application Level Confidentiality Profile (PS3.15 E)", "`dicomkit anonymize`, every option of "
-         "Table E.1-1"),
+         "Table E.1-1; de-identified on the way out with the options of `[deid]` (one keyed UID mapping for all): "
+         "C-FIND, C-MOVE and C-GET by (and C-MOVE to) `deid.remotes` and by `deid.users`; WADO-RS, WADO-URI and "
+         "QIDO-RS for `deid.users` and `deid.roles` (matching on de-identified attributes refused, pixels that "
+         "may carry burned-in text not shown); STOW-RS export (`dicomkit archive export`) to "
+         "`deid.destinations`; this configuration: " +
+         _deid_summary(config)),
+        ("STOW-RS export (PS3.18 10.5, user agent)", "`dicomkit archive export --study UID --to NAME` to the "
+         "DICOMweb servers of `[destinations]` (HTTP Basic or bearer token, HTTPS); this configuration: " +
+         (", ".join(sorted(config.destinations)) or "no destinations")),
     ])
+
+
+def _deid_summary(config: Config) -> str:
+    deid = config.deid
+    named = [f"{what} {', '.join(values)}" for what, values in (("AEs", deid.remotes), ("users", deid.users),
+                                                                 ("roles", deid.roles),
+                                                                 ("destinations", deid.destinations)) if values]
+    return "; ".join(named) or "nothing de-identified on the way out"
 
 
 def _annexes(doc: Document, groups: dict[tuple[str, ...], str]) -> None:

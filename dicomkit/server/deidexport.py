@@ -24,6 +24,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
+from ..core.dataset import Dataset
 from ..core.errors import DicomError
 from ..deid import Deidentifier, MappingTable, Options
 from ..io.reader import read
@@ -46,6 +47,12 @@ def _key(text: str) -> str | None:
     return text or None
 
 
+def deid_configured(config: Config) -> bool:
+    """Whether anything is de-identified on the way out (AEs, users, roles or STOW-RS destinations)."""
+    deid = config.deid
+    return bool(deid.remotes or deid.users or deid.roles or deid.destinations)
+
+
 class DeidExport:
     """The configured de-identification of exported objects (thread-safe)."""
 
@@ -53,6 +60,7 @@ class DeidExport:
         deid = config.deid
         self.remotes = frozenset(title.strip() for title in deid.remotes)
         self.users = frozenset(deid.users)
+        self.destinations = frozenset(deid.destinations)
         self.mapping = deid.mapping_path(config.storage.data_dir)
         table = MappingTable.load(self.mapping) if self.mapping is not None and self.mapping.exists() else None
         options = Options(dates=deid.dates, retain_safe_private=deid.retain_safe_private,
@@ -63,7 +71,7 @@ class DeidExport:
 
     @property
     def configured(self) -> bool:
-        return bool(self.remotes or self.users)
+        return bool(self.remotes or self.users or self.destinations)
 
     def applies(self, *, ae_title: str | None = None, user: str | None = None) -> bool:
         """Whether what goes to this AE (or is asked for by this user) is de-identified."""
@@ -77,11 +85,16 @@ class DeidExport:
         """A Part 10 object de-identified (in its transfer syntax); the mapping saved when configured."""
         ds = read(data)
         ts = str(ds.transfer_syntax or "1.2.840.10008.1.2.1")
+        return to_bytes(self.dataset(ds), transfer_syntax=ts)
+
+    def dataset(self, ds: Dataset) -> Dataset:
+        """A de-identified copy of a data set (BurnedInAnnotationError as the profile says); the mapping
+        saved when configured."""
         with self._lock:
             clean = self.engine.apply(ds)
             if self.mapping is not None and self.engine.pseudonyms.take_new():
                 self._save()
-        return to_bytes(clean, transfer_syntax=ts)
+        return clean
 
     def _save(self) -> None:
         assert self.mapping is not None
@@ -131,4 +144,4 @@ def deidentify_study(archive: Archive, export: DeidExport, study_uid: str) -> tu
     return new_uid, stored, failed
 
 
-__all__ = ["DeidExport", "deidentify_study"]
+__all__ = ["DeidExport", "deid_configured", "deidentify_study"]

@@ -88,7 +88,9 @@ class DeidConfig:
     """De-identified export (PS3.15 E with :mod:`dicomkit.deid`): what leaves for these AEs and users."""
 
     remotes: list[str] = field(default_factory=list)  # AE titles: C-MOVE destinations, C-GET requesters
-    users: list[str] = field(default_factory=list)  # users (DIMSE User Identity) whose C-GET / C-MOVE is de-identified
+    users: list[str] = field(default_factory=list)  # users (DIMSE User Identity, HTTP) who get de-identified data
+    roles: list[str] = field(default_factory=list)  # HTTP users with one of these roles get de-identified data
+    destinations: list[str] = field(default_factory=list)  # [destinations.NAME] whose STOW-RS exports are de-identified
     key: str = ""  # pseudonym key ("env:NAME" reads it); "" = a random key each start (other UIDs each time)
     mapping: str = ""  # file (relative to storage.data_dir) keeping the UID and patient mapping; "" = not kept
     dates: Literal["remove", "keep", "shift"] = "remove"
@@ -101,6 +103,48 @@ class DeidConfig:
             return None
         path = Path(self.mapping)
         return path if path.is_absolute() else data_dir / path
+
+
+@dataclass(frozen=True)
+class Destination:
+    """``[destinations.NAME]``: a DICOMweb server that studies are exported to by STOW-RS (``dicomkit archive
+    export``). ``password`` and ``token`` may be ``env:NAME``."""
+
+    name: str
+    url: str  # the DICOMweb root (``https://host/dicom-web``); STOW-RS posts to {url}/studies
+    username: str = ""  # HTTP Basic (RFC 7617) with password
+    password: str = ""
+    token: str = ""  # or a bearer token (RFC 6750)
+    ca: str = ""  # PEM CAs for an https url ("" = the system's)
+    timeout: float = 60.0  # seconds per request
+
+
+def destinations_from_mapping(data: Mapping[str, Any]) -> dict[str, Destination]:
+    out: dict[str, Destination] = {}
+    known = ("ca", "password", "timeout", "token", "url", "username")
+    for name, entry in data.items():
+        key = f"destinations.{name}"
+        if not isinstance(entry, Mapping):
+            raise SecurityConfigError(f"{key}: expected a table with url")
+        unknown = set(entry) - set(known)
+        if unknown:
+            raise SecurityConfigError(f"{key}.{sorted(unknown)[0]}: unknown key (known: {', '.join(known)})")
+        url = entry.get("url")
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise SecurityConfigError(f"{key}.url: required, an http:// or https:// URL (the DICOMweb root)")
+        values: dict[str, Any] = {}
+        for field_name in ("username", "password", "token", "ca"):
+            value = entry.get(field_name, "")
+            if not isinstance(value, str):
+                raise SecurityConfigError(f"{key}.{field_name}: expected text")
+            values[field_name] = value
+        if values["token"] and values["username"]:
+            raise SecurityConfigError(f"{key}: give username + password or token, not both")
+        timeout = entry.get("timeout", 60.0)
+        if not isinstance(timeout, int | float) or isinstance(timeout, bool) or timeout <= 0:
+            raise SecurityConfigError(f"{key}.timeout: expected a number of seconds above 0")
+        out[str(name)] = Destination(str(name), url.rstrip("/"), timeout=float(timeout), **values)
+    return out
 
 
 @dataclass(frozen=True)
@@ -196,5 +240,5 @@ def label_rules_from(data: Any) -> list[LabelRule]:
     return out
 
 
-__all__ = ["AuditConfig", "AuthConfig", "DeidConfig", "LabelRule", "SecurityConfigError", "Size", "TlsConfig",
-           "UserEntry", "label_rules_from", "users_from_mapping"]
+__all__ = ["AuditConfig", "AuthConfig", "DeidConfig", "Destination", "LabelRule", "SecurityConfigError", "Size",
+           "TlsConfig", "UserEntry", "destinations_from_mapping", "label_rules_from", "users_from_mapping"]

@@ -109,14 +109,20 @@ class Web:
         offset=)`` and ``count(plan, requester)``."""
         return self.pacs.sources.query
 
+    async def include_all(self, level: Any, matches: list[Any]) -> None:
+        """``includefield=all`` on QIDO-RS answers (:mod:`.deidweb` does it on the originals, de-identified)."""
+        await qido._include_all(self, level, matches)
+
 
 def bind(web: Web, endpoint: Endpoint) -> Endpoint:
     """The endpoint with the shared state on the request and its errors turned into answers."""
+    from . import deidweb  # it builds on Web
 
     async def handle(request: Request) -> Response:
-        request.state.web = web
         try:
-            return await endpoint(request)
+            state, serve = deidweb.route(web, request, endpoint)  # [deid] users: the de-identified view
+            request.state.web = state
+            return await serve(request)
         except WebError as exc:
             return error_response(exc)
         except Exception as exc:

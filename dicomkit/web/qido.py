@@ -93,7 +93,7 @@ async def search(request: Request) -> Response:
             del out[QUERY_RETRIEVE_LEVEL]  # a C-FIND element; QIDO-RS answers have none
         matches.append(out)
     if query.include_all and matches:
-        await _include_all(web, level, matches)
+        await web.include_all(level, matches)
     warnings = list(query.warnings)
     shown = query.offset + len(matches)
     if shown < total:

@@ -8,40 +8,36 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import dicomkit
 from dicomkit.cli.main import main
-from dicomkit.deid import MappingTable, Options
-from dicomkit.deid.profile import Profile
+from dicomkit.core.errors import DicomError
+from dicomkit.deid import MappingTable
 from dicomkit.net.pdu import UserIdentityRQ
 from dicomkit.net.sync import connect
 from dicomkit.server import Server
 from dicomkit.server.audit.read import entries
 from dicomkit.server.auth.passwords import hash_password
 from dicomkit.services.query_retrieve import Operation
-from dicomkit.services.query_retrieve.find import query_contexts
+from dicomkit.services.query_retrieve.find import find_all, query_contexts
 from dicomkit.services.query_retrieve.get import get_on, storage_roles
 
 from ..conftest import require_tool
-from ..deid.conftest import CARRIER, CT_IMAGE, IDENT, TABLE_PATH, every_attribute
-from ..deid.test_engine import _check_level
+from ..deid.conftest import CT_IMAGE, TABLE_PATH
 from ..helpers import wait_until
 from ..peers import dcmtk, free_port, running
 from .data import write
+from .deidcheck import STUDY, check_file, original
 
 pytestmark = pytest.mark.skipif(not TABLE_PATH.exists(), reason=f"{TABLE_PATH} not found")
 
-STUDY = "1.2.826.0.1.3680043.10.5.1"
 
 
 def _original() -> dicomkit.Dataset:
-    ds = every_attribute()
-    ds.StudyInstanceUID = STUDY  # the table's own UIDs carry identifying values; these are the archive's keys
-    ds.SeriesInstanceUID = f"{STUDY}.1"
-    ds.SOPInstanceUID = f"{STUDY}.1.1"
-    return ds
+    return original()
 
 
 @pytest.fixture(scope="module")
@@ -93,15 +89,7 @@ def _get(server: Server, calling: str, output: Path, identity: UserIdentityRQ | 
 
 
 def _check_against_table(received: Path) -> None:
-    original = _original()
-    out = dicomkit.read(received)
-    profile = Profile(Options())
-    assert _check_level(original, out, profile, 0) > 550
-    assert _check_level(original[CARRIER].value[0], out[CARRIER].value[0], profile, CARRIER) > 550
-    assert str(out.PatientName) != "Doe^John" and str(out.PatientID) != "PID-12345"
-    assert str(out.StudyInstanceUID) != STUDY and str(out.SOPInstanceUID) != f"{STUDY}.1.1"
-    assert str(out.PatientIdentityRemoved) == "YES"
-    assert IDENT.encode() not in received.read_bytes()  # nothing of the identifying values is left anywhere
+    check_file(str(received))
 
 
 def test_c_get_to_a_designated_ae_is_de_identified(setup: tuple[Server, Path, int], tmp_path: Path) -> None:
@@ -157,3 +145,38 @@ def test_operator_deidentifies_a_study_into_a_new_one(setup: tuple[Server, Path,
     events = [e for e in entries(audit) if e["event"] in ("export", "import")]
     assert {e["event"] for e in events} == {"export", "import"}
     assert json.dumps(events).count(new_uid) >= 1
+
+
+def _find(server: Server, calling: str, keys: list[str], identity: UserIdentityRQ | None = None) -> list[Any]:
+    with connect("127.0.0.1", server.port, ae_title=calling, called_ae_title="PACS",
+                 contexts=query_contexts("study"), user_identity=identity) as assoc:
+        found: list[Any] = assoc.call(find_all, keys)
+    return found
+
+
+def test_c_find_by_a_designated_ae_or_user_is_de_identified(setup: tuple[Server, Path, int], tmp_path: Path) -> None:
+    server, _, _ = setup
+    export = server.pacs.deid
+    assert export is not None
+    keys = ["QueryRetrieveLevel=STUDY", "StudyInstanceUID", "PatientName", "PatientID", "PatientBirthDate",
+            "AccessionNumber", "NumberOfStudyRelatedInstances"]
+    for calling, identity in (("RESEARCH", None), ("CLINIC", UserIdentityRQ(2, b"student", b"student-pw"))):
+        found = _find(server, calling, keys, identity)  # the study (and the copy that archive deidentify made)
+        (match,) = [m for m in found if str(m.StudyInstanceUID) == export.uid(STUDY)]
+        assert not {STUDY, export.uid(STUDY)} & {str(m.StudyInstanceUID) for m in found if m is not match}
+        assert str(match.get("PatientName") or "") != "Doe^John" and str(match.PatientID) != "PID-12345"
+        assert "IDENT" not in str(match.get("AccessionNumber") or "") and not match.get("PatientBirthDate")
+        # the replacement UID finds the study again, and a C-GET by it gets the de-identified object
+        (again,) = _find(server, calling, ["QueryRetrieveLevel=STUDY", f"StudyInstanceUID={export.uid(STUDY)}"],
+                         identity)
+        assert str(again.StudyInstanceUID) == export.uid(STUDY)
+        with pytest.raises(DicomError, match="PatientName: matching on an attribute"):  # Error Comment: 64 chars
+            _find(server, calling, ["QueryRetrieveLevel=STUDY", "PatientName=Doe*"], identity)
+    contexts = [*query_contexts("study", operations=[Operation.GET]), *storage_roles([CT_IMAGE])]
+    with connect("127.0.0.1", server.port, ae_title="RESEARCH", called_ae_title="PACS", contexts=contexts) as assoc:
+        result = assoc.call(get_on, ["QueryRetrieveLevel=STUDY", f"StudyInstanceUID={export.uid(STUDY)}"],
+                            output=str(tmp_path))
+    assert result.progress.completed == 1, result
+    check_file(str(next(tmp_path.glob("*.dcm"))))
+    (clinic,) = [m for m in _find(server, "CLINIC", keys) if str(m.StudyInstanceUID) == STUDY]  # as stored
+    assert str(clinic.PatientName) == "Doe^John" and str(clinic.StudyInstanceUID) == STUDY

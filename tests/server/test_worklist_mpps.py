@@ -197,7 +197,23 @@ def test_a_version_1_database_is_upgraded(config: Config, tmp_path: Path) -> Non
         assert upgraded.count("instance") == 1
         assert add_items(upgraded, [(_item("U1"), None)])[0][1]
         assert len(list_items(upgraded)) == 1
-    assert set(MIGRATIONS) == {1, 2, 3}
+    assert set(MIGRATIONS) == {1, 2, 3, 4}
+
+
+def test_a_version_3_database_gets_the_deid_uids_table(config: Config) -> None:
+    """Version 4: the replacement UIDs of de-identified views (dicomkit.server.deidview), contiguous with 1-3."""
+    config.storage.data_dir.mkdir(parents=True, exist_ok=True)
+    db = connect(config.database_url)
+    assert migrate(db, target=3) == 0
+    from dicomkit.server.index.schema import current_version
+
+    assert current_version(db) == 3
+    db.close()
+    with Index(config.database_url) as upgraded:
+        assert upgraded.query("SELECT max(version) AS v FROM schema_migrations")[0]["v"] == LATEST == 4
+        upgraded.write(lambda d: d.execute("INSERT INTO deid_uids (replacement, original, level, created_at) "
+                                           "VALUES ('2.25.1', '1.2.3', 'study', 0)"))
+        assert upgraded.query("SELECT original FROM deid_uids WHERE replacement = '2.25.1'") == [{"original": "1.2.3"}]
 
 
 def test_the_server_picks_up_the_worklist_folder(tmp_path: Path) -> None:

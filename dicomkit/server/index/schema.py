@@ -22,6 +22,8 @@ Tables (the typed key columns of each level come from :data:`.attributes.COLUMNS
     schema_migrations version, applied_at
     study_labels      study_pk, label, source, created_at (version 3: who sees which study,
                       dicomkit.server.auth.labels)
+    deid_uids         replacement, original, level, created_at (version 4: the replacement UIDs that
+                      de-identified answers gave out, for their reverse lookup; dicomkit.server.deidview)
 
 A migration is a list of DDL statements with ``{pk}``, ``{blob}``, ``{real}``, ``{bigint}`` and
 ``{pattern}`` in place of the dialect's words. Version 1 is made from the columns with ``since == 1``; a
@@ -222,7 +224,19 @@ _VERSION_3 = [
     "CREATE INDEX study_labels_label ON study_labels (label, study_pk)",
 ]
 
-MIGRATIONS: dict[int, list[str]] = {1: _version_1(), 2: _version_2(), 3: _VERSION_3}
+# Version 4: the replacement UIDs given to users and destinations that see de-identified data
+# (docs/security.md "De-identified views"), so that a UID they send back leads to the original.
+_VERSION_4 = [
+    """CREATE TABLE deid_uids (
+  replacement TEXT PRIMARY KEY,
+  original TEXT NOT NULL,
+  level TEXT NOT NULL,
+  created_at {real} NOT NULL
+)""",
+    "CREATE INDEX deid_uids_original ON deid_uids (original)",
+]
+
+MIGRATIONS: dict[int, list[str]] = {1: _version_1(), 2: _version_2(), 3: _VERSION_3, 4: _VERSION_4}
 LATEST = max(MIGRATIONS)
 
 
