@@ -267,11 +267,29 @@ class Archive:
             log.warning("cannot quarantine the duplicate %s: %s", record.sop_instance_uid, exc)
         return Stored(DUPLICATE_DIFFERENT, DUPLICATE_COMMENT, "duplicate", record.sop_instance_uid)
 
-    def discard_placed(self, key: str) -> None:
+    def discard_placed(self, record: InstanceRecord) -> bool:
+        """After the index transaction of ``record`` failed: remove its placed blob, unless the transaction may
+        have committed after all (a connection lost during COMMIT leaves its outcome unknown). True when the
+        index holds the row with this blob: the instance is stored.
+
+        A blob is only removed once the index answers that no row refers to it; while the database cannot be
+        asked, the blob stays and the sweep settles it (an orphan is re-indexed or removed, never a row left
+        without its object)."""
+        key = record.blob_key
+        try:
+            row = self.index.lookup_duplicate(record.sop_instance_uid)
+        except Exception as exc:  # the database is still away
+            log.warning("kept %s after a failed index transaction (the sweep settles it): %s", key, exc)
+            return False
+        if row is not None and row[1] == key:
+            log.warning("the index transaction of %s reported an error but committed", record.sop_instance_uid)
+            self._count_bytes(record.size)
+            return True
         try:
             self.store.delete(key)
         except (OSError, BlobStoreError) as exc:
             log.warning("cannot remove %s after a failed index transaction: %s", key, exc)
+        return False
 
     # -- one object, blocking (archive import, re-indexing orphans) --------------------------------------------
     def ingest_file(self, path: str | os.PathLike[str], *, source_ae: str | None = None) -> Stored:
@@ -354,7 +372,8 @@ class Archive:
         try:
             result = self.index.store(record, self.duplicates, here=True).result()
         except Exception as exc:
-            self.discard_placed(record.blob_key)
+            if self.discard_placed(record):
+                return Stored(SUCCESS, None, "stored", record.sop_instance_uid, record.blob_key)
             return Stored(OUT_OF_RESOURCES, _short(f"index unavailable: {_why(exc)}"), "refused",
                           record.sop_instance_uid)
         events("committed", record.sop_instance_uid)
@@ -523,7 +542,8 @@ class ArchiveStoreTarget:
         record, committed = outcome
         failure = committed.exception()
         if failure is not None:
-            await asyncio.get_running_loop().run_in_executor(archive.executor, archive.discard_placed, record.blob_key)
+            if await asyncio.get_running_loop().run_in_executor(archive.executor, archive.discard_placed, record):
+                return Stored(SUCCESS, None, "stored", record.sop_instance_uid, record.blob_key)
             return Stored(OUT_OF_RESOURCES, _short(f"index unavailable: {_why(failure)}"), "refused")
         result = committed.result()
         events("committed", record.sop_instance_uid)
