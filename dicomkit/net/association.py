@@ -78,6 +78,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("dicomkit.net")
 
 FLUSH_BYTES = 1 << 18  # write out queued PDUs of a large data set every this many bytes
+# A message that leaves at least this much queued is written at once, not at the end of the loop's turn: the
+# callbacks queued before that end (reading the next file to send, ...) would delay it, and a peer answering
+# one message at a time (a synchronous C-GET or C-STORE peer) waits for every byte of it. Smaller messages
+# sent one after another (C-FIND matches, Pending responses) still share one write.
+WRITE_NOW_BYTES = 1 << 15
 
 # PS3.8 E.2 Message Control Headers, as plain ints for the send path
 _DATA = int(MessageControl.DATA)
@@ -540,7 +545,7 @@ class Association:
             except InvalidTransition:
                 raise self._ended or AssociationAborted("the association is no longer established") from None
             finally:
-                if protocol.queued >= FLUSH_BYTES:
+                if protocol.queued >= WRITE_NOW_BYTES:
                     protocol.flush()
                 else:
                     protocol.flush_soon()  # messages sent one after another share one write

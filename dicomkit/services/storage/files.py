@@ -24,7 +24,6 @@ import inspect
 import logging
 import os
 import re
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -86,13 +85,12 @@ class FileStoreTarget:
         self._meta = part10_header(self.sop_class_uid, self.sop_instance_uid, self.transfer_syntax,
                                    rc.calling_ae_title)
         if temp_files is not None:
-            self.temp_path, fd = temp_files.take()
+            self.temp_path, self._fd = temp_files.take()
         else:
-            self.temp_path, fd = _create_temp(work_folder(self.directory, "tmp"))
-        self._file = os.fdopen(fd, "wb", buffering=0)
-        # small objects reach the disk in one write; larger ones every WRITE_BUFFER bytes (bounded memory)
-        self._buffer: list[bytes] = [self._meta]
-        self._buffered = len(self._meta)
+            self.temp_path, self._fd = _create_temp(work_folder(self.directory, "tmp"))
+        # Small objects reach the disk in one write, larger ones every WRITE_BUFFER bytes (bounded memory): the
+        # fragments are gathered in one buffer (one copy out of the network's), checked there, written from it.
+        self._buffer = bytearray(self._meta)
         self._flushed = False  # True once any of the data set was written out
 
     # -- DataSink -----------------------------------------------------------------------------------------
@@ -100,27 +98,31 @@ class FileStoreTarget:
         if self.error is not None:
             return
         self.received += len(data)
-        self._buffer.append(bytes(data))
-        self._buffered += len(data)
-        if self._buffered >= WRITE_BUFFER:
+        self._buffer += data
+        if len(self._buffer) >= WRITE_BUFFER:
             self._flush()
 
     def _flush(self) -> None:
         if not self._buffer:
             return
-        chunks, self._buffer, self._buffered = self._buffer, [], 0
+        data, self._buffer = self._buffer, bytearray()
         self._flushed = True
         try:
-            self._file.writelines(chunks)
+            _write_all(self._fd, data)
         except OSError as exc:
             self.error = exc  # answered with Out of Resources at commit
 
     def finish(self) -> None:
         pass
 
+    def _close(self) -> None:
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
+            os.close(fd)
+
     def discard(self) -> None:
         with contextlib.suppress(OSError):
-            self._file.close()
+            self._close()
         try:
             self.temp_path.unlink(missing_ok=True)
         except OSError as exc:
@@ -133,7 +135,7 @@ class FileStoreTarget:
             return problem
         if self.fsync:
             try:
-                await asyncio.get_running_loop().run_in_executor(None, os.fsync, self._file.fileno())
+                await asyncio.get_running_loop().run_in_executor(None, os.fsync, self._fd)
             except OSError as exc:
                 self.discard()
                 return StoreOutcome(OUT_OF_RESOURCES, f"cannot store the object: {exc.strerror or exc}")
@@ -168,12 +170,11 @@ class FileStoreTarget:
     def _refusal(self) -> StoreOutcome | None:
         """Write errors and the check of what arrived; the temporary file is gone when this refuses."""
         if not self._flushed and self.validate and self.error is None:
-            checked = check_received(b"".join(self._buffer), self.sop_class_uid, self.sop_instance_uid)
+            checked = check_received(self._buffer, self.sop_class_uid, self.sop_instance_uid)
             self._flush()
         else:
             self._flush()
             if self.error is None and self.validate:
-                self._file.flush()
                 checked = check_received(self.temp_path, self.sop_class_uid, self.sop_instance_uid)
             else:
                 checked = None
@@ -197,7 +198,7 @@ class FileStoreTarget:
         """Close the temporary file and link it to its name (never replacing a file), or deal with the
         duplicate that is there (see the module doc)."""
         try:
-            self._file.close()
+            self._close()
             if _move_new(self.temp_path, self.path):
                 return StoreOutcome(SUCCESS), self._stored("stored")
             if self._same_as_stored():
@@ -245,6 +246,12 @@ class FileStoreTarget:
         return StoredInstance(self.sop_class_uid, self.sop_instance_uid, self.transfer_syntax, self.path,
                               self.received, self.rc.calling_ae_title, self.rc.peer_address, outcome,
                               self.corrections)
+
+
+def _write_all(fd: int, data: bytearray) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def _pieces(f: object, size: int = 1 << 20) -> Iterator[bytes]:
@@ -323,44 +330,53 @@ def sweep_temp_files(directory: str | os.PathLike[str], older_than: float = 3600
 
 
 class TempFiles:
-    """Empty temporary files made ahead of need by a helper thread, in the work folder.
+    """Empty temporary files made ahead of need, in the work folder.
 
-    Creating a file can cost more than receiving a small object (hundreds of microseconds on some file
-    systems); a spare made while the network was busy keeps that off each C-STORE's path. Spares are
-    removed by :meth:`close` (and at exit); a crash leaves empty ones that the next start sweeps.
+    Creating a file can cost more than receiving a small object; a spare made while the peer is sending the
+    next object keeps that off each C-STORE's path. :meth:`take` hands out a spare (or creates a file when
+    none is left) and asks the event loop it runs in, if any, to make a new spare once the current callback
+    is done — after the answer to the C-STORE went out — one file per turn of the loop, up to ``spare``.
+    No helper thread: it would have to win the GIL back from the loop's thread for every object, a hand-off
+    that costs more than the file on a busy machine. Spares are removed by :meth:`close` (and at exit); a
+    crash leaves empty ones that the next start sweeps.
     """
 
     def __init__(self, folder: Path, spare: int = 4) -> None:
         self.folder = folder
         self.spare = spare
         self._ready: collections.deque[tuple[Path, int]] = collections.deque()
-        self._wanted = threading.Event()
         self._closed = False
-        self._thread = threading.Thread(target=self._fill, name="dicomkit-tempfiles", daemon=True)
-        self._thread.start()
-        self._wanted.set()
+        self._scheduled = False
         atexit.register(self.close)
+        self._refill_soon()
 
-    def _fill(self) -> None:
-        while True:
-            self._wanted.wait()
-            self._wanted.clear()
-            while not self._closed and len(self._ready) < self.spare:
-                try:
-                    self._ready.append(_create_temp(self.folder))
-                except (OSError, StoreRefused) as exc:  # the next take() creates its own and reports it
-                    log.debug("cannot make a spare temporary file: %s", exc)
-                    break
-            if self._closed:
-                self._drain()
-                return
+    def _refill_soon(self) -> None:
+        if self._scheduled or self._closed or len(self._ready) >= self.spare:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not in an event loop: take() makes each file when it is needed
+            return
+        self._scheduled = True
+        loop.call_soon(self._refill)
+
+    def _refill(self) -> None:
+        self._scheduled = False
+        if self._closed or len(self._ready) >= self.spare:
+            return
+        try:
+            self._ready.append(_create_temp(self.folder))
+        except (OSError, StoreRefused) as exc:  # the next take() creates its own and reports it
+            log.debug("cannot make a spare temporary file: %s", exc)
+            return
+        self._refill_soon()
 
     def take(self) -> tuple[Path, int]:
         try:
             item = self._ready.popleft()
         except IndexError:
             item = _create_temp(self.folder)
-        self._wanted.set()
+        self._refill_soon()
         return item
 
     def _drain(self) -> None:
@@ -376,8 +392,6 @@ class TempFiles:
 
     def close(self) -> None:
         self._closed = True
-        self._wanted.set()
-        self._thread.join(timeout=5)
         self._drain()
         atexit.unregister(self.close)
 
