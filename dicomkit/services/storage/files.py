@@ -170,7 +170,7 @@ class FileStoreTarget:
     def _refusal(self) -> StoreOutcome | None:
         """Write errors and the check of what arrived; the temporary file is gone when this refuses."""
         if not self._flushed and self.validate and self.error is None:
-            checked = check_received(self._buffer, self.sop_class_uid, self.sop_instance_uid)
+            checked = check_received(memoryview(self._buffer), self.sop_class_uid, self.sop_instance_uid)
             self._flush()
         else:
             self._flush()
