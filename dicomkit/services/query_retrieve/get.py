@@ -156,7 +156,8 @@ class _Recording:
 
     def _note(self, outcome: StoreOutcome | None) -> StoreOutcome | None:
         if outcome is not None and outcome.status < 0xA000:
-            self.received.append(str(getattr(self.target, "path", "")))
+            target = self.target
+            self.received.append(getattr(target, "path_text", None) or str(getattr(target, "path", "")))
         return outcome
 
     def commit_now(self) -> StoreOutcome | None:

@@ -20,6 +20,7 @@ import atexit
 import collections
 import contextlib
 import errno
+import functools
 import inspect
 import logging
 import os
@@ -70,7 +71,7 @@ class FileStoreTarget:
                  duplicates: Duplicates = "keep-first") -> None:
         self.request = request
         self.rc = rc
-        self.directory = Path(directory)
+        self.directory = directory if isinstance(directory, Path) else Path(directory)
         self.fsync = fsync
         self.validate = validate
         self.on_stored = on_stored
@@ -78,12 +79,14 @@ class FileStoreTarget:
         self.sop_class_uid = str(request.affected_sop_class_uid or "")
         self.sop_instance_uid = str(request.affected_sop_instance_uid or "")
         self.transfer_syntax = rc.transfer_syntax
-        self.path = self.directory / (filename or safe_filename(self.sop_instance_uid))
+        # the names as text: a Path per object costs more than the rest of this set-up (path makes one)
+        self.path_text = os.path.join(self.directory, filename or safe_filename(self.sop_instance_uid))
         self.error: OSError | None = None
         self.received = 0
         self.corrections: tuple[str, ...] = ()
         self._meta = part10_header(self.sop_class_uid, self.sop_instance_uid, self.transfer_syntax,
                                    rc.calling_ae_title)
+        self.temp_path: str
         if temp_files is not None:
             self.temp_path, self._fd = temp_files.take()
         else:
@@ -92,6 +95,11 @@ class FileStoreTarget:
         # fragments are gathered in one buffer (one copy out of the network's), checked there, written from it.
         self._buffer = bytearray(self._meta)
         self._flushed = False  # True once any of the data set was written out
+
+    @functools.cached_property
+    def path(self) -> Path:
+        """Where the object is stored: ``directory/<SOP Instance UID>.dcm``."""
+        return Path(self.path_text)
 
     # -- DataSink -----------------------------------------------------------------------------------------
     def write(self, data: memoryview) -> None:
@@ -124,7 +132,8 @@ class FileStoreTarget:
         with contextlib.suppress(OSError):
             self._close()
         try:
-            self.temp_path.unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.temp_path)
         except OSError as exc:
             log.warning("cannot remove %s: %s", self.temp_path, exc)
 
@@ -139,12 +148,12 @@ class FileStoreTarget:
             except OSError as exc:
                 self.discard()
                 return StoreOutcome(OUT_OF_RESOURCES, f"cannot store the object: {exc.strerror or exc}")
-        outcome, stored = self._place()
-        if stored is None:
+        outcome, kept = self._place()
+        if kept is None:
             return outcome
         if self.fsync:
             await asyncio.get_running_loop().run_in_executor(None, _fsync_directory, self.directory)
-        result = self.on_stored(stored) if self.on_stored is not None else None
+        result = self.on_stored(self._stored(kept)) if self.on_stored is not None else None
         if inspect.isawaitable(result):
             result = await result
         return result if isinstance(result, StoreOutcome) else outcome
@@ -157,10 +166,10 @@ class FileStoreTarget:
         problem = self._refusal()
         if problem is not None:
             return problem
-        outcome, stored = self._place()
-        if stored is None:
+        outcome, kept = self._place()
+        if kept is None or self.on_stored is None:
             return outcome
-        result = self.on_stored(stored) if self.on_stored is not None else None
+        result = self.on_stored(self._stored(kept))
         if inspect.isawaitable(result):  # a plain function returning an awaitable: not supported here
             if inspect.iscoroutine(result):
                 result.close()
@@ -194,23 +203,24 @@ class FileStoreTarget:
                             self.sop_instance_uid, self.rc.calling_ae_title or "?", "; ".join(checked.corrections))
         return None
 
-    def _place(self) -> tuple[StoreOutcome, StoredInstance | None]:
+    def _place(self) -> tuple[StoreOutcome, str | None]:
         """Close the temporary file and link it to its name (never replacing a file), or deal with the
-        duplicate that is there (see the module doc)."""
+        duplicate that is there (see the module doc); with the outcome, how the object was kept ("stored",
+        "identical", "replaced"; None: it was not)."""
         try:
             self._close()
-            if _move_new(self.temp_path, self.path):
-                return StoreOutcome(SUCCESS), self._stored("stored")
+            if _move_new(self.temp_path, self.path_text):
+                return StoreOutcome(SUCCESS), "stored"
             if self._same_as_stored():
-                self.temp_path.unlink()
+                os.unlink(self.temp_path)
                 log.info("%s: %s is already stored with the same data set; nothing written",
                          self.rc.association_id, self.sop_instance_uid)
-                return StoreOutcome(SUCCESS), self._stored("identical")
+                return StoreOutcome(SUCCESS), "identical"
             if self.duplicates == "overwrite":
                 os.replace(self.temp_path, self.path)
                 log.warning("%s: %s replaced the stored object of the same SOP Instance UID",
                             self.rc.association_id, self.sop_instance_uid)
-                return StoreOutcome(SUCCESS), self._stored("replaced")
+                return StoreOutcome(SUCCESS), "replaced"
             kept = self._quarantine()
         except OSError as exc:
             self.discard()
@@ -263,7 +273,7 @@ def _pieces(f: object, size: int = 1 << 20) -> Iterator[bytes]:
             return
 
 
-def _move_new(source: Path, target: Path) -> bool:
+def _move_new(source: str, target: str) -> bool:
     """Move ``source`` to the name ``target`` unless that name exists (then False, ``source`` untouched):
     atomic where hard links exist, else an existence check then a rename (a small window, on file systems
     without links)."""
@@ -274,11 +284,11 @@ def _move_new(source: Path, target: Path) -> bool:
     except OSError as exc:
         if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
             raise
-        if target.exists():
+        if os.path.exists(target):
             return False
         os.rename(source, target)
         return True
-    source.unlink()
+    os.unlink(source)
     return True
 
 
@@ -291,10 +301,10 @@ def _fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
-def _create_temp(folder: Path) -> tuple[Path, int]:
+def _create_temp(folder: str | os.PathLike[str]) -> tuple[str, int]:
     """A new temporary file in the work folder (so the rename is atomic), mode from the umask."""
     for _ in range(100):
-        path = folder / f"{TEMP_PREFIX}{os.urandom(8).hex()}{TEMP_SUFFIX}"
+        path = os.path.join(folder, f"{TEMP_PREFIX}{os.urandom(8).hex()}{TEMP_SUFFIX}")
         try:
             return path, os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
         except FileExistsError:
@@ -344,7 +354,7 @@ class TempFiles:
     def __init__(self, folder: Path, spare: int = 4) -> None:
         self.folder = folder
         self.spare = spare
-        self._ready: collections.deque[tuple[Path, int]] = collections.deque()
+        self._ready: collections.deque[tuple[str, int]] = collections.deque()
         self._closed = False
         self._scheduled = False
         atexit.register(self.close)
@@ -371,7 +381,8 @@ class TempFiles:
             return
         self._refill_soon()
 
-    def take(self) -> tuple[Path, int]:
+    def take(self) -> tuple[str, int]:
+        """A new empty temporary file: its path and a descriptor open for writing."""
         try:
             item = self._ready.popleft()
         except IndexError:
@@ -388,7 +399,7 @@ class TempFiles:
             with contextlib.suppress(OSError):
                 os.close(fd)
             with contextlib.suppress(OSError):
-                path.unlink()
+                os.unlink(path)
 
     def close(self) -> None:
         self._closed = True
