@@ -13,10 +13,9 @@ from ..core.errors import DicomError
 from ..services.aetable import RemoteAE
 from ..services.query_retrieve.get import get
 from ..services.query_retrieve.retrieve import Progress
-from .move import report
 from .netopts import add_peer_arguments, add_tls_arguments, tls_context
 from .progress import Progress as Bar
-from .qropts import add_key_arguments, model_epilog, model_name
+from .qropts import add_key_arguments, model_epilog, model_name, report
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

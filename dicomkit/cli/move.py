@@ -14,10 +14,10 @@ from ..net import ApplicationEntity
 from ..services.query_retrieve.find import query_contexts
 from ..services.query_retrieve.levels import Operation
 from ..services.query_retrieve.move import move
-from ..services.query_retrieve.retrieve import MOVE_STATUSES, Progress, RetrieveResult
+from ..services.query_retrieve.retrieve import Progress
 from .netopts import add_peer_arguments, add_tls_arguments, tls_context
 from .progress import Progress as Bar
-from .qropts import add_key_arguments, model_epilog, model_name
+from .qropts import add_key_arguments, model_epilog, model_name, report
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -28,18 +28,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.epilog = model_epilog("move")
     add_tls_arguments(p, server=False)
-
-
-def report(result: RetrieveResult, name: str) -> int:
-    """Print the outcome of a C-MOVE / C-GET; the exit status (1 unless every sub-operation succeeded)."""
-    print(f"{name}: {result.describe(MOVE_STATUSES if name == 'C-MOVE' else None)}")
-    for uid in result.failed_sop_instance_uids[:20]:
-        print(f"  failed: {uid}")
-    if len(result.failed_sop_instance_uids) > 20:
-        print(f"  ... and {len(result.failed_sop_instance_uids) - 20} more")
-    for note in result.notes:
-        print(f"  note: {note}")
-    return 0 if result.status is not None and result.status.is_success else 1
 
 
 async def _move(args: argparse.Namespace) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..services.query_retrieve.retrieve import MOVE_STATUSES, RetrieveResult
 from ..services.registry import REGISTRY
 
 MODELS = {"patient": "Patient Root", "study": "Study Root", "patient-study": "Patient/Study Only (retired)"}
@@ -26,3 +27,15 @@ def model_epilog(*services: str) -> str:
 
 def model_name(args: argparse.Namespace) -> str:
     return "worklist" if getattr(args, "worklist", False) else str(args.root)
+
+
+def report(result: RetrieveResult, name: str) -> int:
+    """Print the outcome of a C-MOVE / C-GET; the exit status (1 unless every sub-operation succeeded)."""
+    print(f"{name}: {result.describe(MOVE_STATUSES if name == 'C-MOVE' else None)}")
+    for uid in result.failed_sop_instance_uids[:20]:
+        print(f"  failed: {uid}")
+    if len(result.failed_sop_instance_uids) > 20:
+        print(f"  ... and {len(result.failed_sop_instance_uids) - 20} more")
+    for note in result.notes:
+        print(f"  note: {note}")
+    return 0 if result.status is not None and result.status.is_success else 1

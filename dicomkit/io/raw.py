@@ -240,6 +240,38 @@ def is_zero_padding(buf: bytes | bytearray | memoryview, pos: int, end: int) -> 
 _ZERO_HEADER = bytes(8)
 
 
+def _skip_plain(buf: bytes | bytearray | memoryview, pos: int, end: int, layout: Layout) -> int:
+    """The offset of the first element from ``pos`` that is not plain, for :func:`check_lengths`: plain
+    elements — a valid little endian header whose defined length fits before ``end``, not a sequence, not
+    group FFFE — are stepped over with one unpack each; the general walk takes the others."""
+    if not layout.little:
+        return pos
+    if layout.implicit:
+        unpack_implicit = IMPLICIT_LE.unpack_from
+        while pos + 8 <= end:
+            group, elem, length = unpack_implicit(buf, pos)
+            if (group == 0xFFFE or length == UNDEFINED_LENGTH or pos + 8 + length > end
+                    or VR_OF.get((group << 16) | elem) == "SQ"):
+                return pos
+            pos += 8 + length
+        return pos
+    unpack, unpack_ul = EXPLICIT_LE.unpack_from, UL_LE.unpack_from
+    while pos + 12 <= end:
+        group, _elem, vr, length = unpack(buf, pos)
+        if group == 0xFFFE or vr == b"SQ":
+            return pos
+        if vr in LONG_VR_BYTES:
+            length = unpack_ul(buf, pos + 8)[0]
+            if length == UNDEFINED_LENGTH or pos + 12 + length > end:
+                return pos
+            pos += 12 + length
+        elif vr in VR_BYTES and pos + 8 + length <= end:
+            pos += 8 + length
+        else:
+            return pos
+    return pos
+
+
 def check_lengths(buf: bytes | bytearray | memoryview, pos: int, end: int, layout: Layout,
                   source: str | None = None) -> None:
     """Walk the top-level elements of a data set from ``pos`` and check that every declared length fits in
@@ -252,6 +284,9 @@ def check_lengths(buf: bytes | bytearray | memoryview, pos: int, end: int, layou
     its sequence) passes. Nothing inside items is decoded.
     """
     while pos < end:
+        pos = _skip_plain(buf, pos, end, layout)
+        if pos >= end:
+            return
         if buf[pos] == 0 and is_zero_padding(buf, pos, end):
             return
         tag, vr, length, value_pos = element_header(buf, pos, end, layout, source)

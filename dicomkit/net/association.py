@@ -78,7 +78,13 @@ if TYPE_CHECKING:
 log = logging.getLogger("dicomkit.net")
 
 FLUSH_BYTES = 1 << 18  # write out queued PDUs of a large data set every this many bytes
+# A message that leaves at least this much queued is written at once, not at the end of the loop's turn: the
+# callbacks queued before that end (reading the next file to send, ...) would delay it, and a peer answering
+# one message at a time (a synchronous C-GET or C-STORE peer) waits for every byte of it. Smaller messages
+# sent one after another (C-FIND matches, Pending responses) still share one write.
+WRITE_NOW_BYTES = 1 << 15
 
+_PDATA_OVERHEAD = 12  # the PDU header and PDV item header before each fragment (pdata_header)
 # PS3.8 E.2 Message Control Headers, as plain ints for the send path
 _DATA = int(MessageControl.DATA)
 _DATA_LAST = int(MessageControl.LAST)
@@ -522,25 +528,36 @@ class Association:
             self._check_usable()
             assert self.info is not None
             size = self.info.send_fragment_size
+            # the PDUs (header, fragment, header, ...) are queued together, every FLUSH_BYTES for a large data set
+            parts: list[bytes | memoryview] = []
+            count = nbytes = 0
             try:
                 for fragment, last in command_fragments(command, size):
-                    protocol.send_pdata(pdata_header(context_id, _COMMAND_LAST if last else _COMMAND, len(fragment)),
-                                        fragment)
+                    parts += (pdata_header(context_id, _COMMAND_LAST if last else _COMMAND, len(fragment)), fragment)
+                    count += 1
+                    nbytes += _PDATA_OVERHEAD + len(fragment)
                 if payload is not None:
                     previous: bytes | memoryview | None = None
                     for fragment in payload.fragments(size):
                         if previous is not None:
-                            protocol.send_pdata(pdata_header(context_id, _DATA, len(previous)), previous)
-                            if protocol.queued >= FLUSH_BYTES:
+                            parts += (pdata_header(context_id, _DATA, len(previous)), previous)
+                            count += 1
+                            nbytes += _PDATA_OVERHEAD + len(previous)
+                            if protocol.queued + nbytes >= FLUSH_BYTES:
+                                protocol.send_pdatas(parts, count, nbytes)
+                                parts, count, nbytes = [], 0, 0
                                 await protocol.drain()
                                 self._check_usable()
                         previous = fragment
                     last_fragment = previous if previous is not None else b""
-                    protocol.send_pdata(pdata_header(context_id, _DATA_LAST, len(last_fragment)), last_fragment)
+                    parts += (pdata_header(context_id, _DATA_LAST, len(last_fragment)), last_fragment)
+                    count += 1
+                    nbytes += _PDATA_OVERHEAD + len(last_fragment)
+                protocol.send_pdatas(parts, count, nbytes)
             except InvalidTransition:
                 raise self._ended or AssociationAborted("the association is no longer established") from None
             finally:
-                if protocol.queued >= FLUSH_BYTES:
+                if protocol.queued >= WRITE_NOW_BYTES:
                     protocol.flush()
                 else:
                     protocol.flush_soon()  # messages sent one after another share one write

@@ -181,6 +181,22 @@ class UpperLayerProtocol(asyncio.BufferedProtocol):
             self._out.append(data)
             self._out_bytes += len(data)
 
+    def send_pdatas(self, parts: list[bytes | memoryview], count: int, nbytes: int) -> None:
+        """Queue ``count`` already-encoded P-DATA-TF PDUs given as consecutive pieces (``nbytes`` in all).
+
+        Each is Evt9; the machine is asked once for them all when that leaves the state as it was (DT-1 in
+        Sta6, AR-7 in Sta8: the only cells of Evt9), so a message of many PDUs costs one transition."""
+        if not count:
+            return
+        fsm = self.fsm
+        before = fsm.state
+        fsm.handle(Event.EVT9)
+        if fsm.state is not before:  # not a self-loop: every PDU goes through the machine
+            for _ in range(count - 1):
+                fsm.handle(Event.EVT9)
+        self._out += parts
+        self._out_bytes += nbytes
+
     def queue(self, data: bytes | memoryview) -> None:
         self._out.append(data)
         self._out_bytes += len(data)

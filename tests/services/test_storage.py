@@ -35,7 +35,7 @@ from dicomkit.services.storage.scu import context_groups
 from dicomkit.services.storage.source import LOSSLESS_ALTERNATIVES
 
 from ..conftest import CORPUS, corpus_params
-from ..helpers import wait_until
+from ..helpers import until
 
 ELE, ILE = "1.2.840.10008.1.2.1", "1.2.840.10008.1.2"
 
@@ -175,15 +175,33 @@ def test_store_source_payloads(tmp_path):
 
 
 def test_temp_files_are_made_ahead_and_removed(tmp_path):
-    pool = TempFiles(tmp_path, spare=3)
-    path, fd = pool.take()
     import os
 
-    os.close(fd)
-    path.unlink()
-    wait_until(lambda: len(list(tmp_path.glob(".dicomkit-*.part"))) == 3, what="three spare files")
-    pool.close()
+    async def run() -> None:
+        pool = TempFiles(tmp_path, spare=3)
+        path, fd = pool.take()
+        os.close(fd)
+        os.unlink(path)
+        # made by the event loop after the turn that took one, one per turn
+        await until(lambda: len(list(tmp_path.glob(".dicomkit-*.part"))) == 3, what="three spare files")
+        spare_path, spare_fd = pool.take()  # a spare: made before it was asked for
+        os.close(spare_fd)
+        os.unlink(spare_path)
+        pool.close()
+
+    asyncio.run(run())
     assert not list(tmp_path.iterdir())
+
+
+def test_temp_files_outside_an_event_loop_are_made_when_taken(tmp_path):
+    import os
+
+    pool = TempFiles(tmp_path, spare=3)
+    path, fd = pool.take()
+    assert list(tmp_path.iterdir()) == [Path(path)]  # no spare without a loop
+    os.close(fd)
+    os.unlink(path)
+    pool.close()
 
 
 def _big_file(path: Path, frames: int, frame: int = 1 << 20) -> Path:

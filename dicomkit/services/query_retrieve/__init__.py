@@ -9,6 +9,9 @@
 - :mod:`.errors`: :class:`QueryError`, with the DIMSE status and Error Comment of each refusal.
 """
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .errors import QueryError, Reason
 from .levels import (
     MODALITY_WORKLIST,
@@ -21,19 +24,37 @@ from .levels import (
     QueryRetrieveLevel,
     model_for_sop_class,
 )
-from .matching import Matcher, response_identifier
 from .negotiation import FindOptions, RetrieveOptions, WorklistOptions
-from .plan import (
-    DateTimeRange,
-    KeyMatch,
-    MatchKind,
-    PersonNameKey,
-    PlanOptions,
-    QueryPlan,
-    Single,
-    Wildcard,
-    plan_from_identifier,
-)
+
+if TYPE_CHECKING:
+    from .matching import Matcher, response_identifier
+    from .plan import (
+        DateTimeRange,
+        KeyMatch,
+        MatchKind,
+        PersonNameKey,
+        PlanOptions,
+        QueryPlan,
+        Single,
+        Wildcard,
+        plan_from_identifier,
+    )
+
+# The SCP's machinery (plans and their matching) is imported when first asked for: an SCU (``dicomkit find``,
+# ``get``, ``move``) needs the levels but never builds a plan, and starts without it.
+_LAZY = {"Matcher": "matching", "response_identifier": "matching", **dict.fromkeys(
+    ("DateTimeRange", "KeyMatch", "MatchKind", "PersonNameKey", "PlanOptions", "QueryPlan", "Single", "Wildcard",
+     "plan_from_identifier"), "plan")}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "MODALITY_WORKLIST",

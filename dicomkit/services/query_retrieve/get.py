@@ -33,7 +33,7 @@ import ssl
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...core import uid as uids
 from ...core.dataset import Dataset
@@ -50,10 +50,12 @@ from ..storage.files import DirectoryReceiver
 from ..storage.scp import Receiver, StorageSCP, StoreOutcome, StoreRefused, StoreTarget
 from ..storage.scu import StoreSummary, store_files
 from ..wire import context_for
-from .find import Keys, QueryFailed, find
 from .keys import identifier as make_identifier
 from .levels import PATIENT_ROOT, InformationModel, Level, Operation, model_named
 from .retrieve import GET_STATUSES, OnProgress, RetrieveResult, RetrieveSCP, Sending, _Tally, run_retrieve
+
+if TYPE_CHECKING:
+    from .find import Keys
 
 log = logging.getLogger("dicomkit.services.qr")
 
@@ -154,7 +156,8 @@ class _Recording:
 
     def _note(self, outcome: StoreOutcome | None) -> StoreOutcome | None:
         if outcome is not None and outcome.status < 0xA000:
-            self.received.append(str(getattr(self.target, "path", "")))
+            target = self.target
+            self.received.append(getattr(target, "path_text", None) or str(getattr(target, "path", "")))
         return outcome
 
     def commit_now(self) -> StoreOutcome | None:
@@ -294,6 +297,8 @@ def _values(ds: Dataset, keyword: str) -> list[str]:
 
 
 async def _find(assoc: Association, model: InformationModel, keys: dict[str, str]) -> list[Dataset]:
+    from .find import find  # the C-FIND SCU (and the matching it carries) only when the peer is asked
+
     query = Dataset()
     for k, v in keys.items():
         setattr(query, k, v)
@@ -340,6 +345,8 @@ async def discover(assoc: Association, model: InformationModel, identifier: Data
         series = [(study, s) for s in _values(identifier, "SeriesInstanceUID")]
     else:
         series = [(_text(identifier, "StudyInstanceUID"), _text(identifier, "SeriesInstanceUID"))]
+    from .find import find
+
     out = Discovery(instances=[])
     assert out.instances is not None
     wanted = set(_values(identifier, "SOPInstanceUID")) if level is Level.IMAGE else None
@@ -464,6 +471,8 @@ async def _associate(ae: ApplicationEntity, peer: RemoteAE, contexts: list[Prese
 async def _discover(ae: ApplicationEntity, peer: RemoteAE, model: InformationModel, identifier: Dataset,
                     tls: ssl.SSLContext | None = None) -> Discovery | None:
     """The classes the C-GET will send, asked over an association of its own; None when the peer cannot say."""
+    from .find import QueryFailed
+
     contexts = [PresentationContext(str(model.find_uid), [ELE, ILE])]
     try:
         async with await _associate(ae, peer, contexts, tls) as assoc:

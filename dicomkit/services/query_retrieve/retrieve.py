@@ -33,7 +33,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from ...core.dataset import Dataset
 from ...core.errors import DicomError, NetworkError
@@ -54,8 +54,10 @@ from ..sources import (
 )
 from ..storage.scu import StoreResult, StoreSummary
 from ..wire import decode
-from .plan import QueryPlan
 from .service import QueryRetrieveService
+
+if TYPE_CHECKING:
+    from .plan import QueryPlan
 
 log = logging.getLogger("dicomkit.services.qr")
 

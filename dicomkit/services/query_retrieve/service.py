@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...core.dataset import Dataset
 from ...core.uid import UID
@@ -39,7 +39,9 @@ from .negotiation import (
     RetrieveOptions,
     WorklistOptions,
 )
-from .plan import PlanOptions, QueryPlan, plan_from_identifier
+
+if TYPE_CHECKING:
+    from .plan import PlanOptions, QueryPlan
 
 log = logging.getLogger("dicomkit.services.qr")
 
@@ -100,6 +102,8 @@ class QueryRetrieveService:
     def options_for(self, rc: RequestContext) -> PlanOptions:
         """The plan options of requests on this association: what was negotiated for the SOP Class, and the
         SCP's choices."""
+        from .plan import PlanOptions
+
         sop_class = rc.context.abstract_syntax
         accepted = None
         info = rc.association.info
@@ -124,6 +128,8 @@ class QueryRetrieveService:
             error = QueryError(Reason.INVALID_VALUE, f"{UID(sop_class).name} is not served here",
                                comment="SOP Class not served here")
             return ReadRequest(None, self.refusal(request, error, rc, requester, status=0x0122), requester)
+        from .plan import plan_from_identifier
+
         try:
             plan = plan_from_identifier(identifier, sop_class, options=self.options_for(rc))
         except QueryError as error:
@@ -142,6 +148,8 @@ class QueryRetrieveService:
 
 def plan_choice_names() -> list[str]:
     """The PlanOptions an SCP chooses (for documentation and command lines)."""
+    from .plan import PlanOptions
+
     return [f.name for f in fields(PlanOptions) if f.name in _CHOICES]
 
 

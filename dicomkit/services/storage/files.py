@@ -20,11 +20,11 @@ import atexit
 import collections
 import contextlib
 import errno
+import functools
 import inspect
 import logging
 import os
 import re
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -71,7 +71,7 @@ class FileStoreTarget:
                  duplicates: Duplicates = "keep-first") -> None:
         self.request = request
         self.rc = rc
-        self.directory = Path(directory)
+        self.directory = directory if isinstance(directory, Path) else Path(directory)
         self.fsync = fsync
         self.validate = validate
         self.on_stored = on_stored
@@ -79,50 +79,61 @@ class FileStoreTarget:
         self.sop_class_uid = str(request.affected_sop_class_uid or "")
         self.sop_instance_uid = str(request.affected_sop_instance_uid or "")
         self.transfer_syntax = rc.transfer_syntax
-        self.path = self.directory / (filename or safe_filename(self.sop_instance_uid))
+        # the names as text: a Path per object costs more than the rest of this set-up (path makes one)
+        self.path_text = os.path.join(self.directory, filename or safe_filename(self.sop_instance_uid))
         self.error: OSError | None = None
         self.received = 0
         self.corrections: tuple[str, ...] = ()
         self._meta = part10_header(self.sop_class_uid, self.sop_instance_uid, self.transfer_syntax,
                                    rc.calling_ae_title)
+        self.temp_path: str
         if temp_files is not None:
-            self.temp_path, fd = temp_files.take()
+            self.temp_path, self._fd = temp_files.take()
         else:
-            self.temp_path, fd = _create_temp(work_folder(self.directory, "tmp"))
-        self._file = os.fdopen(fd, "wb", buffering=0)
-        # small objects reach the disk in one write; larger ones every WRITE_BUFFER bytes (bounded memory)
-        self._buffer: list[bytes] = [self._meta]
-        self._buffered = len(self._meta)
+            self.temp_path, self._fd = _create_temp(work_folder(self.directory, "tmp"))
+        # Small objects reach the disk in one write, larger ones every WRITE_BUFFER bytes (bounded memory): the
+        # fragments are gathered in one buffer (one copy out of the network's), checked there, written from it.
+        self._buffer = bytearray(self._meta)
         self._flushed = False  # True once any of the data set was written out
+
+    @functools.cached_property
+    def path(self) -> Path:
+        """Where the object is stored: ``directory/<SOP Instance UID>.dcm``."""
+        return Path(self.path_text)
 
     # -- DataSink -----------------------------------------------------------------------------------------
     def write(self, data: memoryview) -> None:
         if self.error is not None:
             return
         self.received += len(data)
-        self._buffer.append(bytes(data))
-        self._buffered += len(data)
-        if self._buffered >= WRITE_BUFFER:
+        self._buffer += data
+        if len(self._buffer) >= WRITE_BUFFER:
             self._flush()
 
     def _flush(self) -> None:
         if not self._buffer:
             return
-        chunks, self._buffer, self._buffered = self._buffer, [], 0
+        data, self._buffer = self._buffer, bytearray()
         self._flushed = True
         try:
-            self._file.writelines(chunks)
+            _write_all(self._fd, data)
         except OSError as exc:
             self.error = exc  # answered with Out of Resources at commit
 
     def finish(self) -> None:
         pass
 
+    def _close(self) -> None:
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
+            os.close(fd)
+
     def discard(self) -> None:
         with contextlib.suppress(OSError):
-            self._file.close()
+            self._close()
         try:
-            self.temp_path.unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.temp_path)
         except OSError as exc:
             log.warning("cannot remove %s: %s", self.temp_path, exc)
 
@@ -133,16 +144,16 @@ class FileStoreTarget:
             return problem
         if self.fsync:
             try:
-                await asyncio.get_running_loop().run_in_executor(None, os.fsync, self._file.fileno())
+                await asyncio.get_running_loop().run_in_executor(None, os.fsync, self._fd)
             except OSError as exc:
                 self.discard()
                 return StoreOutcome(OUT_OF_RESOURCES, f"cannot store the object: {exc.strerror or exc}")
-        outcome, stored = self._place()
-        if stored is None:
+        outcome, kept = self._place()
+        if kept is None:
             return outcome
         if self.fsync:
             await asyncio.get_running_loop().run_in_executor(None, _fsync_directory, self.directory)
-        result = self.on_stored(stored) if self.on_stored is not None else None
+        result = self.on_stored(self._stored(kept)) if self.on_stored is not None else None
         if inspect.isawaitable(result):
             result = await result
         return result if isinstance(result, StoreOutcome) else outcome
@@ -155,10 +166,10 @@ class FileStoreTarget:
         problem = self._refusal()
         if problem is not None:
             return problem
-        outcome, stored = self._place()
-        if stored is None:
+        outcome, kept = self._place()
+        if kept is None or self.on_stored is None:
             return outcome
-        result = self.on_stored(stored) if self.on_stored is not None else None
+        result = self.on_stored(self._stored(kept))
         if inspect.isawaitable(result):  # a plain function returning an awaitable: not supported here
             if inspect.iscoroutine(result):
                 result.close()
@@ -168,12 +179,11 @@ class FileStoreTarget:
     def _refusal(self) -> StoreOutcome | None:
         """Write errors and the check of what arrived; the temporary file is gone when this refuses."""
         if not self._flushed and self.validate and self.error is None:
-            checked = check_received(b"".join(self._buffer), self.sop_class_uid, self.sop_instance_uid)
+            checked = check_received(memoryview(self._buffer), self.sop_class_uid, self.sop_instance_uid)
             self._flush()
         else:
             self._flush()
             if self.error is None and self.validate:
-                self._file.flush()
                 checked = check_received(self.temp_path, self.sop_class_uid, self.sop_instance_uid)
             else:
                 checked = None
@@ -193,23 +203,24 @@ class FileStoreTarget:
                             self.sop_instance_uid, self.rc.calling_ae_title or "?", "; ".join(checked.corrections))
         return None
 
-    def _place(self) -> tuple[StoreOutcome, StoredInstance | None]:
+    def _place(self) -> tuple[StoreOutcome, str | None]:
         """Close the temporary file and link it to its name (never replacing a file), or deal with the
-        duplicate that is there (see the module doc)."""
+        duplicate that is there (see the module doc); with the outcome, how the object was kept ("stored",
+        "identical", "replaced"; None: it was not)."""
         try:
-            self._file.close()
-            if _move_new(self.temp_path, self.path):
-                return StoreOutcome(SUCCESS), self._stored("stored")
+            self._close()
+            if _move_new(self.temp_path, self.path_text):
+                return StoreOutcome(SUCCESS), "stored"
             if self._same_as_stored():
-                self.temp_path.unlink()
+                os.unlink(self.temp_path)
                 log.info("%s: %s is already stored with the same data set; nothing written",
                          self.rc.association_id, self.sop_instance_uid)
-                return StoreOutcome(SUCCESS), self._stored("identical")
+                return StoreOutcome(SUCCESS), "identical"
             if self.duplicates == "overwrite":
                 os.replace(self.temp_path, self.path)
                 log.warning("%s: %s replaced the stored object of the same SOP Instance UID",
                             self.rc.association_id, self.sop_instance_uid)
-                return StoreOutcome(SUCCESS), self._stored("replaced")
+                return StoreOutcome(SUCCESS), "replaced"
             kept = self._quarantine()
         except OSError as exc:
             self.discard()
@@ -247,6 +258,12 @@ class FileStoreTarget:
                               self.corrections)
 
 
+def _write_all(fd: int, data: bytearray) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
 def _pieces(f: object, size: int = 1 << 20) -> Iterator[bytes]:
     read = f.read  # type: ignore[attr-defined]
     while True:
@@ -256,7 +273,7 @@ def _pieces(f: object, size: int = 1 << 20) -> Iterator[bytes]:
             return
 
 
-def _move_new(source: Path, target: Path) -> bool:
+def _move_new(source: str, target: str) -> bool:
     """Move ``source`` to the name ``target`` unless that name exists (then False, ``source`` untouched):
     atomic where hard links exist, else an existence check then a rename (a small window, on file systems
     without links)."""
@@ -267,11 +284,11 @@ def _move_new(source: Path, target: Path) -> bool:
     except OSError as exc:
         if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
             raise
-        if target.exists():
+        if os.path.exists(target):
             return False
         os.rename(source, target)
         return True
-    source.unlink()
+    os.unlink(source)
     return True
 
 
@@ -284,10 +301,10 @@ def _fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
-def _create_temp(folder: Path) -> tuple[Path, int]:
+def _create_temp(folder: str | os.PathLike[str]) -> tuple[str, int]:
     """A new temporary file in the work folder (so the rename is atomic), mode from the umask."""
     for _ in range(100):
-        path = folder / f"{TEMP_PREFIX}{os.urandom(8).hex()}{TEMP_SUFFIX}"
+        path = os.path.join(folder, f"{TEMP_PREFIX}{os.urandom(8).hex()}{TEMP_SUFFIX}")
         try:
             return path, os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
         except FileExistsError:
@@ -323,44 +340,54 @@ def sweep_temp_files(directory: str | os.PathLike[str], older_than: float = 3600
 
 
 class TempFiles:
-    """Empty temporary files made ahead of need by a helper thread, in the work folder.
+    """Empty temporary files made ahead of need, in the work folder.
 
-    Creating a file can cost more than receiving a small object (hundreds of microseconds on some file
-    systems); a spare made while the network was busy keeps that off each C-STORE's path. Spares are
-    removed by :meth:`close` (and at exit); a crash leaves empty ones that the next start sweeps.
+    Creating a file can cost more than receiving a small object; a spare made while the peer is sending the
+    next object keeps that off each C-STORE's path. :meth:`take` hands out a spare (or creates a file when
+    none is left) and asks the event loop it runs in, if any, to make a new spare once the current callback
+    is done — after the answer to the C-STORE went out — one file per turn of the loop, up to ``spare``.
+    No helper thread: it would have to win the GIL back from the loop's thread for every object, a hand-off
+    that costs more than the file on a busy machine. Spares are removed by :meth:`close` (and at exit); a
+    crash leaves empty ones that the next start sweeps.
     """
 
     def __init__(self, folder: Path, spare: int = 4) -> None:
         self.folder = folder
         self.spare = spare
-        self._ready: collections.deque[tuple[Path, int]] = collections.deque()
-        self._wanted = threading.Event()
+        self._ready: collections.deque[tuple[str, int]] = collections.deque()
         self._closed = False
-        self._thread = threading.Thread(target=self._fill, name="dicomkit-tempfiles", daemon=True)
-        self._thread.start()
-        self._wanted.set()
+        self._scheduled = False
         atexit.register(self.close)
+        self._refill_soon()
 
-    def _fill(self) -> None:
-        while True:
-            self._wanted.wait()
-            self._wanted.clear()
-            while not self._closed and len(self._ready) < self.spare:
-                try:
-                    self._ready.append(_create_temp(self.folder))
-                except (OSError, StoreRefused) as exc:  # the next take() creates its own and reports it
-                    log.debug("cannot make a spare temporary file: %s", exc)
-                    break
-            if self._closed:
-                self._drain()
-                return
+    def _refill_soon(self) -> None:
+        if self._scheduled or self._closed or len(self._ready) >= self.spare:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not in an event loop: take() makes each file when it is needed
+            return
+        self._scheduled = True
+        loop.call_soon(self._refill)
 
-    def take(self) -> tuple[Path, int]:
+    def _refill(self) -> None:
+        self._scheduled = False
+        if self._closed or len(self._ready) >= self.spare:
+            return
+        try:
+            self._ready.append(_create_temp(self.folder))
+        except (OSError, StoreRefused) as exc:  # the next take() creates its own and reports it
+            log.debug("cannot make a spare temporary file: %s", exc)
+            return
+        self._refill_soon()
+
+    def take(self) -> tuple[str, int]:
+        """A new empty temporary file: its path and a descriptor open for writing."""
         try:
             item = self._ready.popleft()
         except IndexError:
             item = _create_temp(self.folder)
-        self._wanted.set()
+        self._refill_soon()
         return item
 
     def _drain(self) -> None:
@@ -372,12 +399,10 @@ class TempFiles:
             with contextlib.suppress(OSError):
                 os.close(fd)
             with contextlib.suppress(OSError):
-                path.unlink()
+                os.unlink(path)
 
     def close(self) -> None:
         self._closed = True
-        self._wanted.set()
-        self._thread.join(timeout=5)
         self._drain()
         atexit.unregister(self.close)
 

@@ -319,6 +319,7 @@ class _Job:
     source: StoreSource | None = None
     error: str | None = None
     attempts: int = 0
+    label: Path | None = None  # _label(info), made once, off the send path
 
 
 OpenAssociation = Callable[[], Awaitable[Association]]
@@ -444,6 +445,8 @@ async def _send_batch(assoc: Association, queue: collections.deque[_Job], report
                         job.error = f"cannot send: {exc.detail}"
                     except (DicomError, OSError) as exc:
                         job.error = f"cannot send: {exc}"
+            if job.label is None:
+                job.label = _label(job.info)
             try:
                 await ready.put(job)
             except asyncio.CancelledError:
@@ -452,36 +455,35 @@ async def _send_batch(assoc: Association, queue: collections.deque[_Job], report
         for _ in range(window):
             await ready.put(None)
 
+    # The context each (SOP Class, transfer syntax) goes out on: the same for every object of the pair on
+    # this association (choose_context's order depends on nothing else), so it is chosen once.
+    chosen: dict[tuple[str, str], NegotiatedContext] = {}
+
     async def send() -> None:
         while (job := await ready.get()) is not None:
             if broken:
                 queue.appendleft(job)
                 continue
+            label = job.label if job.label is not None else _label(job.info)
             if job.source is None:
-                report(StoreResult(_label(job.info), _uid_of(job.info), error=job.error,
-                                   sop_class_uid=_class_of(job.info)))
+                report(StoreResult(label, _uid_of(job.info), error=job.error, sop_class_uid=_class_of(job.info)))
                 continue
             source = job.source
-            result = StoreResult(_label(job.info), source.sop_instance_uid, nbytes=source.size,
+            result = StoreResult(label, source.sop_instance_uid, nbytes=source.size,
                                  sop_class_uid=source.sop_class_uid)
             job.attempts += 1
             try:
-                assert assoc.info is not None
-                ctx = choose_context(assoc.info, source, allow_lossy=opts.allow_lossy)
-                result.conversion = source.conversion(ctx.transfer_syntax)
-                rsp = await store(assoc, source, allow_lossy=opts.allow_lossy,
-                                  move_originator_aet=opts.move_originator_aet,
-                                  move_originator_message_id=opts.move_originator_message_id)
+                rsp = await _store_one(assoc, source, chosen, result, opts)
                 result.status = rsp.status_value
                 if rsp.error_comment and result.status.is_failure:
                     result.error = f"{result.text}: {rsp.error_comment}"
             except NetworkTimeout as exc:
                 result.error = str(exc).split(";")[0]  # "no response to C-STORE-RQ within N s"
-                broken.append(f"no response to the C-STORE of {_label(job.info).name} within the DIMSE timeout; "
+                broken.append(f"no response to the C-STORE of {label.name} within the DIMSE timeout; "
                               "the association was aborted")
             except (AssociationAborted, AssociationReleased) as exc:
                 if not broken:
-                    broken.append(f"{exc} while sending {_label(job.info).name}")
+                    broken.append(f"{exc} while sending {label.name}")
                 if job.attempts < max_attempts:
                     queue.appendleft(job)
                     continue
@@ -502,6 +504,29 @@ async def _send_batch(assoc: Association, queue: collections.deque[_Job], report
         queue.extendleft(reversed(left))
         return broken[0]
     return None
+
+
+async def _store_one(assoc: Association, source: StoreSource, chosen: dict[tuple[str, str], NegotiatedContext],
+                     result: StoreResult, opts: _Options) -> CStoreRSP:
+    """C-STORE ``source`` as :func:`store` does, its context taken from ``chosen`` when one was chosen for its
+    SOP Class and transfer syntax before (an object going out as it is: its bytes, no encoder that could
+    fail); ``result.conversion`` says how it went out."""
+    assert assoc.info is not None
+    key = (source.sop_class_uid, source.transfer_syntax)
+    ctx = chosen.get(key)
+    if ctx is None:
+        ctx = chosen[key] = choose_context(assoc.info, source, allow_lossy=opts.allow_lossy)
+    if ctx.transfer_syntax == source.transfer_syntax and source.data_offset is not None:
+        payload, sop_instance_uid = source.prepare(ctx.transfer_syntax)
+    else:  # re-encoded or transcoded: prepare() moves on to the next context when an encoder fails
+        ctx, payload, sop_instance_uid = prepare(assoc, source, allow_lossy=opts.allow_lossy)
+    result.conversion = source.conversion(ctx.transfer_syntax)
+    request = CStoreRQ(affected_sop_class_uid=source.sop_class_uid, affected_sop_instance_uid=sop_instance_uid,
+                       priority=Priority.MEDIUM, move_originator_aet=opts.move_originator_aet,
+                       move_originator_message_id=opts.move_originator_message_id)
+    rsp = await assoc.send_request(request, context=ctx, payload=payload)
+    assert isinstance(rsp, CStoreRSP)
+    return rsp
 
 
 OpenWithContexts = Callable[[list[PresentationContext]], Awaitable[Association]]
