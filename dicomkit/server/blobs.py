@@ -25,6 +25,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import errno
+import functools
 import hashlib
 import os
 import secrets
@@ -149,6 +150,13 @@ def fanout(study_uid: str) -> str:
     return hashlib.blake2s(study_uid.encode("utf-8", "replace"), digest_size=1).hexdigest()
 
 
+@functools.lru_cache(maxsize=1024)  # the instances of one series arrive together
+def _instance_folder(study_uid: str, series_uid: str) -> str:
+    study = uid_component(study_uid, "Study Instance UID")
+    series = uid_component(series_uid, "Series Instance UID")
+    return f"{fanout(study_uid.strip(chr(0) + ' '))}/{study}/{series}"
+
+
 def fsync_directory(path: Path | str) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -231,9 +239,7 @@ class FolderBlobStore:
 
     # -- placing -----------------------------------------------------------------------------------------
     def instance_folder(self, study_uid: str, series_uid: str) -> str:
-        study = uid_component(study_uid, "Study Instance UID")
-        series = uid_component(series_uid, "Series Instance UID")
-        return f"{fanout(study_uid.strip(chr(0) + ' '))}/{study}/{series}"
+        return _instance_folder(study_uid, series_uid)
 
     def _ensure_dir(self, relative: str, durable: bool) -> Path:
         path = self.root / relative

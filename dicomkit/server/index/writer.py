@@ -2,7 +2,8 @@
 
 Each piece of work is a function of the write connection. The writer takes the first waiting one, then
 every other one already waiting (up to :data:`MAX_BATCH`), runs each inside a savepoint of one
-transaction (so one failing piece fails alone), commits once — one durable flush for the whole batch —
+transaction (so one failing piece fails alone; a piece alone in its batch runs without one, its failure
+rolling the transaction back), commits once — one durable flush for the whole batch —
 and only then completes their futures. With one association the batch is one store; with eight, the
 stores that arrived during the previous commit share the next one.
 
@@ -127,14 +128,25 @@ class GroupCommitWriter:
                 db = self._connection()
                 started = time.perf_counter()
                 db.begin()
-                for work, future in live:
+                if len(live) == 1:  # alone in its transaction: no savepoint, a failure rolls back the whole
+                    future = live[0][1]
                     try:
-                        with db.savepoint():
-                            results.append((future, True, work(db)))
+                        results.append((future, True, live[0][0](db)))
                     except Exception as exc:
                         if db.dialect.is_retryable(exc) or db.dialect.is_unavailable(exc):
                             raise
-                        results.append((future, False, exc))
+                        db.rollback()
+                        future.set_exception(exc)
+                        return
+                else:
+                    for work, future in live:
+                        try:
+                            with db.savepoint():
+                                results.append((future, True, work(db)))
+                        except Exception as exc:
+                            if db.dialect.is_retryable(exc) or db.dialect.is_unavailable(exc):
+                                raise
+                            results.append((future, False, exc))
                 db.commit()
             except Exception as exc:
                 db_ = self._db
