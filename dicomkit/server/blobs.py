@@ -168,7 +168,7 @@ def fsync_directory(path: Path | str) -> None:
 class FolderBlobStore:
     """Blobs as files in a folder (see the module documentation). Thread-safe."""
 
-    def __init__(self, root: str | os.PathLike[str], node: str, *, spare_temps: int = 4) -> None:
+    def __init__(self, root: str | os.PathLike[str], node: str, *, spare_temps: int = 16) -> None:
         self.root = Path(root)
         self.node = node
         try:
@@ -199,6 +199,16 @@ class FolderBlobStore:
                 continue
             return TempBlob(path, fd)
         raise BlobStoreError(f"cannot create a temporary file in {self.temp_dir}")  # pragma: no cover
+
+    def take_spare(self) -> TempBlob | None:
+        """A temporary file made ahead, or None when none is ready: never waits on the file system (for the
+        event loop, where creating a file would stall every association; :meth:`create_temp` elsewhere)."""
+        try:
+            temp: TempBlob | None = self._spares.popleft()
+        except IndexError:
+            temp = None
+        self._spare_wanted.set()
+        return temp
 
     def create_temp(self) -> TempBlob:
         """A new temporary file (made ahead by a helper thread: creating one can cost more than receiving

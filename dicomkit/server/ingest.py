@@ -4,10 +4,14 @@
 Storage SCP's receiver on it (``StorageSCP(ArchiveReceiver(archive))``). For each C-STORE:
 
 1. Before any data: the limits (``min_free_space``, ``max_archive_size``); over them → 0xA700 at once.
-2. The data set streams into a temporary file in the store, after its Part 10 header, hashed as it
-   arrives (SHA-256 of the file, and of the data set alone: what duplicates compare). Never whole in memory.
-3. When it is complete, in worker threads and side by side: the file is synced to disk (``durability =
-   "full"``), and it is checked (:func:`~dicomkit.services.storage.scp.check_received`) and read into its
+2. The data set goes into a temporary file in the store, after its Part 10 header: a large one streams
+   there as it arrives (never whole in memory); a small one (under 256 KiB) is kept in memory until it is
+   complete and written by a worker thread. The temporary files are made ahead by a helper thread, and
+   when none is ready a worker makes it — never the event loop (creating a file can cost more than
+   receiving a small object).
+3. When it is complete, in worker threads and side by side: the file is written and synced to disk
+   (``durability = "full"``), and it is hashed (SHA-256 of the file, and of the data set alone: what
+   duplicates compare), checked (:func:`~dicomkit.services.storage.scp.check_received`) and read into its
    index record (typed columns, header as DICOM JSON, frame offsets).
 4. Duplicates are looked up (an identical one is answered 0x0000 and nothing is written; a different one
    under ``keep-first`` goes to quarantine with 0xC111).
@@ -439,19 +443,19 @@ def _uids_of(path: Path) -> tuple[str, str, str] | None:
 class ArchiveStoreTarget:
     """One C-STORE being received into the archive (a :class:`~dicomkit.services.storage.StoreTarget`)."""
 
-    def __init__(self, archive: Archive, request: CStoreRQ, rc: RequestContext, temp: TempBlob,
+    def __init__(self, archive: Archive, request: CStoreRQ, rc: RequestContext, temp: TempBlob | None,
                  log_line: Callable[..., None]) -> None:
         self.archive = archive
         self.rc = rc
         self.sop_class_uid = str(request.affected_sop_class_uid or "")
         self.sop_instance_uid = str(request.affected_sop_instance_uid or "")
         self.transfer_syntax = rc.transfer_syntax
-        self.temp = temp
+        self._temp = temp  # None: made in a worker thread when first needed (never on the event loop)
         self._log = log_line
         meta = part10_header(self.sop_class_uid, self.sop_instance_uid, self.transfer_syntax, rc.calling_ae_title)
         self.dataset_offset = len(meta)
         self.size = len(meta)
-        self.error: OSError | None = None
+        self.error: OSError | BlobStoreError | None = None
         self._buffer: list[bytes] = [meta]
         self._buffered = len(meta)
         self._spilled = False  # part of the object is in the temporary file already
@@ -476,15 +480,23 @@ class ArchiveStoreTarget:
         chunks, self._buffer, self._buffered = self._buffer, [], 0
         self._spilled = True
         try:
-            self.temp.write(chunks)
-        except OSError as exc:
+            self.temp.write(chunks)  # a large object: its first part makes the file here, if there is no spare
+        except (OSError, BlobStoreError) as exc:
             self.error = exc
 
     def finish(self) -> None:
         self._finished_at = time.perf_counter()
 
+    @property
+    def temp(self) -> TempBlob:
+        """The temporary file (made now when none was ready: OSError / BlobStoreError when it cannot be)."""
+        if self._temp is None:
+            self._temp = self.archive.store.create_temp()
+        return self._temp
+
     def discard(self) -> None:
-        self.temp.discard()
+        if self._temp is not None:
+            self._temp.discard()
 
     # -- commit -------------------------------------------------------------------------------------------------
     async def commit(self) -> StoreOutcome:
@@ -523,18 +535,13 @@ class ArchiveStoreTarget:
                 self.discard()
                 return Stored(OUT_OF_RESOURCES, _short(f"cannot write the object: {_why(self.error)}"), "refused")
         else:
-            data = b"".join(self._buffer)  # checked from memory, never read back
+            data = b"".join(self._buffer)  # checked from memory, never read back; written by a worker
             self._buffer = []
-            try:
-                self.temp.write([data])  # into the page cache: a few microseconds
-            except OSError as exc:
-                self.discard()
-                return Stored(OUT_OF_RESOURCES, _short(f"cannot write the object: {_why(exc)}"), "refused")
         done: concurrent.futures.Future[Stored | tuple[InstanceRecord, concurrent.futures.Future[StoreResult]]]
         done = concurrent.futures.Future()
         # the file reaches the disk in one worker while another checks it (submitted first: never waits
         # behind the work that waits for it)
-        synced = archive.executor.submit(self._sync) if archive.durable else None
+        synced = archive.executor.submit(self._sync, data) if archive.durable else None
         archive.executor.submit(self._work, data, synced, done)
         outcome = await asyncio.wrap_future(done)
         if isinstance(outcome, Stored):
@@ -555,6 +562,13 @@ class ArchiveStoreTarget:
     def _work(self, data: bytes | None, synced: concurrent.futures.Future[None] | None,
               done: concurrent.futures.Future[Any]) -> None:
         """In a worker: the steps up to the index transaction, then ``done`` is completed by the writer."""
+        if synced is None:
+            try:
+                self._write_out(data)
+            except (OSError, BlobStoreError) as exc:
+                self.discard()
+                done.set_result(Stored(OUT_OF_RESOURCES, _short(f"cannot store: {_why(exc)}"), "refused"))
+                return
         try:
             placed = self._prepare_and_place(data, synced)
         except BaseException as exc:  # pragma: no cover - a bug; the SCP answers a failure
@@ -567,7 +581,13 @@ class ArchiveStoreTarget:
         committed = self.archive.index.store(placed, self.archive.duplicates, here=True)
         committed.add_done_callback(lambda f: done.set_result((placed, f)))
 
-    def _sync(self) -> None:
+    def _write_out(self, data: bytes | None) -> None:
+        """The object into its temporary file (into the page cache), unless it streamed there already."""
+        if data is not None:
+            self.temp.write([data])
+
+    def _sync(self, data: bytes | None) -> None:
+        self._write_out(data)
         self.temp.sync()
         self.archive.events("file synced", self.sop_instance_uid)
 
@@ -580,7 +600,7 @@ class ArchiveStoreTarget:
         if synced is not None:
             try:
                 synced.result()
-            except OSError as exc:
+            except (OSError, BlobStoreError) as exc:
                 self.discard()
                 return Stored(OUT_OF_RESOURCES, _short(f"cannot store the object: {_why(exc)}"), "refused")
         if isinstance(prepared, StoreOutcome):
@@ -624,8 +644,14 @@ class ArchiveReceiver:
             self.archive.metrics.failed(OUT_OF_RESOURCES)
             logger(logging.WARNING, "%s refused with 0xA700: %s", request.affected_sop_instance_uid, refusal)
             raise StoreRefused(refusal, OUT_OF_RESOURCES)
+        store = self.archive.store
+        take_spare = getattr(store, "take_spare", None)
+        if take_spare is not None:
+            # a file made ahead; or none, and a worker makes it: creating a file can take half a millisecond
+            # of the kernel's time here, which on the event loop would hold up every association
+            return ArchiveStoreTarget(self.archive, request, rc, take_spare(), logger)
         try:
-            temp = self.archive.store.create_temp()
+            temp = store.create_temp()
         except (OSError, BlobStoreError) as exc:
             self.archive.metrics.failed(OUT_OF_RESOURCES)
             logger(logging.WARNING, "%s refused with 0xA700: cannot store: %s", request.affected_sop_instance_uid,
