@@ -537,13 +537,12 @@ class ArchiveStoreTarget:
         else:
             data = b"".join(self._buffer)  # checked from memory, never read back; written by a worker
             self._buffer = []
-        done: concurrent.futures.Future[Stored | tuple[InstanceRecord, concurrent.futures.Future[StoreResult]]]
-        done = concurrent.futures.Future()
+        done = _LoopFuture(asyncio.get_running_loop())
         # the file reaches the disk in one worker while another checks it (submitted first: never waits
         # behind the work that waits for it)
         synced = archive.executor.submit(self._sync, data) if archive.durable else None
         archive.executor.submit(self._work, data, synced, done)
-        outcome = await asyncio.wrap_future(done)
+        outcome: Stored | tuple[InstanceRecord, concurrent.futures.Future[StoreResult]] = await done.future
         if isinstance(outcome, Stored):
             return outcome
         record, committed = outcome
@@ -560,7 +559,7 @@ class ArchiveStoreTarget:
         return archive.after_commit(record, result)
 
     def _work(self, data: bytes | None, synced: concurrent.futures.Future[None] | None,
-              done: concurrent.futures.Future[Any]) -> None:
+              done: _LoopFuture) -> None:
         """In a worker: the steps up to the index transaction, then ``done`` is completed by the writer."""
         if synced is None:
             try:
@@ -629,6 +628,33 @@ class ArchiveStoreTarget:
             self.discard()
             return Stored(OUT_OF_RESOURCES, _short(f"cannot store: {_why(exc)}"), "refused")
         return record
+
+
+class _LoopFuture:
+    """A future of the event loop that a worker thread completes: one wake-up of the loop, no future in
+    between (what ``asyncio.wrap_future`` of a ``concurrent.futures.Future`` would add to every store)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.future: asyncio.Future[Any] = loop.create_future()
+
+    def set_result(self, value: Any) -> None:
+        self._complete(value, None)
+
+    def set_exception(self, exc: BaseException) -> None:
+        self._complete(None, exc)
+
+    def _complete(self, value: Any, exc: BaseException | None) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+            self.loop.call_soon_threadsafe(self._set, value, exc)
+
+    def _set(self, value: Any, exc: BaseException | None) -> None:
+        if self.future.done():  # cancelled (the association went away)
+            return
+        if exc is not None:
+            self.future.set_exception(exc)
+        else:
+            self.future.set_result(value)
 
 
 class ArchiveReceiver:
