@@ -278,7 +278,9 @@ class FolderBlobStore:
         return path
 
     def place(self, temp: TempBlob, study_uid: str, series_uid: str, sop_instance_uid: str, *,
-              durable: bool) -> str:
+              durable: bool, sync_folder: bool = True) -> str:
+        """See :meth:`BlobStore.place`; ``sync_folder=False`` (with ``durable``) leaves the sync of the
+        blob's folder to the caller (:meth:`sync_folder`, once for the stores of one group commit)."""
         folder = self.instance_folder(study_uid, series_uid)
         name = uid_component(sop_instance_uid, "SOP Instance UID")
         temp.close()
@@ -294,9 +296,13 @@ class FolderBlobStore:
                 break
         else:  # pragma: no cover - 100 random names taken
             raise BlobStoreError(f"cannot find a free name for {sop_instance_uid}")
-        if durable:
+        if durable and sync_folder:
             fsync_directory(directory)
         return f"{folder}/{file_name}"
+
+    def sync_folder(self, key: str) -> None:
+        """Make the name of a placed blob durable: sync its folder (POSIX fsync of the directory)."""
+        fsync_directory(self.path_of(key).parent)
 
     def quarantine(self, source: TempBlob | str, sop_instance_uid: str) -> str:
         """Move a temporary blob, or a stored one by key, to the quarantine folder; return its new key."""

@@ -16,7 +16,8 @@ Storage SCP's receiver on it (``StorageSCP(ArchiveReceiver(archive))``). For eac
 4. Duplicates are looked up (an identical one is answered 0x0000 and nothing is written; a different one
    under ``keep-first`` goes to quarantine with 0xC111).
 5. The file gets its own name in the store (a link, never replacing anything) and the directory entry is
-   synced.
+   synced: for a C-STORE, in the group commit of step 6 before its commit, once per folder for the stores
+   of one batch (``durability = "full"``).
 6. The index rows are committed in one durable transaction, grouped with concurrent stores (group
    commit); the transaction decides duplicates again, so two concurrent stores of one UID end consistent.
 7. Only then does the status go back. Blobs that lost are deleted after the commit.
@@ -54,6 +55,7 @@ from .compression import Compression
 from .config import Config
 from .index import Index, InstanceRecord, StoreResult
 from .index.header import build_header
+from .index.writer import BeforeCommit
 from .metrics import Metrics
 
 log = logging.getLogger("dicomkit.server.ingest")
@@ -231,9 +233,23 @@ class Archive:
     def precheck_duplicate(self, record: InstanceRecord) -> tuple[str, str] | None:
         return self.index.lookup_duplicate(record.sop_instance_uid)
 
-    def place(self, temp: TempBlob, record: InstanceRecord) -> str:
+    def place(self, temp: TempBlob, record: InstanceRecord, *, defer_folder_sync: bool = False) -> str:
+        """Give the object its own name in the store (durable, with durability full); ``defer_folder_sync``:
+        the sync of its folder is left to the index transaction (:meth:`folder_sync`), where the stores of
+        one group commit share it, when the store can do that."""
+        if defer_folder_sync and self.durable and hasattr(self.store, "sync_folder"):
+            return self.store.place(temp, record.study_instance_uid, record.series_instance_uid,  # type: ignore[call-arg]
+                                    record.sop_instance_uid, durable=True, sync_folder=False)
         return self.store.place(temp, record.study_instance_uid, record.series_instance_uid,
                                 record.sop_instance_uid, durable=self.durable)
+
+    def folder_sync(self, key: str) -> BeforeCommit | None:
+        """For the index transaction of an object placed with ``defer_folder_sync``: the sync of its folder,
+        run before the commit (once per folder and batch), or None when there is nothing to sync."""
+        sync = getattr(self.store, "sync_folder", None)
+        if not self.durable or sync is None:
+            return None
+        return key.rsplit("/", 1)[0], lambda: sync(key)
 
     def after_commit(self, record: InstanceRecord, result: StoreResult) -> Stored:
         """Delete what lost, quarantine a refused duplicate; the status to answer."""
@@ -577,7 +593,9 @@ class ArchiveStoreTarget:
             done.set_result(placed)
             return
         self.archive.events("placed", placed.sop_instance_uid)
-        committed = self.archive.index.store(placed, self.archive.duplicates, here=True)
+        archive = self.archive
+        committed = archive.index.store(placed, archive.duplicates, here=True,
+                                        before_commit=archive.folder_sync(placed.blob_key))
         committed.add_done_callback(lambda f: done.set_result((placed, f)))
 
     def _write_out(self, data: bytes | None) -> None:
@@ -623,7 +641,7 @@ class ArchiveStoreTarget:
             if archive.duplicates != "overwrite":
                 return archive.quarantine_temp(self.temp, record)
         try:
-            record.blob_key = archive.place(self.temp, record)
+            record.blob_key = archive.place(self.temp, record, defer_folder_sync=True)
         except (OSError, BlobStoreError) as exc:
             self.discard()
             return Stored(OUT_OF_RESOURCES, _short(f"cannot store: {_why(exc)}"), "refused")

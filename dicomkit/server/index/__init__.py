@@ -32,7 +32,7 @@ from .attributes import COLUMNS_BY_LEVEL, LEVELS, TABLES, column_names, extra_va
 from .dialect import Database, IndexError_, ThreadConnections, connect
 from .header import Header, decompress_json
 from .schema import HEADER_VERSION, LATEST, migrate
-from .writer import GroupCommitWriter
+from .writer import BeforeCommit, GroupCommitWriter
 
 Outcome = Literal["stored", "identical", "replaced", "duplicate"]
 NODE_EXPIRY = 60.0  # seconds without a heartbeat after which a node counts as gone
@@ -349,11 +349,13 @@ class Index:
     def write(self, work: Any) -> Any:
         return self.writer.run(work)
 
-    def store(self, record: InstanceRecord, duplicates: str = "keep-first", *,
-              here: bool = False) -> concurrent.futures.Future[StoreResult]:
+    def store(self, record: InstanceRecord, duplicates: str = "keep-first", *, here: bool = False,
+              before_commit: BeforeCommit | None = None) -> concurrent.futures.Future[StoreResult]:
         """Index one instance whose blob is in place (see the module documentation); ``here``: from a worker
-        thread, which may run the transaction itself (:meth:`GroupCommitWriter.submit`)."""
-        return self.writer.submit(lambda db: store_instance(db, record, duplicates), here=here)
+        thread, which may run the transaction itself; ``before_commit``: what must be durable before the
+        commit (both: :meth:`GroupCommitWriter.submit`)."""
+        return self.writer.submit(lambda db: store_instance(db, record, duplicates), here=here,
+                                  before_commit=before_commit)
 
     def record_quarantine(self, sop_instance_uid: str, blob_key: str, reason: str, content_sha256: str | None,
                           source_ae: str | None) -> concurrent.futures.Future[None]:
