@@ -508,7 +508,10 @@ def _duplicate(db: Database, rec: InstanceRecord, existing: tuple[Any, ...], dup
     removed."""
     pk, content_sha256, blob_key = existing
     if content_sha256 == rec.content_sha256:
-        return StoreResult("identical", (rec.blob_key,) if rec.blob_key else (), blob_key)
+        # our blob lost, unless the row is ours: a batch retried after a connection lost during its COMMIT,
+        # which had committed after all, finds its own row (deleting that blob would leave the row without it)
+        ours = (rec.blob_key,) if rec.blob_key and rec.blob_key != blob_key else ()
+        return StoreResult("identical", ours, blob_key)
     if duplicates != "overwrite":
         return StoreResult("duplicate", (), blob_key)
     _remove_instances(db, [pk])
