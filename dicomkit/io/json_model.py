@@ -105,6 +105,17 @@ class _Writer:
         return out
 
     def attribute(self, elem: DataElement, depth: int) -> dict[str, Any]:
+        plain = _PLAIN.get(elem._vr)
+        if plain is not None and (plain[1] or self.handler is None or elem.length < self.threshold):
+            # the common text and integer values, never bulk data here: what the general path below gives
+            vr, _never_bulk, integer = plain
+            value = elem.value
+            if value is None or value == "":
+                return {"vr": vr}
+            items = value if isinstance(value, tuple) else (value,)
+            if integer:
+                return {"vr": vr, "Value": [None if v is None or v == "" else int(v) for v in items]}
+            return {"vr": vr, "Value": [None if v is None or v == "" else str(v) for v in items]}
         vr = elem._vr.value
         obj: dict[str, Any] = {"vr": vr}
         if vr == "SQ":
@@ -142,6 +153,15 @@ class _Writer:
         if not json_number_text(text, integer):
             return text
         return item if self.literal is None else self.literal(text)
+
+
+# VR -> (its name, never bulk data (not in F.2.2's list), integer): the values whose JSON is the text or the
+# integer of each value, null for an empty one (F.2.5)
+_PLAIN: dict[VR, tuple[str, bool, bool]] = {
+    **{VR(v): (v, v not in BULK_DATA_VRS, False) for v in ("AE", "AS", "CS", "DA", "DT", "LO", "LT", "SH", "ST",
+                                                             "TM", "UC", "UI", "UR", "UT")},
+    **{VR(v): (v, False, True) for v in ("US", "SS", "UL", "SL")},
+}
 
 
 def _json_item(vr: str, item: Any) -> Any:

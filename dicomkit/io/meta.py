@@ -8,6 +8,7 @@ builds the bytes without a Dataset).
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Iterable
 
@@ -56,17 +57,29 @@ def part10_header(sop_class_uid: str, sop_instance_uid: str, transfer_syntax: st
     """Preamble, "DICM" and the File Meta Information of an object whose data set was received over the
     network: from the C-STORE command (SOP Class/Instance), the presentation context (transfer syntax) and the
     calling AE (Source Application Entity Title, PS3.10 7.1)."""
-    elements = [
-        (FILE_META_INFORMATION_VERSION, b"OB", b"\x00\x01"),
-        (MEDIA_STORAGE_SOP_CLASS_UID, b"UI", sop_class_uid.encode("ascii", "replace")),
-        (MEDIA_STORAGE_SOP_INSTANCE_UID, b"UI", sop_instance_uid.encode("ascii", "replace")),
-        (TRANSFER_SYNTAX_UID, b"UI", str(transfer_syntax).encode("ascii")),
+    before, after = _header_parts(sop_class_uid, str(transfer_syntax), source_ae_title)
+    instance = _element(MEDIA_STORAGE_SOP_INSTANCE_UID, b"UI", sop_instance_uid.encode("ascii", "replace"))
+    return _HEAD + _GROUP_LENGTH.pack(len(before) + len(instance) + len(after)) + before + instance + after
+
+
+_HEAD = PREAMBLE + PREFIX + _SHORT.pack(0x0002, 0x0000, b"UL", 4)  # up to the value of (0002,0000)
+_GROUP_LENGTH = struct.Struct("<I")
+
+
+@functools.lru_cache(maxsize=256)
+def _header_parts(sop_class_uid: str, transfer_syntax: str, source_ae_title: str) -> tuple[bytes, bytes]:
+    """The elements :func:`part10_header` writes before and after the SOP Instance UID: the same for every
+    object of one SOP Class, transfer syntax and calling AE."""
+    before = (_element(FILE_META_INFORMATION_VERSION, b"OB", b"\x00\x01")
+              + _element(MEDIA_STORAGE_SOP_CLASS_UID, b"UI", sop_class_uid.encode("ascii", "replace")))
+    after = [
+        (TRANSFER_SYNTAX_UID, b"UI", transfer_syntax.encode("ascii")),
         (IMPLEMENTATION_CLASS, b"UI", IMPLEMENTATION_CLASS_UID.encode("ascii")),
         (IMPLEMENTATION_VERSION, b"SH", IMPLEMENTATION_VERSION_NAME.encode("ascii")),
     ]
     if source_ae_title:
-        elements.append((SOURCE_APPLICATION_ENTITY_TITLE, b"AE", source_ae_title.encode("ascii", "replace")))
-    return PREAMBLE + PREFIX + meta_group(elements)
+        after.append((SOURCE_APPLICATION_ENTITY_TITLE, b"AE", source_ae_title.encode("ascii", "replace")))
+    return before, b"".join(_element(tag, vr, value) for tag, vr, value in after)
 
 
 def encode_file_meta(meta: Dataset) -> bytes:

@@ -923,9 +923,12 @@ def parse_sequences(ds: Dataset) -> None:
     see everything the default reader refuses or corrects (strict reading, the storage SCP's check of what
     it received) calls this after :func:`read`.
     """
-    for elem in ds.iterall():
-        if elem.vr is _SQ:
-            elem.value  # noqa: B018 - parsing is the point
+    # the same order as a walk of every element (ds.iterall), without making an element of each one
+    vr_of = ds.vr_of
+    for tag in ds.tags():
+        if vr_of(tag) is _SQ:
+            for item in ds[tag].value:  # parsing is the point
+                parse_sequences(item)
 
 
 def _check_plausible_start(buf: memoryview, pos: int, little: bool, source: str | None) -> None:

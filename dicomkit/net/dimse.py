@@ -8,6 +8,7 @@ command fields as attributes; which are mandatory follows PS3.7 Tables 9.3-1 to 
 
 from __future__ import annotations
 
+import operator
 import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields
@@ -214,6 +215,36 @@ class CStoreRSP(Response):
 
     COMMAND_FIELD = CommandField.C_STORE_RSP
     REQUIRED = _RSP
+
+    def encode(self) -> bytes:
+        """The common answer — SOP Class and Instance UIDs, message id and status, nothing else — from a
+        template (one per store: the receive path's most frequent message); any other through the general
+        encoder, which gives the same bytes for this one."""
+        values = self.__dict__
+        status, message_id = values["status"], values["message_id_being_responded_to"]
+        sop_class, sop_instance = values["affected_sop_class_uid"], values["affected_sop_instance_uid"]
+        if (self.has_dataset or sop_class is None or sop_instance is None or message_id is None or status is None
+                or _store_rsp_others(values) != _STORE_RSP_NONE
+                or not 0 <= message_id <= 0xFFFF or not 0 <= status <= 0xFFFF):
+            return super().encode()
+        class_value = _encode_value(sop_class, "UI", "affected_sop_class_uid")
+        instance_value = _encode_value(sop_instance, "UI", "affected_sop_instance_uid")
+        body_length = len(class_value) + len(instance_value) + _STORE_RSP_FIXED
+        return (_GROUP_LENGTH.pack(0x0000, 0x0000, 4, body_length) + _ELEMENT.pack(0x0000, 0x0002, len(class_value))
+                + class_value + _STORE_RSP_HEAD + _US.pack(int(message_id)) + _STORE_RSP_MIDDLE + _US.pack(int(status))
+                + _ELEMENT.pack(0x0000, 0x1000, len(instance_value)) + instance_value)
+
+
+# the C-STORE-RSP template: (0000,0100) C-STORE-RSP, then (0000,0120), (0000,0800) no data set, (0000,0900)
+_STORE_RSP_HEAD = (_ELEMENT.pack(0x0000, 0x0100, 2) + _US.pack(CommandField.C_STORE_RSP)
+                   + _ELEMENT.pack(0x0000, 0x0120, 2))
+_STORE_RSP_MIDDLE = _ELEMENT.pack(0x0000, 0x0800, 2) + _US.pack(NO_DATA_SET) + _ELEMENT.pack(0x0000, 0x0900, 2)
+_STORE_RSP_FIXED = 8 + len(_STORE_RSP_HEAD) + 2 + len(_STORE_RSP_MIDDLE) + 2 + 8
+_STORE_RSP_OTHERS = tuple(attr for attr, _tag, _vr in _ELEMENTS if attr not in (
+    "affected_sop_class_uid", "command_field", "message_id_being_responded_to", "data_set_type", "status",
+    "affected_sop_instance_uid"))
+_store_rsp_others = operator.itemgetter(*_STORE_RSP_OTHERS)
+_STORE_RSP_NONE = (None,) * len(_STORE_RSP_OTHERS)
 
 
 @dataclass(kw_only=True, eq=False, repr=False)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import errno
+import functools
 import hashlib
 import os
 import secrets
@@ -149,6 +150,13 @@ def fanout(study_uid: str) -> str:
     return hashlib.blake2s(study_uid.encode("utf-8", "replace"), digest_size=1).hexdigest()
 
 
+@functools.lru_cache(maxsize=1024)  # the instances of one series arrive together
+def _instance_folder(study_uid: str, series_uid: str) -> str:
+    study = uid_component(study_uid, "Study Instance UID")
+    series = uid_component(series_uid, "Series Instance UID")
+    return f"{fanout(study_uid.strip(chr(0) + ' '))}/{study}/{series}"
+
+
 def fsync_directory(path: Path | str) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -160,7 +168,7 @@ def fsync_directory(path: Path | str) -> None:
 class FolderBlobStore:
     """Blobs as files in a folder (see the module documentation). Thread-safe."""
 
-    def __init__(self, root: str | os.PathLike[str], node: str, *, spare_temps: int = 4) -> None:
+    def __init__(self, root: str | os.PathLike[str], node: str, *, spare_temps: int = 16) -> None:
         self.root = Path(root)
         self.node = node
         try:
@@ -191,6 +199,16 @@ class FolderBlobStore:
                 continue
             return TempBlob(path, fd)
         raise BlobStoreError(f"cannot create a temporary file in {self.temp_dir}")  # pragma: no cover
+
+    def take_spare(self) -> TempBlob | None:
+        """A temporary file made ahead, or None when none is ready: never waits on the file system (for the
+        event loop, where creating a file would stall every association; :meth:`create_temp` elsewhere)."""
+        try:
+            temp: TempBlob | None = self._spares.popleft()
+        except IndexError:
+            temp = None
+        self._spare_wanted.set()
+        return temp
 
     def create_temp(self) -> TempBlob:
         """A new temporary file (made ahead by a helper thread: creating one can cost more than receiving
@@ -231,9 +249,7 @@ class FolderBlobStore:
 
     # -- placing -----------------------------------------------------------------------------------------
     def instance_folder(self, study_uid: str, series_uid: str) -> str:
-        study = uid_component(study_uid, "Study Instance UID")
-        series = uid_component(series_uid, "Series Instance UID")
-        return f"{fanout(study_uid.strip(chr(0) + ' '))}/{study}/{series}"
+        return _instance_folder(study_uid, series_uid)
 
     def _ensure_dir(self, relative: str, durable: bool) -> Path:
         path = self.root / relative
@@ -262,7 +278,9 @@ class FolderBlobStore:
         return path
 
     def place(self, temp: TempBlob, study_uid: str, series_uid: str, sop_instance_uid: str, *,
-              durable: bool) -> str:
+              durable: bool, sync_folder: bool = True) -> str:
+        """See :meth:`BlobStore.place`; ``sync_folder=False`` (with ``durable``) leaves the sync of the
+        blob's folder to the caller (:meth:`sync_folder`, once for the stores of one group commit)."""
         folder = self.instance_folder(study_uid, series_uid)
         name = uid_component(sop_instance_uid, "SOP Instance UID")
         temp.close()
@@ -278,9 +296,13 @@ class FolderBlobStore:
                 break
         else:  # pragma: no cover - 100 random names taken
             raise BlobStoreError(f"cannot find a free name for {sop_instance_uid}")
-        if durable:
+        if durable and sync_folder:
             fsync_directory(directory)
         return f"{folder}/{file_name}"
+
+    def sync_folder(self, key: str) -> None:
+        """Make the name of a placed blob durable: sync its folder (POSIX fsync of the directory)."""
+        fsync_directory(self.path_of(key).parent)
 
     def quarantine(self, source: TempBlob | str, sop_instance_uid: str) -> str:
         """Move a temporary blob, or a stored one by key, to the quarantine folder; return its new key."""

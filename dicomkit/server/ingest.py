@@ -4,15 +4,20 @@
 Storage SCP's receiver on it (``StorageSCP(ArchiveReceiver(archive))``). For each C-STORE:
 
 1. Before any data: the limits (``min_free_space``, ``max_archive_size``); over them → 0xA700 at once.
-2. The data set streams into a temporary file in the store, after its Part 10 header, hashed as it
-   arrives (SHA-256 of the file, and of the data set alone: what duplicates compare). Never whole in memory.
-3. When it is complete, in worker threads and side by side: the file is synced to disk (``durability =
-   "full"``), and it is checked (:func:`~dicomkit.services.storage.scp.check_received`) and read into its
+2. The data set goes into a temporary file in the store, after its Part 10 header: a large one streams
+   there as it arrives (never whole in memory); a small one (under 256 KiB) is kept in memory until it is
+   complete and written by a worker thread. The temporary files are made ahead by a helper thread, and
+   when none is ready a worker makes it — never the event loop (creating a file can cost more than
+   receiving a small object).
+3. When it is complete, in worker threads and side by side: the file is written and synced to disk
+   (``durability = "full"``), and it is hashed (SHA-256 of the file, and of the data set alone: what
+   duplicates compare), checked (:func:`~dicomkit.services.storage.scp.check_received`) and read into its
    index record (typed columns, header as DICOM JSON, frame offsets).
 4. Duplicates are looked up (an identical one is answered 0x0000 and nothing is written; a different one
    under ``keep-first`` goes to quarantine with 0xC111).
 5. The file gets its own name in the store (a link, never replacing anything) and the directory entry is
-   synced.
+   synced: for a C-STORE, in the group commit of step 6 before its commit, once per folder for the stores
+   of one batch (``durability = "full"``).
 6. The index rows are committed in one durable transaction, grouped with concurrent stores (group
    commit); the transaction decides duplicates again, so two concurrent stores of one UID end consistent.
 7. Only then does the status go back. Blobs that lost are deleted after the commit.
@@ -50,6 +55,7 @@ from .compression import Compression
 from .config import Config
 from .index import Index, InstanceRecord, StoreResult
 from .index.header import build_header
+from .index.writer import BeforeCommit
 from .metrics import Metrics
 
 log = logging.getLogger("dicomkit.server.ingest")
@@ -227,9 +233,23 @@ class Archive:
     def precheck_duplicate(self, record: InstanceRecord) -> tuple[str, str] | None:
         return self.index.lookup_duplicate(record.sop_instance_uid)
 
-    def place(self, temp: TempBlob, record: InstanceRecord) -> str:
+    def place(self, temp: TempBlob, record: InstanceRecord, *, defer_folder_sync: bool = False) -> str:
+        """Give the object its own name in the store (durable, with durability full); ``defer_folder_sync``:
+        the sync of its folder is left to the index transaction (:meth:`folder_sync`), where the stores of
+        one group commit share it, when the store can do that."""
+        if defer_folder_sync and self.durable and hasattr(self.store, "sync_folder"):
+            return self.store.place(temp, record.study_instance_uid, record.series_instance_uid,  # type: ignore[call-arg]
+                                    record.sop_instance_uid, durable=True, sync_folder=False)
         return self.store.place(temp, record.study_instance_uid, record.series_instance_uid,
                                 record.sop_instance_uid, durable=self.durable)
+
+    def folder_sync(self, key: str) -> BeforeCommit | None:
+        """For the index transaction of an object placed with ``defer_folder_sync``: the sync of its folder,
+        run before the commit (once per folder and batch), or None when there is nothing to sync."""
+        sync = getattr(self.store, "sync_folder", None)
+        if not self.durable or sync is None:
+            return None
+        return key.rsplit("/", 1)[0], lambda: sync(key)
 
     def after_commit(self, record: InstanceRecord, result: StoreResult) -> Stored:
         """Delete what lost, quarantine a refused duplicate; the status to answer."""
@@ -439,19 +459,19 @@ def _uids_of(path: Path) -> tuple[str, str, str] | None:
 class ArchiveStoreTarget:
     """One C-STORE being received into the archive (a :class:`~dicomkit.services.storage.StoreTarget`)."""
 
-    def __init__(self, archive: Archive, request: CStoreRQ, rc: RequestContext, temp: TempBlob,
+    def __init__(self, archive: Archive, request: CStoreRQ, rc: RequestContext, temp: TempBlob | None,
                  log_line: Callable[..., None]) -> None:
         self.archive = archive
         self.rc = rc
         self.sop_class_uid = str(request.affected_sop_class_uid or "")
         self.sop_instance_uid = str(request.affected_sop_instance_uid or "")
         self.transfer_syntax = rc.transfer_syntax
-        self.temp = temp
+        self._temp = temp  # None: made in a worker thread when first needed (never on the event loop)
         self._log = log_line
         meta = part10_header(self.sop_class_uid, self.sop_instance_uid, self.transfer_syntax, rc.calling_ae_title)
         self.dataset_offset = len(meta)
         self.size = len(meta)
-        self.error: OSError | None = None
+        self.error: OSError | BlobStoreError | None = None
         self._buffer: list[bytes] = [meta]
         self._buffered = len(meta)
         self._spilled = False  # part of the object is in the temporary file already
@@ -476,15 +496,23 @@ class ArchiveStoreTarget:
         chunks, self._buffer, self._buffered = self._buffer, [], 0
         self._spilled = True
         try:
-            self.temp.write(chunks)
-        except OSError as exc:
+            self.temp.write(chunks)  # a large object: its first part makes the file here, if there is no spare
+        except (OSError, BlobStoreError) as exc:
             self.error = exc
 
     def finish(self) -> None:
         self._finished_at = time.perf_counter()
 
+    @property
+    def temp(self) -> TempBlob:
+        """The temporary file (made now when none was ready: OSError / BlobStoreError when it cannot be)."""
+        if self._temp is None:
+            self._temp = self.archive.store.create_temp()
+        return self._temp
+
     def discard(self) -> None:
-        self.temp.discard()
+        if self._temp is not None:
+            self._temp.discard()
 
     # -- commit -------------------------------------------------------------------------------------------------
     async def commit(self) -> StoreOutcome:
@@ -523,20 +551,14 @@ class ArchiveStoreTarget:
                 self.discard()
                 return Stored(OUT_OF_RESOURCES, _short(f"cannot write the object: {_why(self.error)}"), "refused")
         else:
-            data = b"".join(self._buffer)  # checked from memory, never read back
+            data = b"".join(self._buffer)  # checked from memory, never read back; written by a worker
             self._buffer = []
-            try:
-                self.temp.write([data])  # into the page cache: a few microseconds
-            except OSError as exc:
-                self.discard()
-                return Stored(OUT_OF_RESOURCES, _short(f"cannot write the object: {_why(exc)}"), "refused")
-        done: concurrent.futures.Future[Stored | tuple[InstanceRecord, concurrent.futures.Future[StoreResult]]]
-        done = concurrent.futures.Future()
+        done = _LoopFuture(asyncio.get_running_loop())
         # the file reaches the disk in one worker while another checks it (submitted first: never waits
         # behind the work that waits for it)
-        synced = archive.executor.submit(self._sync) if archive.durable else None
+        synced = archive.executor.submit(self._sync, data) if archive.durable else None
         archive.executor.submit(self._work, data, synced, done)
-        outcome = await asyncio.wrap_future(done)
+        outcome: Stored | tuple[InstanceRecord, concurrent.futures.Future[StoreResult]] = await done.future
         if isinstance(outcome, Stored):
             return outcome
         record, committed = outcome
@@ -553,8 +575,15 @@ class ArchiveStoreTarget:
         return archive.after_commit(record, result)
 
     def _work(self, data: bytes | None, synced: concurrent.futures.Future[None] | None,
-              done: concurrent.futures.Future[Any]) -> None:
+              done: _LoopFuture) -> None:
         """In a worker: the steps up to the index transaction, then ``done`` is completed by the writer."""
+        if synced is None:
+            try:
+                self._write_out(data)
+            except (OSError, BlobStoreError) as exc:
+                self.discard()
+                done.set_result(Stored(OUT_OF_RESOURCES, _short(f"cannot store: {_why(exc)}"), "refused"))
+                return
         try:
             placed = self._prepare_and_place(data, synced)
         except BaseException as exc:  # pragma: no cover - a bug; the SCP answers a failure
@@ -564,10 +593,18 @@ class ArchiveStoreTarget:
             done.set_result(placed)
             return
         self.archive.events("placed", placed.sop_instance_uid)
-        committed = self.archive.index.store(placed, self.archive.duplicates, here=True)
+        archive = self.archive
+        committed = archive.index.store(placed, archive.duplicates, here=True,
+                                        before_commit=archive.folder_sync(placed.blob_key))
         committed.add_done_callback(lambda f: done.set_result((placed, f)))
 
-    def _sync(self) -> None:
+    def _write_out(self, data: bytes | None) -> None:
+        """The object into its temporary file (into the page cache), unless it streamed there already."""
+        if data is not None:
+            self.temp.write([data])
+
+    def _sync(self, data: bytes | None) -> None:
+        self._write_out(data)
         self.temp.sync()
         self.archive.events("file synced", self.sop_instance_uid)
 
@@ -580,7 +617,7 @@ class ArchiveStoreTarget:
         if synced is not None:
             try:
                 synced.result()
-            except OSError as exc:
+            except (OSError, BlobStoreError) as exc:
                 self.discard()
                 return Stored(OUT_OF_RESOURCES, _short(f"cannot store the object: {_why(exc)}"), "refused")
         if isinstance(prepared, StoreOutcome):
@@ -604,11 +641,38 @@ class ArchiveStoreTarget:
             if archive.duplicates != "overwrite":
                 return archive.quarantine_temp(self.temp, record)
         try:
-            record.blob_key = archive.place(self.temp, record)
+            record.blob_key = archive.place(self.temp, record, defer_folder_sync=True)
         except (OSError, BlobStoreError) as exc:
             self.discard()
             return Stored(OUT_OF_RESOURCES, _short(f"cannot store: {_why(exc)}"), "refused")
         return record
+
+
+class _LoopFuture:
+    """A future of the event loop that a worker thread completes: one wake-up of the loop, no future in
+    between (what ``asyncio.wrap_future`` of a ``concurrent.futures.Future`` would add to every store)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.future: asyncio.Future[Any] = loop.create_future()
+
+    def set_result(self, value: Any) -> None:
+        self._complete(value, None)
+
+    def set_exception(self, exc: BaseException) -> None:
+        self._complete(None, exc)
+
+    def _complete(self, value: Any, exc: BaseException | None) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+            self.loop.call_soon_threadsafe(self._set, value, exc)
+
+    def _set(self, value: Any, exc: BaseException | None) -> None:
+        if self.future.done():  # cancelled (the association went away)
+            return
+        if exc is not None:
+            self.future.set_exception(exc)
+        else:
+            self.future.set_result(value)
 
 
 class ArchiveReceiver:
@@ -624,8 +688,14 @@ class ArchiveReceiver:
             self.archive.metrics.failed(OUT_OF_RESOURCES)
             logger(logging.WARNING, "%s refused with 0xA700: %s", request.affected_sop_instance_uid, refusal)
             raise StoreRefused(refusal, OUT_OF_RESOURCES)
+        store = self.archive.store
+        take_spare = getattr(store, "take_spare", None)
+        if take_spare is not None:
+            # a file made ahead; or none, and a worker makes it: creating a file can take half a millisecond
+            # of the kernel's time here, which on the event loop would hold up every association
+            return ArchiveStoreTarget(self.archive, request, rc, take_spare(), logger)
         try:
-            temp = self.archive.store.create_temp()
+            temp = store.create_temp()
         except (OSError, BlobStoreError) as exc:
             self.archive.metrics.failed(OUT_OF_RESOURCES)
             logger(logging.WARNING, "%s refused with 0xA700: cannot store: %s", request.affected_sop_instance_uid,

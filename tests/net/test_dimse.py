@@ -159,3 +159,26 @@ def test_assembler_streams_data_and_rejects_disorder():
     echo = D.CEchoRQ(message_id=9, affected_sop_class_uid="1.2.840.10008.1.1").encode()
     asm.receive(PDV(5, True, True, memoryview(echo)))
     assert isinstance(done[-1][1], D.CEchoRQ) and done[-1][2] is None
+
+
+@pytest.mark.parametrize("status", [0x0000, 0xA700, 0xB000, 0xC000, 0xFFFF])
+@pytest.mark.parametrize("comment", [None, "refused"])
+@pytest.mark.parametrize("instance", ["1.2.3.4", "1.2.34", None])
+def test_c_store_rsp_template_gives_the_general_encoding(status: int, comment: str | None,
+                                                         instance: str | None) -> None:
+    """The C-STORE-RSP template (the receive path's answer) writes what the general command encoder writes."""
+    for message_id, sop_class in ((1, "1.2.840.10008.5.1.4.1.1.2"), (0xFFFF, "1.2.3")):
+        rsp = D.CStoreRSP(status=Status(status), error_comment=comment)
+        rsp.message_id_being_responded_to = message_id
+        rsp.affected_sop_class_uid = sop_class
+        rsp.affected_sop_instance_uid = instance
+        encoded = rsp.encode()
+        assert encoded == D.Response.encode(rsp)
+        back = D.decode_command(encoded)
+        assert isinstance(back, D.CStoreRSP)
+        assert (back.status, back.message_id_being_responded_to, back.affected_sop_instance_uid,
+                back.error_comment) == (status, message_id, instance, comment)
+    rsp = D.CStoreRSP(status=0, offending_element=(0x00100010,), message_id_being_responded_to=3,
+                    affected_sop_class_uid="1.2", affected_sop_instance_uid="1.3")
+    assert rsp.encode() == D.Response.encode(rsp)
+    assert D.decode_command(rsp.encode()).offending_element == (0x00100010,)

@@ -296,3 +296,63 @@ def test_later_instances_supplement_empty_attributes(archive: Archive, tmp_path:
     check()
     reindex(archive)
     check()
+
+
+def test_before_commit_runs_once_per_key_and_a_failure_rolls_back(tmp_path: Path) -> None:
+    """The group-commit writer runs each piece's ``before_commit`` action after the work and before the
+    commit, once per key for the pieces of one batch; an action that fails fails the batch, nothing kept."""
+    from dicomkit.server.index.writer import GroupCommitWriter
+
+    url = f"sqlite:///{tmp_path / 'w.sqlite'}"
+    setup = connect(url)
+    setup.execute("CREATE TABLE t (v INTEGER)")
+    setup.close()
+    writer = GroupCommitWriter(lambda: connect(url))
+    calls: list[str] = []
+    gate = threading.Event()
+    try:
+        blocker = writer.submit(lambda db: gate.wait(10))  # holds the writer so that the next three batch up
+        futures = [writer.submit(lambda db, i=i: db.execute("INSERT INTO t VALUES (?)", (i,)),
+                                 before_commit=(key, lambda key=key: calls.append(key)))
+                   for i, key in enumerate(["a", "b", "a"])]
+        gate.set()
+        blocker.result(10)
+        for f in futures:
+            f.result(10)
+        assert sorted(calls) == ["a", "b"]  # one batch of three: "a" once
+
+        def fail() -> None:
+            raise OSError(5, "Input/output error")
+
+        failing = writer.submit(lambda db: db.execute("INSERT INTO t VALUES (99)"), before_commit=("c", fail))
+        with pytest.raises(IndexError_, match="cannot make the stored objects durable"):
+            failing.result(10)
+        check = connect(url)
+        assert sorted(r[0] for r in check.rows("SELECT v FROM t")) == [0, 1, 2]
+        check.close()
+    finally:
+        writer.close()
+
+
+def test_a_retried_store_that_had_committed_keeps_its_blob(archive: Archive, tmp_path: Path) -> None:
+    """The group-commit writer runs a batch again after a connection lost during COMMIT; when that COMMIT had
+    gone through, the store finds its own row: identical, and its blob is not among those to delete."""
+    from dicomkit.server.index import store_instance
+    from dicomkit.server.ingest import _uids_of, hash_file
+
+    path = write(image(sop="1.2.826.0.1.3680043.10.9.40"), tmp_path)
+    _fh, _ch, offset, _size = hash_file(path)
+    probe = _uids_of(path)
+    assert probe is not None
+    record = archive.prepare(path, *probe, dataset_offset=offset, source_ae=None)
+    assert not isinstance(record, tuple)
+    record.blob_key = "aa/study/series/mine.dcm"
+    first = archive.index.write(lambda db: store_instance(db, record, "keep-first"))
+    again = archive.index.write(lambda db: store_instance(db, record, "keep-first"))
+    assert first.outcome == "stored"
+    assert again.outcome == "identical" and again.delete_after_commit == () and again.existing_key == record.blob_key
+    other = archive.prepare(path, *probe, dataset_offset=offset, source_ae=None)
+    assert not isinstance(other, tuple)
+    other.blob_key = "aa/study/series/theirs.dcm"
+    loser = archive.index.write(lambda db: store_instance(db, other, "keep-first"))
+    assert loser.outcome == "identical" and loser.delete_after_commit == ("aa/study/series/theirs.dcm",)

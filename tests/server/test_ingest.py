@@ -85,14 +85,15 @@ def test_steps_run_in_order(tmp_path: Path, database: str, monkeypatch: pytest.M
         names = [steps[i][0] for i in mine]
         assert names == ["received", "file synced", "placed", "committed", "answered"], names
         received, synced, placed, committed, answered = mine
-        # the fsync of the temporary file, the link to the blob's name and the directory's fsync, in that order
+        # the fsync of the temporary file, the link to the blob's name, the directory's fsync (in the index
+        # transaction of the group commit, once for the stores that share it) and the commit, in that order
         link_at = next(i for i in range(synced, placed) if steps[i][0] == "link" and sop in steps[i][1])
         blob = steps[link_at][1]
         file_sync = [i for i in range(received, synced) if steps[i][0] == "fsync" and ".part" in steps[i][1]]
-        dir_sync = [i for i in range(link_at, placed) if steps[i][0] == "fsync" and
+        commit_at = next(i for i in range(placed, committed) if steps[i][0] == "commit")
+        dir_sync = [i for i in range(link_at, commit_at) if steps[i][0] == "fsync" and
                     steps[i][1] == os.path.dirname(blob)]
         assert file_sync and dir_sync, steps[received:answered + 1]
-        assert any(steps[i][0] == "commit" for i in range(placed, committed))
 
 
 def test_store_echo_and_duplicates_over_the_network(tmp_path: Path, database: str) -> None:
@@ -170,3 +171,30 @@ def test_fifty_associations_at_once(tmp_path: Path, database: str) -> None:
         assert pacs.index.count("instance") == 200
         assert sum(s["num_instances"] for s in pacs.index.studies()) == 200
         assert pacs.archive.index.writer.batches < 200  # group commit shared transactions
+
+
+def test_no_file_is_created_on_the_event_loop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without spare temporary files (every store needs a new one), the files are made in worker threads:
+    the event loop that serves every association never waits on the file system for them."""
+    from dicomkit.server.blobs import FolderBlobStore
+
+    makers: list[str] = []
+    real_new_temp = FolderBlobStore._new_temp
+
+    def new_temp(self: FolderBlobStore) -> object:
+        makers.append(threading.current_thread().name)
+        return real_new_temp(self)
+
+    paths = files(tmp_path / "in", 4)
+    with Server(data_dir=tmp_path / "data", dicom_port=0, http=False) as pacs:
+        pacs.archive.store._spare_target = 0  # type: ignore[attr-defined]
+        while pacs.archive.store._spares:  # type: ignore[attr-defined]
+            pacs.archive.store._spares.popleft().discard()  # type: ignore[attr-defined]
+        monkeypatch.setattr(FolderBlobStore, "_new_temp", new_temp)
+        for durability in ("full", "os"):
+            pacs.archive.durable = durability == "full"
+            makers.clear()
+            assert asyncio.run(send(pacs.port, paths)) == [0, 0, 0, 0]
+            assert len(makers) == 4 and "dicomkit-server" not in makers, makers
+            assert all(name.startswith("dicomkit-archive") for name in makers)
+            assert pacs.index.count("instance") == 4

@@ -28,11 +28,11 @@ from functools import cache
 from typing import Any, Literal, TypeVar
 
 from ...core.dataset import Dataset
-from .attributes import COLUMNS_BY_LEVEL, LEVELS, TABLES, column_names, extra_values, extract
+from .attributes import COLUMNS_BY_LEVEL, LEVELS, TABLES, column_names, extra_values, extract_levels
 from .dialect import Database, IndexError_, ThreadConnections, connect
 from .header import Header, decompress_json
 from .schema import HEADER_VERSION, LATEST, migrate
-from .writer import GroupCommitWriter
+from .writer import BeforeCommit, GroupCommitWriter
 
 Outcome = Literal["stored", "identical", "replaced", "duplicate"]
 NODE_EXPIRY = 60.0  # seconds without a heartbeat after which a node counts as gone
@@ -69,7 +69,7 @@ class InstanceRecord:
     def from_dataset(cls, ds: Dataset, *, transfer_syntax: str, size: int, sha256: str, content_sha256: str,
                      dataset_offset: int, header: Header, extra_keys: dict[str, str] | None = None,
                      source_ae: str | None = None) -> InstanceRecord:
-        rows = {level: extract(ds, level) for level in LEVELS}
+        rows = extract_levels(ds)
         extra: dict[str, list[tuple[int, str, str]]] = {}
         for level in LEVELS:
             keywords = [k for k, lv in (extra_keys or {}).items() if lv == level]
@@ -349,11 +349,13 @@ class Index:
     def write(self, work: Any) -> Any:
         return self.writer.run(work)
 
-    def store(self, record: InstanceRecord, duplicates: str = "keep-first", *,
-              here: bool = False) -> concurrent.futures.Future[StoreResult]:
+    def store(self, record: InstanceRecord, duplicates: str = "keep-first", *, here: bool = False,
+              before_commit: BeforeCommit | None = None) -> concurrent.futures.Future[StoreResult]:
         """Index one instance whose blob is in place (see the module documentation); ``here``: from a worker
-        thread, which may run the transaction itself (:meth:`GroupCommitWriter.submit`)."""
-        return self.writer.submit(lambda db: store_instance(db, record, duplicates), here=here)
+        thread, which may run the transaction itself; ``before_commit``: what must be durable before the
+        commit (both: :meth:`GroupCommitWriter.submit`)."""
+        return self.writer.submit(lambda db: store_instance(db, record, duplicates), here=here,
+                                  before_commit=before_commit)
 
     def record_quarantine(self, sop_instance_uid: str, blob_key: str, reason: str, content_sha256: str | None,
                           source_ae: str | None) -> concurrent.futures.Future[None]:
@@ -506,7 +508,10 @@ def _duplicate(db: Database, rec: InstanceRecord, existing: tuple[Any, ...], dup
     removed."""
     pk, content_sha256, blob_key = existing
     if content_sha256 == rec.content_sha256:
-        return StoreResult("identical", (rec.blob_key,) if rec.blob_key else (), blob_key)
+        # our blob lost, unless the row is ours: a batch retried after a connection lost during its COMMIT,
+        # which had committed after all, finds its own row (deleting that blob would leave the row without it)
+        ours = (rec.blob_key,) if rec.blob_key and rec.blob_key != blob_key else ()
+        return StoreResult("identical", ours, blob_key)
     if duplicates != "overwrite":
         return StoreResult("duplicate", (), blob_key)
     _remove_instances(db, [pk])
@@ -519,8 +524,7 @@ def _get_or_insert(db: Database, level: str, where: str, key: Sequence[Any], val
     none — safe against a concurrent insert of the same row (ON CONFLICT waits for it, then we read it) —
     or supplementing the keys it has empty with those of ``values`` (see the module documentation)."""
     table = TABLES[level]
-    offered = [c for c in COLUMNS_BY_LEVEL[level] if values.get(c.name) is not None]
-    select = f"SELECT {', '.join(['pk'] + [c.name for c in offered])} FROM {table} WHERE {where}"
+    select = _select_keys_sql(level, where)  # every key of the level: one statement text, prepared once
     row = db.one(select, key)
     if row is None:
         names = tuple(values)
@@ -529,10 +533,17 @@ def _get_or_insert(db: Database, level: str, where: str, key: Sequence[Any], val
             return int(inserted[0]), True, []
         row = db.one(select, key)
         assert row is not None
-    empty = [c for c, current in zip(offered, row[1:], strict=True) if current is None]
+    # the keys this instance offers that the row has empty
+    empty = [c for c, current in zip(COLUMNS_BY_LEVEL[level], row[1:], strict=True)
+             if current is None and values.get(c.name) is not None]
     if not empty:
         return int(row[0]), False, []
     return int(row[0]), False, supplement(db, level, int(row[0]), values, empty)
+
+
+@cache
+def _select_keys_sql(level: str, where: str) -> str:
+    return f"SELECT {', '.join(['pk'] + [c.name for c in COLUMNS_BY_LEVEL[level]])} FROM {TABLES[level]} WHERE {where}"
 
 
 def supplement(db: Database, level: str, pk: int, values: dict[str, Any],

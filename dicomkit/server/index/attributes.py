@@ -204,17 +204,35 @@ def column_values(column: Column, value: Any) -> dict[str, Any]:
 
 def extract(ds: Dataset, level: str) -> dict[str, Any]:
     """Every column value of ``level`` from a data set."""
+    return extract_levels(ds)[level]
+
+
+def _empty_row(level: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    get = ds.get
-    for column, tag in _BY_LEVEL_TAGS[level]:
-        elem = get(tag)
-        out.update(column_values(column, elem.value if elem is not None else None))
-    if level == "patient":
-        out["patient_id"] = out["patient_id"] or ""
-        out["issuer_of_patient_id"] = out["issuer_of_patient_id"] or ""
-    if level == "study":
-        out["study_datetime"] = study_datetime(out.get("study_date_norm"), out.get("study_time_norm"))
+    for column in COLUMNS_BY_LEVEL[level]:
+        out.update(column_values(column, None))
     return out
+
+
+# the row of each level when none of its keys is present, and which key each tag feeds
+_EMPTY_ROWS: dict[str, dict[str, Any]] = {level: _empty_row(level) for level in LEVELS}
+_COLUMN_OF_TAG: dict[int, Column] = {tag: column for level in LEVELS for column, tag in _BY_LEVEL_TAGS[level]}
+
+
+def extract_levels(ds: Dataset) -> dict[str, dict[str, Any]]:
+    """Every column value of every level (``{level: {column: value}}``) in one pass over the keys present:
+    the absent ones keep the values of an empty key."""
+    rows = {level: dict(empty) for level, empty in _EMPTY_ROWS.items()}
+    get = ds.get
+    for tag in _COLUMN_OF_TAG.keys() & ds.tags():
+        column = _COLUMN_OF_TAG[tag]
+        elem = get(tag)
+        rows[column.level].update(column_values(column, elem.value if elem is not None else None))
+    patient, study = rows["patient"], rows["study"]
+    patient["patient_id"] = patient["patient_id"] or ""
+    patient["issuer_of_patient_id"] = patient["issuer_of_patient_id"] or ""
+    study["study_datetime"] = study_datetime(study.get("study_date_norm"), study.get("study_time_norm"))
+    return rows
 
 
 def study_datetime(date: str | None, time: str | None) -> str | None:
@@ -251,5 +269,5 @@ def extra_values(ds: Dataset, keywords: Iterable[str]) -> list[tuple[int, str, s
 
 
 __all__ = ["COLUMNS", "COLUMNS_BY_LEVEL", "LEVELS", "TABLES", "Column", "column_names", "column_values",
-           "extra_values", "extract", "fold", "normalize_date", "normalize_time", "person_name_groups",
-           "study_datetime", "text_of"]
+           "extra_values", "extract", "extract_levels", "fold", "normalize_date", "normalize_time",
+           "person_name_groups", "study_datetime", "text_of"]

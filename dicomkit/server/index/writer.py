@@ -2,7 +2,8 @@
 
 Each piece of work is a function of the write connection. The writer takes the first waiting one, then
 every other one already waiting (up to :data:`MAX_BATCH`), runs each inside a savepoint of one
-transaction (so one failing piece fails alone), commits once — one durable flush for the whole batch —
+transaction (so one failing piece fails alone; a piece alone in its batch runs without one, its failure
+rolling the transaction back), commits once — one durable flush for the whole batch —
 and only then completes their futures. With one association the batch is one store; with eight, the
 stores that arrived during the previous commit share the next one.
 
@@ -34,6 +35,9 @@ T = TypeVar("T")
 MAX_BATCH = 128
 RETRIES = 5
 Work = Callable[[Database], Any]
+# what must be durable before the commit of a piece of work (its key: one run per batch for equal keys)
+BeforeCommit = tuple[str, Callable[[], None]]
+Item = tuple[Work, "concurrent.futures.Future[Any]", BeforeCommit | None]
 
 
 class _Stop:
@@ -46,7 +50,7 @@ class GroupCommitWriter:
     def __init__(self, open_connection: Callable[[], Database], *, name: str = "dicomkit-index-writer",
                  on_commit: Callable[[int, float], None] | None = None) -> None:
         self._open = open_connection
-        self._queue: queue.SimpleQueue[tuple[Work, concurrent.futures.Future[Any]] | _Stop] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Item | _Stop] = queue.SimpleQueue()
         self._db: Database | None = None
         self._on_commit = on_commit
         self._stopped = False
@@ -56,14 +60,18 @@ class GroupCommitWriter:
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
-    def submit(self, work: Callable[[Database], T], *, here: bool = False) -> concurrent.futures.Future[T]:
+    def submit(self, work: Callable[[Database], T], *, here: bool = False,
+               before_commit: BeforeCommit | None = None) -> concurrent.futures.Future[T]:
         """A future of ``work(db)``'s result once committed; ``here``: run the batch in this thread when the
-        write connection is free (never from an event loop: the batch blocks until it is durable)."""
+        write connection is free (never from an event loop: the batch blocks until it is durable).
+        ``before_commit``: ``(key, action)``, run after the batch's work and before its commit, once for all
+        the pieces of the batch with that key (the sync of a folder several stores placed a file in); if it
+        fails, the batch is rolled back and fails."""
         future: concurrent.futures.Future[T] = concurrent.futures.Future()
         if self._stopped:
             future.set_exception(IndexError_("the index writer is closed"))
             return future
-        self._queue.put((work, future))
+        self._queue.put((work, future, before_commit))
         if here and self._batch_lock.acquire(blocking=False):
             try:
                 batch, stop = self._drain([])
@@ -75,8 +83,7 @@ class GroupCommitWriter:
                 self._batch_lock.release()
         return future
 
-    def _drain(self, batch: list[tuple[Work, concurrent.futures.Future[Any]]]
-               ) -> tuple[list[tuple[Work, concurrent.futures.Future[Any]]], bool]:
+    def _drain(self, batch: list[Item]) -> tuple[list[Item], bool]:
         """``batch`` plus what is waiting (up to :data:`MAX_BATCH`), and whether the stop sign was met."""
         while len(batch) < MAX_BATCH:
             try:
@@ -117,8 +124,8 @@ class GroupCommitWriter:
             self._db = self._open()
         return self._db
 
-    def _run_batch(self, batch: list[tuple[Work, concurrent.futures.Future[Any]]]) -> None:
-        live = [(w, f) for w, f in batch if f.set_running_or_notify_cancel()]
+    def _run_batch(self, batch: list[Item]) -> None:
+        live = [(w, f, b) for w, f, b in batch if f.set_running_or_notify_cancel()]
         attempt = 0
         while live:
             attempt += 1
@@ -127,14 +134,26 @@ class GroupCommitWriter:
                 db = self._connection()
                 started = time.perf_counter()
                 db.begin()
-                for work, future in live:
+                if len(live) == 1:  # alone in its transaction: no savepoint, a failure rolls back the whole
+                    future = live[0][1]
                     try:
-                        with db.savepoint():
-                            results.append((future, True, work(db)))
+                        results.append((future, True, live[0][0](db)))
                     except Exception as exc:
                         if db.dialect.is_retryable(exc) or db.dialect.is_unavailable(exc):
                             raise
-                        results.append((future, False, exc))
+                        db.rollback()
+                        future.set_exception(exc)
+                        return
+                else:
+                    for work, future, _before in live:
+                        try:
+                            with db.savepoint():
+                                results.append((future, True, work(db)))
+                        except Exception as exc:
+                            if db.dialect.is_retryable(exc) or db.dialect.is_unavailable(exc):
+                                raise
+                            results.append((future, False, exc))
+                _before_commit([b for (_w, _f, b), (_fu, ok, _v) in zip(live, results, strict=True) if ok and b])
                 db.commit()
             except Exception as exc:
                 db_ = self._db
@@ -153,7 +172,7 @@ class GroupCommitWriter:
                 else:
                     error = IndexError_(f"index transaction failed: {_first_line(exc)}")
                     error.__cause__ = exc
-                for _work, future in live:
+                for _work, future, _before in live:
                     future.set_exception(error)
                 return
             elapsed = time.perf_counter() - started
@@ -169,9 +188,21 @@ class GroupCommitWriter:
             return
 
 
+def _before_commit(actions: list[BeforeCommit]) -> None:
+    done: set[str] = set()
+    for key, action in actions:
+        if key in done:
+            continue
+        done.add(key)
+        try:
+            action()
+        except OSError as exc:
+            raise IndexError_(f"cannot make the stored objects durable: {exc.strerror or exc}") from exc
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-__all__ = ["MAX_BATCH", "GroupCommitWriter"]
+__all__ = ["MAX_BATCH", "BeforeCommit", "GroupCommitWriter"]
