@@ -511,6 +511,9 @@ def _parse_key(elem: DataElement, level: Level | None, ctx: _Context) -> KeyMatc
     else:
         texts = [str(v) for v in values]
     text = "\\".join(texts)
+    if "\x00" in text:  # PS3.5 6.1.2 / 6.2: no NUL in text values (a UI's padding is stripped when read)
+        raise ctx.error(Reason.INVALID_VALUE, f"{kw or hex(tag)}: the value holds a NUL character", tag,
+                        comment=f"NUL character in {kw or hex(tag)}")
     base = replace(base, text=text)
     if not texts or (len(texts) == 1 and texts[0] == "*"):
         return base  # C.2.2.2.3; "*" alone is Universal Matching (C.2.2.2.4), taken so for every VR

@@ -120,6 +120,25 @@ def test_number_that_is_not_a_number() -> None:
     assert (err.reason, err.status, err.offending) == (Reason.INVALID_VALUE, 0xC003, (0x00200013,))
 
 
+@pytest.mark.parametrize(("tag", "vr", "raw"), [(0x00100010, VR.PN, b"DO\x00E*"), (0x00100020, VR.LO, b"P\x001"),
+                                               (0x00080050, VR.SH, b"A\x00B")])
+def test_nul_inside_a_text_value(tag: int, vr: VR, raw: bytes) -> None:
+    # a NUL is no character of a text value (PS3.5 6.1.2); PostgreSQL could not even hold it as a parameter
+    ds = _ds(QueryRetrieveLevel="STUDY")
+    ds.add(DataElement.from_raw(tag, vr, raw, SourceEncoding()))
+    err = _refused(ds)
+    assert (err.reason, err.offending, err.http_status) == (Reason.INVALID_VALUE, (tag,), 400)
+    assert err.error_comment is not None and "NUL" in err.error_comment
+
+
+def test_nul_padding_is_not_refused() -> None:
+    # what some devices send: a text value padded with a NUL instead of a space; the reader strips it
+    ds = _ds(QueryRetrieveLevel="STUDY")
+    ds.add(DataElement.from_raw(0x00100020, VR.LO, b"P1\x00", SourceEncoding()))
+    plan = plan_from_identifier(ds, model=STUDY_ROOT, operation=Operation.FIND)
+    assert [k.text for k in plan.keys if k.tag == 0x00100020] == ["P1"]
+
+
 def test_missing_level_comment_says_so() -> None:
     err = _refused(_ds(PatientName="DOE*"))
     assert err.error_comment == "QueryRetrieveLevel missing"
