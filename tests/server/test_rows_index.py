@@ -197,3 +197,26 @@ def test_qido_plans_with_sequence_keys_are_not_written_from_rows() -> None:
     plan = plan_from_query_params("series", []).plan  # the series defaults hold RequestAttributesSequence
     with pytest.raises(ValueError, match="sequence"):
         JsonEncoder(plan)
+
+
+def test_streams_past_the_first_page_reuse_their_connection(source: IndexQuerySource) -> None:
+    """Past its first page a query streams on a connection of its own; one that read to its end is kept for
+    the next (PostgreSQL: planned for all its rows), one left early is closed."""
+    index = source.index
+    paged = IndexQuerySource(index, retrieve_ae_title=AE, page=2)
+    plan = _plan("IMAGE", ())
+    expected = [r.dataset() for r in _rows(source, plan)]
+    assert len(expected) > 4
+    for _ in range(3):
+        assert [r.dataset() for r in _rows(paged, plan)] == expected
+    assert len(index._streams) == 1
+
+    async def first_three() -> list[RowMatch]:
+        rows = paged.find_rows(plan, LOCAL)
+        try:
+            return [await rows.__anext__() for _ in range(3)]
+        finally:
+            await rows.aclose()
+
+    assert [r.dataset() for r in asyncio.run(first_three())] == expected[:3]
+    assert [r.dataset() for r in _rows(paged, plan)] == expected
