@@ -9,8 +9,8 @@
 - Three queries at STUDY level, each timed as a whole ``findscu -S`` command, median of 5: an exact Patient ID
   (3 hits), ``PatientName=SMITH^ANNA*`` (1 study in 80) and a one-month StudyDate range.
 - dicomkit: the same queries in-process — the query plan through :class:`dicomkit.server.sources.IndexQuerySource`,
-  every response Identifier built — and as findscu commands against ``dicomkit serve`` (its Study Root
-  C-FIND SCP on the index), on each database.
+  every response Identifier encoded as the SCP sends it — and as findscu commands against ``dicomkit serve``
+  (its Study Root C-FIND SCP on the index), on each database.
 
 Usage: python bench/find.py [--studies 100000] [--orthanc-studies 10000] [--rounds 5] [--postgres URL]
 The generated files, archives and Orthanc's database are kept in bench/data/find/ for the next run.
@@ -23,6 +23,7 @@ import asyncio
 import json
 import os
 import random
+import resource
 import shutil
 import socket
 import statistics
@@ -154,9 +155,11 @@ QUERIES = {
 
 
 def in_process(url: str, rounds: int) -> dict[str, tuple[float, int]]:
-    """Median seconds and hits of each query through IndexQuerySource (responses built)."""
+    """Median seconds and hits of each query through IndexQuerySource, every response Identifier encoded as
+    the C-FIND SCP sends it (the index rows, IdentifierEncoder, Explicit VR Little Endian)."""
     from dicomkit.server.index import Index
     from dicomkit.server.sources import IndexQuerySource
+    from dicomkit.services.query_retrieve.rows import IdentifierEncoder
     from dicomkit.services.sources import LOCAL
 
     out = {}
@@ -165,8 +168,9 @@ def in_process(url: str, rounds: int) -> dict[str, tuple[float, int]]:
 
         async def one(plan: Any) -> int:
             n = 0
-            async for match in source.find(plan, LOCAL):
-                source.response(plan, match)
+            encoder = IdentifierEncoder(plan, "1.2.840.10008.1.2.1", retrieve_ae_title="DICOMKIT")
+            async for match in source.find_rows(plan, LOCAL):
+                encoder.encode(match)
                 n += 1
             return n
 
@@ -182,35 +186,44 @@ def in_process(url: str, rounds: int) -> dict[str, tuple[float, int]]:
     return out
 
 
-def findscu(port: int, aet: str, keys: dict[str, str], verbose: bool = False) -> tuple[float, int, str]:
-    """(seconds, responses, error) of one findscu command (responses counted with ``verbose`` only: findscu
-    then prints every response, which the timed runs do not)."""
+CLIENT_CPU: dict[str, dict[str, float]] = {}  # findscu's own CPU seconds (user + system), median, per row
+
+
+def findscu(port: int, aet: str, keys: dict[str, str], verbose: bool = False) -> tuple[float, int, str, float]:
+    """(seconds, responses, error, findscu's CPU seconds) of one findscu command (responses counted with
+    ``verbose`` only: findscu then prints every response, which the timed runs do not)."""
     args = ["findscu", "-S", "-aec", aet, "127.0.0.1", str(port), "-k", "QueryRetrieveLevel=STUDY"]
     for k, v in {**RETURN_KEYS, **keys}.items():
         args += ["-k", f"{k}={v}" if v else k]
     if verbose:
         args.append("-v")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     result = run(args, timeout=600)
     elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
     errors = [line for line in result.stderr.splitlines() if line.startswith(("E:", "F:"))]
-    return elapsed, result.stderr.count("(Pending)"), errors[-1] if errors else ""
+    return elapsed, result.stderr.count("(Pending)"), errors[-1] if errors else "", cpu
 
 
-def over_findscu(port: int, aet: str, rounds: int) -> dict[str, tuple[float, int]] | str:
-    """Median seconds and hits of each query as a findscu command; the reason when the SCP cannot."""
+def over_findscu(port: int, aet: str, rounds: int, label: str = "") -> dict[str, tuple[float, int]] | str:
+    """Median seconds and hits of each query as a findscu command; the reason when the SCP cannot. The
+    median CPU findscu itself spent goes to :data:`CLIENT_CPU` under ``label``."""
     out = {}
     for name, keys in QUERIES.items():
-        _, hits, error = findscu(port, aet, keys, verbose=True)  # warms the caches too
+        _, hits, error, _ = findscu(port, aet, keys, verbose=True)  # warms the caches too
         if error:
             return error
-        times = []
+        times, cpus = [], []
         for _ in range(rounds):
-            elapsed, _, error = findscu(port, aet, keys)
+            elapsed, _, error, cpu = findscu(port, aet, keys)
             if error:
                 return error
             times.append(elapsed)
+            cpus.append(cpu)
         out[name] = (statistics.median(times), hits)
+        CLIENT_CPU.setdefault(label, {})[name] = statistics.median(cpus)
     return out
 
 
@@ -314,8 +327,8 @@ def main() -> None:
     report(rows, args.rounds)
     serve = Serve(sqlite_data, None)
     try:
-        rows.append((f"dicomkit serve, SQLite, {args.studies} studies, findscu",
-                     over_findscu(serve.port, "DICOMKIT", args.rounds)))
+        label = f"dicomkit serve, SQLite, {args.studies} studies, findscu"
+        rows.append((label, over_findscu(serve.port, "DICOMKIT", args.rounds, label)))
     finally:
         serve.stop()
 
@@ -338,8 +351,8 @@ def main() -> None:
                 report(rows, args.rounds)
                 serve = Serve(pg_data, db_url)
                 try:
-                    rows.append((f"dicomkit serve, PostgreSQL, {args.studies} studies, findscu",
-                                 over_findscu(serve.port, "DICOMKIT", args.rounds)))
+                    label = f"dicomkit serve, PostgreSQL, {args.studies} studies, findscu"
+                    rows.append((label, over_findscu(serve.port, "DICOMKIT", args.rounds, label)))
                 finally:
                     serve.stop()
             finally:
@@ -352,8 +365,8 @@ def main() -> None:
     if not args.no_orthanc:
         orthanc = Orthanc(args.orthanc_studies)
         try:
-            rows.append((f"Orthanc, {args.orthanc_studies} studies, findscu",
-                         over_findscu(orthanc.port, "ORTHANC", args.rounds)))
+            label = f"Orthanc, {args.orthanc_studies} studies, findscu"
+            rows.append((label, over_findscu(orthanc.port, "ORTHANC", args.rounds, label)))
             floor = statistics.median(findscu(orthanc.port, "ORTHANC", {"PatientID": "NO-SUCH-ID"})[0]
                                       for _ in range(args.rounds))
             print(f"findscu against Orthanc with no match (the command's own cost): {1000 * floor:.1f} ms")
@@ -371,6 +384,10 @@ def report(rows: list[tuple[str, dict[str, tuple[float, int]] | str]], rounds: i
             print(f"{label:58}  not measured: {result}")
             continue
         print(f"{label:58}" + "".join(f"{1000 * result[q][0]:>18.1f} ({result[q][1]:>5})" for q in QUERIES))
+    if CLIENT_CPU:
+        print("\nfindscu's own CPU (user + system) per command, median, milliseconds:")
+        for label, cpus in CLIENT_CPU.items():
+            print(f"{label:58}" + "".join(f"{1000 * cpus[q]:>26.1f}" for q in QUERIES if q in cpus))
     orthanc_row = next((r for label, r in rows if label.startswith("Orthanc") and not isinstance(r, str)), None)
     if orthanc_row is not None:
         for label, result in rows:

@@ -28,6 +28,7 @@ import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
+from json.encoder import encode_basestring
 from typing import Any, Literal
 
 from ..core.charset import DEFAULT, CharacterSet, character_set
@@ -252,6 +253,30 @@ def to_json(
     literals = _Literals()
     writer = _Writer(bulk_data_handler, bulk_data_threshold, numbers_as, literals)
     return literals.dumps(_dataset_object(writer, ds, include_file_meta), indent)
+
+
+json_string: Callable[[str], str] = encode_basestring
+"""A string as the JSON text ``json.dumps(..., ensure_ascii=False)`` writes for it (quoted, escaped)."""
+
+
+class JsonObjects:
+    """DICOM JSON written a piece at a time, for callers that assemble the objects themselves (QIDO-RS answers
+    made from index rows): :meth:`attribute` is the object of one element, :meth:`dataset` that of a data set,
+    and :meth:`dumps` writes dicts and lists holding them as :func:`datasets_to_json` writes (IS and DS numbers
+    with their DICOM text). Objects of one writer go into one ``dumps`` of that writer."""
+
+    def __init__(self, numbers_as: NumbersAs = "number") -> None:
+        self._literals = _Literals()
+        self._writer = _Writer(None, 1024, numbers_as, self._literals)
+
+    def attribute(self, elem: DataElement) -> dict[str, Any]:
+        return self._writer.attribute(elem, 0)
+
+    def dataset(self, ds: Dataset) -> dict[str, Any]:
+        return self._writer.dataset(ds, 0)
+
+    def dumps(self, obj: Any, indent: int | None = None) -> str:
+        return self._literals.dumps(obj, indent)
 
 
 def datasets_to_json(
@@ -593,11 +618,13 @@ __all__ = [
     "NUMBERS_AS",
     "BulkDataHandler",
     "BulkDataReader",
+    "JsonObjects",
     "NumbersAs",
     "datasets_from_json",
     "datasets_to_json",
     "from_json",
     "json_number_text",
+    "json_string",
     "to_json",
     "to_json_dict",
 ]

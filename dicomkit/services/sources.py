@@ -12,6 +12,8 @@ protocol                    what the SCP asks
 ==========================  ====================================================================================
 :class:`QuerySource`        C-FIND (Query/Retrieve): the matches of a :class:`~.query_retrieve.plan.QueryPlan`,
                             one :class:`~dicomkit.Dataset` at a time, and which keys it cannot match
+:class:`RowQuerySource`     the same, and the matches as rows of plain values (``find_rows``): the SCP writes
+                            each response from the row (:mod:`~.query_retrieve.rows`)
 :class:`WorklistSource`     Modality Worklist C-FIND: the same, over worklist items
 :class:`RetrieveSource`     C-MOVE / C-GET: the instances of a plan as :class:`StoredObject`, and their count
 :class:`MppsSource`         N-CREATE / N-SET / N-GET of Modality Performed Procedure Steps: records only; the
@@ -48,6 +50,7 @@ if TYPE_CHECKING:
     from ..net.handlers import RequestContext
     from .commitment import CommitmentResult, SopReference
     from .query_retrieve.plan import QueryPlan
+    from .query_retrieve.rows import RowMatch
 
 T = TypeVar("T")
 
@@ -166,6 +169,19 @@ class QuerySource(Protocol):
         the return keys the entity has a value for. The SCP builds the response Identifier from it with
         :func:`~.query_retrieve.matching.response_identifier`; a source may yield
         :func:`~.query_retrieve.matching.project` of its record."""
+        ...
+
+
+@runtime_checkable
+class RowQuerySource(QuerySource, Protocol):
+    """A query source whose matches are rows of a table (the archive's index). ``find_rows`` gives the
+    matches ``find`` gives as :class:`~.query_retrieve.rows.RowMatch` (``find`` yields their ``dataset()``):
+    the C-FIND SCP and QIDO-RS write each response straight from the row's values
+    (:class:`~.query_retrieve.rows.IdentifierEncoder`, :class:`~.query_retrieve.rows.JsonEncoder`) instead of
+    building and copying a data set per match."""
+
+    def find_rows(self, plan: QueryPlan, requester: Requester) -> AsyncIterator[RowMatch]:
+        """The matches of ``plan`` as rows, in the order and with the restrictions of ``find``."""
         ...
 
 

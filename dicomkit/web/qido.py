@@ -6,7 +6,9 @@ as repeated parameters or one comma-separated list, ``fuzzymatching``, ``limit``
 query source executes it on the index (one SQL query per page). The answer is ``application/dicom+json`` (or
 ``multipart/related; type="application/dicom+xml"``, one part per match), with the total number of matches
 in ``X-Total-Count`` and, when ``limit`` cut the answer, ``Warning: 299`` saying how many more there are
-(PS3.18 8.3.4.4).
+(PS3.18 8.3.4.4). From a source of rows (the archive's index) the JSON answers are written straight from the
+index rows (:class:`~dicomkit.services.query_retrieve.rows.JsonEncoder`); ``includefield=all``, sequence keys
+and XML take the data sets.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from ..services.query_retrieve.errors import QueryError
 from ..services.query_retrieve.levels import Level
 from ..services.query_retrieve.matching import response_identifier
 from ..services.query_retrieve.plan import QueryPlan
-from ..services.query_retrieve.qido import plan_from_query_params
+from ..services.query_retrieve.qido import QidoQuery, plan_from_query_params
+from ..services.query_retrieve.rows import JsonEncoder, RowMatch
 from .common import authorize, json_response, service_root, web_of
 from .errors import WebError
 from .media import DICOM_JSON, DICOM_XML, JSON, NotAcceptable, negotiate
@@ -38,7 +41,8 @@ UIDS = {Level.STUDY: 0x0020000D, Level.SERIES: 0x0020000E, Level.IMAGE: 0x000800
 TOTAL_HEADER = "X-Total-Count"
 
 
-def _retrieve_url(root: str, level: Level, ds: Dataset, study: str | None, series: str | None) -> str | None:
+def _retrieve_url(root: str, level: Level, ds: Dataset | RowMatch, study: str | None,
+                  series: str | None) -> str | None:
     study = str(ds.value(0x0020000D, "") or study or "")
     if not study:
         return None
@@ -81,8 +85,18 @@ async def search(request: Request) -> Response:
     root = service_root(request)
     level = plan.level
     assert level is not None
-    matches: list[Dataset] = []
     lean = not any(k.is_sequence for k in plan.keys)
+    find_rows = getattr(source, "find_rows", None)
+    if lean and find_rows is not None and not query.include_all and choice.media_type != DICOM_XML:
+        # each answer's JSON straight from its index row (no data set per match)
+        rows: list[tuple[RowMatch, str | None]] = []
+        async for row in find_rows(plan, requester, limit=query.limit, offset=query.offset):
+            rows.append((row, _retrieve_url(root, level, row, study, series)))
+        encoder = JsonEncoder(plan, numbers_as=web.json_numbers)
+        body = await web.archive.run(_rows_body, encoder, rows)
+        headers = _headers(query, total, len(rows))
+        return json_response(request, body, media_type=choice.media_type, headers=headers)
+    matches: list[Dataset] = []
     async for match in source.find(plan, requester, limit=query.limit, offset=query.offset):
         url = _retrieve_url(root, level, match, study, series)
         if lean:
@@ -94,18 +108,28 @@ async def search(request: Request) -> Response:
         matches.append(out)
     if query.include_all and matches:
         await web.include_all(level, matches)
-    warnings = list(query.warnings)
-    shown = query.offset + len(matches)
-    if shown < total:
-        warnings.append(f"There are {total - shown} additional results that can be requested")
-    headers = {TOTAL_HEADER: str(total), "Access-Control-Expose-Headers": f"{TOTAL_HEADER}, Warning"}
-    if warnings:
-        headers["Warning"] = ", ".join(f'299 dicomkit "{w}"' for w in warnings)
+    headers = _headers(query, total, len(matches))
     if choice.media_type == DICOM_XML:
         return _xml_response(matches, headers)
     numbers = web.json_numbers
     body = await web.archive.run(_json_body, matches, numbers)
     return json_response(request, body, media_type=choice.media_type, headers=headers)
+
+
+def _headers(query: QidoQuery, total: int, answered: int) -> dict[str, str]:
+    """X-Total-Count, and the Warning: 299 headers (PS3.18 8.3.4.4)."""
+    warnings = list(query.warnings)
+    shown = query.offset + answered
+    if shown < total:
+        warnings.append(f"There are {total - shown} additional results that can be requested")
+    headers = {TOTAL_HEADER: str(total), "Access-Control-Expose-Headers": f"{TOTAL_HEADER}, Warning"}
+    if warnings:
+        headers["Warning"] = ", ".join(f'299 dicomkit "{w}"' for w in warnings)
+    return headers
+
+
+def _rows_body(encoder: JsonEncoder, rows: list[tuple[RowMatch, str | None]]) -> bytes:
+    return encoder.array([encoder.text(row, url) for row, url in rows]).encode()
 
 
 def _answer(plan: QueryPlan, match: Dataset, retrieve_url: str | None) -> Dataset:

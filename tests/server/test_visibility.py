@@ -133,6 +133,48 @@ def test_patient_level_and_its_counts(pacs: Server) -> None:
     assert int(matches[0].value(0x00201200)) == 1 and int(matches[0].value(0x00201204)) == 2
 
 
+def test_the_patients_counts_as_matching_keys_count_only_the_visible_studies(pacs: Server) -> None:
+    """P1 has two studies (three instances) of which alice sees one (two instances): matching on the counts
+    must not tell her the totals, at PATIENT level, at STUDY level (Study Root) and in QIDO-RS."""
+    import asyncio
+
+    from dicomkit.services.query_retrieve.qido import plan_from_query_params
+    from dicomkit.services.sources import Requester
+
+    with _as(pacs, b"alice", b"alice-pw", [PATIENT_ROOT_FIND, STUDY_ROOT_FIND]) as assoc:
+        def patients(**counts: int) -> set[str]:
+            keys = ["QueryRetrieveLevel=PATIENT", "PatientID", *(f"{k}={v}" for k, v in counts.items())]
+            return _uids(assoc.call(find_all, keys, model="patient"), 0x00100020)
+
+        assert patients(NumberOfPatientRelatedStudies=2) == set()  # the total: not hers to learn
+        assert patients(NumberOfPatientRelatedStudies=1) == {"P1"}
+        assert patients(NumberOfPatientRelatedInstances=3) == set()
+        assert patients(NumberOfPatientRelatedInstances=2) == {"P1"}
+        assert patients(NumberOfPatientRelatedSeries=1) == {"P1"}
+        assert patients(NumberOfPatientRelatedSeries=2) == set()
+        studies = assoc.call(find_all, ["QueryRetrieveLevel=STUDY", "StudyInstanceUID",
+                                        "NumberOfPatientRelatedStudies=2"])
+        assert _uids(studies) == set()
+        studies = assoc.call(find_all, ["QueryRetrieveLevel=STUDY", "StudyInstanceUID",
+                                        "NumberOfPatientRelatedStudies=1", "NumberOfStudyRelatedInstances"])
+        assert _uids(studies) == {CARDIO} and int(studies[0].value(0x00201208)) == 2
+    with _as(pacs, b"root", b"root-pw", [PATIENT_ROOT_FIND]) as assoc:  # unrestricted: the totals
+        keys = ["QueryRetrieveLevel=PATIENT", "PatientID", "NumberOfPatientRelatedStudies=2"]
+        assert _uids(assoc.call(find_all, keys, model="patient"), 0x00100020) == {"P1"}
+
+    source = pacs.pacs.sources.query  # what QIDO-RS asks
+    alice = Requester("web", user_identity="alice", protocol="dicomweb", labels=frozenset({"cardio"}))
+
+    async def qido(params: list[tuple[str, str]]) -> tuple[int, list[str]]:
+        plan = plan_from_query_params("studies", params).plan
+        found = [str(m.value(0x0020000D)) async for m in source.find_rows(plan, alice)]
+        return await source.count(plan, alice), found
+
+    assert asyncio.run(qido([("NumberOfPatientRelatedStudies", "2")])) == (0, [])
+    assert asyncio.run(qido([("NumberOfPatientRelatedStudies", "1"),
+                             ("includefield", "NumberOfPatientRelatedInstances")])) == (1, [CARDIO])
+
+
 def test_pynetdicom_find_and_get_with_a_restricted_user(pacs: Server, tmp_path: Path) -> None:
     pynetdicom = pytest.importorskip("pynetdicom")
     from pydicom.dataset import Dataset as PyDataset

@@ -147,6 +147,8 @@ class Index:
         self.commits = 0
         self._query_pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
+        self._streams: list[Database] = []  # connections of finished streams, for the next ones
+        self._closed = False
 
     @property
     def query_pool(self) -> concurrent.futures.ThreadPoolExecutor:
@@ -173,6 +175,11 @@ class Index:
         if self._query_pool is not None:
             self._query_pool.shutdown(wait=True)
             self._query_pool = None
+        with self._pool_lock:
+            self._closed = True
+            streams, self._streams = self._streams, []
+        for db in streams:
+            db.close()
         self._readers.close()
         if self._first is not None:
             self._first.close()
@@ -204,22 +211,53 @@ class Index:
 
     @contextlib.contextmanager
     def stream(self, sql: str, params: Sequence[Any] = ()) -> Iterator[Any]:
-        """A cursor over the rows of one long read (``fetchmany(n)``), on a connection of its own that is
-        closed at the end: one evaluation of the query however many rows it gives (PostgreSQL: a server-side
-        cursor in a read transaction; SQLite: the statement stepped as rows are fetched)."""
-        db = connect(self.url, durability=self.durability)
+        """A cursor over the rows of one long read (``fetchmany(n)``), on a connection of its own (kept for the
+        next stream when the read ended well, up to one per query thread): one evaluation of the query however
+        many rows it gives (PostgreSQL: a server-side cursor in a read transaction; SQLite: the statement
+        stepped as rows are fetched)."""
+        with self._pool_lock:
+            db = self._streams.pop() if self._streams else None
+        if db is None:
+            db = connect(self.url, durability=self.durability)
+        done = False
+        cursor: Any = None
         try:
-            if db.is_postgres:
-                db.connection.execute("BEGIN READ ONLY")
-                cursor = db.connection.cursor(name="dicomkit_stream")
-                cursor.itersize = 500
-                cursor.execute(db.dialect.sql(sql), tuple(params))
-            else:
-                cursor = db.execute(sql, params)
+            try:
+                cursor = self._start_stream(db, sql, params)
+            except Exception as exc:
+                if not db.dialect.is_unavailable(exc):
+                    raise
+                db.close()  # a kept connection the database dropped (a restart): once more on a new one
+                db = connect(self.url, durability=self.durability)
+                cursor = self._start_stream(db, sql, params)
             yield cursor
+            done = True
         finally:
-            db.rollback()
-            db.close()
+            try:
+                if cursor is not None and not db.is_postgres:
+                    cursor.close()  # a statement not stepped to its end would keep its read snapshot
+                db.rollback()  # PostgreSQL: the end of the transaction closes the cursor
+            except Exception:
+                done = False
+            with self._pool_lock:
+                keep = done and not self._closed and len(self._streams) < QUERY_THREADS
+                if keep:
+                    self._streams.append(db)
+            if not keep:
+                db.close()
+
+    @staticmethod
+    def _start_stream(db: Database, sql: str, params: Sequence[Any]) -> Any:
+        if db.is_postgres:
+            db.connection.execute("BEGIN READ ONLY")
+            # the cursor is read to its end: plan for all of its rows, not for the first tenth (the default
+            # fraction makes a walk of the key order, testing every row, look cheaper than the indexes)
+            db.connection.execute("SET LOCAL cursor_tuple_fraction = 1.0")
+            cursor = db.connection.cursor(name="dicomkit_stream")
+            cursor.itersize = 500
+            cursor.execute(db.dialect.sql(sql), tuple(params))
+            return cursor
+        return db.execute(sql, params)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """Rows of a read-only query (``?`` placeholders) as dicts."""

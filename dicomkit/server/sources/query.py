@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -42,10 +42,11 @@ from ...services.query_retrieve.levels import (
 )
 from ...services.query_retrieve.matching import Matcher, response_identifier
 from ...services.query_retrieve.plan import KeyMatch, QueryPlan, vr_of
+from ...services.query_retrieve.rows import RowLayout, RowMatch, row_element
 from ...services.sources import LOCAL, Requester, StoredObject
 from ..index.header import decompress_json
 from ..integrity import IntegrityError, verified_opener
-from .sql import ALIASES, DEPTH, SPECS, Spec, Translation, entity_depth, extra_depths, translate
+from .sql import ALIASES, DEPTH, SPECS, Spec, Translation, column_sql, entity_depth, extra_depths, translate
 
 if TYPE_CHECKING:
     from ..blobs import BlobStore
@@ -54,47 +55,31 @@ if TYPE_CHECKING:
 log = logging.getLogger("dicomkit.server.query")
 
 PAGE = 500  # rows per keyset page
-BINARY_NUMBER_VRS = frozenset({"US", "SS", "UL", "SL", "UV", "SV"})
 
 
-class RowRecord:
-    """One entity as the evaluator and the responses read it: its index columns, then (for attributes
-    without a column, of its level or above) the stored header of its first instance."""
+class HeaderScope:
+    """Which attributes without a column a match at ``target`` reads from its stored header: those of its level
+    or above (at the instance level, every one)."""
 
-    __slots__ = ("depth", "header", "values")
+    __slots__ = ("target",)
 
-    def __init__(self, values: dict[int, DataElement], header: Dataset | None, depth: int) -> None:
-        self.values = values
-        self.header = header
-        self.depth = depth
+    def __init__(self, target: int) -> None:
+        self.target = target
 
-    def get(self, key: int, default: Any = None) -> Any:
-        elem = self.values.get(key)
-        if elem is not None:
-            return elem
-        if self.header is not None and key not in SPECS:
-            depth = entity_depth(key)
-            if (depth is not None and depth <= self.depth) or self.depth == 3:
-                found = self.header.get(key)
-                if found is not None:
-                    return found
-        return default
+    def __call__(self, tag: int) -> bool:
+        if tag in SPECS:
+            return False
+        depth = entity_depth(tag)
+        return (depth is not None and depth <= self.target) or self.target == 3
+
+
+RowRecord = RowMatch  # one entity: its index columns, then the stored header of its first instance
 
 
 def element(tag: int, spec: Spec, value: Any, vr: str | None = None) -> DataElement | None:
-    """A column value as a data element (None for NULL). The value was read from a data set: it is kept
-    as it is, not checked again (``validate=False``)."""
-    if value is None:
-        return None
-    vr = vr or vr_of(tag)
-    if spec.kind in ("int", "count"):
-        number = int(value)
-        return DataElement(tag, vr, number if vr in BINARY_NUMBER_VRS else str(number), validate=False)
-    text = str(value)
-    try:
-        return DataElement(tag, vr, text, validate=False)
-    except DicomError:
-        return DataElement(tag, "UN", text.encode(), validate=False)
+    """A column value as a data element (None for NULL); see :func:`~dicomkit.services.query_retrieve.rows.
+    row_element`."""
+    return row_element(tag, vr or vr_of(tag), spec.kind in ("int", "count"), value)
 
 
 def read_rows(index: Index, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -129,34 +114,16 @@ def _visibility(labels: frozenset[str] | None, target: int) -> tuple[str, list[A
     return predicate, params, {1}
 
 
-def _column(spec: Spec, labels: frozenset[str] | None) -> str:
-    """The SELECT expression of a column; for a requester restricted to labels, the patient's counts of
-    studies, series and instances count only the studies it sees (the stored totals would reveal others)."""
-    column = f"{ALIASES[spec.depth]}.{spec.name}"
-    if labels is None or spec.depth != 0 or spec.kind != "count":
-        return column
-    from ..auth.labels import check_label
-
-    # the labels are checked tokens of [a-z0-9_.:-]: safe as SQL literals, which keeps the SELECT free of
-    # parameters (they would have to precede the WHERE's)
-    names = ", ".join(f"'{check_label(label)}'" for label in sorted(labels)) or "NULL"
-    seen = f"EXISTS (SELECT 1 FROM study_labels vsl WHERE vsl.study_pk = vst.pk AND vsl.label IN ({names}))"
-    if spec.name == "num_studies":
-        return f"(SELECT count(*) FROM studies vst WHERE vst.patient_pk = p.pk AND {seen})"
-    if spec.name == "num_series":
-        return f"(SELECT coalesce(sum(vst.num_series), 0) FROM studies vst WHERE vst.patient_pk = p.pk AND {seen})"
-    return f"(SELECT coalesce(sum(vst.num_instances), 0) FROM studies vst WHERE vst.patient_pk = p.pk AND {seen})"
-
-
 class IndexQuery:
     """A plan translated at a target level, run page by page on the index (blocking)."""
 
     def __init__(self, index: Index, plan: QueryPlan, target: Level, *, select_keys: bool = True,
-                 extra_columns: Sequence[str] = (), labels: frozenset[str] | None = None) -> None:
+                 extra_columns: Sequence[str] = (), labels: frozenset[str] | None = None,
+                 constants: Mapping[int, DataElement | None] | None = None) -> None:
         self.index = index
         self.target = DEPTH[target]
         self.translation: Translation = translate(plan, target, postgres=index.is_postgres,
-                                                  extra=extra_depths(index.extra_keys))
+                                                  extra=extra_depths(index.extra_keys), labels=labels)
         unsupported = self.translation.unsupported
         self.plan = plan.relaxed(unsupported) if unsupported else plan
         t = self.translation
@@ -175,7 +142,10 @@ class IndexQuery:
             if spec.depth <= self.target:
                 wanted[TIMEZONE_OFFSET_FROM_UTC] = spec
         self.columns = list(wanted.items())
-        self._column_vrs = [(tag, spec, vr_of(tag)) for tag, spec in self.columns]
+        # each match is its row as it came (primary key first), read through this layout
+        self.layout = RowLayout([k.tag for k in self.plan.keys] if select_keys else (),
+                                [(tag, vr_of(tag), spec.kind in ("int", "count")) for tag, spec in self.columns],
+                                offset=1, constants=constants, in_header=HeaderScope(self.target))
         self.extra_columns = list(extra_columns)
         self.depths = {spec.depth for _, spec in self.columns}
         for name in self.extra_columns:
@@ -186,7 +156,7 @@ class IndexQuery:
             or self.target == 3) for k in keys)
         self.needs_header = bool(t.python_header) or header_for_return
         alias = ALIASES[self.target]
-        select = [f"{alias}.pk"] + [_column(s, labels) for _, s in self.columns] + self.extra_columns
+        select = [f"{alias}.pk"] + [column_sql(s, labels) for _, s in self.columns] + self.extra_columns
         self._select = ", ".join(select)
         # the requester's study labels (issue 14): one predicate on the study of each entity, in the same query
         visible, visible_params, count_depths = _visibility(labels, self.target)
@@ -230,18 +200,20 @@ class IndexQuery:
         skip = 0 if in_sql else offset
         left = [limit]
 
-        def keep(rows: list[tuple[Any, ...]]) -> list[tuple[RowRecord, tuple[Any, ...]]]:
+        layout, matcher, first_extra = self.layout, self.matcher, 1 + len(self.columns)
+
+        def keep(rows: list[tuple[Any, ...]]) -> list[tuple[RowMatch, tuple[Any, ...]]]:
             nonlocal skip
             headers = self._headers([r[0] for r in rows]) if self.needs_header and rows else {}
             out = []
             for row in rows:
-                record = self._record(row, headers)
-                if self.matcher is not None and not self.matcher(record):
+                record = RowMatch(layout, row, headers.get(row[0]) if headers else None)
+                if matcher is not None and not matcher(record):
                     continue
                 if skip:
                     skip -= 1
                     continue
-                out.append((record, tuple(row[1 + len(self.columns):])))
+                out.append((record, row[first_extra:] if self.extra_columns else ()))
                 if left[0] is not None:
                     left[0] -= 1
                     if left[0] == 0:
@@ -267,19 +239,11 @@ class IndexQuery:
                 rows = cursor.fetchmany(page)
                 if not rows:
                     return
-                chunk = keep([tuple(r) for r in rows])
+                chunk = keep(rows if type(rows[0]) is tuple else [tuple(r) for r in rows])
                 if chunk:
                     yield chunk
 
-    def _record(self, row: tuple[Any, ...], headers: dict[int, Dataset]) -> RowRecord:
-        values = {}
-        for (tag, spec, vr), value in zip(self._column_vrs, row[1:1 + len(self.columns)], strict=True):
-            elem = element(tag, spec, value, vr)
-            if elem is not None:
-                values[tag] = elem
-        return RowRecord(values, headers.get(row[0]), self.target)
-
-    def records(self, **kw: Any) -> Iterator[RowRecord]:
+    def records(self, **kw: Any) -> Iterator[RowMatch]:
         for chunk in self.pages(**kw):
             for record, _ in chunk:
                 yield record
@@ -314,17 +278,21 @@ class IndexQuery:
 
 
 class IndexQuerySource:
-    """C-FIND (and QIDO-RS) on the archive's index: a :class:`~dicomkit.services.sources.QuerySource`.
+    """C-FIND (and QIDO-RS) on the archive's index: a :class:`~dicomkit.services.sources.RowQuerySource`.
 
     ``retrieve_ae_title``: what the matches carry as Retrieve AE Title (0008,0054) when the plan asks for
     it; Instance Availability (0008,0056) is ``ONLINE`` (PS3.4 C.4.1.1.3.2). :meth:`response` builds the
-    response Identifier with both.
+    response Identifier with both. :meth:`find_rows` gives the matches as the index rows they are
+    (:class:`~dicomkit.services.query_retrieve.rows.RowMatch`), :meth:`find` as data sets.
     """
 
     def __init__(self, index: Index, *, retrieve_ae_title: str | None = None, page: int = PAGE) -> None:
         self.index = index
         self.retrieve_ae_title = retrieve_ae_title
         self.page = page
+        self.constants: dict[int, DataElement | None] = {
+            RETRIEVE_AE_TITLE: DataElement(RETRIEVE_AE_TITLE, "AE", retrieve_ae_title) if retrieve_ae_title else None,
+            INSTANCE_AVAILABILITY: DataElement(INSTANCE_AVAILABILITY, "CS", "ONLINE")}
 
     def unsupported_keys(self, plan: QueryPlan) -> frozenset[int]:
         if plan.level is None:
@@ -335,7 +303,7 @@ class IndexQuerySource:
         """The plan on the index, restricted to the studies with one of ``labels`` (None: all studies)."""
         if plan.level is None:
             raise DicomError("IndexQuerySource answers Query/Retrieve plans; worklists: IndexWorklistSource")
-        return IndexQuery(self.index, plan, plan.level, labels=labels)
+        return IndexQuery(self.index, plan, plan.level, labels=labels, constants=self.constants)
 
     def find_sync(self, plan: QueryPlan, *, limit: int | None = None, offset: int = 0,
                   requester: Requester = LOCAL) -> Iterator[Dataset]:
@@ -343,30 +311,39 @@ class IndexQuerySource:
         query = self.query(plan, requester.labels)
         for chunk in query.pages(limit=limit, offset=offset, page=self.page):
             for record, _ in chunk:
-                yield self._match(query.plan, record)
+                yield record.dataset()
 
-    async def find(self, plan: QueryPlan, requester: Requester, *, limit: int | None = None,
-                   offset: int = 0) -> AsyncIterator[Dataset]:
+    async def find_rows(self, plan: QueryPlan, requester: Requester, *, limit: int | None = None,
+                        offset: int = 0) -> AsyncGenerator[RowMatch, None]:
         """The matches of ``plan`` in a stable order (``offset`` skipped, at most ``limit``), one page of
-        SQL per worker-thread hop. Keys the index cannot match are matched universally (what
-        :meth:`unsupported_keys` reports and the SCP answers 0xFF01 for). Only the studies the requester
-        may see (``requester.labels``) and what is under them match."""
+        SQL per worker-thread hop, each the row of its entity. Keys the index cannot match are matched
+        universally (what :meth:`unsupported_keys` reports and the SCP answers 0xFF01 for). Only the studies
+        the requester may see (``requester.labels``) and what is under them match."""
         query = await self.index.run_query(self.query, plan, requester.labels)
         pages = query.pages(limit=limit, offset=offset, page=self.page)
 
-        def next_page() -> list[Dataset] | None:
-            chunk = next(pages, None)
-            return None if chunk is None else [self._match(query.plan, record) for record, _ in chunk]
+        def next_page() -> list[tuple[RowMatch, tuple[Any, ...]]] | None:
+            return next(pages, None)
 
         try:
             while True:
-                matches = await self.index.run_query(next_page)
-                if matches is None:
+                chunk = await self.index.run_query(next_page)
+                if chunk is None:
                     return
-                for match in matches:
+                for match, _ in chunk:
                     yield match
         finally:
             pages.close()
+
+    async def find(self, plan: QueryPlan, requester: Requester, *, limit: int | None = None,
+                   offset: int = 0) -> AsyncIterator[Dataset]:
+        """The matches of :meth:`find_rows` as data sets (the returned attributes each entity has)."""
+        rows = self.find_rows(plan, requester, limit=limit, offset=offset)
+        try:
+            async for match in rows:
+                yield match.dataset()
+        finally:
+            await rows.aclose()
 
     async def count(self, plan: QueryPlan, requester: Requester) -> int:
         """How many entities match ``plan`` (without limit / offset): QIDO-RS's total."""
@@ -375,22 +352,7 @@ class IndexQuerySource:
     def count_sync(self, plan: QueryPlan, requester: Requester = LOCAL) -> int:
         return self.query(plan, requester.labels).count()
 
-    def _match(self, plan: QueryPlan, record: RowRecord) -> Dataset:
-        out = Dataset()
-        for key in plan.keys:
-            if key.tag == RETRIEVE_AE_TITLE:
-                if self.retrieve_ae_title:
-                    out.add(DataElement(RETRIEVE_AE_TITLE, "AE", self.retrieve_ae_title))
-                continue
-            if key.tag == INSTANCE_AVAILABILITY:
-                out.add(DataElement(INSTANCE_AVAILABILITY, "CS", "ONLINE"))
-                continue
-            elem = record.get(key.tag)
-            if elem is not None:
-                out.add(elem)
-        return out
-
-    def response(self, plan: QueryPlan, match: Dataset) -> Dataset:
+    def response(self, plan: QueryPlan, match: Dataset | RowMatch) -> Dataset:
         """The C-FIND response Identifier of a match, with this archive's Retrieve AE Title and ONLINE."""
         return response_identifier(plan, match, retrieve_ae_title=self.retrieve_ae_title,
                                    instance_availability="ONLINE")
@@ -521,4 +483,5 @@ class IndexCommitmentSource:
         return await self.index.run_query(self.check_sync, list(references), requester)
 
 
-__all__ = ["IndexCommitmentSource", "IndexQuery", "IndexQuerySource", "IndexRetrieveSource", "RowRecord"]
+__all__ = ["HeaderScope", "IndexCommitmentSource", "IndexQuery", "IndexQuerySource", "IndexRetrieveSource",
+           "RowRecord"]

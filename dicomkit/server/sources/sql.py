@@ -119,6 +119,26 @@ def entity_depth(tag: int) -> int | None:
     return DEPTH[level] if level is not None else None
 
 
+def column_sql(spec: Spec, labels: frozenset[str] | None, alias: str | None = None) -> str:
+    """The SQL expression of a column (in the SELECT and in conditions); for a requester restricted to labels,
+    the patient's counts of studies, series and instances count only the studies it sees: the stored totals
+    would reveal the others, as return keys and as matching keys alike."""
+    alias = alias or ALIASES[spec.depth]
+    column = f"{alias}.{spec.name}"
+    if labels is None or spec.depth != 0 or spec.kind != "count":
+        return column
+    from ..auth.labels import check_label  # the labels are the server's
+
+    # the labels are checked tokens of [a-z0-9_.:-]: safe as SQL literals, which keeps the SELECT free of
+    # parameters (they would have to precede the WHERE's)
+    names = ", ".join(f"'{check_label(label)}'" for label in sorted(labels)) or "NULL"
+    seen = f"EXISTS (SELECT 1 FROM study_labels vsl WHERE vsl.study_pk = vst.pk AND vsl.label IN ({names}))"
+    where = f"FROM studies vst WHERE vst.patient_pk = {alias}.pk AND {seen}"
+    if spec.name == "num_studies":
+        return f"(SELECT count(*) {where})"
+    return f"(SELECT coalesce(sum(vst.{spec.name}), 0) {where})"  # num_series, num_instances
+
+
 class Sql:
     """SQL text and its parameters, built together."""
 
@@ -158,7 +178,9 @@ class Translation:
 
 
 class _Builder:
-    def __init__(self, plan: QueryPlan, target: int, postgres: bool, extra: Mapping[int, int]) -> None:
+    def __init__(self, plan: QueryPlan, target: int, postgres: bool, extra: Mapping[int, int],
+                 labels: frozenset[str] | None = None) -> None:
+        self.labels = labels
         self.plan = plan
         self.target = target
         self.postgres = postgres
@@ -253,7 +275,7 @@ class _Builder:
     # -- one key -------------------------------------------------------------------------------------------
     def condition(self, key: KeyMatch, spec: Spec, alias: str) -> tuple[Sql, bool] | None:
         """(SQL, exact) for a key on its column; None when only Python can match it."""
-        col = f"{alias}.{spec.name}"
+        col = column_sql(spec, self.labels, alias)
         kind = spec.kind
         if key.kind is MatchKind.EMPTY:
             return Sql(self._unknown(col, kind)), True
@@ -373,7 +395,7 @@ class _Builder:
             inner = [self._compare(f"y{depth}.{column}", t) for t in terms]
             text = " OR ".join(f"({c.text})" for c in inner) if inner else "1 = 0"
             items = [Sql(exists.format(text), [a for c in inner for a in c.params])]
-        col = f"{alias}.{spec.name}"
+        col = column_sql(spec, self.labels, alias)
         joiner = " AND " if key.all_terms else " OR "
         text = joiner.join(f"({p.text})" for p in items)
         params = [a for p in items for a in p.params]
@@ -467,13 +489,15 @@ def _after(prefix: str) -> str:
 
 
 def translate(plan: QueryPlan, target: Level | None = None, *, postgres: bool = False,
-              extra: Mapping[int, int] | None = None) -> Translation:
+              extra: Mapping[int, int] | None = None, labels: frozenset[str] | None = None) -> Translation:
     """The plan's matching keys at ``target`` (default: the plan's level), see the module documentation;
-    ``extra``: the tags of the deployment's extra keys and the depth (0 patient ... 3 instance) they are kept at."""
+    ``extra``: the tags of the deployment's extra keys and the depth (0 patient ... 3 instance) they are kept at;
+    ``labels``: the requester sees only the studies with one of these (None: all), which the patient's counts
+    of studies, series and instances then count (:func:`column_sql`)."""
     level = target or plan.level
     if level is None:
         raise ValueError("a Query/Retrieve plan has a level")
-    return _Builder(plan, DEPTH[level], postgres, extra or {}).build()
+    return _Builder(plan, DEPTH[level], postgres, extra or {}, labels).build()
 
 
 def extra_depths(extra_keys: Mapping[str, str]) -> dict[int, int]:
@@ -490,4 +514,4 @@ def timezone_depth() -> int:
     return SPECS[TIMEZONE_OFFSET_FROM_UTC].depth
 
 
-__all__ = ["ALIASES", "DEPTH", "SPECS", "TABLES", "Spec", "Translation", "entity_depth", "translate"]
+__all__ = ["ALIASES", "DEPTH", "SPECS", "TABLES", "Spec", "Translation", "column_sql", "entity_depth", "translate"]

@@ -3,8 +3,10 @@
 **SCP.** :class:`FindSCP` reads each C-FIND-RQ into a plan (:mod:`.service`), asks its source which matching
 keys it cannot match (those are matched universally and every match answered Pending 0xFF01, C.4.1.1.4),
 then streams the source's matches: each becomes a response Identifier
-(:func:`~.matching.response_identifier`) sent as a Pending response as soon as it comes, so 10⁴ matches
-never sit in memory together, and the association's send path waits while the peer reads (the transport's
+(:func:`~.matching.response_identifier`) sent as a Pending response as soon as it comes — from a source of
+rows (:class:`~..sources.RowQuerySource`, the archive's index) written straight from the row's values by
+:class:`~.rows.IdentifierEncoder`, the same bytes without a data set per match — so 10⁴ matches never sit
+in memory together, and the association's send path waits while the peer reads (the transport's
 high-water mark). A C-CANCEL-RQ stops the stream at once — also while the source is still looking for its
 next match — closes the source's iterator and answers Cancel 0xFE00. Then Success, or the failure of the
 source (0xC000 "Unable to process", with the reason as Error Comment). Each request runs in a task of its
@@ -34,7 +36,7 @@ from ...net.association import DEFAULT_TIMEOUT, Association, Timeout
 from ...net.dimse import CFindRQ, CFindRSP, DataSink, Priority, Request, Response
 from ...net.handlers import DimseHandler, RequestContext
 from ...net.negotiation import PresentationContext
-from ...net.payload import DatasetPayload, Payload
+from ...net.payload import BytesPayload, DatasetPayload, Payload
 from ...net.status import CANCEL, SUCCESS, Status, StatusTable
 from ..cancel import CancelRequested, CancelWatch, close_iterator
 from ..dimse_n import error_comment
@@ -44,6 +46,7 @@ from .keys import identifier as make_identifier
 from .levels import QUERY_RETRIEVE_MODELS, RETRIEVE_AE_TITLE, InformationModel, Operation, model_named
 from .matching import response_identifier
 from .plan import QueryPlan
+from .rows import IdentifierEncoder, RowMatch
 from .service import QueryRetrieveService
 
 log = logging.getLogger("dicomkit.services.qr")
@@ -75,6 +78,11 @@ class _AnyQuerySource:
 
     def unsupported_keys(self, plan: QueryPlan) -> frozenset[int]:
         return self.source.unsupported_keys(plan)
+
+    def find_rows(self, plan: QueryPlan, requester: Requester) -> AsyncIterator[RowMatch] | None:
+        """The source's rows (:class:`~..sources.RowQuerySource`), None when it yields data sets only."""
+        find_rows = getattr(self.source, "find_rows", None)
+        return find_rows(plan, requester) if find_rows is not None else None
 
     def find(self, plan: QueryPlan, requester: Requester) -> AsyncIterator[Dataset]:
         find = self.source.find
@@ -133,7 +141,11 @@ class FindSCP(QueryRetrieveService, DimseHandler):
         ts = rc.transfer_syntax
         started = time.perf_counter()
         count = 0
-        matches = self.source.find(plan, read.requester)
+        # a source of rows: each Identifier is written from the row's values (no data set per match)
+        rows = self.source.find_rows(plan, read.requester) if isinstance(self.source, _AnyQuerySource) else None
+        matches: AsyncIterator[Dataset | RowMatch] = rows if rows is not None else self.source.find(plan,
+                                                                                                read.requester)
+        encoder = IdentifierEncoder(plan, ts, retrieve_ae_title=retrieve_ae) if rows is not None else None
         outcome = "completed"
         try:
             async with CancelWatch(rc) as watch:
@@ -142,9 +154,12 @@ class FindSCP(QueryRetrieveService, DimseHandler):
                         match = await watch.next(matches)
                     except StopAsyncIteration:
                         break
-                    response = response_identifier(plan, match, retrieve_ae_title=retrieve_ae)
                     count += 1
                     # stored values are answered as they are stored (one that breaks its VR fails no query)
+                    if encoder is not None:
+                        yield CFindRSP(status=Status(pending)), BytesPayload(encoder.encode(match), ts)
+                        continue
+                    response = response_identifier(plan, match, retrieve_ae_title=retrieve_ae)
                     yield CFindRSP(status=Status(pending)), DatasetPayload(response, ts, validate=False)
         except CancelRequested:
             outcome = "cancelled"

@@ -315,7 +315,7 @@ def _pn_test(name: PersonNameKey, fuzzy: bool | None) -> Callable[[str], bool]:
 
 
 # -- response Identifiers --------------------------------------------------------------------------------
-_FILLED_BY_CALLER = frozenset({RETRIEVE_AE_TITLE, INSTANCE_AVAILABILITY, RETRIEVE_URL})
+FILLED_BY_CALLER = frozenset({RETRIEVE_AE_TITLE, INSTANCE_AVAILABILITY, RETRIEVE_URL})
 
 
 def project(plan: QueryPlan, record: Record) -> Dataset:
@@ -338,7 +338,7 @@ def response_identifier(plan: QueryPlan, match: Record, *, retrieve_ae_title: st
     out = Dataset()
     matcher = plan.matcher
     for key in plan.keys:
-        if key.tag in _FILLED_BY_CALLER:
+        if key.tag in FILLED_BY_CALLER:
             continue
         out.add(_response_element(key, match.get(key.tag), matcher))
     if plan.level is not None:
@@ -394,7 +394,12 @@ def response_character_set(request: tuple[str, ...], response: Dataset) -> tuple
     """The Specific Character Set for a response: the request's when every text value can be encoded in
     it (PS3.4 C.2.2.2: it "specifies how other Attributes are encoded in the Request and Response
     Identifiers"), else ISO_IR 192."""
-    texts = list(_texts_of(response))
+    return character_set_for(request, list(_texts_of(response)))
+
+
+def character_set_for(request: tuple[str, ...], texts: list[tuple[str, str]]) -> tuple[str, ...]:
+    """:func:`response_character_set` of a response whose values of the VRs the character set applies to
+    are ``texts`` ((VR, text) pairs)."""
     if all(t.isascii() for _, t in texts):
         return request
     cs = character_set(request)
@@ -408,4 +413,5 @@ def response_character_set(request: tuple[str, ...], response: Dataset) -> tuple
     return request
 
 
-__all__ = ["Matcher", "Record", "element_texts", "project", "response_character_set", "response_identifier"]
+__all__ = ["FILLED_BY_CALLER", "Matcher", "Record", "character_set_for", "element_texts", "project",
+           "response_character_set", "response_identifier"]

@@ -103,12 +103,18 @@ def _flag(name: str, value: str) -> bool:
     return v == "true"
 
 
+MAX_PAGING = 2**63 - 1  # limit and offset go to SQL as 64-bit integers
+
+
 def _uint(name: str, value: str) -> int:
     v = value.strip()
     if not v.isdigit():
         raise QueryError(Reason.INVALID_PARAMETER, f"{name} is a non-negative integer, not {value!r} (PS3.18 8.3.4.4)",
                          parameter=name)
-    return int(v)
+    number = int(v)
+    if number > MAX_PAGING:
+        raise QueryError(Reason.INVALID_PARAMETER, f"{name} is at most {MAX_PAGING}, not {v}", parameter=name)
+    return number
 
 
 def _element(tag: int, texts: list[str], parameter: str) -> DataElement:

@@ -79,6 +79,8 @@ def test_flags_limits_and_warnings() -> None:
 @pytest.mark.parametrize(("params", "parameter", "reason"), [
     ({"limit": "-1"}, "limit", Reason.INVALID_PARAMETER),
     ({"offset": "ten"}, "offset", Reason.INVALID_PARAMETER),
+    ({"offset": str(2**63)}, "offset", Reason.INVALID_PARAMETER),  # past SQL's 64-bit integers: 400, not 500
+    ({"limit": str(2**64)}, "limit", Reason.INVALID_PARAMETER),
     ({"fuzzymatching": "yes"}, "fuzzymatching", Reason.INVALID_PARAMETER),
     ({"PatientNam": "X"}, "PatientNam", Reason.INVALID_PARAMETER),
     ({"includefield": "NotAKeyword"}, "includefield", Reason.INVALID_PARAMETER),
