@@ -202,6 +202,15 @@ class DeidFindSource:
         keys: frozenset[int] = self.inner.unsupported_keys(plan)
         return keys
 
+    def find_rows(self, plan: QueryPlan, requester: Requester) -> AsyncIterator[Any] | None:
+        """The inner source's rows for everyone the view does not apply to (the SCP's fast path); None for a
+        de-identified requester, whose matches go through :meth:`find`."""
+        inner = getattr(self.inner, "find_rows", None)
+        if inner is None or self.view.applies_dimse(requester):
+            return None
+        rows: AsyncIterator[Any] = inner(plan, requester)
+        return rows
+
     def find(self, plan: QueryPlan, requester: Requester) -> AsyncIterator[Dataset]:
         if not self.view.applies_dimse(requester):
             found: AsyncIterator[Dataset] = self.inner.find(plan, requester)
