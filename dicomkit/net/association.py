@@ -68,6 +68,7 @@ from .pdu import (
     RejectResult,
     RejectSource,
     pdata_header,
+    pdata_header_two,
 )
 from .status import PROCESSING_FAILURE, SOP_CLASS_NOT_SUPPORTED, UNRECOGNIZED_OPERATION, Status
 from .transport import UpperLayerProtocol
@@ -532,27 +533,34 @@ class Association:
             parts: list[bytes | memoryview] = []
             count = nbytes = 0
             try:
-                for fragment, last in command_fragments(command, size):
-                    parts += (pdata_header(context_id, _COMMAND_LAST if last else _COMMAND, len(fragment)), fragment)
-                    count += 1
-                    nbytes += _PDATA_OVERHEAD + len(fragment)
-                if payload is not None:
-                    previous: bytes | memoryview | None = None
-                    for fragment in payload.fragments(size):
-                        if previous is not None:
-                            parts += (pdata_header(context_id, _DATA, len(previous)), previous)
-                            count += 1
-                            nbytes += _PDATA_OVERHEAD + len(previous)
-                            if protocol.queued + nbytes >= FLUSH_BYTES:
-                                protocol.send_pdatas(parts, count, nbytes)
-                                parts, count, nbytes = [], 0, 0
-                                await protocol.drain()
-                                self._check_usable()
-                        previous = fragment
-                    last_fragment = previous if previous is not None else b""
-                    parts += (pdata_header(context_id, _DATA_LAST, len(last_fragment)), last_fragment)
-                    count += 1
-                    nbytes += _PDATA_OVERHEAD + len(last_fragment)
+                if payload is not None and len(command) + payload.nbytes + 6 <= size:
+                    # a small message (a C-FIND match, an N-GET answer) goes as one PDU of two PDVs
+                    data = next(iter(payload.fragments(size)), b"")
+                    first, second = pdata_header_two(context_id, len(command), len(data))
+                    parts, count, nbytes = [first, command, second, data], 1, 18 + len(command) + len(data)
+                else:
+                    for fragment, last in command_fragments(command, size):
+                        flags = _COMMAND_LAST if last else _COMMAND
+                        parts += (pdata_header(context_id, flags, len(fragment)), fragment)
+                        count += 1
+                        nbytes += _PDATA_OVERHEAD + len(fragment)
+                    if payload is not None:
+                        previous: bytes | memoryview | None = None
+                        for fragment in payload.fragments(size):
+                            if previous is not None:
+                                parts += (pdata_header(context_id, _DATA, len(previous)), previous)
+                                count += 1
+                                nbytes += _PDATA_OVERHEAD + len(previous)
+                                if protocol.queued + nbytes >= FLUSH_BYTES:
+                                    protocol.send_pdatas(parts, count, nbytes)
+                                    parts, count, nbytes = [], 0, 0
+                                    await protocol.drain()
+                                    self._check_usable()
+                            previous = fragment
+                        last_fragment = previous if previous is not None else b""
+                        parts += (pdata_header(context_id, _DATA_LAST, len(last_fragment)), last_fragment)
+                        count += 1
+                        nbytes += _PDATA_OVERHEAD + len(last_fragment)
                 protocol.send_pdatas(parts, count, nbytes)
             except InvalidTransition:
                 raise self._ended or AssociationAborted("the association is no longer established") from None

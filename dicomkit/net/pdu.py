@@ -362,6 +362,19 @@ def pdata_header(context_id: int, control_header: int, length: int) -> bytes:
     return _PDATA_HEADER.pack(0x04, 0, length + 6, length + 2, context_id, control_header)
 
 
+_PDV_HEADER = struct.Struct(">IBB")
+_COMMAND_AND_DATA = (int(MessageControl.COMMAND | MessageControl.LAST), int(MessageControl.LAST))
+
+
+def pdata_header_two(context_id: int, command_length: int, data_length: int) -> tuple[bytes, bytes]:
+    """The headers of one P-DATA-TF PDU holding a whole command and a whole data set as two PDVs
+    (PS3.8 9.3.5: a PDU may carry several PDV items): what goes before the command, and between it and the
+    data set."""
+    first = _PDATA_HEADER.pack(0x04, 0, command_length + data_length + 12, command_length + 2, context_id,
+                               _COMMAND_AND_DATA[0])
+    return first, _PDV_HEADER.pack(data_length + 2, context_id, _COMMAND_AND_DATA[1])
+
+
 @dataclass
 class AReleaseRQ:
     """A-RELEASE-RQ (PS3.8 9.3.6)."""

@@ -404,3 +404,27 @@ def test_a_stored_value_that_breaks_its_vr_fails_no_query():
             assert [str(m.StudyDate) for m in found] == ["2024-01-15"]
 
     run(go())
+
+
+def test_a_small_match_goes_as_one_pdu_of_two_pdvs(monkeypatch: pytest.MonkeyPatch) -> None:
+    # PS3.8 9.3.5: a P-DATA-TF may carry several PDVs; each Pending response (command + Identifier) is one PDU
+    from dicomkit.net.transport import UpperLayerProtocol
+
+    sent: list[tuple[int, bytes]] = []
+    real = UpperLayerProtocol.send_pdatas
+
+    def record(self: UpperLayerProtocol, parts: list[bytes | memoryview], count: int, nbytes: int) -> None:
+        sent.append((count, bytes(parts[0][:12]) if parts else b""))
+        real(self, parts, count, nbytes)
+
+    monkeypatch.setattr(UpperLayerProtocol, "send_pdatas", record)
+
+    async def go():
+        async with serving(FindSCP(source())) as server, await connect(server) as assoc:
+            matches = await find_all(assoc, keys("STUDY", PatientName="DOE^PATIENT1", StudyInstanceUID=""))
+            assert uids(matches) == sorted([study_uid(1), study_uid(8)])
+
+    run(go())
+    one_pdu = [header for count, header in sent if count == 1 and header[:1] == b"\x04"
+               and int.from_bytes(header[2:6], "big") > int.from_bytes(header[6:10], "big") + 4]
+    assert len(one_pdu) >= 3  # the request and the two Pending responses: command PDV + data set PDV
