@@ -8,8 +8,7 @@ import asyncio
 import sys
 
 from ..core.errors import DicomError
-from ..io.files import FoundFile, Kind, walk
-from ..io.raw import probe_part10
+from ..io.files import Kind, walk
 from ..net import ApplicationEntity
 from ..net.association import Association
 from ..net.negotiation import PresentationContext
@@ -77,14 +76,6 @@ async def _store(args: argparse.Namespace, files: list[FileInfo]) -> int:
     return 1 if failed else 0
 
 
-def _info(found: FoundFile) -> FileInfo:
-    """What the contexts need of a file, from the bytes the walk read when they hold the meta (else a peek)."""
-    probe = probe_part10(found.head) if found.head else None
-    if probe is not None:
-        return FileInfo(found.path, probe.sop_class_uid, probe.transfer_syntax)
-    return peek(found.path)
-
-
 def run(args: argparse.Namespace) -> int:
     files: list[FileInfo] = []
     failed = 0
@@ -96,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"dicomkit store: {found.path}: {found.reason}", file=sys.stderr)
             failed += 1
         elif found.explicit or found.kind is Kind.DICOM:
-            files.append(_info(found))  # a file named is sent or fails with its reason
+            files.append(peek(found.path, found.head))  # a file named is sent or fails with its reason
         else:
             print(f"dicomkit store: {found.note}", file=sys.stderr)  # not DICOM, a DICOMDIR, a FIFO, ...
     if not files:

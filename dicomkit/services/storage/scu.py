@@ -119,11 +119,14 @@ def find_files(paths: Iterable[str | os.PathLike[str]], *, recursive: bool = Fal
     return [found.path for found in walk(paths, recursive=recursive) if found.explicit or found.kind is Kind.DICOM]
 
 
-def peek(path: Path) -> FileInfo:
-    """SOP Class UID and transfer syntax from the File Meta Information (or the data set if it has none)."""
+def peek(path: Path, head: bytes = b"") -> FileInfo:
+    """SOP Class UID and transfer syntax from the File Meta Information (or the data set if it has none);
+    ``head``: the file's first bytes when the caller read them already (a folder walk), tried first."""
     try:
-        with open(path, "rb") as f:
-            probe = probe_part10(f.read(8192))
+        probe = probe_part10(head) if head else None
+        if probe is None:
+            with open(path, "rb") as f:
+                probe = probe_part10(f.read(8192))
         if probe is not None:
             return FileInfo(path, probe.sop_class_uid, probe.transfer_syntax)
         meta = read_file_meta(path)
