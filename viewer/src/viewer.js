@@ -103,6 +103,7 @@ export class Viewer {
     if (this.cine) clearInterval(this.cine);
     window.removeEventListener("keydown", this.keys);
     window.removeEventListener("resize", this.resize);
+    for (const e of this.queue) e.drop();
     this.queue = [];
   }
 
@@ -112,37 +113,53 @@ export class Viewer {
     return u + (u.includes("?") ? "&" : "?") + "accept=image/png";
   }
 
-  load(url) {
+  // One request per URL: the promise is cached while it loads and after it loaded; a load that failed or
+  // was dropped from the queue (the user moved on) is forgotten, so asking again starts it afresh.
+  load(url, { first = false } = {}) {
     let p = this.cache.get(url);
-    if (!p) {
-      p = new Promise((resolve, reject) => {
-        const run = () => {
-          this.inflight++;
-          const img = new Image();
-          img.onload = () => { this.inflight--; this.pump(); resolve(img); };
-          img.onerror = () => { this.inflight--; this.pump(); reject(new Error(`cannot load ${url}`)); };
-          img.src = url;
-        };
-        this.queue.push(run);
-        this.pump();
-      });
-      this.cache.set(url, p);
-      if (this.cache.size > CACHE) this.cache.delete(this.cache.keys().next().value);
+    if (p) {
+      const at = this.queue.findIndex((e) => e.url === url);
+      if (first && at > 0) this.queue.unshift(...this.queue.splice(at, 1));
+      return p;
     }
+    const entry = { url, run: null, drop: null };
+    p = new Promise((resolve, reject) => {
+      const fail = (why) => { this.cache.delete(url); reject(why); };
+      entry.drop = () => fail(new Error(`not loaded: ${url}`));
+      entry.run = () => {
+        this.inflight++;
+        const img = new Image();
+        img.onload = () => { this.inflight--; this.pump(); resolve(img); };
+        img.onerror = () => { this.inflight--; this.pump(); fail(new Error(`cannot load ${url}`)); };
+        img.src = url;
+      };
+    });
+    if (first) this.queue.unshift(entry);
+    else this.queue.push(entry);
+    this.cache.set(url, p);
+    if (this.cache.size > CACHE) this.cache.delete(this.cache.keys().next().value);
+    this.pump();
     return p;
   }
 
   pump() {
-    while (this.inflight < PARALLEL && this.queue.length) this.queue.shift()();
+    while (this.inflight < PARALLEL && this.queue.length) this.queue.shift().run();
   }
 
   prefetch() {
-    this.queue = []; // what is near the current slice first
+    // what is near the current slice first; what is queued for slices further away is dropped
+    const near = [];
     for (let d = 1; d <= AHEAD; d++) {
       for (const i of [this.index + d, this.index - d]) {
-        if (i >= 0 && i < this.slices.length) this.load(this.url(i)).catch(() => {});
+        if (i >= 0 && i < this.slices.length) near.push(this.url(i));
       }
     }
+    const keep = new Set([...near, this.wanted]);
+    for (const e of this.queue.filter((q) => !keep.has(q.url))) e.drop();
+    this.queue = this.queue.filter((q) => keep.has(q.url));
+    for (const url of near) this.load(url).catch(() => {});
+    const rank = new Map(near.map((url, k) => [url, k]));
+    this.queue.sort((a, b) => (rank.get(a.url) ?? -1) - (rank.get(b.url) ?? -1));
   }
 
   async go(i) {
@@ -152,9 +169,9 @@ export class Viewer {
     this.wanted = url;
     this.updateOverlay();
     try {
-      await this.load(url);
+      await this.load(url, { first: true });
     } catch {
-      return;
+      return; // it failed (a later go() asks again), or the user has moved on
     }
     if (this.wanted === url) {
       this.image.src = url;
