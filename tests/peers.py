@@ -17,10 +17,19 @@ from .conftest import require_tool
 DCMTK_ENV = {**os.environ, "TCP_NODELAY": "1"}  # DCMTK waits 40 ms per message without it
 
 
+_GIVEN: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port free now and not handed out before in this process: the kernel may give a port it just freed
+    again, so two calls in a row (a DICOM and an HTTP port) could otherwise return the same one."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if port not in _GIVEN:
+            _GIVEN.add(port)
+            return port
 
 
 def wait_listening(port: int, timeout: float = 10.0, proc: subprocess.Popen[bytes] | None = None) -> None:
