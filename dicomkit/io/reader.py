@@ -1042,14 +1042,21 @@ def _inflate(buf: memoryview, pos: int, source: str | None) -> memoryview:
     raise InvalidFileError("Deflated data set cannot be inflated", offset=pos, source=source)
 
 
-def read_file_meta(source: str | Path) -> Dataset:
-    """Only the File Meta Information of a Part 10 file."""
-    with open(source, "rb") as f:
-        head = f.read(132)
-        if len(head) < 132 or head[128:132] != b"DICM":
-            raise InvalidFileError("no 'DICM' prefix at offset 128", offset=128, source=str(source))
-        rest = f.read(1 << 16)
-    buf = memoryview(head + rest)
-    parser = _Parser(buf, lenient=False, stop_before_pixels=False, source=str(source))
+def read_file_meta(source: str | Path | bytes | memoryview) -> Dataset:
+    """Only the File Meta Information of a Part 10 file, or of its bytes."""
+    if isinstance(source, bytes | memoryview):
+        buf = memoryview(source)
+        name = "<buffer>"
+        if len(buf) < 132 or bytes(buf[128:132]) != b"DICM":
+            raise InvalidFileError("no 'DICM' prefix at offset 128", offset=128, source=name)
+    else:
+        name = str(source)
+        with open(source, "rb") as f:
+            head = f.read(132)
+            if len(head) < 132 or head[128:132] != b"DICM":
+                raise InvalidFileError("no 'DICM' prefix at offset 128", offset=128, source=name)
+            rest = f.read(1 << 16)
+        buf = memoryview(head + rest)
+    parser = _Parser(buf, lenient=False, stop_before_pixels=False, source=name)
     meta, _ = _read_meta(parser, 132)
     return meta

@@ -38,8 +38,8 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +78,8 @@ class Stored:
     outcome: str = ""  # stored, identical, replaced, duplicate, refused
     sop_instance_uid: str = ""
     blob_key: str | None = None
+    sop_class_uid: str = ""  # filled by ingest_batch, whose callers answer for each object by its UIDs
+    study_instance_uid: str = ""
 
     @property
     def outcome_for_scp(self) -> StoreOutcome:
@@ -399,6 +401,105 @@ class Archive:
         events("committed", record.sop_instance_uid)
         return self.after_commit(record, result)
 
+    # -- complete objects in memory, a batch at a time (STOW-RS parts) -------------------------------------------
+    def ingest_batch(self, objects: Sequence[bytes], *, source_ae: str | None = None,
+                     admit: Callable[[InstanceRecord], Stored | None] | None = None) -> list[Stored]:
+        """Store complete Part 10 objects held in memory, each through the steps of a C-STORE, with one hop
+        for the batch: every object is checked (and ``admit`` asked), their duplicates are looked up in one
+        query, each is written and placed, and their index rows go to the group-commit writer together, so
+        the batch shares its commits (and, durability full, its folder syncs); each answer waits for its own
+        commit. ``admit``: asked for each checked object (its record) before anything is written; a Stored
+        it returns is that object's answer (a refusal)."""
+        checked: list[Stored | InstanceRecord] = [self._check(data, source_ae, admit) for data in objects]
+        records = [c for c in checked if isinstance(c, InstanceRecord)]
+        try:
+            existing = self.index.lookup_duplicates([r.sop_instance_uid for r in records]) if records else {}
+        except Exception as exc:
+            failure = Stored(OUT_OF_RESOURCES, _short(f"index unavailable: {_why(exc)}"), "refused")
+            return [c if isinstance(c, Stored) else _named(failure, c) for c in checked]
+        staged: list[Stored | tuple[InstanceRecord, concurrent.futures.Future[StoreResult]]] = []
+        for item, data in zip(checked, objects, strict=True):
+            if isinstance(item, Stored):
+                staged.append(item)
+                continue
+            try:
+                staged.append(self._stage(item, data, existing.get(item.sop_instance_uid)))
+            except (OSError, BlobStoreError) as exc:
+                staged.append(_named(Stored(OUT_OF_RESOURCES, _short(f"cannot store: {_why(exc)}"), "refused",
+                                            item.sop_instance_uid), item))
+        out = []
+        for entry in staged:
+            if isinstance(entry, Stored):
+                out.append(entry)
+                continue
+            record, committed = entry
+            try:
+                result = committed.result()
+            except Exception as exc:
+                if self.discard_placed(record):
+                    out.append(_named(Stored(SUCCESS, None, "stored", record.sop_instance_uid, record.blob_key),
+                                      record))
+                else:
+                    out.append(_named(Stored(OUT_OF_RESOURCES, _short(f"index unavailable: {_why(exc)}"), "refused",
+                                             record.sop_instance_uid), record))
+                continue
+            self.events("committed", record.sop_instance_uid)
+            out.append(_named(self.after_commit(record, result), record))
+        return out
+
+    def _check(self, data: bytes, source_ae: str | None,
+               admit: Callable[[InstanceRecord], Stored | None] | None) -> Stored | InstanceRecord:
+        """One object of :meth:`ingest_batch`: its File Meta Information, the limits, the check and its record."""
+        from ..io.reader import read_file_meta
+
+        if len(data) < 132 or data[128:132] != b"DICM":
+            return Stored(0xC000, "not a DICOM Part 10 object (no DICM prefix)", "refused")
+        try:
+            meta = read_file_meta(data)
+            offset = meta_end(data)
+        except DicomError as exc:
+            return Stored(0xC000, _short(f"the File Meta Information cannot be read: {exc}"), "refused")
+        sop_class, sop_instance, ts = (str(meta.value(t) or "").strip("\x00 ") for t in (0x00020002, 0x00020003,
+                                                                                           0x00020010))
+        if not (sop_class and sop_instance and ts):
+            return Stored(0xC000, "no SOP Class/Instance UID in the file meta", "refused")
+        self.events("received", sop_instance)
+        refusal = self.space_refusal(len(data))
+        if refusal:
+            return Stored(OUT_OF_RESOURCES, refusal, "refused", sop_instance, sop_class_uid=sop_class)
+        prepared = self.prepare(data, sop_class, sop_instance, ts, dataset_offset=offset, source_ae=source_ae,
+                                compress=True)
+        if isinstance(prepared, StoreOutcome):
+            return Stored(prepared.status, prepared.comment, "refused", sop_instance, sop_class_uid=sop_class)
+        refused = admit(prepared) if admit is not None else None
+        return refused if refused is not None else prepared
+
+    def _stage(self, record: InstanceRecord, data: bytes, existing: tuple[str, str] | None,
+               ) -> Stored | tuple[InstanceRecord, concurrent.futures.Future[StoreResult]]:
+        """One checked object of :meth:`ingest_batch` up to its index transaction (submitted, not awaited)."""
+        uid = record.sop_instance_uid
+        if existing is not None and existing[0] == record.content_sha256:
+            return _named(Stored(SUCCESS, None, "identical", uid, existing[1]), record)
+        temp = self.store.create_temp()
+        try:
+            temp.write([record.rewritten if record.rewritten is not None else data])
+            record.rewritten = None
+            if self.durable:
+                temp.sync()
+                self.events("file synced", uid)
+        except OSError:
+            temp.discard()
+            raise
+        if existing is not None and self.duplicates != "overwrite":
+            return _named(self.quarantine_temp(temp, record), record)
+        try:
+            record.blob_key = self.place(temp, record, defer_folder_sync=True)
+        except (OSError, BlobStoreError):
+            temp.discard()
+            raise
+        self.events("placed", uid)
+        return record, self.index.store(record, self.duplicates, before_commit=self.folder_sync(record.blob_key))
+
     # -- deletion --------------------------------------------------------------------------------------------
     def delete(self, level: str, uid: str) -> list[str]:
         """Remove rows in one transaction, then their blobs; the keys removed."""
@@ -414,6 +515,11 @@ class Archive:
         if keys and self.config.storage.max_archive_size:
             self._stored_bytes = self.index.total_size()
         return keys
+
+
+def _named(stored: Stored, record: InstanceRecord) -> Stored:
+    """``stored`` with the SOP Class and Study Instance UIDs of ``record`` (answers of :meth:`Archive.ingest_batch`)."""
+    return replace(stored, sop_class_uid=record.sop_class_uid, study_instance_uid=record.study_instance_uid)
 
 
 def _why(exc: BaseException) -> str:

@@ -1,10 +1,13 @@
 """STOW-RS (PS3.18 10.5): ``POST /studies`` and ``POST /studies/{study}``.
 
-The body is read as it arrives (:class:`~.multipart.MultipartReader`). Each ``application/dicom`` part
-streams into a temporary file of the blob store, hashed on the way (the file, and its data set after the
-File Meta Information: what duplicates compare), and is then stored by
-:meth:`~dicomkit.server.ingest.Archive.ingest_temp` — the very steps and consistency promise of a C-STORE,
-with the same duplicates policy — while the next part is still arriving. Memory stays flat whatever the
+The body is read as it arrives (:class:`~.multipart.MultipartReader`). An ``application/dicom`` part of
+up to :data:`SMALL` bytes is kept in memory and stored with the parts around it, a batch at a time, by
+:meth:`~dicomkit.server.ingest.Archive.ingest_batch` (one hop to a worker per batch; the batch shares its
+index commits); a larger one streams into a temporary file of the blob store, hashed on the way (the file,
+and its data set after the File Meta Information: what duplicates compare), and is stored by
+:meth:`~dicomkit.server.ingest.Archive.ingest_temp`. Both take the very steps and consistency promise of a
+C-STORE, with the same duplicates policy, while the next parts are still arriving; at most
+:data:`MAX_PENDING` batches or large parts are being stored at a time, so memory stays flat whatever the
 body's size.
 
 A body of ``application/dicom+json`` (an array of data sets, PS3.18 F) with bulk data parts (their
@@ -45,7 +48,10 @@ from .multipart import MultipartError, MultipartReader, PartEnd, PartStart
 log = logging.getLogger("dicomkit.web")
 
 WRITE_BATCH = 1 << 20
-MAX_PENDING = 8  # parts being stored while the next ones arrive
+SMALL = 1 << 20  # a part up to this size is kept in memory and stored in a batch
+BATCH_PARTS = 64  # a batch is handed to the archive at this many parts ...
+BATCH_BYTES = 8 << 20  # ... or bytes
+MAX_PENDING = 4  # batches or large parts being stored while the next ones arrive
 HEAD = 1 << 16  # bytes kept to find the end of the File Meta Information
 PROCESSING_FAILURE = 0x0110  # PS3.7 C.4 (PS3.18 Table 10.5.3-2: Failure Reason)
 NOT_AUTHORIZED = 0x0124  # PS3.7 C.5: Refused: Not Authorized
@@ -65,9 +71,11 @@ class Outcome:
 
 @dataclass
 class _Incoming:
-    """One application/dicom part being written into the store."""
+    """One application/dicom part: in memory while it is small, then written into the store."""
 
-    temp: TempBlob
+    temp: TempBlob | None = None
+    memory: list[bytes] = field(default_factory=list)
+    memory_bytes: int = 0
     file_hash: Any = field(default_factory=hashlib.sha256)
     content_hash: Any = None
     head: bytearray = field(default_factory=bytearray)
@@ -91,7 +99,9 @@ class Stow:
         self.study = study
         self.archive = self.web.archive.archive
         self.outcomes: list[Outcome] = []
-        self.tasks: list[asyncio.Future[Outcome]] = []
+        self.tasks: list[asyncio.Future[list[Outcome]]] = []
+        self.batch: list[bytes] = []  # complete small parts not yet handed to the archive
+        self.batch_bytes = 0
         self.json_parts: list[bytes] = []
         self.bulk: dict[str, tuple[IO[bytes], str]] = {}
         self.loop = asyncio.get_running_loop()
@@ -116,7 +126,7 @@ class Stow:
                     if isinstance(event, PartStart):
                         part_type, params = parse_media_type(event.content_type or DICOM)
                         if part_type == DICOM:
-                            incoming = _Incoming(await self.run_blocking(self.archive.store.create_temp))
+                            incoming = _Incoming()
                         elif part_type in (DICOM_JSON, JSON):
                             collected = bytearray()
                         elif part_type == DICOM_XML:
@@ -145,20 +155,35 @@ class Stow:
                     elif spool is not None:
                         spool.write(event)
             reader.close()
+            await self._flush_batch()
         except ClientDisconnect:
             raise WebError(400, "the client closed the connection before the body was complete") from None
         except MultipartError as exc:
             raise WebError(400, f"the body is not a well-formed multipart/related message: {exc}") from None
         finally:
-            if incoming is not None:
+            if incoming is not None and incoming.temp is not None:
                 incoming.temp.discard()
 
     async def _write(self, part: _Incoming, data: bytes) -> None:
+        if part.temp is None:
+            part.memory.append(data)
+            part.memory_bytes += len(data)
+            if part.memory_bytes <= SMALL:
+                return
+            part.temp = await self.run_blocking(self.archive.store.create_temp)  # a large part: streamed
+            chunks, part.memory = part.memory, []
+            for chunk in chunks:
+                await self._stream(part, chunk)
+            return
+        await self._stream(part, data)
+
+    async def _stream(self, part: _Incoming, data: bytes) -> None:
+        assert part.temp is not None
         if part.offset is None:
             part.head += data
             if len(part.head) < HEAD:
                 return
-            self._start_content(part, complete=False)
+            self._start_content(part)
             data = bytes(part.head)
             part.head = bytearray()
             part.file_hash.update(data)
@@ -173,7 +198,8 @@ class Stow:
             chunks, part.pending, part.pending_bytes = part.pending, [], 0
             await self.run_blocking(part.temp.write, chunks)
 
-    def _start_content(self, part: _Incoming, complete: bool) -> None:
+    def _start_content(self, part: _Incoming) -> None:
+        """The first :data:`HEAD` bytes of a large part: where its data set starts, and its UIDs."""
         head = part.head
         if len(head) < 132 or head[128:132] != b"DICM":
             part.refused = "not a DICOM Part 10 object (no DICM prefix)"
@@ -186,15 +212,17 @@ class Stow:
             part.offset = len(head)
             return
         part.content_hash = hashlib.sha256(memoryview(head)[part.offset:])
-        part.uids = _head_uids(head, complete)
+        part.uids = _head_uids(head)
 
     async def _finish_part(self, part: _Incoming) -> None:
-        if part.offset is None:
-            self._start_content(part, complete=True)
-            data = bytes(part.head)
-            part.file_hash.update(data)
-            part.size += len(data)
-            part.pending.append(data)
+        if part.temp is None:
+            data = b"".join(part.memory)
+            self.batch.append(data)
+            self.batch_bytes += len(data)
+            if len(self.batch) >= BATCH_PARTS or self.batch_bytes >= BATCH_BYTES:
+                await self._flush_batch()
+            return
+        await self._flush_batch()  # the answers keep the body's order
         if part.pending:
             await self.run_blocking(part.temp.write, part.pending)
             part.pending = []
@@ -202,31 +230,58 @@ class Stow:
             part.temp.discard()
             self.outcomes.append(Outcome("", "", None, CANNOT_UNDERSTAND, part.refused, "refused"))
             return
-        while len([t for t in self.tasks if not t.done()]) >= MAX_PENDING:
-            await asyncio.wait([t for t in self.tasks if not t.done()], return_when=asyncio.FIRST_COMPLETED)
-        assert part.content_hash is not None and part.offset is not None
-        self.tasks.append(self.loop.run_in_executor(
-            self.archive.executor, self._store, part.temp, part.size, part.file_hash.hexdigest(),
-            part.content_hash.hexdigest(), part.offset, part.uids))
+        assert part.content_hash is not None and part.offset is not None  # SMALL >= HEAD: the head was read
+        await self._hand_over(self._store, part.temp, part.size, part.file_hash.hexdigest(),
+                              part.content_hash.hexdigest(), part.offset, part.uids)
+
+    async def _flush_batch(self) -> None:
+        if self.batch:
+            batch, self.batch, self.batch_bytes = self.batch, [], 0
+            await self._hand_over(self._store_batch, batch)
+
+    async def _hand_over(self, fn: Any, *args: Any) -> None:
+        """``fn(*args)`` in a worker, once fewer than :data:`MAX_PENDING` are being stored."""
+        while len(running := [t for t in self.tasks if not t.done()]) >= MAX_PENDING:
+            await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+        self.tasks.append(self.loop.run_in_executor(self.archive.executor, fn, *args))
 
     def _store(self, temp: TempBlob, size: int, file_hash: str, content_hash: str, offset: int,
-               uids: tuple[str, str, str] | None) -> Outcome:
-        """Check the study, then the archive's ingest (a worker thread)."""
+               uids: tuple[str, str, str] | None) -> list[Outcome]:
+        """A large part: check the study, then the archive's ingest (a worker thread)."""
         uids = uids or _uids(temp.path)
         if uids is None:
             temp.discard()
-            return Outcome("", "", None, CANNOT_UNDERSTAND, "no SOP Class/Instance UID in the file meta", "refused")
+            return [Outcome("", "", None, CANNOT_UNDERSTAND, "no SOP Class/Instance UID in the file meta",
+                            "refused")]
         sop_class, sop_instance, study = uids
-        if self.study is not None and study != self.study:
+        refused = self._refusal(sop_class, sop_instance, study)
+        if refused is not None:
             temp.discard()
+            return [refused]
+        stored: Stored = self.archive.ingest_temp(temp, size=size, file_hash=file_hash, content_hash=content_hash,
+                                                  dataset_offset=offset)
+        return [Outcome(sop_class, sop_instance, study, stored.status, stored.comment, stored.outcome)]
+
+    def _store_batch(self, objects: list[bytes]) -> list[Outcome]:
+        """Small parts (a worker thread): the archive checks each, asks :meth:`_admit`, and stores it."""
+        return [Outcome(s.sop_class_uid, s.sop_instance_uid, s.study_instance_uid or None, s.status, s.comment,
+                        s.outcome) for s in self.archive.ingest_batch(objects, admit=self._admit)]
+
+    def _admit(self, record: Any) -> Stored | None:
+        refused = self._refusal(record.sop_class_uid, record.sop_instance_uid, record.study_instance_uid)
+        if refused is None:
+            return None
+        return Stored(refused.status, refused.comment, "refused", refused.sop_instance_uid,
+                      sop_class_uid=refused.sop_class_uid, study_instance_uid=refused.study_instance_uid or "")
+
+    def _refusal(self, sop_class: str, sop_instance: str, study: str) -> Outcome | None:
+        """Why an instance of ``study`` may not be stored by this request, or None."""
+        if self.study is not None and study != self.study:
             return Outcome(sop_class, sop_instance, study, STUDY_MISMATCH,
                            f"the instance belongs to study {study}, not {self.study} named by the request", "refused")
         if not self._may_store(study):
-            temp.discard()
             return _not_authorized(sop_class, sop_instance, study)
-        stored: Stored = self.archive.ingest_temp(temp, size=size, file_hash=file_hash, content_hash=content_hash,
-                                                  dataset_offset=offset)
-        return Outcome(sop_class, sop_instance, study, stored.status, stored.comment, stored.outcome)
+        return None
 
     # -- DICOM JSON + bulk data ----------------------------------------------------------------------------
     def _store_json(self) -> list[Outcome]:
@@ -306,7 +361,7 @@ class Stow:
 
     async def finish(self) -> list[Outcome]:
         for task in self.tasks:
-            self.outcomes.append(await task)
+            self.outcomes += await task
         if self.json_parts:
             self.outcomes += await self.run_blocking(self._store_json)
         for f, _ts in self.bulk.values():
@@ -314,10 +369,14 @@ class Stow:
         return self.outcomes
 
     async def abandon(self) -> None:
-        """After an error: let the parts already handed to the archive finish (they are complete objects)."""
+        """After an error: store the complete parts read so far, and let those handed to the archive finish."""
+        try:
+            await self._flush_batch()
+        except Exception as exc:
+            log.warning("the complete STOW-RS parts of an abandoned request were not stored: %s", exc)
         for task in self.tasks:
             try:
-                self.outcomes.append(await task)
+                self.outcomes += await task
             except Exception as exc:
                 log.warning("a STOW-RS part failed while the request was abandoned: %s", exc)
         for f, _ts in self.bulk.values():
@@ -329,13 +388,13 @@ def _not_authorized(sop_class: str, sop_instance: str, study: str) -> Outcome:
                    "user may see: it may not store into it", "refused")
 
 
-def _head_uids(head: bytearray, complete: bool) -> tuple[str, str, str] | None:
-    """SOP Class, SOP Instance and Study Instance UIDs from the first bytes of a part (the whole part when
-    ``complete``); None when they do not hold them all (the file is read then)."""
+def _head_uids(head: bytearray) -> tuple[str, str, str] | None:
+    """SOP Class, SOP Instance and Study Instance UIDs from the first bytes of a part; None when they do not
+    hold them all (the file is read then)."""
     from ..io.reader import read_buffer
 
     try:
-        ds = read_buffer(memoryview(bytes(head)), stop_before_pixels=True, prefix=not complete)
+        ds = read_buffer(memoryview(bytes(head)), stop_before_pixels=True, prefix=True)
     except DicomError:
         return None
     return _uids_of(ds) if ds is not None else None

@@ -362,6 +362,18 @@ class Index:
                           (sop_instance_uid,))
         return (rows[0][0], rows[0][1]) if rows else None
 
+    def lookup_duplicates(self, sop_instance_uids: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """:meth:`lookup_duplicate` of several instances in one query: UID → (content_sha256, blob_key)."""
+        found: dict[str, tuple[str, str]] = {}
+        unique = list(dict.fromkeys(sop_instance_uids))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start:start + 500]
+            marks = ", ".join("?" * len(chunk))
+            for uid, content, key in self._read("SELECT sop_instance_uid, content_sha256, blob_key FROM instances "
+                                                f"WHERE sop_instance_uid IN ({marks})", chunk):
+                found[uid] = (content, key)
+        return found
+
     def blob_keys(self, keys: Iterable[str]) -> set[str]:
         """Which of ``keys`` are the blob of an index row."""
         found: set[str] = set()
