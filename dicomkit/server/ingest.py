@@ -48,6 +48,7 @@ from ..io.meta import part10_header
 from ..io.raw import meta_end
 from ..net.dimse import CStoreRQ
 from ..net.handlers import RequestContext
+from ..net.status import PROCESSING_FAILURE
 from ..services.storage.scp import StoreOutcome, StoreRefused, check_received
 from ..services.storage.status import DUPLICATE_COMMENT, DUPLICATE_DIFFERENT, OUT_OF_RESOURCES
 from .blobs import BlobStore, BlobStoreError, FolderBlobStore, TempBlob
@@ -410,7 +411,13 @@ class Archive:
         the batch shares its commits (and, durability full, its folder syncs); each answer waits for its own
         commit. ``admit``: asked for each checked object (its record) before anything is written; a Stored
         it returns is that object's answer (a refusal)."""
-        checked: list[Stored | InstanceRecord] = [self._check(data, source_ae, admit) for data in objects]
+        checked: list[Stored | InstanceRecord] = []
+        for data in objects:
+            try:
+                checked.append(self._check(data, source_ae, admit))
+            except Exception as exc:  # a bug: this object fails alone, and says so
+                log.exception("cannot check a received object")
+                checked.append(Stored(PROCESSING_FAILURE, _short(f"internal error: {exc}"), "refused"))
         records = [c for c in checked if isinstance(c, InstanceRecord)]
         try:
             existing = self.index.lookup_duplicates([r.sop_instance_uid for r in records]) if records else {}
@@ -425,8 +432,10 @@ class Archive:
             try:
                 staged.append(self._stage(item, data, existing.get(item.sop_instance_uid)))
             except (OSError, BlobStoreError) as exc:
-                staged.append(_named(Stored(OUT_OF_RESOURCES, _short(f"cannot store: {_why(exc)}"), "refused",
-                                            item.sop_instance_uid), item))
+                staged.append(_named(Stored(OUT_OF_RESOURCES, _short(f"cannot store: {_why(exc)}"), "refused"), item))
+            except Exception as exc:  # a bug: this object fails alone, and says so
+                log.exception("cannot store %s", item.sop_instance_uid)
+                staged.append(_named(Stored(PROCESSING_FAILURE, _short(f"internal error: {exc}"), "refused"), item))
         out = []
         for entry in staged:
             if isinstance(entry, Stored):
@@ -518,8 +527,9 @@ class Archive:
 
 
 def _named(stored: Stored, record: InstanceRecord) -> Stored:
-    """``stored`` with the SOP Class and Study Instance UIDs of ``record`` (answers of :meth:`Archive.ingest_batch`)."""
-    return replace(stored, sop_class_uid=record.sop_class_uid, study_instance_uid=record.study_instance_uid)
+    """``stored`` with the UIDs of ``record`` (the answers of :meth:`Archive.ingest_batch`)."""
+    return replace(stored, sop_instance_uid=record.sop_instance_uid, sop_class_uid=record.sop_class_uid,
+                   study_instance_uid=record.study_instance_uid)
 
 
 def _why(exc: BaseException) -> str:

@@ -118,3 +118,24 @@ def test_the_same_instance_twice_in_one_batch(server: Server) -> None:
     assert refused[FAILURE_REASON]["Value"] == [0xC111]
     (row,) = server.index.instances()
     assert str(dicomkit.read(server.archive.store.path_of(row.blob_key)).PatientName) == "Doe^Jane"
+
+
+def test_an_unexpected_error_fails_its_part_alone(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    study = dicomkit.generate_uid()
+    parts = [image(study=study, series=study + ".1", number=n) for n in range(3)]
+    archive = server.archive
+    prepare = archive.prepare
+
+    def failing(source, sop_class_uid, sop_instance_uid, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if sop_instance_uid == parts[1].SOPInstanceUID:
+            raise RuntimeError("a bug")
+        return prepare(source, sop_class_uid, sop_instance_uid, *args, **kwargs)
+
+    monkeypatch.setattr(archive, "prepare", failing)
+    status, answer = post(server, [part10(ds) for ds in parts])
+    assert status == 202
+    assert uids(answer[SUCCESS_ITEMS]["Value"]) == [parts[0].SOPInstanceUID, parts[2].SOPInstanceUID]
+    (failed,) = answer[FAILED_ITEMS]["Value"]
+    assert failed[FAILURE_REASON]["Value"] == [0x0110]
+    assert {r.sop_instance_uid for r in server.index.instances()} == {parts[0].SOPInstanceUID,
+                                                                      parts[2].SOPInstanceUID}
