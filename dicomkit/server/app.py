@@ -292,7 +292,8 @@ def register_services(ae: ApplicationEntity, pacs: Pacs) -> list[str]:
     ae.add_service(_Storage(pacs))
     view: DeidView | None = getattr(pacs, "deid_view", None)  # [deid]: what its AEs and users find, de-identified
     query: Any = sources.query if view is None else DeidFindSource(sources.query, view)
-    ae.add_service(_Guarded(FindSCP(query, retrieve_ae_title=title), pacs, "find"))
+    # every instance of the archive is in its store: ONLINE (PS3.4 C.4.1.1.3.2)
+    ae.add_service(_Guarded(FindSCP(query, retrieve_ae_title=title, instance_availability="ONLINE"), pacs, "find"))
     listed = _ListedRetrieveSource(sources.retrieve, view)
     ae.add_service(_Guarded(MoveSCP(listed, config.remotes, ae_options=options), pacs, "move"))
     ae.add_service(_Guarded(GetSCP(listed), pacs, "get"))

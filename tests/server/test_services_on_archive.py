@@ -84,6 +84,17 @@ def test_findscu_study_root_and_patient_root(archive: tuple[Server, Path]) -> No
     metrics = server.archive.metrics.render()
     assert 'dicomkit_request_seconds_count{service="find",request="C-FIND"} 3' in metrics
     assert 'dicomkit_request_seconds_bucket{service="find",request="C-FIND",le="+Inf"} 3' in metrics
+    # Instance Availability and Retrieve AE Title are the SCP's to fill (PS3.4 C.4.1.1.3.2), at every level
+    for level, keys, hits in (("STUDY", ["StudyInstanceUID"], 2),
+                              ("SERIES", [f"StudyInstanceUID={STUDY_A}", "SeriesInstanceUID"], 2),
+                              ("IMAGE", [f"StudyInstanceUID={STUDY_A}", f"SeriesInstanceUID={STUDY_A}.1",
+                                         "SOPInstanceUID"], 2)):
+        out = dcmtk("findscu", "-v", "-S", "-aec", "ARCHIVE", "127.0.0.1", port, "-k", f"QueryRetrieveLevel={level}",
+                    *(a for k in keys for a in ("-k", k)), "-k", "InstanceAvailability", "-k", "RetrieveAETitle")
+        assert out.returncode == 0, out.stderr
+        text = out.stdout + out.stderr
+        assert _answers(text, "(0008,0056)") == ["ONLINE"] * hits, (level, text)
+        assert _answers(text, "(0008,0054)") == ["ARCHIVE"] * hits, (level, text)
 
 
 def test_getscu_and_movescu_retrieve_from_the_archive(archive: tuple[Server, Path]) -> None:

@@ -105,17 +105,20 @@ class FindSCP(QueryRetrieveService, DimseHandler):
     """The C-FIND SCP of the Query/Retrieve models (all three by default) over a :class:`~..sources.QuerySource`.
 
     ``retrieve_ae_title``: what Retrieve AE Title (0008,0054) says when a query asks for it (default: the AE
-    title the association called, i.e. this SCP, when it also serves C-MOVE/C-GET). Other options: see
-    :class:`~.service.QueryRetrieveService` (the SCP's plan choices and extended negotiation)."""
+    title the association called, i.e. this SCP, when it also serves C-MOVE/C-GET); ``instance_availability``:
+    what Instance Availability (0008,0056) says (PS3.4 C.4.1.1.3.2: ONLINE, NEARLINE, OFFLINE, UNAVAILABLE;
+    default: empty, not known). Other options: see :class:`~.service.QueryRetrieveService` (the SCP's plan
+    choices and extended negotiation)."""
 
     operation = Operation.FIND
 
     def __init__(self, source: QuerySource | SyncQuerySource, *,
                  models: Iterable[InformationModel] = QUERY_RETRIEVE_MODELS, retrieve_ae_title: str | None = None,
-                 **options: Any) -> None:
+                 instance_availability: str | None = None, **options: Any) -> None:
         super().__init__(models, **options)
         self.source = as_query_source(source)
         self.retrieve_ae_title = retrieve_ae_title
+        self.instance_availability = instance_availability
 
     def handlers(self) -> dict[type[Request], DimseHandler]:
         return {CFindRQ: self}
@@ -145,7 +148,9 @@ class FindSCP(QueryRetrieveService, DimseHandler):
         rows = self.source.find_rows(plan, read.requester) if isinstance(self.source, _AnyQuerySource) else None
         matches: AsyncIterator[Dataset | RowMatch] = rows if rows is not None else self.source.find(plan,
                                                                                                 read.requester)
-        encoder = IdentifierEncoder(plan, ts, retrieve_ae_title=retrieve_ae) if rows is not None else None
+        availability = self.instance_availability
+        encoder = IdentifierEncoder(plan, ts, retrieve_ae_title=retrieve_ae,
+                                    instance_availability=availability) if rows is not None else None
         outcome = "completed"
         try:
             async with CancelWatch(rc) as watch:
@@ -159,7 +164,8 @@ class FindSCP(QueryRetrieveService, DimseHandler):
                     if encoder is not None:
                         yield CFindRSP(status=Status(pending)), BytesPayload(encoder.encode(match), ts)
                         continue
-                    response = response_identifier(plan, match, retrieve_ae_title=retrieve_ae)
+                    response = response_identifier(plan, match, retrieve_ae_title=retrieve_ae,
+                                                   instance_availability=availability)
                     yield CFindRSP(status=Status(pending)), DatasetPayload(response, ts, validate=False)
         except CancelRequested:
             outcome = "cancelled"
