@@ -252,3 +252,21 @@ def test_undefined_length_sequences_are_parsed_on_access_and_written_in_either_f
     defined = to_bytes(untouched, sequence_length="defined")
     assert b"\xfe\xff\xdd\xe0" not in defined and b"\xfe\xff\x0d\xe0" not in defined
     assert dicomkit.read(io.BytesIO(defined)).DerivationCodeSequence[0].CodingSchemeDesignator == "DCM"
+
+
+def test_file_meta_of_bytes_as_of_the_file(tmp_path: Path) -> None:
+    from dicomkit.io.reader import read_file_meta
+
+    ds = minimal()
+    data = to_bytes(ds)
+    path = tmp_path / "f.dcm"
+    path.write_bytes(data)
+    from_bytes, from_file = read_file_meta(data), read_file_meta(path)
+    assert [(e.tag, e.value) for e in from_bytes] == [(e.tag, e.value) for e in from_file]
+    assert str(from_bytes.value(0x00020003)) == str(ds.SOPInstanceUID)
+    assert read_file_meta(memoryview(data)).value(0x00020010) == from_file.value(0x00020010)
+    for bad in (b"", data[:100], bytes(128) + b"DICX" + data[132:]):
+        with pytest.raises(InvalidFileError):
+            read_file_meta(bad)
+    with pytest.raises(DicomError):
+        read_file_meta(data[:140])  # the meta cut short
