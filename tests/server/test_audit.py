@@ -108,6 +108,19 @@ def test_every_kind_of_message_validates(tmp_path: Path) -> None:
     assert result.stderr.count("validates") == len(messages)
 
 
+def test_messages_are_written_as_elementtree_writes_them() -> None:
+    """The messages' own writer (``to_xml``) gives the bytes ``ET.tostring`` gives for the same tree."""
+    import xml.etree.ElementTree as ET
+
+    nasty = "\x00\x01<evil attr=\"x\">&amp;\ud800\uffff\x1b[31m \t\nend \r'"
+    who = Requester(nasty[:16], "PACS", "127.0.0.1", 1, nasty, 1, nasty)
+    messages = [build(event, SOURCE, **details) for event, details in _kinds()]  # type: ignore[arg-type]
+    messages += [build("association-rejected", SOURCE, requester=who, subject=nasty, description=nasty, outcome=4),
+                 build("instances-stored", SOURCE, requester=who, studies=[StudyRef(nasty, nasty, nasty, (nasty,))])]
+    for xml in messages:
+        assert ET.tostring(ET.fromstring(xml), encoding="unicode") == xml
+
+
 def test_hostile_text_still_makes_valid_messages(tmp_path: Path) -> None:
     import xml.etree.ElementTree as ET
 

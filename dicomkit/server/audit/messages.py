@@ -182,7 +182,9 @@ def _address_type(address: str) -> str:
 
 def _token(text: str) -> str:
     """xsd:token content: no leading, trailing or repeated white space, and no control characters."""
-    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else " " for c in text)
+    return " ".join(text.split())
 
 
 def _participant(parent: ET.Element, user_id: str, *, requestor: bool, roles: Iterable[Code] = (),
@@ -334,11 +336,49 @@ def build(event: str, source: Source, *, requester: Requester | None = None, stu
     lifecycle = {"instances-stored": "1", "import": "2", "export": "10", "study-deleted": "14",
                  "instances-accessed": "6", "instances-transferred": "6"}.get(event)
     _study_objects(root, studies, lifecycle)
-    for node in root.iter():  # what peers sent (user names, AE titles, descriptions) may hold anything
-        node.attrib.update({k: xml_safe(v) for k, v in node.attrib.items()})
+    return to_xml(root)
+
+
+def to_xml(node: ET.Element) -> str:
+    """The XML of a tree of plain elements (no namespaces, no tails) — what ``ET.tostring`` writes for it —
+    with what peers sent (user names, AE titles, descriptions: anything) made safe by :func:`xml_safe`."""
+    out: list[str] = []
+    _write(node, out)
+    return "".join(out)
+
+
+def _write(node: ET.Element, out: list[str]) -> None:
+    out.append("<" + node.tag)
+    for name, value in node.attrib.items():
+        out.append(f' {name}="{_escape_attribute(xml_safe(value))}"')
+    if node.text or len(node):
+        out.append(">")
         if node.text:
-            node.text = xml_safe(node.text)
-    return ET.tostring(root, encoding="unicode")
+            out.append(_escape_text(xml_safe(node.text)))
+        for child in node:
+            _write(child, out)
+        out.append(f"</{node.tag}>")
+    else:
+        out.append(" />")
+
+
+def _escape_text(text: str) -> str:
+    if "&" in text:
+        text = text.replace("&", "&amp;")
+    if "<" in text:
+        text = text.replace("<", "&lt;")
+    if ">" in text:
+        text = text.replace(">", "&gt;")
+    return text
+
+
+_ATTRIBUTE_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\r": "&#13;",
+                                    "\n": "&#10;", "\t": "&#09;"})
+_PLAIN_ATTRIBUTE = re.compile('[^&<>"\r\n\t]*')
+
+
+def _escape_attribute(text: str) -> str:
+    return text if _PLAIN_ATTRIBUTE.fullmatch(text) else text.translate(_ATTRIBUTE_ESCAPES)
 
 
 _NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -346,6 +386,8 @@ _NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
 
 def xml_safe(text: str) -> str:
     """Characters XML 1.0 cannot hold (controls, lone surrogates, U+FFFE/FFFF) as U+FFFD (XML 1.0 2.2)."""
+    if text.isascii() and text.isprintable():
+        return text
     return _NOT_XML.sub("\ufffd", text)
 
 
