@@ -186,7 +186,7 @@ def main() -> int:
                 if s.connect_ex(("127.0.0.1", port)) == 0:
                     break
             time.sleep(0.05)
-        for name, (command, command_env) in commands.items():  # warm the page cache and the bytecode
+        for command, command_env in commands.values():  # warm the page cache and the bytecode
             subprocess.run(command, env=command_env, check=True, capture_output=True)
         for _ in range(args.rounds):
             for name, (command, command_env) in commands.items():
