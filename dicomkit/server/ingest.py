@@ -56,7 +56,7 @@ from .compression import Compression
 from .config import Config
 from .index import Index, InstanceRecord, StoreResult
 from .index.header import build_header
-from .index.writer import BeforeCommit
+from .index.writer import BeforeCommit, DurabilityError
 from .metrics import Metrics
 
 log = logging.getLogger("dicomkit.server.ingest")
@@ -378,8 +378,30 @@ class Archive:
         return self._store_prepared(temp, prepared)
 
     def _store_prepared(self, temp: TempBlob, record: InstanceRecord) -> Stored:
-        events = self.events
-        existing = self.precheck_duplicate(record)
+        try:
+            existing = self.precheck_duplicate(record)
+        except Exception as exc:
+            temp.discard()
+            return Stored(OUT_OF_RESOURCES, _short(f"index unavailable: {_why(exc)}"), "refused",
+                          record.sop_instance_uid)
+        settled = self.place_checked(temp, record, existing)
+        if settled is not None:
+            return settled
+        try:
+            result = self.index.store(record, self.duplicates, here=True,
+                                      before_commit=self.folder_sync(record.blob_key)).result()
+        except Exception as exc:
+            return self.commit_failed(record, exc)
+        self.events("committed", record.sop_instance_uid)
+        return self.after_commit(record, result)
+
+    def place_checked(self, temp: TempBlob, record: InstanceRecord, existing: tuple[str, str] | None,
+                      ) -> Stored | None:
+        """The duplicates policy for a checked object in ``temp``, given what :meth:`precheck_duplicate` found:
+        an identical copy of a stored instance is not kept (a success), a different one under ``keep-first``
+        goes to quarantine (its answer); otherwise the object gets its name in the store (``record.blob_key``;
+        with durability full its folder is synced by its index transaction: :meth:`folder_sync`) and None
+        is returned. The index transaction decides duplicates again."""
         if existing is not None:
             if existing[0] == record.content_sha256:
                 temp.discard()
@@ -387,20 +409,20 @@ class Archive:
             if self.duplicates != "overwrite":
                 return self.quarantine_temp(temp, record)
         try:
-            record.blob_key = self.place(temp, record)
+            record.blob_key = self.place(temp, record, defer_folder_sync=True)
         except (OSError, BlobStoreError) as exc:
             temp.discard()
             return Stored(OUT_OF_RESOURCES, _short(f"cannot store: {_why(exc)}"), "refused", record.sop_instance_uid)
-        events("placed", record.sop_instance_uid)
-        try:
-            result = self.index.store(record, self.duplicates, here=True).result()
-        except Exception as exc:
-            if self.discard_placed(record):
-                return Stored(SUCCESS, None, "stored", record.sop_instance_uid, record.blob_key)
-            return Stored(OUT_OF_RESOURCES, _short(f"index unavailable: {_why(exc)}"), "refused",
-                          record.sop_instance_uid)
-        events("committed", record.sop_instance_uid)
-        return self.after_commit(record, result)
+        self.events("placed", record.sop_instance_uid)
+        return None
+
+    def commit_failed(self, record: InstanceRecord, exc: BaseException) -> Stored:
+        """The answer for a placed object whose index transaction failed (its blob removed unless the
+        transaction committed after all: :meth:`discard_placed`)."""
+        if self.discard_placed(record):
+            return Stored(SUCCESS, None, "stored", record.sop_instance_uid, record.blob_key)
+        why = "cannot store" if isinstance(exc, DurabilityError) else "index unavailable"
+        return Stored(OUT_OF_RESOURCES, _short(f"{why}: {_why(exc)}"), "refused", record.sop_instance_uid)
 
     # -- complete objects in memory, a batch at a time (STOW-RS parts) -------------------------------------------
     def ingest_batch(self, objects: Sequence[bytes], *, source_ae: str | None = None,
@@ -445,12 +467,7 @@ class Archive:
             try:
                 result = committed.result()
             except Exception as exc:
-                if self.discard_placed(record):
-                    out.append(_named(Stored(SUCCESS, None, "stored", record.sop_instance_uid, record.blob_key),
-                                      record))
-                else:
-                    out.append(_named(Stored(OUT_OF_RESOURCES, _short(f"index unavailable: {_why(exc)}"), "refused",
-                                             record.sop_instance_uid), record))
+                out.append(_named(self.commit_failed(record, exc), record))
                 continue
             self.events("committed", record.sop_instance_uid)
             out.append(_named(self.after_commit(record, result), record))
@@ -499,14 +516,9 @@ class Archive:
         except OSError:
             temp.discard()
             raise
-        if existing is not None and self.duplicates != "overwrite":
-            return _named(self.quarantine_temp(temp, record), record)
-        try:
-            record.blob_key = self.place(temp, record, defer_folder_sync=True)
-        except (OSError, BlobStoreError):
-            temp.discard()
-            raise
-        self.events("placed", uid)
+        settled = self.place_checked(temp, record, existing)
+        if settled is not None:
+            return _named(settled, record)
         return record, self.index.store(record, self.duplicates, before_commit=self.folder_sync(record.blob_key))
 
     # -- deletion --------------------------------------------------------------------------------------------
@@ -680,9 +692,8 @@ class ArchiveStoreTarget:
         record, committed = outcome
         failure = committed.exception()
         if failure is not None:
-            if await asyncio.get_running_loop().run_in_executor(archive.executor, archive.discard_placed, record):
-                return Stored(SUCCESS, None, "stored", record.sop_instance_uid, record.blob_key)
-            return Stored(OUT_OF_RESOURCES, _short(f"index unavailable: {_why(failure)}"), "refused")
+            return await asyncio.get_running_loop().run_in_executor(archive.executor, archive.commit_failed, record,
+                                                                    failure)
         result = committed.result()
         events("committed", record.sop_instance_uid)
         if result.delete_after_commit or result.outcome == "duplicate":
@@ -708,7 +719,6 @@ class ArchiveStoreTarget:
         if isinstance(placed, Stored):
             done.set_result(placed)
             return
-        self.archive.events("placed", placed.sop_instance_uid)
         archive = self.archive
         committed = archive.index.store(placed, archive.duplicates, here=True,
                                         before_commit=archive.folder_sync(placed.blob_key))
@@ -750,18 +760,8 @@ class ArchiveStoreTarget:
         except Exception as exc:
             self.discard()
             return Stored(OUT_OF_RESOURCES, _short(f"index unavailable: {_why(exc)}"), "refused")
-        if existing is not None:
-            if existing[0] == record.content_sha256:
-                self.discard()
-                return Stored(SUCCESS, None, "identical", record.sop_instance_uid, existing[1])
-            if archive.duplicates != "overwrite":
-                return archive.quarantine_temp(self.temp, record)
-        try:
-            record.blob_key = archive.place(self.temp, record, defer_folder_sync=True)
-        except (OSError, BlobStoreError) as exc:
-            self.discard()
-            return Stored(OUT_OF_RESOURCES, _short(f"cannot store: {_why(exc)}"), "refused")
-        return record
+        settled = archive.place_checked(self.temp, record, existing)
+        return settled if settled is not None else record
 
 
 class _LoopFuture:

@@ -334,6 +334,28 @@ def test_before_commit_runs_once_per_key_and_a_failure_rolls_back(tmp_path: Path
         writer.close()
 
 
+def test_a_folder_that_cannot_be_synced_refuses_the_store_and_keeps_nothing(archive: Archive, tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """durability full: a store whose folder sync fails (before its commit) is answered 0xA700 saying it
+    could not be stored — not that the index is away — with no row and no blob left, on each ingest path."""
+    from dicomkit.io.writer import to_bytes
+
+    assert archive.durable
+
+    def fail(key: str) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(archive.store, "sync_folder", fail)
+    by_file = archive.ingest_file(write(image(sop="1.2.826.0.1.3680043.10.9.51"), tmp_path))
+    (in_batch,) = archive.ingest_batch([to_bytes(image(sop="1.2.826.0.1.3680043.10.9.52"))])
+    for stored in (by_file, in_batch):
+        assert stored.status == 0xA700 and stored.outcome == "refused"
+        assert stored.comment is not None and stored.comment.startswith("cannot store: cannot make the stored")
+    assert archive.index.count("instance") == 0
+    assert not [p for p in (archive.config.storage.data_dir / "store").rglob("*") if p.is_file()
+                and p.suffix == ".dcm"]
+
+
 def test_a_retried_store_that_had_committed_keeps_its_blob(archive: Archive, tmp_path: Path) -> None:
     """The group-commit writer runs a batch again after a connection lost during COMMIT; when that COMMIT had
     gone through, the store finds its own row: identical, and its blob is not among those to delete."""

@@ -184,8 +184,12 @@ def test_failed_logins_lock_the_user_out(base: str, pacs: Server) -> None:
     assert locked.status == 429 and locked.header("retry-after") == "60"
     assert "too many failed logins" in json.loads(locked.body)["message"]
     pacs.pacs.policy.authenticator.limiter.reset()  # type: ignore[union-attr]
-    failures = [e for e in _audit(pacs) if e["event"] == "login" and e["outcome"] and e.get("user") == "root"]
-    assert failures and max(e["outcome"] for e in failures) == 12  # the lockout is a major failure
+
+    def failures() -> list[dict[str, Any]]:
+        return [e for e in _audit(pacs) if e["event"] == "login" and e["outcome"] and e.get("user") == "root"]
+
+    wait_until(lambda: any(e["outcome"] == 12 for e in failures()), what="the lockout in the audit trail")
+    assert max(e["outcome"] for e in failures()) == 12  # the lockout is a major failure
     assert "guess" not in json.dumps(_audit(pacs))  # never a password in the trail
 
 
@@ -205,6 +209,9 @@ def test_roles(base: str, pacs: Server, tmp_path: Path) -> None:
                    basic("ulla", "ulla-pw")).status == 403
     assert request("DELETE", f"{base}/dicom-web/studies/{OTHER}/series/{OTHER}.1/instances/{OTHER}.1.7",
                    basic("root", "root-pw")).status == 204
+    # the audit trail's file is written by its own thread: wait for both records
+    wait_until(lambda: {"instances-stored", "study-deleted"} <= {e["event"] for e in _audit(pacs)},
+               what="the STOW and the deletion in the audit trail")
     records = _audit(pacs)
     assert any(e["event"] == "instances-stored" and e.get("user") == "ulla" and e["studies"] == [OTHER]
                for e in records)

@@ -40,6 +40,10 @@ BeforeCommit = tuple[str, Callable[[], None]]
 Item = tuple[Work, "concurrent.futures.Future[Any]", BeforeCommit | None]
 
 
+class DurabilityError(IndexError_):
+    """What had to be durable before a commit (a folder sync) failed: the batch is rolled back."""
+
+
 class _Stop:
     pass
 
@@ -197,7 +201,7 @@ def _before_commit(actions: list[BeforeCommit]) -> None:
         try:
             action()
         except OSError as exc:
-            raise IndexError_(f"cannot make the stored objects durable: {exc.strerror or exc}") from exc
+            raise DurabilityError(f"cannot make the stored objects durable: {exc.strerror or exc}") from exc
 
 
 def _first_line(exc: BaseException) -> str:
