@@ -213,8 +213,14 @@ class FolderBlobStore:
             temp: TempBlob | None = self._spares.popleft()
         except IndexError:
             temp = None
-        self._spare_wanted.set()
+        self._want_spares()
         return temp
+
+    def _want_spares(self) -> None:
+        """Wake the helper thread when the spares are down to half: it makes them up in one go (one wake-up of
+        it for several stores, not a thread switch per store)."""
+        if len(self._spares) <= self._spare_target // 2:
+            self._spare_wanted.set()
 
     def create_temp(self) -> TempBlob:
         """A new temporary file (made ahead by a helper thread: creating one can cost more than receiving
@@ -223,7 +229,7 @@ class FolderBlobStore:
             temp = self._spares.popleft()
         except IndexError:
             temp = self._new_temp()
-        self._spare_wanted.set()
+        self._want_spares()
         return temp
 
     def _fill(self) -> None:

@@ -46,7 +46,7 @@ def deflate(data: bytes) -> bytes:
     hundred bytes to a few KB, and the default 32 KiB window costs more to set up (its 256 KiB of state) than
     compressing a small header does (~100 µs against ~10 µs for 1 KB here)."""
     bits = min(15, max(9, len(data).bit_length()))
-    c = zlib.compressobj(1, zlib.DEFLATED, bits, max(1, bits - 6))
+    c = zlib.compressobj(1, zlib.DEFLATED, bits, min(8, max(1, bits - 6)))
     return c.compress(data) + c.flush()
 
 
