@@ -7,7 +7,9 @@
 - dicomkit runs with ``durability = "full"`` (fsync of each file and its folder, a FULL SQLite commit,
   grouped across associations) and with ``durability = "os"``;
 - the machine's durability floor: median of (write 42 KB + fsync file + fsync folder + one SQLite insert
-  committed with synchronous=FULL in WAL mode), measured here first.
+  committed with synchronous=FULL in WAL mode), measured here first;
+- the receiver's CPU time (user + system, from /proc) per object for the same work: the part of the result
+  that the load of a shared machine moves least.
 
 Every DCMTK tool runs with TCP_NODELAY=1; Orthanc runs as deployed (no TCP_NODELAY in its environment).
 ``--fifty``: instead, three rounds of 50 associations at once × 200 new files each (3 × 10^4 distinct
@@ -130,6 +132,12 @@ def split(files: list[Path], parts: int) -> list[Path]:
     return folders
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (/proc/PID/stat, fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_kib(pid: int, field: str = "VmRSS") -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(field + ":"):
@@ -193,12 +201,15 @@ def main() -> None:
         print("orthanc: not installed (Debian package orthanc); skipped")
         kinds.remove("orthanc")
     results: dict[tuple[str, int], list[float]] = {}
+    cpu: dict[tuple[str, int], list[float]] = {}  # the receiver's CPU seconds for the work (dicomkit only)
     for _ in range(args.rounds):
         for kind in kinds:  # alternate the receivers round by round
             for parts, folders in ((1, one), (args.parallel, many)):
                 peer = Peer(kind, WORK / "recv" / kind)
                 try:
+                    before = cpu_seconds(peer.proc.pid)
                     results.setdefault((kind, parts), []).append(send(peer, folders))
+                    cpu.setdefault((kind, parts), []).append(cpu_seconds(peer.proc.pid) - before)
                 finally:
                     peer.stop()
     median = {key: statistics.median(v) for key, v in results.items()}
@@ -207,6 +218,10 @@ def main() -> None:
     for kind in kinds:
         a, b = median[(kind, 1)], median[(kind, args.parallel)]
         print(f"{kind:<16}{a:>10.2f} ({len(files) / a:>6.0f}/s){b:>12.2f} ({len(files) / b:>6.0f}/s)")
+    print(f"\nthe receiver's CPU (user + system) per object, median of {args.rounds} rounds, ms:")
+    for kind in kinds:
+        a, b = (statistics.median(cpu[(kind, n)]) * 1000 / len(files) for n in (1, args.parallel))
+        print(f"{kind:<16}{a:>10.2f} ms{b:>21.2f} ms")
     if "dicomkit" in kinds:
         full = median[("dicomkit", 1)]
         if "orthanc" in kinds:

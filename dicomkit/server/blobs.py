@@ -72,10 +72,14 @@ class TempInfo:
 class TempBlob:
     """A temporary file in the store that a received object streams into."""
 
-    def __init__(self, path: Path, fd: int) -> None:
-        self.path = path
+    def __init__(self, path: Path | str, fd: int) -> None:
+        self.name = str(path)  # the file's path as text (what the system calls take: no Path per object)
         self.fd = fd
         self.closed = False
+
+    @property
+    def path(self) -> Path:
+        return Path(self.name)
 
     def write(self, chunks: list[bytes]) -> None:
         data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
@@ -102,7 +106,7 @@ class TempBlob:
         with contextlib.suppress(OSError):
             self.close()
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.path)
+            os.unlink(self.name)
 
 
 class BlobStore(Protocol):
@@ -177,6 +181,8 @@ class FolderBlobStore:
         except OSError as exc:
             raise BlobStoreError(f"cannot create the store in {self.root}: {exc.strerror or exc}") from exc
         self.temp_dir = self.root / TEMP_FOLDER
+        self._temp_prefix = os.path.join(self.temp_dir, f"{node}.")
+        self._root_name = str(self.root)
         self._known_dirs: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._lock = threading.Lock()
         self._spares: collections.deque[TempBlob] = collections.deque()
@@ -192,7 +198,7 @@ class FolderBlobStore:
     # -- temporary files ---------------------------------------------------------------------------------
     def _new_temp(self) -> TempBlob:
         for _ in range(100):
-            path = self.temp_dir / f"{self.node}.{secrets.token_hex(8)}{TEMP_SUFFIX}"
+            path = f"{self._temp_prefix}{secrets.token_hex(8)}{TEMP_SUFFIX}"
             try:
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o644)
             except FileExistsError:
@@ -207,8 +213,14 @@ class FolderBlobStore:
             temp: TempBlob | None = self._spares.popleft()
         except IndexError:
             temp = None
-        self._spare_wanted.set()
+        self._want_spares()
         return temp
+
+    def _want_spares(self) -> None:
+        """Wake the helper thread when the spares are down to half: it makes them up in one go (one wake-up of
+        it for several stores, not a thread switch per store)."""
+        if len(self._spares) <= self._spare_target // 2:
+            self._spare_wanted.set()
 
     def create_temp(self) -> TempBlob:
         """A new temporary file (made ahead by a helper thread: creating one can cost more than receiving
@@ -217,7 +229,7 @@ class FolderBlobStore:
             temp = self._spares.popleft()
         except IndexError:
             temp = self._new_temp()
-        self._spare_wanted.set()
+        self._want_spares()
         return temp
 
     def _fill(self) -> None:
@@ -251,8 +263,8 @@ class FolderBlobStore:
     def instance_folder(self, study_uid: str, series_uid: str) -> str:
         return _instance_folder(study_uid, series_uid)
 
-    def _ensure_dir(self, relative: str, durable: bool) -> Path:
-        path = self.root / relative
+    def _ensure_dir(self, relative: str, durable: bool) -> str:
+        path = f"{self._root_name}/{relative}"
         with self._lock:
             if relative in self._known_dirs:
                 self._known_dirs.move_to_end(relative)
@@ -292,7 +304,7 @@ class FolderBlobStore:
             directory = self._ensure_dir(folder, durable)
         for _ in range(100):
             file_name = f"{name}.{self.node}.{secrets.token_hex(6)}{BLOB_SUFFIX}"
-            if _link_new(temp.path, directory / file_name):
+            if _link_new(temp.name, f"{directory}/{file_name}"):
                 break
         else:  # pragma: no cover - 100 random names taken
             raise BlobStoreError(f"cannot find a free name for {sop_instance_uid}")
@@ -311,7 +323,7 @@ class FolderBlobStore:
         key = f"{QUARANTINE_FOLDER}/{name}.{stamp}.{secrets.token_hex(4)}{BLOB_SUFFIX}"
         if isinstance(source, TempBlob):
             source.close()
-            path = source.path
+            path: Path | str = source.name
         else:
             path = self.path_of(source)
         os.rename(path, self.root / key)  # a fresh random name: nothing is replaced
@@ -415,7 +427,7 @@ def _scandir(path: str | Path) -> list[os.DirEntry[str]]:
         return []
 
 
-def _link_new(source: Path, target: Path) -> bool:
+def _link_new(source: str, target: str) -> bool:
     """Give ``source`` the name ``target`` unless that name exists (False then): a hard link where the file
     system has them (atomic, never replacing), else a check then a rename."""
     try:
@@ -425,7 +437,7 @@ def _link_new(source: Path, target: Path) -> bool:
     except OSError as exc:
         if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
             raise
-        if target.exists():
+        if os.path.exists(target):
             return False
         os.rename(source, target)
         return True

@@ -25,6 +25,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
+from itertools import compress, repeat
+from operator import and_, is_, is_not
 from typing import Any, Literal, TypeVar
 
 from ...core.dataset import Dataset
@@ -518,8 +520,7 @@ def store_instance(db: Database, rec: InstanceRecord, duplicates: str) -> StoreR
                    "size": rec.size, "sha256": rec.sha256, "content_sha256": rec.content_sha256,
                    "dataset_offset": rec.dataset_offset, "blob_key": rec.blob_key, "node": rec.node,
                    "stored_at": now, "source_ae": rec.source_ae}
-        names = tuple(columns)
-        row = db.one(_insert_sql("instances", names, "sop_instance_uid"), [columns[n] for n in names])
+        row = db.one(_insert_sql("instances", tuple(columns), "sop_instance_uid"), tuple(columns.values()))
         if row is not None:
             break
         # another transaction stored this UID since our first look (the insert waited for it): decide again
@@ -577,18 +578,25 @@ def _get_or_insert(db: Database, level: str, where: str, key: Sequence[Any], val
     select = _select_keys_sql(level, where)  # every key of the level: one statement text, prepared once
     row = db.one(select, key)
     if row is None:
-        names = tuple(values)
-        inserted = db.one(_insert_sql(table, names, conflict), [values[n] for n in names])
+        inserted = db.one(_insert_sql(table, tuple(values), conflict), tuple(values.values()))
         if inserted is not None:
             return int(inserted[0]), True, []
         row = db.one(select, key)
         assert row is not None
-    # the keys this instance offers that the row has empty
-    empty = [c for c, current in zip(COLUMNS_BY_LEVEL[level], row[1:], strict=True)
-             if current is None and values.get(c.name) is not None]
-    if not empty:
+    # the keys this instance offers that the row has empty (the test of each key in C: this runs for three
+    # levels of every store, and most rows are complete)
+    current = row[1:]
+    assert len(current) == len(_KEY_NAMES[level])
+    wanted = list(map(and_, map(is_, current, repeat(None)),
+                      map(is_not, map(values.get, _KEY_NAMES[level]), repeat(None))))
+    if not any(wanted):
         return int(row[0]), False, []
+    empty = list(compress(COLUMNS_BY_LEVEL[level], wanted))
     return int(row[0]), False, supplement(db, level, int(row[0]), values, empty)
+
+
+_KEY_NAMES: dict[str, tuple[str, ...]] = {level: tuple(c.name for c in columns)
+                                          for level, columns in COLUMNS_BY_LEVEL.items()}
 
 
 @cache

@@ -26,7 +26,7 @@ and sorting).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -160,6 +160,8 @@ def normalize_time(text: str) -> str | None:
 # -- extraction ---------------------------------------------------------------------------------------------
 def text_of(value: Any) -> str:
     """A value as index text: several values joined by backslash, padding removed."""
+    if isinstance(value, str):  # the common case first (UIDs, codes, names, dates)
+        return str(value).strip("\x00 ")
     if value is None:
         return ""
     if isinstance(value, tuple | list):
@@ -214,9 +216,31 @@ def _empty_row(level: str) -> dict[str, Any]:
     return out
 
 
+def _extractor(column: Column) -> Callable[[Any], dict[str, Any]]:
+    """:func:`column_values` of one column as a function of the value alone (its kind decided once)."""
+    name, kind = column.name, column.kind
+    if kind in ("text", "uid"):
+        return lambda value: {name: text_of(value) or None}
+    if kind == "int":
+        def integer(value: Any) -> dict[str, Any]:
+            text = text_of(value)
+            return {name: _int(text) if text else None}
+        return integer
+    if kind in ("date", "time"):
+        norm, normalize = f"{name}_norm", normalize_date if kind == "date" else normalize_time
+
+        def temporal_value(value: Any) -> dict[str, Any]:
+            text = text_of(value)
+            return {name: text or None, norm: normalize(text) if text else None}
+        return temporal_value
+    return lambda value: column_values(column, value)
+
+
 # the row of each level when none of its keys is present, and which key each tag feeds
 _EMPTY_ROWS: dict[str, dict[str, Any]] = {level: _empty_row(level) for level in LEVELS}
 _COLUMN_OF_TAG: dict[int, Column] = {tag: column for level in LEVELS for column, tag in _BY_LEVEL_TAGS[level]}
+_EXTRACT_TAG: dict[int, tuple[str, Callable[[Any], dict[str, Any]]]] = {
+    tag: (column.level, _extractor(column)) for tag, column in _COLUMN_OF_TAG.items()}
 
 
 def extract_levels(ds: Dataset) -> dict[str, dict[str, Any]]:
@@ -224,10 +248,10 @@ def extract_levels(ds: Dataset) -> dict[str, dict[str, Any]]:
     the absent ones keep the values of an empty key."""
     rows = {level: dict(empty) for level, empty in _EMPTY_ROWS.items()}
     get = ds.get
-    for tag in _COLUMN_OF_TAG.keys() & ds.tags():
-        column = _COLUMN_OF_TAG[tag]
+    for tag in _EXTRACT_TAG.keys() & ds.tags():
+        level, values = _EXTRACT_TAG[tag]
         elem = get(tag)
-        rows[column.level].update(column_values(column, elem.value if elem is not None else None))
+        rows[level].update(values(elem.value if elem is not None else None))
     patient, study = rows["patient"], rows["study"]
     patient["patient_id"] = patient["patient_id"] or ""
     patient["issuer_of_patient_id"] = patient["issuer_of_patient_id"] or ""
