@@ -75,16 +75,19 @@ class GroupCommitWriter:
         if self._stopped:
             future.set_exception(IndexError_("the index writer is closed"))
             return future
-        self._queue.put((work, future, before_commit))
+        item: Item = (work, future, before_commit)
         if here and self._batch_lock.acquire(blocking=False):
+            # the write connection is free: this thread runs the batch (this work and what waits), and the
+            # writer thread is not woken for it
             try:
-                batch, stop = self._drain([])
+                batch, stop = self._drain([item])
                 if stop:
                     self._queue.put(_Stop())  # for the writer thread, which ends on it
-                if batch:
-                    self._run_batch(batch)
+                self._run_batch(batch)
             finally:
                 self._batch_lock.release()
+            return future
+        self._queue.put(item)
         return future
 
     def _drain(self, batch: list[Item]) -> tuple[list[Item], bool]:
