@@ -21,6 +21,8 @@ from ..services.query_retrieve.keys import identifier
 from .netopts import add_peer_arguments, add_tls_arguments, tls_context
 from .qropts import add_key_arguments, model_epilog, model_name
 
+EXIT_AT_ONCE = True  # see cli.main.entry: its files are closed and its association released when run returns
+
 SIZE_ROWS = 50  # rows read before the table's column widths are fixed
 MAX_WIDTH = 40
 
