@@ -25,8 +25,8 @@ if TYPE_CHECKING:
     from .storage import store, store_files
     from .verification import echo
 
-# name -> module, imported on first use (``dicomkit store`` never loads the Query/Retrieve code, ``dicomkit
-# find`` never loads the storage code)
+# name -> module, imported on first use (``dicomkit store`` never loads the Query/Retrieve code, nor ``dicomkit
+# find`` the storage SCU)
 _BASIC = {"store": "storage", "store_files": "storage", "echo": "verification"}
 _LAZY = {
     "find": "query_retrieve.find", "find_all": "query_retrieve.find", "FindSCP": "query_retrieve.find",
