@@ -16,19 +16,24 @@ Timed, as whole commands (process start-up included):
   classes) and told the class with ``--sop-class`` (no C-FIND first, as getscu).
 
 Targets (issue 10): our SCP at least as fast as dcmqrscp; our SCU within 10% of DCMTK's. Every DCMTK tool runs
-with TCP_NODELAY=1; data are made once in bench/data/qr/. Medians of ``--rounds``.
-Usage: python bench/qr.py [--series 10000] [--ct 1000] [--rounds 3]
+with TCP_NODELAY=1; data are made once in bench/data/qr/. Medians of ``--rounds``; with each wall time the
+command's own CPU time (user + system, from the process's resource usage) is kept, which a loaded machine
+moves less. ``--base TREE`` also times the dicomkit SCU commands of another source tree (e.g. a checkout of
+main: ``git worktree add --detach /tmp/base main``) in the same rounds, each right after this tree's.
+Usage: python bench/qr.py [--series 10000] [--ct 1000] [--rounds 3] [--base TREE]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -58,7 +63,7 @@ def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 600) ->
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args} exited with {proc.returncode}")
+            raise RuntimeError(f"{proc.args!r} exited with {proc.returncode}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                 return
@@ -140,14 +145,24 @@ class Peer:
             self.proc.kill()
 
 
-def timed(args: list[str]) -> tuple[float, str]:
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(args: list[str], env: dict[str, str] | None = None) -> tuple[float, str, float]:
+    """Wall time, output, and CPU time (user + system) of the command. ``python -m`` puts its working folder
+    first on sys.path: dicomkit commands run in the root of the tree they time (PYTHONPATH, else this one)."""
+    env = env or ENV
+    cpu = _children_cpu()
     started = time.perf_counter()
-    done = subprocess.run(args, capture_output=True, env=ENV)
+    done = subprocess.run(args, capture_output=True, env=env, cwd=env.get("PYTHONPATH", HERE.parent))
     elapsed = time.perf_counter() - started
+    cpu = _children_cpu() - cpu
     out = done.stdout.decode(errors="replace") + done.stderr.decode(errors="replace")
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(args[:6])} ... failed ({done.returncode}):\n{out[-3000:]}")
-    return elapsed, out
+    return elapsed, out, cpu
 
 
 FIND_KEYS = ["QueryRetrieveLevel=SERIES", f"StudyInstanceUID={SERIES_STUDY}", "SeriesInstanceUID", "Modality",
@@ -179,11 +194,28 @@ def count_files(folder: Path) -> int:
     return sum(1 for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
 
 
-def run(args: list[str], check: Callable[[str], None] | None = None) -> float:
-    elapsed, out = timed(args)
-    if check is not None:
-        check(out)
-    return elapsed
+class Timings:
+    """Wall and CPU times of one command over the rounds."""
+
+    def __init__(self) -> None:
+        self.wall: list[float] = []
+        self.cpu: list[float] = []
+
+    def run(self, args: list[str], check: Callable[[str], None] | None = None, env: dict[str, str] | None = None,
+            ) -> None:
+        elapsed, out, cpu = timed(args, env)
+        if check is not None:
+            check(out)
+        self.wall.append(elapsed)
+        self.cpu.append(cpu)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.wall)
+
+    @property
+    def median_cpu(self) -> float:
+        return statistics.median(self.cpu)
 
 
 def main() -> int:
@@ -191,7 +223,13 @@ def main() -> int:
     parser.add_argument("--series", type=int, default=10_000)
     parser.add_argument("--ct", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--base", type=Path, metavar="TREE",
+                        help="also time the dicomkit SCU commands of this source tree, in the same rounds")
     args = parser.parse_args()
+    base_env = {**ENV, "PYTHONPATH": str(args.base.resolve())} if args.base else None
+    if args.base and not (args.base / "dicomkit" / "__init__.py").exists():
+        print(f"{args.base} holds no dicomkit source tree")
+        return 1
     for tool in ("dcmqrscp", "dcmqridx", "findscu", "getscu"):
         if shutil.which(tool) is None:
             print(f"{tool} not installed (Debian package dcmtk)")
@@ -202,7 +240,7 @@ def main() -> int:
     print("indexing them for dcmqrscp (dcmqridx) ...", flush=True)
     index_dcmqrscp(folder, db)
     qr_port, our_port = free_port(), free_port()
-    config = DATA / "dcmqrscp.cfg"
+    config = DATA / f"dcmqrscp-{os.getpid()}.cfg"
     config.write_text(f"NetworkTCPPort = {qr_port}\nMaxPDUSize = 131072\nMaxAssociations = 16\n"
                       f"HostTable BEGIN\nHostTable END\nVendorTable BEGIN\nVendorTable END\n"
                       f"AETable BEGIN\nARCHIVE {db} RW (10, 4096mb) ANY\nAETable END\n")
@@ -211,12 +249,14 @@ def main() -> int:
     ours = Peer([sys.executable, str(HERE / "peers" / "dicomkit_qrscp.py"), str(our_port), str(folder), "DKQR"],
                 our_port, ready="ready")
     print(f"our SCP indexed {total} files in {time.perf_counter() - started:.1f} s", flush=True)
-    work = DATA / "out"
-    rows = []
+    # the instances received go to a folder of this run's own (bench/data/qr may be shared by checkouts)
+    work_root = Path(tempfile.mkdtemp(prefix="qr-out-", dir=DATA))
+    work = work_root / "out"
+    rows: list[tuple[str, str, Timings, str, Timings]] = []
     try:
         # correctness first: both SCPs answer the same 10^4 series
         for name, port, aec in (("dcmqrscp", qr_port, "ARCHIVE"), ("dicomkit", our_port, "DKQR")):
-            _, out = timed(findscu(port, aec, verbose=True))
+            _, out, _ = timed(findscu(port, aec, verbose=True))
             found = out.count("Find Response:")
             assert found == args.series, f"{name} answered {found} series, not {args.series}"
 
@@ -231,37 +271,65 @@ def main() -> int:
         def got_all(out: str) -> None:
             assert count_files(work) == args.ct, f"{count_files(work)} files, not {args.ct}: {out[-800:]}"
 
+        for env in (ENV, base_env) if base_env is not None else (ENV,):  # bytecode compiled before timing
+            timed(our_find(qr_port, "ARCHIVE"), env)
+            timed(our_get(qr_port, "ARCHIVE", fresh()), env)
         # each round runs the three commands of a row in turn: the machine's drift hits all of them alike
-        find_qr_t, find_ours_t, find_scu_t, get_qr_t, get_ours_t, get_scu_t, get_told_t = ([] for _ in range(7))
+        names = ["findscu>dcmqrscp", "findscu>dicomkit", "find>dcmqrscp", "getscu>dcmqrscp", "getscu>dicomkit",
+                 "get>dcmqrscp", "get --sop-class>dcmqrscp"]
+        if base_env is not None:
+            names += ["base find>dcmqrscp", "base get>dcmqrscp", "base get --sop-class>dcmqrscp"]
+        t = {name: Timings() for name in names}
         for _ in range(args.rounds):
-            find_qr_t.append(run(findscu(qr_port, "ARCHIVE")))
-            find_ours_t.append(run(findscu(our_port, "DKQR")))
-            find_scu_t.append(run(our_find(qr_port, "ARCHIVE"), expect_rows))
-            get_qr_t.append(run(getscu(qr_port, "ARCHIVE", fresh()), got_all))
-            get_ours_t.append(run(getscu(our_port, "DKQR", fresh()), got_all))
-            get_scu_t.append(run(our_get(qr_port, "ARCHIVE", fresh()), got_all))
-            get_told_t.append(run(our_get(qr_port, "ARCHIVE", fresh(), told=True), got_all))
-        find_qr, find_ours, find_scu, get_qr, get_ours, get_scu, get_told = map(
-            statistics.median, (find_qr_t, find_ours_t, find_scu_t, get_qr_t, get_ours_t, get_scu_t, get_told_t))
+            t["findscu>dcmqrscp"].run(findscu(qr_port, "ARCHIVE"))
+            t["findscu>dicomkit"].run(findscu(our_port, "DKQR"))
+            t["find>dcmqrscp"].run(our_find(qr_port, "ARCHIVE"), expect_rows)
+            if base_env is not None:
+                t["base find>dcmqrscp"].run(our_find(qr_port, "ARCHIVE"), expect_rows, base_env)
+            t["getscu>dcmqrscp"].run(getscu(qr_port, "ARCHIVE", fresh()), got_all)
+            t["getscu>dicomkit"].run(getscu(our_port, "DKQR", fresh()), got_all)
+            t["get>dcmqrscp"].run(our_get(qr_port, "ARCHIVE", fresh()), got_all)
+            if base_env is not None:
+                t["base get>dcmqrscp"].run(our_get(qr_port, "ARCHIVE", fresh()), got_all, base_env)
+            t["get --sop-class>dcmqrscp"].run(our_get(qr_port, "ARCHIVE", fresh(), told=True), got_all)
+            if base_env is not None:
+                t["base get --sop-class>dcmqrscp"].run(our_get(qr_port, "ARCHIVE", fresh(), told=True), got_all,
+                                                       base_env)
+        find_qr, get_qr = t["findscu>dcmqrscp"], t["getscu>dcmqrscp"]
         rows = [
-            (f"C-FIND, {args.series} matches", "findscu -> dcmqrscp", find_qr, "findscu -> dicomkit SCP", find_ours),
-            (f"C-FIND, {args.series} matches", "findscu -> dcmqrscp", find_qr, "dicomkit find -> dcmqrscp", find_scu),
-            (f"C-GET, {args.ct} CT instances", "getscu -> dcmqrscp", get_qr, "getscu -> dicomkit SCP", get_ours),
-            (f"C-GET, {args.ct} CT instances", "getscu -> dcmqrscp", get_qr, "dicomkit get -> dcmqrscp", get_scu),
-            (f"C-GET, {args.ct} CT instances", "getscu -> dcmqrscp", get_qr, "dicomkit get --sop-class", get_told),
+            (f"C-FIND, {args.series} matches", "findscu -> dcmqrscp", find_qr, "findscu -> dicomkit SCP",
+             t["findscu>dicomkit"]),
+            (f"C-FIND, {args.series} matches", "findscu -> dcmqrscp", find_qr, "dicomkit find -> dcmqrscp",
+             t["find>dcmqrscp"]),
+            (f"C-GET, {args.ct} CT instances", "getscu -> dcmqrscp", get_qr, "getscu -> dicomkit SCP",
+             t["getscu>dicomkit"]),
+            (f"C-GET, {args.ct} CT instances", "getscu -> dcmqrscp", get_qr, "dicomkit get -> dcmqrscp",
+             t["get>dcmqrscp"]),
+            (f"C-GET, {args.ct} CT instances", "getscu -> dcmqrscp", get_qr, "dicomkit get --sop-class",
+             t["get --sop-class>dcmqrscp"]),
         ]
+        if base_env is not None:
+            rows += [
+                (f"C-FIND, {args.series} matches", "findscu -> dcmqrscp", find_qr, "base find -> dcmqrscp",
+                 t["base find>dcmqrscp"]),
+                (f"C-GET, {args.ct} CT instances", "getscu -> dcmqrscp", get_qr, "base get -> dcmqrscp",
+                 t["base get>dcmqrscp"]),
+                (f"C-GET, {args.ct} CT instances", "getscu -> dcmqrscp", get_qr, "base get --sop-class",
+                 t["base get --sop-class>dcmqrscp"]),
+            ]
     finally:
         ours.stop()
         dcmqrscp.stop()
-        shutil.rmtree(work, ignore_errors=True)
-    print(f"\nmedians of {args.rounds} rounds, whole commands (s); ratio = DCMTK time / dicomkit time")
-    print("rounds (s): " + "; ".join(f"{name} {', '.join(f'{t:.2f}' for t in times)}" for name, times in (
-        ("findscu>dcmqrscp", find_qr_t), ("findscu>dicomkit", find_ours_t), ("find>dcmqrscp", find_scu_t),
-        ("getscu>dcmqrscp", get_qr_t), ("getscu>dicomkit", get_ours_t), ("get>dcmqrscp", get_scu_t),
-        ("get --sop-class>dcmqrscp", get_told_t))))
-    print(f"{'work':<28} {'DCMTK':<22} {'s':>7}  {'dicomkit':<26} {'s':>7}  {'ratio':>6}")
+        shutil.rmtree(work_root, ignore_errors=True)
+        config.unlink(missing_ok=True)
+    print(f"\nmedians of {args.rounds} rounds, whole commands (s); ratio = DCMTK time / dicomkit time; cpu = the "
+          "command's own CPU time (user + system)")
+    print("rounds (s): " + "; ".join(f"{name} {', '.join(f'{x:.2f}' for x in times.wall)}"
+                                     for name, times in t.items()))
+    print(f"{'work':<28} {'DCMTK':<22} {'s':>7}  {'dicomkit':<26} {'s':>7}  {'ratio':>6}   {'cpu':>5} {'cpu':>5}")
     for work_name, a_name, a, b_name, b in rows:
-        print(f"{work_name:<28} {a_name:<22} {a:7.2f}  {b_name:<26} {b:7.2f}  {a / b:6.2f}")
+        print(f"{work_name:<28} {a_name:<22} {a.median:7.2f}  {b_name:<26} {b.median:7.2f}  {a.median / b.median:6.2f}"
+              f"   {a.median_cpu:5.2f} {b.median_cpu:5.2f}")
     return 0
 
 

@@ -10,16 +10,20 @@ import argparse
 import asyncio
 import json
 import sys
+from collections.abc import Callable
 from typing import TextIO
 
 from ..core.dataset import Dataset
 from ..core.dictionary import keyword_for_tag
+from ..core.element import DataElement
 from ..core.errors import DicomError
 from ..net import ApplicationEntity
 from ..services.query_retrieve.find import FIND_STATUSES, find, query_contexts
 from ..services.query_retrieve.keys import identifier
 from .netopts import add_peer_arguments, add_tls_arguments, tls_context
 from .qropts import add_key_arguments, model_epilog, model_name
+
+EXIT_AT_ONCE = True  # see cli.main.entry: its files are closed and its association released when run returns
 
 SIZE_ROWS = 50  # rows read before the table's column widths are fixed
 MAX_WIDTH = 40
@@ -59,8 +63,22 @@ def _cell(ds: Dataset, path: list[int]) -> str:
         items = outer.value if outer is not None else None
         target = items[0] if items else None
     elem = target.get(path[-1]) if target is not None else None
-    if elem is None:
-        return ""
+    return "" if elem is None else _text(elem)
+
+
+def _reader(path: list[int]) -> Callable[[Dataset], str]:
+    """The cell of a column: a top-level key straight from the data set (one per match and column)."""
+    if len(path) > 1:
+        return lambda ds: _cell(ds, path)
+    tag = path[0]
+
+    def top(ds: Dataset) -> str:
+        elem = ds.get(tag)
+        return "" if elem is None else _text(elem)
+    return top
+
+
+def _text(elem: DataElement) -> str:
     value = elem.value
     if elem.vr == "SQ":
         return f"({len(value)} item{'s' if len(value) != 1 else ''})"
@@ -78,12 +96,13 @@ class Table:
 
     def __init__(self, columns: list[tuple[str, list[int]]], out: TextIO) -> None:
         self.columns = columns
+        self.readers = [_reader(path) for _, path in columns]
         self.out = out
         self.pending: list[list[str]] = []
         self.widths: list[int] | None = None
 
     def add(self, ds: Dataset) -> None:
-        row = [_cell(ds, path) for _, path in self.columns]
+        row = [read(ds) for read in self.readers]
         if self.widths is None:
             self.pending.append(row)
             if len(self.pending) >= SIZE_ROWS:
@@ -105,7 +124,7 @@ class Table:
         """One line; a cell longer than its column ends in an ellipsis."""
         assert self.widths is not None
         cells = [(c if len(c) <= w else c[: w - 1] + "…").ljust(w) for c, w in zip(row, self.widths)]
-        print("  ".join(cells).rstrip(), file=self.out)
+        self.out.write("  ".join(cells).rstrip() + "\n")
 
     def close(self) -> None:
         if self.widths is None and (self.pending or self.columns):

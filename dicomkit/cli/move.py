@@ -19,6 +19,8 @@ from .netopts import add_peer_arguments, add_tls_arguments, tls_context
 from .progress import Progress as Bar
 from .qropts import add_key_arguments, model_epilog, model_name, report
 
+EXIT_AT_ONCE = True  # see cli.main.entry: its files are closed and its association released when run returns
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_peer_arguments(p)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from ..services.query_retrieve.retrieve import MOVE_STATUSES, RetrieveResult
 from ..services.registry import REGISTRY
+
+if TYPE_CHECKING:
+    from ..services.query_retrieve.retrieve import RetrieveResult
 
 MODELS = {"patient": "Patient Root", "study": "Study Root", "patient-study": "Patient/Study Only (retired)"}
 
@@ -31,6 +34,8 @@ def model_name(args: argparse.Namespace) -> str:
 
 def report(result: RetrieveResult, name: str) -> int:
     """Print the outcome of a C-MOVE / C-GET; the exit status (1 unless every sub-operation succeeded)."""
+    from ..services.query_retrieve.retrieve import MOVE_STATUSES  # not needed by find
+
     print(f"{name}: {result.describe(MOVE_STATUSES if name == 'C-MOVE' else None)}")
     for uid in result.failed_sop_instance_uids[:20]:
         print(f"  failed: {uid}")

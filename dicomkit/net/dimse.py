@@ -412,6 +412,8 @@ MESSAGE_CLASSES: dict[int, type[DimseMessage]] = {
         NCreateRQ, NCreateRSP, NDeleteRQ, NDeleteRSP)
 }
 
+_REQUIRED = {cls: frozenset(cls.REQUIRED) for cls in MESSAGE_CLASSES.values()}
+
 # The response class for each request class.
 RESPONSE_FOR: dict[type[DimseMessage], type[Response]] = {
     CStoreRQ: CStoreRSP, CFindRQ: CFindRSP, CGetRQ: CGetRSP, CMoveRQ: CMoveRSP, CEchoRQ: CEchoRSP,
@@ -461,7 +463,7 @@ def _decode_value(data: memoryview, vr: str, attr: str) -> object:
         return tuple((values[i] << 16) | values[i + 1] for i in range(0, len(values), 2))
     if vr in ("UI", "AE"):
         try:
-            text = bytes(data).decode("ascii")
+            text = str(data, "ascii")
         except UnicodeDecodeError:
             raise DimseError(f"command element {attr} is not ASCII") from None
         text = text.rstrip("\x00 ") if vr == "UI" else text.strip(" \x00")
@@ -477,32 +479,26 @@ def decode_command(data: bytes | bytearray | memoryview) -> DimseMessage:
     n = len(mv)
     pos = 0
     values: dict[str, object] = {}
-    command_field: int | None = None
-    data_set_type: int | None = None
+    unpack, by_tag = _ELEMENT.unpack_from, _BY_TAG  # this runs for every message received
     while pos < n:
         if pos + 8 > n:
             raise DimseError(f"command set: element header truncated at offset {pos}")
-        group, elem, length = _ELEMENT.unpack_from(mv, pos)
+        group, elem, length = unpack(mv, pos)
         end = pos + 8 + length
         if end > n:
             raise DimseError(f"command set: ({group:04X},{elem:04X}) of {length} bytes runs past the end")
-        if group != 0x0000:
+        if group:
             raise DimseError(f"command set holds ({group:04X},{elem:04X}); only group 0000 is allowed (PS3.7 6.3.1)")
-        spec = _BY_TAG.get(elem)
+        spec = by_tag.get(elem)
         if spec is not None:
-            attr, vr = spec
-            if vr == "US" and length == 2:
-                value: object = mv[pos + 8] | (mv[pos + 9] << 8)
+            if spec[1] == "US" and length == 2:
+                values[spec[0]] = mv[pos + 8] | (mv[pos + 9] << 8)
             else:
-                value = _decode_value(mv[pos + 8:end], vr, attr)
-            if attr == "command_field":
-                command_field = value  # type: ignore[assignment]
-            elif attr == "data_set_type":
-                data_set_type = value  # type: ignore[assignment]
-            else:
-                values[attr] = value
+                values[spec[0]] = _decode_value(mv[pos + 8:end], spec[1], spec[0])
         # unknown and retired group 0000 elements are skipped (their length is trusted)
         pos = end
+    command_field: int | None = values.pop("command_field", None)  # type: ignore[assignment]  # US: int
+    data_set_type: int | None = values.pop("data_set_type", None)  # type: ignore[assignment]
     if command_field is None:
         raise DimseError("command set has no Command Field (0000,0100)")
     cls = MESSAGE_CLASSES.get(command_field)
@@ -510,8 +506,8 @@ def decode_command(data: bytes | bytearray | memoryview) -> DimseMessage:
         raise DimseError(f"unknown Command Field 0x{command_field:04X}")
     if data_set_type is None:
         raise DimseError(f"{cls.__name__} has no Command Data Set Type (0000,0800)")
-    missing = [a for a in cls.REQUIRED if a not in values]  # before any class default fills them in
-    if missing:
+    if not _REQUIRED[cls] <= values.keys():  # before any class default fills them in
+        missing = [a for a in cls.REQUIRED if a not in values]
         raise DimseError(f"{cls.__name__} lacks {', '.join(missing)} (PS3.7)")
     return cls(**values, has_dataset=data_set_type != NO_DATA_SET)  # type: ignore[arg-type]
 

@@ -19,12 +19,15 @@ AE table (``aetable``) and the registry of SOP Classes (``registry``). ``find``,
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .storage import store, store_files
-from .verification import echo
+if TYPE_CHECKING:
+    from .storage import store, store_files
+    from .verification import echo
 
-# name -> module, imported on first use (``dicomkit store`` never loads the Query/Retrieve code)
+# name -> module, imported on first use (``dicomkit store`` never loads the Query/Retrieve code, nor ``dicomkit
+# find`` the storage SCU)
+_BASIC = {"store": "storage", "store_files": "storage", "echo": "verification"}
 _LAZY = {
     "find": "query_retrieve.find", "find_all": "query_retrieve.find", "FindSCP": "query_retrieve.find",
     "move": "query_retrieve.move", "MoveSCP": "query_retrieve.move",
@@ -36,7 +39,7 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
+    module = _BASIC.get(name) or _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     return getattr(importlib.import_module(f"{__name__}.{module}"), name)

@@ -27,7 +27,7 @@ import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from ...core.dataset import Dataset
 from ...core.errors import DicomError, NetworkError
@@ -39,15 +39,15 @@ from ...net.negotiation import PresentationContext
 from ...net.payload import BytesPayload, DatasetPayload, Payload
 from ...net.status import CANCEL, SUCCESS, Status, StatusTable
 from ..cancel import CancelRequested, CancelWatch, close_iterator
-from ..dimse_n import error_comment
 from ..sources import QuerySource, Requester, SyncQuerySource, ThreadedQuerySource, iterate_in_thread
 from ..wire import context_for, decode
 from .keys import identifier as make_identifier
 from .levels import QUERY_RETRIEVE_MODELS, RETRIEVE_AE_TITLE, InformationModel, Operation, model_named
-from .matching import response_identifier
-from .plan import QueryPlan
-from .rows import IdentifierEncoder, RowMatch
 from .service import QueryRetrieveService
+
+if TYPE_CHECKING:  # the SCP's: the SCU (``dicomkit find``, ``get``) starts without them
+    from .plan import QueryPlan
+    from .rows import RowMatch
 
 log = logging.getLogger("dicomkit.services.qr")
 
@@ -125,6 +125,9 @@ class FindSCP(QueryRetrieveService, DimseHandler):
 
     async def responses(self, request: Request, data: DataSink | None,
                         rc: RequestContext) -> AsyncIterator[tuple[Response, Payload | None]]:
+        from .matching import response_identifier
+        from .rows import IdentifierEncoder
+
         read = self.read(request, data, rc)
         if read.plan is None:
             assert read.refusal is not None
@@ -189,6 +192,8 @@ class FindSCP(QueryRetrieveService, DimseHandler):
 
     @staticmethod
     def _failure(rc: RequestContext, request: Request, requester: object, comment: str) -> CFindRSP:
+        from ..dimse_n import error_comment
+
         log.warning("%s: %s from %s: 0x%04X %s", rc.association_id, request.name, requester, UNABLE_TO_PROCESS,
                     comment)
         return CFindRSP(status=Status(UNABLE_TO_PROCESS), error_comment=error_comment(comment))

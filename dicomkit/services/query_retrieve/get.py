@@ -48,13 +48,13 @@ from ..aetable import RemoteAE
 from ..sources import RetrieveSource, StoredObject, SyncRetrieveSource
 from ..storage.files import DirectoryReceiver
 from ..storage.scp import Receiver, StorageSCP, StoreOutcome, StoreRefused, StoreTarget
-from ..storage.scu import StoreSummary, store_files
 from ..wire import context_for
 from .keys import identifier as make_identifier
 from .levels import PATIENT_ROOT, InformationModel, Level, Operation, model_named
 from .retrieve import GET_STATUSES, OnProgress, RetrieveResult, RetrieveSCP, Sending, _Tally, run_retrieve
 
 if TYPE_CHECKING:
+    from ..storage.scu import StoreSummary
     from .find import Keys
 
 log = logging.getLogger("dicomkit.services.qr")
@@ -133,6 +133,8 @@ class GetSCP(RetrieveSCP):
 
     async def send(self, sending: Sending, items: Sequence[StoredObject], request: Request, rc: RequestContext,
                    tally: _Tally, stop: asyncio.Event) -> StoreSummary:
+        from ..storage.scu import store_files  # the SCP's sending side: the SCU starts without it
+
         return await store_files(rc.association, items, on_result=tally.record, allow_lossy=self.allow_lossy,
                                  stop=stop)
 

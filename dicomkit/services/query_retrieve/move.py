@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...core.errors import DicomError
 from ...net.ae import ApplicationEntity
@@ -33,9 +33,7 @@ from ...net.handlers import DimseHandler, RequestContext
 from ...net.negotiation import PresentationContext
 from ..aetable import AETable, RemoteAE
 from ..sources import RetrieveSource, StoredObject, SyncRetrieveSource
-from ..storage.scu import StoreSummary, store_all
 from ..wire import context_for, requester_of
-from .find import Keys
 from .keys import identifier as make_identifier
 from .levels import InformationModel, Operation, model_named
 from .retrieve import (
@@ -49,6 +47,10 @@ from .retrieve import (
     _Tally,
     run_retrieve,
 )
+
+if TYPE_CHECKING:  # the SCP's sending side: the SCU (``dicomkit move``) starts without it
+    from ..storage.scu import StoreSummary
+    from .find import Keys
 
 log = logging.getLogger("dicomkit.services.qr")
 
@@ -94,6 +96,8 @@ class MoveSCP(RetrieveSCP):
 
     async def send(self, sending: Sending, items: Sequence[StoredObject], request: Request, rc: RequestContext,
                    tally: _Tally, stop: asyncio.Event) -> StoreSummary:
+        from ..storage.scu import store_all
+
         remote: RemoteAE = sending.state
         ae = ApplicationEntity(rc.called_ae_title or "DICOMKIT", **self.ae_options)
 

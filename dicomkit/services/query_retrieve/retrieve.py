@@ -43,7 +43,6 @@ from ...net.handlers import DimseHandler, RequestContext
 from ...net.payload import DatasetPayload, Payload
 from ...net.status import CANCEL, SUCCESS, Status, StatusTable
 from ..cancel import CancelRequested, CancelWatch, close_iterator
-from ..dimse_n import error_comment
 from ..sources import (
     Requester,
     RetrieveSource,
@@ -52,11 +51,11 @@ from ..sources import (
     ThreadedRetrieveSource,
     iterate_in_thread,
 )
-from ..storage.scu import StoreResult, StoreSummary
 from ..wire import decode
 from .service import QueryRetrieveService
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the SCP's: an SCU (``dicomkit get``, ``move``) starts without them
+    from ..storage.scu import StoreResult, StoreSummary
     from .plan import QueryPlan
 
 log = logging.getLogger("dicomkit.services.qr")
@@ -222,6 +221,8 @@ class RetrieveSCP(QueryRetrieveService, DimseHandler):
 
     def _response(self, request: Request, status: int, tally: _Tally | None = None, *, remaining: bool = True,
                   comment: str | None = None) -> Response:
+        from ..dimse_n import error_comment
+
         rsp = RESPONSE_FOR[type(request)](status=Status(status),
                                           error_comment=error_comment(comment) if comment else None)
         if tally is not None:

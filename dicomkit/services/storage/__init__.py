@@ -7,20 +7,53 @@
 - ``status``: the Storage statuses.
 """
 
-from .files import DUPLICATE_POLICIES, DirectoryReceiver, Duplicates, FileStoreTarget, safe_filename, sweep_temp_files
-from .scp import (
-    StorageSCP,
-    StoredInstance,
-    StoreOutcome,
-    StoreRefused,
-    StoreTarget,
-    check_received,
-    storage_sop_classes,
-    storage_transfer_syntaxes,
-)
-from .scu import FileInfo, StoreResult, StoreSummary, find_files, peek, storage_contexts, store, store_files
-from .source import StoreSource, choose_context
-from .status import STORAGE
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .files import (
+        DUPLICATE_POLICIES,
+        DirectoryReceiver,
+        Duplicates,
+        FileStoreTarget,
+        safe_filename,
+        sweep_temp_files,
+    )
+    from .scp import (
+        StorageSCP,
+        StoredInstance,
+        StoreOutcome,
+        StoreRefused,
+        StoreTarget,
+        check_received,
+        storage_sop_classes,
+        storage_transfer_syntaxes,
+    )
+    from .scu import FileInfo, StoreResult, StoreSummary, find_files, peek, storage_contexts, store, store_files
+    from .source import StoreSource, choose_context
+    from .status import STORAGE
+
+# name -> module, imported on first use: the receiver of ``dicomkit get`` (files, scp) starts without the
+# sending side (scu, source) and the other way round
+_LAZY = {
+    **dict.fromkeys(("DUPLICATE_POLICIES", "DirectoryReceiver", "Duplicates", "FileStoreTarget", "safe_filename",
+                     "sweep_temp_files"), "files"),
+    **dict.fromkeys(("StorageSCP", "StoredInstance", "StoreOutcome", "StoreRefused", "StoreTarget", "check_received",
+                     "storage_sop_classes", "storage_transfer_syntaxes"), "scp"),
+    **dict.fromkeys(("FileInfo", "StoreResult", "StoreSummary", "find_files", "peek", "storage_contexts", "store",
+                     "store_files"), "scu"),
+    "StoreSource": "source", "choose_context": "source", "STORAGE": "status",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "DUPLICATE_POLICIES",
