@@ -17,6 +17,8 @@ from ..services.storage.scu import store_all
 from .netopts import add_peer_arguments, add_tls_arguments, tls_context
 from .progress import Progress
 
+EXIT_AT_ONCE = True  # see cli.main.entry: it only reads files, and its associations are released when run returns
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_peer_arguments(p)
