@@ -33,11 +33,17 @@ def _pixels(path: Path) -> object:
     return pixel_array(dicomkit.read(path))
 
 
-def test_import_compresses_native_pixel_data_losslessly(tmp_path: Path) -> None:
+@pytest.mark.parametrize("path", ["file", "batch"])
+def test_import_compresses_native_pixel_data_losslessly(tmp_path: Path, path: str) -> None:
+    """Through ingest_file (import) and ingest_batch (STOW-RS's small parts) alike."""
     config = load_config(None, {"storage.data_dir": str(tmp_path / "data"), "storage.compression": "lossless"})
     with Archive(config, workers=2) as archive:
-        for name in (*NATIVE, "liver.dcm", "MR2_J2KR.dcm"):
-            stored = archive.ingest_file(corpus_file(name))
+        names = (*NATIVE, "liver.dcm", "MR2_J2KR.dcm")
+        if path == "file":
+            results = [archive.ingest_file(corpus_file(name)) for name in names]
+        else:
+            results = archive.ingest_batch([corpus_file(name).read_bytes() for name in names])
+        for name, stored in zip(names, results, strict=True):
             assert stored.status == 0, (name, stored)
         for name in NATIVE:
             original = dicomkit.read(corpus_file(name))
