@@ -18,8 +18,9 @@ AE table (``aetable``) and the registry of SOP Classes (``registry``). ``find``,
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ..core.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from .storage import store, store_files
@@ -38,11 +39,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _BASIC.get(name) or _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+__getattr__ = lazy_attributes(__name__, {**_BASIC, **_LAZY})
 
 
 __all__ = ["echo", "store", "store_files", *_LAZY]

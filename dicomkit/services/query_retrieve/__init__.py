@@ -9,9 +9,9 @@
 - :mod:`.errors`: :class:`QueryError`, with the DIMSE status and Error Comment of each refusal.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ...core.lazy import lazy_attributes
 from .errors import QueryError, Reason
 from .levels import (
     MODALITY_WORKLIST,
@@ -47,13 +47,7 @@ _LAZY = {"Matcher": "matching", "response_identifier": "matching", **dict.fromke
      "plan_from_identifier"), "plan")}
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _LAZY)
 
 
 __all__ = [
