@@ -62,6 +62,10 @@ from .metrics import Metrics
 log = logging.getLogger("dicomkit.server.ingest")
 
 SUCCESS = 0x0000
+# why an object received whole is refused before its check (C-STORE data sets get their meta from the command)
+NOT_PART10 = "not a DICOM Part 10 object (no DICM prefix)"
+META_UNREADABLE = "the File Meta Information cannot be read"
+NO_META_UIDS = "no SOP Class/Instance UID in the file meta"
 WRITE_BUFFER = 1 << 18
 MMAP_THRESHOLD = 4 << 20
 
@@ -326,7 +330,7 @@ class Archive:
                 head = f.read(1 << 16)
                 if head[128:132] != b"DICM":
                     temp.discard()
-                    return Stored(0xC000, "not a DICOM Part 10 file", "refused")
+                    return Stored(0xC000, NOT_PART10, "refused")
                 offset = meta_end(head)
                 file_hash, content_hash = hashlib.sha256(head), hashlib.sha256(memoryview(head)[offset:])
                 temp.write([head])
@@ -354,7 +358,7 @@ class Archive:
         probe = _uids_of(temp.path)
         if probe is None:
             temp.discard()
-            return Stored(0xC000, "no SOP Class/Instance UID in the file meta", "refused")
+            return Stored(0xC000, NO_META_UIDS, "refused")
         sop_class, sop_instance, ts = probe
         events("received", sop_instance)
         refusal = self.space_refusal(size)
@@ -479,16 +483,15 @@ class Archive:
         from ..io.reader import read_file_meta
 
         if len(data) < 132 or data[128:132] != b"DICM":
-            return Stored(0xC000, "not a DICOM Part 10 object (no DICM prefix)", "refused")
+            return Stored(0xC000, NOT_PART10, "refused")
         try:
-            meta = read_file_meta(data)
+            uids = _meta_uids(read_file_meta(data))
             offset = meta_end(data)
         except DicomError as exc:
-            return Stored(0xC000, _short(f"the File Meta Information cannot be read: {exc}"), "refused")
-        sop_class, sop_instance, ts = (str(meta.value(t) or "").strip("\x00 ") for t in (0x00020002, 0x00020003,
-                                                                                           0x00020010))
-        if not (sop_class and sop_instance and ts):
-            return Stored(0xC000, "no SOP Class/Instance UID in the file meta", "refused")
+            return Stored(0xC000, _short(f"{META_UNREADABLE}: {exc}"), "refused")
+        if uids is None:
+            return Stored(0xC000, NO_META_UIDS, "refused")
+        sop_class, sop_instance, ts = uids
         self.events("received", sop_instance)
         refusal = self.space_refusal(len(data))
         if refusal:
@@ -577,6 +580,12 @@ def _uids_of(path: Path) -> tuple[str, str, str] | None:
         meta = read_file_meta(path)
     except (OSError, DicomError):
         return None
+    return _meta_uids(meta)
+
+
+def _meta_uids(meta: Any) -> tuple[str, str, str] | None:
+    """(Media Storage SOP Class UID, Media Storage SOP Instance UID, Transfer Syntax UID) of a File Meta
+    Information, None unless it has all three."""
     values = [str(meta.value(t) or "").strip("\x00 ") for t in (0x00020002, 0x00020003, 0x00020010)]
     if not all(values):
         return None

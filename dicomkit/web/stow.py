@@ -38,7 +38,7 @@ from starlette.responses import Response
 from ..core.errors import DicomError
 from ..io.raw import meta_end
 from ..server.blobs import TempBlob
-from ..server.ingest import Stored
+from ..server.ingest import META_UNREADABLE, NO_META_UIDS, NOT_PART10, Stored
 from ..services.sources import Requester
 from .common import authorize, json_response, service_root, web_of
 from .errors import WebError
@@ -202,13 +202,13 @@ class Stow:
         """The first :data:`HEAD` bytes of a large part: where its data set starts, and its UIDs."""
         head = part.head
         if len(head) < 132 or head[128:132] != b"DICM":
-            part.refused = "not a DICOM Part 10 object (no DICM prefix)"
+            part.refused = NOT_PART10
             part.offset = len(head)
             return
         try:
             part.offset = meta_end(head)
         except DicomError as exc:
-            part.refused = f"the File Meta Information cannot be read: {exc}"
+            part.refused = f"{META_UNREADABLE}: {exc}"
             part.offset = len(head)
             return
         part.content_hash = hashlib.sha256(memoryview(head)[part.offset:])
@@ -228,7 +228,9 @@ class Stow:
             part.pending = []
         if part.refused is not None:
             part.temp.discard()
-            self.outcomes.append(Outcome("", "", None, CANNOT_UNDERSTAND, part.refused, "refused"))
+            refused: asyncio.Future[list[Outcome]] = self.loop.create_future()  # answered in the body's order
+            refused.set_result([Outcome("", "", None, CANNOT_UNDERSTAND, part.refused, "refused")])
+            self.tasks.append(refused)
             return
         assert part.content_hash is not None and part.offset is not None  # SMALL >= HEAD: the head was read
         await self._hand_over(self._store, part.temp, part.size, part.file_hash.hexdigest(),
@@ -251,8 +253,7 @@ class Stow:
         uids = uids or _uids(temp.path)
         if uids is None:
             temp.discard()
-            return [Outcome("", "", None, CANNOT_UNDERSTAND, "no SOP Class/Instance UID in the file meta",
-                            "refused")]
+            return [Outcome("", "", None, CANNOT_UNDERSTAND, NO_META_UIDS, "refused")]
         sop_class, sop_instance, study = uids
         refused = self._refusal(sop_class, sop_instance, study)
         if refused is not None:

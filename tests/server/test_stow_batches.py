@@ -139,3 +139,14 @@ def test_an_unexpected_error_fails_its_part_alone(server: Server, monkeypatch: p
     assert failed[FAILURE_REASON]["Value"] == [0x0110]
     assert {r.sop_instance_uid for r in server.index.instances()} == {parts[0].SOPInstanceUID,
                                                                       parts[2].SOPInstanceUID}
+
+
+def test_a_refused_large_part_is_answered_in_its_place(server: Server) -> None:
+    study, other = dicomkit.generate_uid(), dicomkit.generate_uid()
+    stray = [image(study=other, series=other + ".1", number=n) for n in (1, 2)]  # refused: another study
+    junk = b"x" * (stow.SMALL + 10)  # streamed, and refused at its head: no DICM prefix, no UIDs
+    status, answer = post(server, [part10(stray[0]), junk, part10(stray[1])], study=study)
+    assert status == 409
+    failed = answer[FAILED_ITEMS]["Value"]
+    assert uids(failed) == [stray[0].SOPInstanceUID, "", stray[1].SOPInstanceUID]
+    assert [i[FAILURE_REASON]["Value"][0] for i in failed] == [0xA900, 0xC000, 0xA900]
