@@ -21,8 +21,9 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check dicomkit tests bench tools
+	$(BIN)/ruff check dicomkit tests bench tools examples
 	$(BIN)/mypy
+	$(BIN)/mypy examples
 
 # The PACS on the embedded default: ./dicomkit-data, SQLite, DIMSE 11112 (AE DICOMKIT), HTTP 8042 (loopback).
 serve: $(STAMP)
