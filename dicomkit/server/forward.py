@@ -116,6 +116,11 @@ class StowClient:
             conn.request("POST", path, body=body, headers=headers)
             response = conn.getresponse()
             status, answer = response.status, response.read()
+        except ssl.SSLCertVerificationError as exc:  # the handshake failed on our side: name what to fix
+            raise ForwardError(f"destination {name}: TLS handshake failed, its certificate is not trusted "
+                               f"({exc.verify_message or exc.reason}; set the destination's ca)") from None
+        except ssl.SSLError as exc:
+            raise ForwardError(f"destination {name}: TLS handshake failed: {exc.reason or exc}") from None
         except (OSError, http.client.HTTPException) as exc:
             raise ForwardError(f"destination {name} cannot be reached: {exc}") from None
         finally:
