@@ -44,7 +44,7 @@ from .dimse import (
     command_fragments,
 )
 from .fsm import Event, InvalidTransition, Primitive, ProviderAbort, State
-from .handlers import RequestContext
+from .handlers import RequestContext, closing
 from .negotiation import (
     AssociationGrant,
     AssociationInfo,
@@ -496,8 +496,9 @@ class Association:
                 await self._send_response(cid, request, rc.failure, None)
                 return
             handler = self.ae.handlers[type(request)]
-            async for response, payload in handler.responses(request, sink, rc):
-                await self._send_response(cid, request, response, payload)
+            async with closing(handler.responses(request, sink, rc)) as responses:
+                async for response, payload in responses:
+                    await self._send_response(cid, request, response, payload)
         except NetworkError as exc:
             log.info("%s: response to %s not sent: %s", self, request.name, exc)
         except Exception as exc:

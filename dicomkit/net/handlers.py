@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from .dimse import RESPONSE_FOR, CEchoRSP, DataSink, MemorySink, Request, Response
 from .negotiation import NegotiatedContext
@@ -122,8 +123,25 @@ class SopClassRouter(DimseHandler):
             yield cls(status=Status(SOP_CLASS_NOT_SUPPORTED),
                       error_comment=f"no {request.name} service for this SOP Class"), None
             return
-        async for item in handler.responses(request, data, rc):
-            yield item
+        async with closing(handler.responses(request, data, rc)) as responses:
+            async for item in responses:
+                yield item
 
 
-__all__ = ["DimseHandler", "RequestContext", "SingleResponse", "SopClassRouter"]
+T = TypeVar("T")
+
+
+@contextlib.asynccontextmanager
+async def closing(responses: AsyncIterator[T]) -> AsyncIterator[AsyncIterator[T]]:
+    """``responses`` closed on leaving, in this task, even when the loop over them stops early (a response
+    that cannot be sent, a cancel): a handler's clean-up (``finally``) then runs now and in the context it
+    started in, not later from a task that asyncio makes for an abandoned generator."""
+    try:
+        yield responses
+    finally:
+        close = getattr(responses, "aclose", None)
+        if close is not None:
+            await close()
+
+
+__all__ = ["DimseHandler", "RequestContext", "SingleResponse", "SopClassRouter", "closing"]

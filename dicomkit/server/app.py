@@ -29,7 +29,7 @@ from ..net import ApplicationEntity
 from ..net.ae import Server as DimseServer
 from ..net.association import Association
 from ..net.dimse import RESPONSE_FOR, CEchoRSP, CStoreRQ, DataSink, MemorySink, Request, Response
-from ..net.handlers import DimseHandler, RequestContext
+from ..net.handlers import DimseHandler, RequestContext, closing
 from ..net.payload import Payload
 from ..net.status import Status
 from ..services.query_retrieve.plan import QueryPlan
@@ -201,14 +201,19 @@ class _GuardedHandler(DimseHandler):
         token = _RETRIEVAL.set(retrieval)
         last: Response | None = None
         try:
-            async for item in self.inner.responses(request, data, rc):
-                last = item[0]
-                yield item
+            async with closing(self.inner.responses(request, data, rc)) as responses:
+                async for item in responses:
+                    last = item[0]
+                    yield item
             self._answered(request, started)
         finally:
-            _RETRIEVAL.reset(token)
-            if retrieval.listed:
-                self._audit_retrieve(policy, request, rc, retrieval.listed, last, retrieval.deid is not None)
+            try:
+                # what was sent is audited even when the requester went away mid-retrieval (PS3.15 A.5.3.2)
+                if retrieval.listed:
+                    self._audit_retrieve(policy, request, rc, retrieval.listed, last, retrieval.deid is not None)
+            finally:
+                with contextlib.suppress(ValueError):  # closed by asyncio from another task: its context is gone
+                    _RETRIEVAL.reset(token)
 
     def _answered(self, request: Request, started: float) -> None:
         self.pacs.archive.metrics.answered(self.service, request.name.removesuffix("-RQ"),

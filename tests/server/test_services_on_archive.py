@@ -5,9 +5,11 @@ report; and the access policy in front of each service (0x0124 with an Error Com
 
 from __future__ import annotations
 
+import logging
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +19,7 @@ from dicomkit.server import Server
 
 from ..conftest import require_tool
 from ..helpers import wait_until
-from ..peers import dcmtk, free_port, running
+from ..peers import DCMTK_ENV, dcmtk, free_port, running
 from .data import image, write
 
 STUDY_A = "1.2.826.0.1.3680043.10.9.1"
@@ -119,6 +121,51 @@ def test_getscu_and_movescu_retrieve_from_the_archive(archive: tuple[Server, Pat
         out = dcmtk("movescu", "-v", "-S", "-aec", "ARCHIVE", "-aem", "NOWHERE", "127.0.0.1", str(server.port),
                     "-k", "QueryRetrieveLevel=STUDY", "-k", f"StudyInstanceUID={STUDY_A}")
         assert "movedestinationunknown" in (out.stdout + out.stderr).lower()
+
+
+def test_a_requester_gone_mid_move_is_still_audited(archive: tuple[Server, Path],
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    """movescu killed while the archive is sending: the sub-operations stop at the next response that cannot be
+    sent, the handler's clean-up runs on the association's task (no "created in a different Context" from an
+    abandoned generator), and what went to the destination is in the audit trail (PS3.15 A.5.3.2)."""
+    from dicomkit.net import ApplicationEntity
+    from dicomkit.net.sync import ServerThread
+    from dicomkit.server.audit.read import entries
+    from dicomkit.services.storage import DirectoryReceiver, StorageSCP
+
+    server, tmp_path = archive
+    dest = server.config.remotes.get("DEST")
+    assert dest is not None
+    arrived: list[str] = []
+
+    def slowly(stored: object) -> None:  # a destination that takes its time, so the move is still running
+        arrived.append(str(stored))
+        time.sleep(0.4)
+
+    ae = ApplicationEntity("DEST")
+    receiver = DirectoryReceiver(tmp_path / "dest", on_stored=slowly)
+    ae.add_service(StorageSCP(receiver))
+    caplog.set_level(logging.INFO)
+    with ServerThread(ae, "127.0.0.1", dest.port):
+        movescu = subprocess.Popen(["movescu", "-S", "-aec", "ARCHIVE", "-aem", "DEST", "127.0.0.1", str(server.port),
+                                    "-k", "QueryRetrieveLevel=STUDY", "-k", f"StudyInstanceUID={STUDY_A}"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=DCMTK_ENV)
+        try:
+            wait_until(lambda: len(arrived) >= 1, what="the first sub-operation at the destination")
+        finally:
+            movescu.kill()
+            movescu.wait()
+        trail = server.config.audit.file_path(server.config.storage.data_dir)
+        assert trail is not None
+
+        def transferred() -> list[dict[str, object]]:
+            return [e for e in entries(trail) if e["event"] == "instances-transferred"] if trail.exists() else []
+
+        wait_until(lambda: transferred() != [], what="the C-MOVE in the audit trail")
+    receiver.close()
+    assert len(arrived) < 3  # the move stopped when its requester was gone
+    assert not [r for r in caplog.records if "different Context" in r.getMessage()
+                or (r.name == "asyncio" and r.levelno >= logging.ERROR)]
 
 
 def test_worklist_mpps_and_commitment_on_the_archive(archive: tuple[Server, Path]) -> None:

@@ -41,7 +41,7 @@ from ...core.errors import AssociationRejected, DicomError, DimseError, NetworkE
 from ...net.ae import ApplicationEntity
 from ...net.association import DEFAULT_TIMEOUT, Association, Timeout
 from ...net.dimse import CGetRQ, CStoreRQ, DataSink, Priority, Request, Response
-from ...net.handlers import DimseHandler, RequestContext
+from ...net.handlers import DimseHandler, RequestContext, closing
 from ...net.negotiation import MAX_CONTEXTS, PresentationContext
 from ...net.payload import Payload
 from ..aetable import RemoteAE
@@ -221,8 +221,9 @@ class GetStorage(DimseHandler):
 
             yield CStoreRSP(status=Status(0xA700), error_comment="no C-GET is in progress here"), None
             return
-        async for item in handler.responses(request, data, rc):
-            yield item
+        async with closing(handler.responses(request, data, rc)) as responses:
+            async for item in responses:
+                yield item
 
 
 def _receiver(output: str | os.PathLike[str] | Receiver) -> tuple[Receiver, DirectoryReceiver | None]:
