@@ -60,7 +60,7 @@ def corpus_params() -> list[object]:
 
 # The Debian package of each peer tool other than DCMTK's (.ci/run installs them).
 TOOL_PACKAGES = {"dciodvfy": "dicom3tools", "xmllint": "libxml2-utils", "openssl": "openssl",
-                 "rsyslogd": "rsyslog"}
+                 "rsyslogd": "rsyslog", "gdcmscu": "libgdcm-tools"}
 
 
 def require_tool(name: str) -> str:

@@ -534,7 +534,8 @@ class Association:
             parts: list[bytes | memoryview] = []
             count = nbytes = 0
             try:
-                if payload is not None and len(command) + payload.nbytes + 6 <= size:
+                if (payload is not None and len(command) + payload.nbytes + 6 <= size
+                        and self.info.peer_reads_several_pdvs):
                     # a small message (a C-FIND match, an N-GET answer) goes as one PDU of two PDVs
                     data = next(iter(payload.fragments(size)), b"")
                     first, second = pdata_header_two(context_id, len(command), len(data))

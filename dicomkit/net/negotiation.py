@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..core.errors import NetworkError
-from ..core.uid import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME, UID, ImplicitVRLittleEndian
+from ..core.uid import DICOMKIT_ROOT, IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME, UID, ImplicitVRLittleEndian
 from .pdu import (
     APPLICATION_CONTEXT_NAME,
     AAssociateAC,
@@ -92,6 +92,13 @@ class NegotiatedContext:
             return f"result {self.result}"
 
 
+# Implementation Class UID roots of peers known to read a P-DATA-TF PDU that holds several PDVs (PS3.8 9.3.5
+# allows it): DCMTK (and Orthanc, built on it) and dicomkit. A command and its data set go to them in one PDU
+# when both fit; everyone else gets one PDV per PDU, as most implementations send (GDCM 3.0's SCU takes the
+# PDU after a command for its data set, and then waits for ever for the final C-FIND response).
+SEVERAL_PDVS_READ_BY = ("1.2.276.0.7230010.3.", DICOMKIT_ROOT)
+
+
 @dataclass
 class AssociationInfo:
     """What both sides agreed: contexts, PDU sizes, operation windows, identities."""
@@ -120,6 +127,11 @@ class AssociationInfo:
     @property
     def rejected_contexts(self) -> list[NegotiatedContext]:
         return [c for c in self.contexts.values() if not c.accepted]
+
+    @property
+    def peer_reads_several_pdvs(self) -> bool:
+        """Whether the peer is known to read a P-DATA-TF PDU of several PDVs (see SEVERAL_PDVS_READ_BY)."""
+        return self.peer_implementation_class_uid.startswith(SEVERAL_PDVS_READ_BY)
 
     @property
     def send_fragment_size(self) -> int:

@@ -7,7 +7,8 @@ lists the instances from its :class:`~..sources.RetrieveSource` and hands them t
 the storage SCU (:func:`~..storage.scu.store_files`: the instance's own transfer syntax if accepted, else a
 lossless transcode; a peer fault fails only what it concerns). Meanwhile Pending responses go back with the
 Number of Remaining / Completed / Failed / Warning Sub-operations (C.4.2.1.5): after the first sub-operation,
-then at most every ``progress_interval`` (50 ms; 0: after each), with the counts of that moment. A C-CANCEL-RQ stops new
+then at most every ``progress_interval`` (50 ms; 0: after each), with the counts of that moment, and once the
+last sub-operation is answered if the sub-association is still being released. A C-CANCEL-RQ stops new
 sub-operations; the outstanding ones are answered, and the final response is Cancel 0xFE00 with the counts.
 The final response otherwise:
 
@@ -288,7 +289,10 @@ class RetrieveSCP(QueryRetrieveService, DimseHandler):
                         cancelled = True
                         stop.set()
                         continue
-                    if not sender.done() and tally.done != tally.reported and tally.remaining:
+                    # a Pending response also after the last sub-operation, while the sub-association is being
+                    # released: a single-threaded SCU (GDCM's) reads its C-MOVE association for one after each
+                    # C-STORE it took, and answers our A-RELEASE-RQ only then (dcmqrscp sends one per sub-operation)
+                    if not sender.done() and tally.done != tally.reported:
                         tally.reported = tally.done
                         yield self._response(request, PENDING, tally), None
                         if self.progress_interval and not sender.done():
