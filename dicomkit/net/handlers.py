@@ -36,6 +36,7 @@ class RequestContext:
     request: Request
     cancelled: asyncio.Event = field(default_factory=asyncio.Event)
     failure: Response | None = None  # set when the request is refused before its handler runs
+    unsent: Response | None = None  # the final response a handler had when its requester was gone (not sent)
 
     @property
     def transfer_syntax(self) -> str:

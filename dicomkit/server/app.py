@@ -210,7 +210,8 @@ class _GuardedHandler(DimseHandler):
             try:
                 # what was sent is audited even when the requester went away mid-retrieval (PS3.15 A.5.3.2)
                 if retrieval.listed:
-                    self._audit_retrieve(policy, request, rc, retrieval.listed, last, retrieval.deid is not None)
+                    self._audit_retrieve(policy, request, rc, retrieval.listed, rc.unsent or last,
+                                         retrieval.deid is not None)
             finally:
                 with contextlib.suppress(ValueError):  # closed by asyncio from another task: its context is gone
                     _RETRIEVAL.reset(token)

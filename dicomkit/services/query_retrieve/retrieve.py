@@ -62,6 +62,7 @@ if TYPE_CHECKING:  # the SCP's: an SCU (``dicomkit get``, ``move``) starts witho
 log = logging.getLogger("dicomkit.services.qr")
 
 PENDING = 0xFF00
+STOP_GRACE = 5.0  # seconds the sub-operations of a retrieval whose requester went away get to end cleanly
 UNABLE_TO_CALCULATE_MATCHES = 0xA701
 UNABLE_TO_PERFORM_SUBOPERATIONS = 0xA702
 MOVE_DESTINATION_UNKNOWN = 0xA801
@@ -276,7 +277,7 @@ class RetrieveSCP(QueryRetrieveService, DimseHandler):
         stop = asyncio.Event()
         sender = asyncio.ensure_future(self.send(begun, items, request, rc, tally, stop))
         sender.add_done_callback(lambda _: tally.wake())
-        cancelled = False
+        cancelled = finished = False
         try:
             async with CancelWatch(rc) as watch:
                 while not sender.done():
@@ -304,12 +305,20 @@ class RetrieveSCP(QueryRetrieveService, DimseHandler):
                             except CancelRequested:
                                 cancelled = True
                                 stop.set()
+            finished = True
         finally:
-            if not sender.done():  # the association went away: stop the sub-operations
+            if not sender.done():
+                # the association went away: no new sub-operation; the outstanding ones are answered and the
+                # sub-association released when the destination does so in time, else it is aborted
                 stop.set()
+                await asyncio.wait([sender], timeout=STOP_GRACE)
                 sender.cancel()
                 with contextlib.suppress(BaseException):
                     await sender
+            if not finished and sender.done() and not sender.cancelled() and sender.exception() is None:
+                # what the final response would have said, for the log and the audit trail
+                rc.unsent = self._final(request, rc, tally, sender.result(), True, begun, started,
+                                        read.requester)[0]
         try:
             summary = sender.result()
         except Exception as exc:  # a bug in a sender must not leave the requestor waiting
