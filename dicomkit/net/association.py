@@ -412,8 +412,11 @@ class Association:
             return DiscardSink()
         try:
             return handler.data_sink(message, rc)
-        except Exception as exc:  # e.g. the disk refuses the file: answer with a status, keep going
-            log.exception("%s: cannot receive the data set of %s", self, message.name)
+        except Exception as exc:  # refused before its data (a wrong SOP Class, a full disk): a status, keep going
+            if isinstance(exc, DicomError):
+                log.warning("%s: %s refused: %s", self, message.name, exc)
+            else:
+                log.exception("%s: cannot receive the data set of %s", self, message.name)
             rc.failure = _failure(message, getattr(exc, "status", PROCESSING_FAILURE), str(exc))
             return DiscardSink()
 

@@ -177,6 +177,30 @@ def test_storage_scp_checks_the_data_set_against_the_command(tmp_path, receivers
     assert not list((tmp_path / "in" / ".dicomkit" / "tmp").iterdir())  # no temporary file left
 
 
+def test_a_store_on_the_context_of_another_sop_class_is_refused_with_a_warning(tmp_path, receivers, caplog):
+    """A C-STORE-RQ whose Affected SOP Class is not its context's (a sender that picked the wrong context): 0x0122
+    with both UIDs, one warning line (no traceback: a refusal, not a fault), nothing stored, still serving."""
+    ds = dicomkit.read(corpus_file("MR2_UNCR.dcm"))
+
+    async def main():
+        server = await scp(tmp_path / "in", receivers).start_server("127.0.0.1", 0)
+        async with connect("127.0.0.1", server.port, contexts=[PresentationContext(MR, [ELE])]) as assoc:
+            context = assoc.info.find_context(MR)
+            rsp = await assoc.send_request(CStoreRQ(affected_sop_class_uid=CT, affected_sop_instance_uid="1.2.3.4"),
+                                           context=context, payload=BytesPayload(ds.to_bytes(transfer_syntax=ELE), ELE))
+            assert (await store(assoc, ds)).status_value.is_success  # still serving
+        await server.close()
+        return rsp
+
+    with caplog.at_level(logging.INFO, logger="dicomkit"):
+        rsp = run(main())
+    assert rsp.status == 0x0122 and rsp.error_comment.startswith("not the SOP Class of this presentation context")
+    refusals = [r for r in caplog.records if "C-STORE-RQ refused" in r.getMessage()]
+    assert CT in refusals[0].getMessage() and MR in refusals[0].getMessage()
+    assert len(refusals) == 1 and refusals[0].levelno == logging.WARNING and refusals[0].exc_info is None
+    assert [p.name for p in stored(tmp_path / "in")] == [f"{ds.SOPInstanceUID}.dcm"]
+
+
 def test_a_truncated_data_set_is_refused_and_the_stored_copy_kept(tmp_path, receivers):
     """What the reader refuses is refused with 0xC000 and the reason; an earlier good copy of the same SOP
     Instance UID is not touched."""

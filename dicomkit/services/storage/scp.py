@@ -149,8 +149,9 @@ class StorageSCP(SingleResponse):
     def data_sink(self, request: Request, rc: RequestContext) -> DataSink:
         assert isinstance(request, CStoreRQ)
         if request.affected_sop_class_uid != rc.context.abstract_syntax:
-            raise StoreRefused(f"C-STORE of {request.affected_sop_class_uid} on a context for "
-                               f"{rc.context.abstract_syntax}", SOP_CLASS_NOT_SUPPORTED)
+            # the Error Comment keeps the first 64 characters (LO): the reason first, the UIDs in the log
+            raise StoreRefused(f"not the SOP Class of this presentation context: {request.affected_sop_class_uid} "
+                               f"on a context for {rc.context.abstract_syntax}", SOP_CLASS_NOT_SUPPORTED)
         try:
             return self.receiver(request, rc)
         except StoreRefused:
