@@ -311,7 +311,9 @@ class RetrieveSCP(QueryRetrieveService, DimseHandler):
                 # the association went away: no new sub-operation; the outstanding ones are answered and the
                 # sub-association released when the destination does so in time, else it is aborted
                 stop.set()
-                await asyncio.wait([sender], timeout=STOP_GRACE)
+                task = asyncio.current_task()
+                if task is None or not task.cancelling():  # not when the server itself is shutting down
+                    await asyncio.wait([sender], timeout=STOP_GRACE)
                 sender.cancel()
                 with contextlib.suppress(BaseException):
                     await sender
