@@ -3,7 +3,7 @@
 - QIDO-RS: one Query message per request (A.5.3.10), the request's path and query string as the query;
 - WADO-RS / WADO-URI retrieves of whole objects (and zips): DICOM Instances Transferred (A.5.3.5), one per
   study; metadata, frames, rendered images, thumbnails and bulk data: DICOM Instances Accessed (A.5.3.4);
-- DELETE: DICOM Study Deleted (A.5.3.6), per study touched (STOW-RS: :func:`.stow.after_store`).
+- DELETE: DICOM Study Deleted (A.5.3.6), per study touched (STOW-RS: :func:`.stow.audit_stored`).
 
 A viewer asks for hundreds of frames of one study in a minute: the same event for the same study by the
 same user from the same address is recorded once per :data:`REPEAT_SECONDS`.

@@ -496,6 +496,8 @@ async def store(request: Request) -> Response:
     if not outcomes:
         raise WebError(400, "the body holds no DICOM instance")
     await stow.run_blocking(after_store, web.pacs, requester, outcomes, stow.new_studies)
+    # the audit messages are not the answer's to wait for (they are queued to the trail's sinks anyway)
+    asyncio.get_running_loop().run_in_executor(None, audit_stored, web.pacs, requester, outcomes)
     status, body = response_body(outcomes, service_root(request), study)
     return json_response(request, json.dumps(body).encode(), status=status)
 
@@ -504,9 +506,8 @@ STORED = ("stored", "identical", "replaced")
 
 
 def after_store(pacs: Any, requester: Requester, outcomes: list[Outcome], new_studies: set[str]) -> None:
-    """What follows a STOW-RS request (a worker thread): the new studies of a user restricted to labels get
-    its labels (so that it sees what it stored), the ``[[labels.rules]]`` run, and one audit message per
-    study records what was stored (PS3.15 A.5.3.5)."""
+    """What follows a STOW-RS request before its answer (a worker thread): the new studies of a user restricted
+    to labels get its labels (so that it sees what it stored), and the ``[[labels.rules]]`` run."""
     from ..server.auth.labels import add_labels
 
     policy = pacs.policy
@@ -521,11 +522,22 @@ def after_store(pacs: Any, requester: Requester, outcomes: list[Outcome], new_st
     try:
         if pacs.config.label_rules:
             policy.apply_label_rules(requester.calling_ae_title, uids)
+    except Exception as exc:  # the instances are stored and answered; say what is not labelled
+        log.warning("%s: label rules of %d stored instance(s) failed: %s", requester.association_id, len(uids), exc)
+
+
+def audit_stored(pacs: Any, requester: Requester, outcomes: list[Outcome]) -> None:
+    """One audit message per study of what a STOW-RS request stored (PS3.15 A.5.3.5), from a worker thread
+    while the answer goes out."""
+    policy = pacs.policy
+    uids = [o.sop_instance_uid for o in outcomes if o.outcome in STORED]
+    if not uids or policy is None:
+        return
+    try:
         for ref in policy.studies_of(uids):
             policy.auditor.record("instances-stored", requester=requester, studies=[ref])
-    except Exception as exc:  # the instances are stored and answered; say what is not labelled or audited
-        log.warning("%s: label rules or audit of %d stored instance(s) failed: %s", requester.association_id,
-                    len(uids), exc)
+    except Exception as exc:  # the instances are stored and answered; say what is not audited
+        log.warning("%s: the audit of %d stored instance(s) failed: %s", requester.association_id, len(uids), exc)
 
 
-__all__ = ["Outcome", "after_store", "response_body", "store"]
+__all__ = ["Outcome", "after_store", "audit_stored", "response_body", "store"]
