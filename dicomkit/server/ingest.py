@@ -55,7 +55,8 @@ from .blobs import BlobStore, BlobStoreError, FolderBlobStore, TempBlob
 from .compression import Compression
 from .config import Config
 from .index import Index, InstanceRecord, StoreResult
-from .index.header import build_header
+from .index.attributes import COLUMN_TAGS
+from .index.header import FRAME_TAGS, build_header_with_values
 from .index.writer import BeforeCommit, DurabilityError
 from .metrics import Metrics
 
@@ -68,6 +69,7 @@ META_UNREADABLE = "the File Meta Information cannot be read"
 NO_META_UIDS = "no SOP Class/Instance UID in the file meta"
 WRITE_BUFFER = 1 << 18
 MMAP_THRESHOLD = 4 << 20
+_WANTED = COLUMN_TAGS | FRAME_TAGS  # the values the record needs of a data set (typed columns, frames)
 
 
 def new_node_id() -> str:
@@ -211,11 +213,12 @@ class Archive:
                     transfer_syntax, dataset_offset = compressed.transfer_syntax, compressed.dataset_offset
                     sha256, size = hashlib.sha256(compressed.data).hexdigest(), len(compressed.data)
         try:
-            header = build_header(ds, view, dataset_offset, transfer_syntax)
+            # the header and the typed columns' values in one pass over the data set
+            header, values = build_header_with_values(ds, view, dataset_offset, transfer_syntax, _WANTED)
             record = InstanceRecord.from_dataset(ds, transfer_syntax=transfer_syntax, size=size, sha256=sha256,
                                                  content_sha256=content_sha256, dataset_offset=dataset_offset,
                                                  header=header, extra_keys=self.config.index.extra_keys,
-                                                 source_ae=source_ae)
+                                                 source_ae=source_ae, values=values)
         except DicomError as exc:
             return StoreOutcome(0xC000, _short(f"cannot index the data set: {exc}"))
         for what, uid in (("Study Instance UID", record.study_instance_uid),
