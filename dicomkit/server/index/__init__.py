@@ -419,6 +419,14 @@ class Index:
         return self.writer.submit(lambda db: store_instance(db, record, duplicates), here=here,
                                   before_commit=before_commit)
 
+    def store_then(self, record: InstanceRecord, duplicates: str,
+                   callback: Callable[[StoreResult | None, BaseException | None], None], *, here: bool = False,
+                   before_commit: BeforeCommit | None = None) -> None:
+        """:meth:`store` with ``callback(result, None)`` or ``callback(None, exception)`` once committed or
+        failed, instead of a future (:meth:`GroupCommitWriter.submit_then`)."""
+        self.writer.submit_then(lambda db: store_instance(db, record, duplicates), callback, here=here,
+                                before_commit=before_commit)
+
     def record_quarantine(self, sop_instance_uid: str, blob_key: str, reason: str, content_sha256: str | None,
                           source_ae: str | None) -> concurrent.futures.Future[None]:
         def work(db: Database) -> None:
