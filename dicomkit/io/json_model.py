@@ -270,6 +270,9 @@ def to_json_dict(
     return _dataset_object(_Writer(bulk_data_handler, bulk_data_threshold, numbers_as), ds, include_file_meta)
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False)  # what json.dumps makes for these options
+
+
 class _Literals:
     """Puts JSON numbers into ``json.dumps`` output with their exact text (``0.50``, ``1.0E2``, ``-0``), which
     the json module cannot write (it writes ``repr(float)``): each goes in as a string between two copies of
@@ -292,7 +295,9 @@ class _Literals:
         return marker + text + marker
 
     def dumps(self, obj: Any, indent: int | None) -> str:
-        out = json.dumps(obj, ensure_ascii=False, indent=indent, allow_nan=False)
+        # json.dumps(obj, ensure_ascii=False, indent=indent, allow_nan=False), without a new encoder per call
+        out = _ENCODER.encode(obj) if indent is None else json.dumps(obj, ensure_ascii=False, indent=indent,
+                                                                        allow_nan=False)
         if not self.used:
             return out
         # the number texts are [-+.0-9eE] only, which json.dumps writes unescaped between the markers
