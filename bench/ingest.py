@@ -15,7 +15,9 @@ Every DCMTK tool runs with TCP_NODELAY=1; Orthanc runs as deployed (no TCP_NODEL
 ``--fifty``: instead, three rounds of 50 associations at once × 200 new files each (3 × 10^4 distinct
 instances) into one ``dicomkit serve`` (durability full), its RSS after each round: everything must be stored
 with flat memory.
-Usage: python bench/ingest.py [--files 1000] [--rounds 3] [--parallel 8] [--fifty]
+``--base TREE``: also ``dicomkit serve`` from another tree (e.g. a git worktree of main), as the receivers
+``base`` and ``base-os``, run in turn with the others round by round: a before/after on the same load.
+Usage: python bench/ingest.py [--files 1000] [--rounds 3] [--parallel 8] [--peers ...] [--base TREE] [--fifty]
 """
 
 from __future__ import annotations
@@ -70,14 +72,19 @@ def durability_floor(folder: Path, rounds: int = 200) -> float:
 
 
 class Peer:
-    def __init__(self, kind: str, folder: Path) -> None:
+    def __init__(self, kind: str, folder: Path, base: Path | None = None) -> None:
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         self.kind = kind
         self.port = free_port()
         self.aet = "ANY-SCP"
         env = dict(ENV)
-        if kind.startswith("dicomkit"):
+        cwd = None
+        if kind.startswith("base"):  # dicomkit serve from the tree of --base (found first: cwd and path)
+            if base is None:
+                raise ValueError("the receivers base and base-os need --base")
+            cwd, env["PYTHONPATH"] = str(base), str(base)
+        if kind.startswith(("dicomkit", "base")):
             self.aet = "DICOMKIT"
             durability = "os" if kind.endswith("os") else "full"
             args = [*DICOMKIT, "serve", "--data-dir", str(folder / "data"), "--dicom-port", str(self.port),
@@ -93,9 +100,9 @@ class Peer:
             env.pop("TCP_NODELAY", None)
         else:
             args = ["storescp", "+xa", "-od", str(folder), str(self.port)]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, env=env)
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, env=env, cwd=cwd)
         wait_port(self.port, self.proc)
-        if kind.startswith("dicomkit"):
+        if kind.startswith(("dicomkit", "base")):
             time.sleep(0.5)  # the start-up sweep and HTTP come up after the DIMSE port
 
     def stop(self) -> None:
@@ -185,6 +192,7 @@ def main() -> None:
     parser.add_argument("--parallel", type=int, default=8)
     parser.add_argument("--peers", default="dicomkit,dicomkit-os,storescp,orthanc")
     parser.add_argument("--fifty", action="store_true", help="50 associations x 200 files, memory sampled")
+    parser.add_argument("--base", type=Path, help="also dicomkit serve from this tree (receivers base, base-os)")
     args = parser.parse_args()
     if args.fifty:
         fifty()
@@ -197,6 +205,9 @@ def main() -> None:
     print(f"{len(files)} files of {files[0].stat().st_size / 1000:.1f} KB; durability floor of this machine "
           f"(file fsync + folder fsync + FULL commit): {floor * 1000:.2f} ms")
     kinds = [k for k in args.peers.split(",") if k]
+    if args.base is not None:
+        kinds += [k for k in ("base", "base-os") if k not in kinds]
+        args.base = args.base.resolve()
     if "orthanc" in kinds and shutil.which("Orthanc") is None:
         print("orthanc: not installed (Debian package orthanc); skipped")
         kinds.remove("orthanc")
@@ -205,7 +216,7 @@ def main() -> None:
     for _ in range(args.rounds):
         for kind in kinds:  # alternate the receivers round by round
             for parts, folders in ((1, one), (args.parallel, many)):
-                peer = Peer(kind, WORK / "recv" / kind)
+                peer = Peer(kind, WORK / "recv" / kind, args.base)
                 try:
                     before = cpu_seconds(peer.proc.pid)
                     results.setdefault((kind, parts), []).append(send(peer, folders))
@@ -222,6 +233,12 @@ def main() -> None:
     for kind in kinds:
         a, b = (statistics.median(cpu[(kind, n)]) * 1000 / len(files) for n in (1, args.parallel))
         print(f"{kind:<16}{a:>10.2f} ms{b:>21.2f} ms")
+    for tree, base in (("dicomkit", "base"), ("dicomkit-os", "base-os")):
+        if tree in kinds and base in kinds:
+            change = [statistics.median(cpu[(tree, n)]) / statistics.median(cpu[(base, n)]) - 1
+                      for n in (1, args.parallel)]
+            print(f"CPU per object, {tree} vs {base} ({args.base}): {change[0]:+.1%} (1 association), "
+                  f"{change[1]:+.1%} ({args.parallel} associations)")
     if "dicomkit" in kinds:
         full = median[("dicomkit", 1)]
         if "orthanc" in kinds:

@@ -8,7 +8,7 @@ with DCMTK storescu to warm it up, then counts while storescu sends ``--files`` 
 prints the operations per object of each tree, the change, and where they are (by module). C work (hashing,
 zlib, SQLite, system calls) counts as one operation per call: it shows in ``bench/ingest.py``'s CPU times.
 
-Usage: python bench/ingest_ops.py --base /path/to/old/tree [--tree .] [--files 300] [--durability os]
+Usage: python bench/ingest_ops.py --base /path/to/old/tree [--tree .] [--files 300] [--durability os] [--functions N]
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from store import ENV, free_port, make_small, wait_port  # noqa: E402
 
 CHILD = r"""
 import collections, json, signal, sys, threading
-tree, out = sys.argv[1], sys.argv[2]
+tree, out, by_function = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
 # this tree's dicomkit, whatever the environment has installed (an editable install finds its own first)
 sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in repr(f).lower()]
 sys.path.insert(0, tree)
@@ -41,7 +41,8 @@ counting = [False]
 def tracer(frame, event, arg):
     frame.f_trace_opcodes = True
     if event == "opcode" and counting[0]:
-        counts[frame.f_code.co_filename] += 1
+        code = frame.f_code
+        counts[f"{code.co_filename}:{code.co_name}" if by_function else code.co_filename] += 1
     return tracer
 def toggle(*_):
     if counting[0]:
@@ -57,11 +58,12 @@ threading.settrace(tracer)
 import dicomkit
 assert dicomkit.__file__.startswith(tree), dicomkit.__file__
 from dicomkit.cli.main import main
-sys.exit(main(sys.argv[3:]))
+sys.exit(main(sys.argv[4:]))
 """
 
 
-def count(tree: Path, files: list[Path], warm: list[Path], durability: str, work: Path) -> dict[str, int]:
+def count(tree: Path, files: list[Path], warm: list[Path], durability: str, work: Path,
+          by_function: bool = False) -> dict[str, int]:
     out = work / "counts.json"
     out.unlink(missing_ok=True)
     folders = {}
@@ -75,8 +77,9 @@ def count(tree: Path, files: list[Path], warm: list[Path], durability: str, work
     data = work / "data"
     shutil.rmtree(data, ignore_errors=True)
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-c", CHILD, str(tree), str(out), "serve", "--data-dir", str(data),
-                             "--dicom-port", str(port), "--http-port", str(free_port()), "--durability", durability],
+    proc = subprocess.Popen([sys.executable, "-c", CHILD, str(tree), str(out), "1" if by_function else "0", "serve",
+                             "--data-dir", str(data), "--dicom-port", str(port), "--http-port", str(free_port()),
+                             "--durability", durability],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
     try:
         for attempt in range(6):  # a traced start-up is slow
@@ -113,6 +116,7 @@ def count(tree: Path, files: list[Path], warm: list[Path], durability: str, work
 
 
 def area(filename: str) -> str:
+    filename = filename.rsplit(":", 1)[0]
     if "/dicomkit/" in filename:
         return "dicomkit/" + filename.rsplit("/dicomkit/", 1)[1].rsplit("/", 1)[0]
     if "asyncio" in filename:
@@ -128,6 +132,8 @@ def main() -> int:
     parser.add_argument("--tree", type=Path, default=HERE.parent)
     parser.add_argument("--files", type=int, default=300)
     parser.add_argument("--durability", choices=("os", "full"), default="os")
+    parser.add_argument("--functions", type=int, default=0, metavar="N",
+                        help="also list the N functions of the tree with the most operations per object")
     args = parser.parse_args()
     if shutil.which("storescu") is None:
         print("storescu (DCMTK) is not installed", file=sys.stderr)
@@ -136,19 +142,27 @@ def main() -> int:
     files, warm = small[:args.files], small[-20:]
     totals = {}
     by_area = {}
+    functions: dict[str, collections.Counter[str]] = {}
     with tempfile.TemporaryDirectory(dir=HERE / "data") as tmp:
         for name, tree in (("base", args.base.resolve()), ("tree", args.tree.resolve())):
-            counts = count(tree, files, warm, args.durability, Path(tmp))
+            counts = count(tree, files, warm, args.durability, Path(tmp), by_function=args.functions > 0)
             totals[name] = sum(counts.values()) / len(files)
             areas: collections.Counter[str] = collections.Counter()
             for filename, n in counts.items():
                 areas[area(filename)] += n
             by_area[name] = areas
+            functions[name] = collections.Counter(
+                {f.replace(str(tree), "", 1): n for f, n in counts.items()})
     print(f"dicomkit serve (durability {args.durability}), {len(files)} objects of "
           f"{files[0].stat().st_size / 1000:.1f} KB over one association; bytecode operations per object, all threads")
     print(f"base {totals['base']:.0f}   tree {totals['tree']:.0f}   change {totals['tree'] / totals['base'] - 1:+.1%}")
     for name, n in by_area["tree"].most_common(12):
         print(f"  {name:<44}{by_area['base'][name] / len(files):>8.0f} ->{n / len(files):>7.0f}")
+    if args.functions:
+        print(f"the {args.functions} functions of the tree with the most operations per object (base -> tree):")
+        for name, n in functions["tree"].most_common(args.functions):
+            short = name.rsplit("/dicomkit/", 1)[-1] if "/dicomkit/" in name else name.rsplit("/", 1)[-1]
+            print(f"  {short:<60}{functions['base'][name] / len(files):>8.0f} ->{n / len(files):>7.0f}")
     return 0
 
 

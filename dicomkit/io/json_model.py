@@ -26,7 +26,7 @@ import json
 import math
 import re
 import secrets
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 from decimal import Decimal
 from json.encoder import encode_basestring
 from typing import Any, Literal
@@ -37,6 +37,7 @@ from ..core.element import DataElement
 from ..core.errors import InvalidFileError, InvalidValueError
 from ..core.sequence import Sequence
 from ..core.tag import SPECIFIC_CHARACTER_SET, Tag
+from ..core.values import _DECODERS
 from ..core.valuetypes import DS, IS
 from ..core.vr import BYTES_VRS, MULTI_STRING_VRS, NUMBER_FORMATS, STRING_VRS, VR
 from .model_values import (
@@ -58,6 +59,7 @@ _INT_TEXT = re.compile(r"-?(0|[1-9][0-9]*)\Z")
 _FLOAT_TEXT = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?\Z")
 _TAG_KEY = re.compile(r"[0-9A-Fa-f]{8}\Z")
 _SAFE_INT = 2**53
+_UNDECODED = object()
 _NON_FINITE = {"nan": math.nan, "infinity": math.inf, "-infinity": -math.inf, "inf": math.inf,
                "-inf": -math.inf}
 
@@ -105,30 +107,83 @@ class _Writer:
                 out[f"{tag:08X}"] = self.attribute(elem, depth)
         return out
 
+    def raw_dataset(self, ds: Dataset, wanted: Container[int], values: dict[int, Any]) -> dict[str, Any]:
+        """:meth:`dataset` of a data set at the top level, with the value of each element whose tag is in
+        ``wanted`` put into ``values`` (what ``ds[tag].value`` gives). The elements the reader indexed and
+        nothing has touched yet, whose value cannot be bulk data (shorter than the threshold, not a
+        sequence), are decoded from their bytes by the decoder ``DataElement.value`` uses, without making
+        an element of each; every other element takes the path of :meth:`attribute`. The object is the
+        same as :meth:`dataset`'s; a value that does not decode is left to :meth:`attribute`, which raises
+        what it raises for it."""
+        out: dict[str, Any] = {}
+        elements = ds._elements
+        buf, src = ds._buf, ds._src
+        threshold = self.threshold
+        decoders = _DECODERS
+        for tag in sorted(elements):
+            entry = elements.get(tag)
+            if entry is None:
+                continue
+            if not tag & 0xFFFF:  # F.2.2: no Group Length attributes
+                if tag in wanted:
+                    values[tag] = ds[tag].value
+                continue
+            if entry.__class__ is tuple and buf is not None and src is not None:
+                vr, offset, length = entry
+                decoder = decoders.get(vr)
+                if decoder is not None and length < threshold:
+                    try:
+                        value = decoder(buf[offset:offset + length], src.little_endian, src.charset)
+                    except InvalidValueError:
+                        value = _UNDECODED
+                    if value is not _UNDECODED:
+                        if tag in wanted:
+                            values[tag] = value
+                        plain = _PLAIN.get(vr)
+                        if plain is None:
+                            out[f"{tag:08X}"] = self.value_object(vr.value, value)
+                        elif value.__class__ is tuple or value is None or value == "":
+                            out[f"{tag:08X}"] = self.plain_value(plain, value)
+                        else:  # one value: plain_value's object, inlined (most elements)
+                            out[f"{tag:08X}"] = {"vr": plain[0], "Value": [int(value) if plain[2] else str(value)]}
+                        continue
+            elem = ds[tag]
+            out[f"{tag:08X}"] = self.attribute(elem, 0)
+            if tag in wanted:
+                values[tag] = elem.value
+        return out
+
     def attribute(self, elem: DataElement, depth: int) -> dict[str, Any]:
         plain = _PLAIN.get(elem._vr)
         if plain is not None and (plain[1] or self.handler is None or elem.length < self.threshold):
-            # the common text and integer values, never bulk data here: what the general path below gives
-            vr, _never_bulk, integer = plain
-            value = elem.value
-            if value is None or value == "":
-                return {"vr": vr}
-            items = value if isinstance(value, tuple) else (value,)
-            if integer:
-                return {"vr": vr, "Value": [None if v is None or v == "" else int(v) for v in items]}
-            return {"vr": vr, "Value": [None if v is None or v == "" else str(v) for v in items]}
+            return self.plain_value(plain, elem.value)
         vr = elem._vr.value
-        obj: dict[str, Any] = {"vr": vr}
         if vr == "SQ":
+            obj: dict[str, Any] = {"vr": vr}
             items = elem.value
             if items:
                 obj["Value"] = [self.dataset(item, depth + 1) for item in items]
             return obj
         uri = bulk_data_uri(self.handler, self.threshold, elem)
         if uri is not None:
-            obj["BulkDataURI"] = uri
-            return obj
-        value = elem.value
+            return {"vr": vr, "BulkDataURI": uri}
+        return self.value_object(vr, elem.value)
+
+    @staticmethod
+    def plain_value(plain: tuple[str, bool, bool], value: Any) -> dict[str, Any]:
+        """The object of a value of one of the :data:`_PLAIN` VRs: the text or the integer of each value,
+        null for an empty one (F.2.5); never bulk data here."""
+        vr, _never_bulk, integer = plain
+        if value is None or value == "":
+            return {"vr": vr}
+        items = value if isinstance(value, tuple) else (value,)
+        if integer:
+            return {"vr": vr, "Value": [None if v is None or v == "" else int(v) for v in items]}
+        return {"vr": vr, "Value": [None if v is None or v == "" else str(v) for v in items]}
+
+    def value_object(self, vr: str, value: Any) -> dict[str, Any]:
+        """The object of a value (``elem.value``) of VR ``vr`` that is neither a sequence nor bulk data."""
+        obj: dict[str, Any] = {"vr": vr}
         if vr in BYTES_VRS:
             if value:
                 obj["InlineBinary"] = base64.b64encode(value).decode("ascii")  # F.2.7, little endian
@@ -215,6 +270,9 @@ def to_json_dict(
     return _dataset_object(_Writer(bulk_data_handler, bulk_data_threshold, numbers_as), ds, include_file_meta)
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False)  # what json.dumps makes for these options
+
+
 class _Literals:
     """Puts JSON numbers into ``json.dumps`` output with their exact text (``0.50``, ``1.0E2``, ``-0``), which
     the json module cannot write (it writes ``repr(float)``): each goes in as a string between two copies of
@@ -222,15 +280,24 @@ class _Literals:
     set can contain it — and the quoted marked strings are then replaced by their text."""
 
     def __init__(self) -> None:
-        self.marker = "\ue000" + secrets.token_hex(8)
+        self._marker = ""
         self.used = False
+
+    @property
+    def marker(self) -> str:
+        if not self._marker:  # made on first use: most data sets need none (a getrandom call less)
+            self._marker = "\ue000" + secrets.token_hex(8)
+        return self._marker
 
     def __call__(self, text: str) -> str:
         self.used = True
-        return self.marker + text + self.marker
+        marker = self.marker
+        return marker + text + marker
 
     def dumps(self, obj: Any, indent: int | None) -> str:
-        out = json.dumps(obj, ensure_ascii=False, indent=indent, allow_nan=False)
+        # json.dumps(obj, ensure_ascii=False, indent=indent, allow_nan=False), without a new encoder per call
+        out = _ENCODER.encode(obj) if indent is None else json.dumps(obj, ensure_ascii=False, indent=indent,
+                                                                        allow_nan=False)
         if not self.used:
             return out
         # the number texts are [-+.0-9eE] only, which json.dumps writes unescaped between the markers
@@ -253,6 +320,23 @@ def to_json(
     literals = _Literals()
     writer = _Writer(bulk_data_handler, bulk_data_threshold, numbers_as, literals)
     return literals.dumps(_dataset_object(writer, ds, include_file_meta), indent)
+
+
+def to_json_with_values(
+    ds: Dataset,
+    wanted: Container[int],
+    *,
+    bulk_data_handler: BulkDataHandler | None = None,
+    bulk_data_threshold: int = 1024,
+) -> tuple[str, dict[int, Any]]:
+    """:func:`to_json` of ``ds`` (the same text) and, for each top-level element whose tag is in ``wanted``,
+    its value (``ds[tag].value``), in one pass: what an archive's ingest needs of a data set just read. The
+    elements the reader indexed are decoded from their bytes without an element object each, where their
+    value cannot be bulk data."""
+    literals = _Literals()
+    writer = _Writer(bulk_data_handler, bulk_data_threshold, "number", literals)
+    values: dict[int, Any] = {}
+    return literals.dumps(writer.raw_dataset(ds, wanted, values), None), values
 
 
 json_string: Callable[[str], str] = encode_basestring
@@ -627,4 +711,5 @@ __all__ = [
     "json_string",
     "to_json",
     "to_json_dict",
+    "to_json_with_values",
 ]

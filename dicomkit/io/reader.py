@@ -923,12 +923,13 @@ def parse_sequences(ds: Dataset) -> None:
     see everything the default reader refuses or corrects (strict reading, the storage SCP's check of what
     it received) calls this after :func:`read`.
     """
-    # the same order as a walk of every element (ds.iterall), without making an element of each one
-    vr_of = ds.vr_of
-    for tag in ds.tags():
-        if vr_of(tag) is _SQ:
-            for item in ds[tag].value:  # parsing is the point
-                parse_sequences(item)
+    # the same order as a walk of every element (ds.iterall), without making an element of each one: an
+    # index entry is (vr, offset, length) or the DataElement
+    sequences = [tag for tag, entry in ds._elements.items()
+                 if (entry[0] if entry.__class__ is tuple else entry._vr) is _SQ]
+    for tag in sorted(sequences):
+        for item in ds[tag].value:  # parsing is the point
+            parse_sequences(item)
 
 
 def _check_plausible_start(buf: memoryview, pos: int, little: bool, source: str | None) -> None:

@@ -55,9 +55,11 @@ from .blobs import BlobStore, BlobStoreError, FolderBlobStore, TempBlob
 from .compression import Compression
 from .config import Config
 from .index import Index, InstanceRecord, StoreResult
-from .index.header import build_header
+from .index.attributes import COLUMN_TAGS
+from .index.header import FRAME_TAGS, build_header_with_values
 from .index.writer import BeforeCommit, DurabilityError
 from .metrics import Metrics
+from .workers import Signal, WorkerPool
 
 log = logging.getLogger("dicomkit.server.ingest")
 
@@ -68,6 +70,7 @@ META_UNREADABLE = "the File Meta Information cannot be read"
 NO_META_UIDS = "no SOP Class/Instance UID in the file meta"
 WRITE_BUFFER = 1 << 18
 MMAP_THRESHOLD = 4 << 20
+_WANTED = COLUMN_TAGS | FRAME_TAGS  # the values the record needs of a data set (typed columns, frames)
 
 
 def new_node_id() -> str:
@@ -123,11 +126,14 @@ class Archive:
         self.compression = Compression.configured(config.storage.compression)
         self.executor = concurrent.futures.ThreadPoolExecutor(max_workers=workers,
                                                               thread_name_prefix="dicomkit-archive")
+        # the steps of each C-STORE (no future per call: the store completes its own loop future)
+        self.workers = WorkerPool(workers, "dicomkit-archive-store")
         self._stored_bytes = self.index.total_size() if config.storage.max_archive_size else 0
         self._bytes_checked = time.monotonic()
         self._bytes_lock = threading.Lock()
 
     def close(self) -> None:
+        self.workers.close()
         self.executor.shutdown(wait=True)
         self.index.close()
         close = getattr(self.store, "close", None)
@@ -211,11 +217,12 @@ class Archive:
                     transfer_syntax, dataset_offset = compressed.transfer_syntax, compressed.dataset_offset
                     sha256, size = hashlib.sha256(compressed.data).hexdigest(), len(compressed.data)
         try:
-            header = build_header(ds, view, dataset_offset, transfer_syntax)
+            # the header and the typed columns' values in one pass over the data set
+            header, values = build_header_with_values(ds, view, dataset_offset, transfer_syntax, _WANTED)
             record = InstanceRecord.from_dataset(ds, transfer_syntax=transfer_syntax, size=size, sha256=sha256,
                                                  content_sha256=content_sha256, dataset_offset=dataset_offset,
                                                  header=header, extra_keys=self.config.index.extra_keys,
-                                                 source_ae=source_ae)
+                                                 source_ae=source_ae, values=values)
         except DicomError as exc:
             return StoreOutcome(0xC000, _short(f"cannot index the data set: {exc}"))
         for what, uid in (("Study Instance UID", record.study_instance_uid),
@@ -691,27 +698,27 @@ class ArchiveStoreTarget:
             data = b"".join(self._buffer)  # checked from memory, never read back; written by a worker
             self._buffer = []
         done = _LoopFuture(asyncio.get_running_loop())
-        # the file reaches the disk in one worker while another checks it (submitted first: never waits
+        # the file reaches the disk in one worker while another checks it (posted first: never waits
         # behind the work that waits for it)
-        synced = archive.executor.submit(self._sync, data) if archive.durable else None
-        archive.executor.submit(self._work, data, synced, done)
-        outcome: Stored | tuple[InstanceRecord, concurrent.futures.Future[StoreResult]] = await done.future
+        synced = Signal() if archive.durable else None
+        if synced is not None:
+            archive.workers.post(self._sync, data, synced)
+        archive.workers.post(self._work, data, synced, done)
+        outcome: Stored | tuple[InstanceRecord, StoreResult | None, BaseException | None] = await done.future
         if isinstance(outcome, Stored):
             return outcome
-        record, committed = outcome
-        failure = committed.exception()
+        record, result, failure = outcome
         if failure is not None:
             return await asyncio.get_running_loop().run_in_executor(archive.executor, archive.commit_failed, record,
                                                                     failure)
-        result = committed.result()
+        assert result is not None  # store_instance returns its StoreResult
         events("committed", record.sop_instance_uid)
         if result.delete_after_commit or result.outcome == "duplicate":
             return await asyncio.get_running_loop().run_in_executor(archive.executor, archive.after_commit, record,
                                                                     result)
         return archive.after_commit(record, result)
 
-    def _work(self, data: bytes | None, synced: concurrent.futures.Future[None] | None,
-              done: _LoopFuture) -> None:
+    def _work(self, data: bytes | None, synced: Signal | None, done: _LoopFuture) -> None:
         """In a worker: the steps up to the index transaction, then ``done`` is completed by the writer."""
         if synced is None:
             try:
@@ -729,29 +736,33 @@ class ArchiveStoreTarget:
             done.set_result(placed)
             return
         archive = self.archive
-        committed = archive.index.store(placed, archive.duplicates, here=True,
-                                        before_commit=archive.folder_sync(placed.blob_key))
-        committed.add_done_callback(lambda f: done.set_result((placed, f)))
+        # the commit (or its failure) completes the loop's future directly, in the thread that ran the batch
+        archive.index.store_then(placed, archive.duplicates, lambda result, exc: done.set_result((placed, result, exc)),
+                                 here=True, before_commit=archive.folder_sync(placed.blob_key))
 
     def _write_out(self, data: bytes | None) -> None:
         """The object into its temporary file (into the page cache), unless it streamed there already."""
         if data is not None:
             self.temp.write([data])
 
-    def _sync(self, data: bytes | None) -> None:
-        self._write_out(data)
-        self.temp.sync()
-        self.archive.events("file synced", self.sop_instance_uid)
+    def _sync(self, data: bytes | None, synced: Signal) -> None:
+        try:
+            self._write_out(data)
+            self.temp.sync()
+            self.archive.events("file synced", self.sop_instance_uid)
+        except BaseException as exc:  # for the worker that waits for it (_prepare_and_place)
+            synced.set(exc)
+            return
+        synced.set()
 
-    def _prepare_and_place(self, data: bytes | None,
-                           synced: concurrent.futures.Future[None] | None) -> InstanceRecord | Stored:
+    def _prepare_and_place(self, data: bytes | None, synced: Signal | None) -> InstanceRecord | Stored:
         archive = self.archive
         prepared = archive.prepare(data if data is not None else self.temp.path, self.sop_class_uid,
                                    self.sop_instance_uid, self.transfer_syntax, dataset_offset=self.dataset_offset,
                                    source_ae=self.rc.calling_ae_title or None, compress=True)
         if synced is not None:
             try:
-                synced.result()
+                synced.wait()
             except (OSError, BlobStoreError) as exc:
                 self.discard()
                 return Stored(OUT_OF_RESOURCES, _short(f"cannot store the object: {_why(exc)}"), "refused")

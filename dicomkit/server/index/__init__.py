@@ -22,7 +22,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from itertools import compress, repeat
@@ -30,7 +30,15 @@ from operator import and_, is_, is_not
 from typing import Any, Literal, TypeVar
 
 from ...core.dataset import Dataset
-from .attributes import COLUMNS_BY_LEVEL, LEVELS, TABLES, column_names, extra_values, extract_levels
+from .attributes import (
+    COLUMNS_BY_LEVEL,
+    LEVELS,
+    TABLES,
+    column_names,
+    extra_values,
+    extract_levels,
+    extract_values,
+)
 from .dialect import Database, IndexError_, ThreadConnections, connect
 from .header import Header, decompress_json
 from .schema import HEADER_VERSION, LATEST, migrate
@@ -70,8 +78,10 @@ class InstanceRecord:
     @classmethod
     def from_dataset(cls, ds: Dataset, *, transfer_syntax: str, size: int, sha256: str, content_sha256: str,
                      dataset_offset: int, header: Header, extra_keys: dict[str, str] | None = None,
-                     source_ae: str | None = None) -> InstanceRecord:
-        rows = extract_levels(ds)
+                     source_ae: str | None = None, values: Mapping[int, Any] | None = None) -> InstanceRecord:
+        """The record of ``ds``; ``values``: its top-level values of :data:`~.attributes.COLUMN_TAGS`
+        (``{tag: ds[tag].value}``) when they were read already (:func:`~.header.build_header_with_values`)."""
+        rows = extract_levels(ds) if values is None else extract_values(values)
         extra: dict[str, list[tuple[int, str, str]]] = {}
         for level in LEVELS:
             keywords = [k for k, lv in (extra_keys or {}).items() if lv == level]
@@ -408,6 +418,14 @@ class Index:
         commit (both: :meth:`GroupCommitWriter.submit`)."""
         return self.writer.submit(lambda db: store_instance(db, record, duplicates), here=here,
                                   before_commit=before_commit)
+
+    def store_then(self, record: InstanceRecord, duplicates: str,
+                   callback: Callable[[StoreResult | None, BaseException | None], None], *, here: bool = False,
+                   before_commit: BeforeCommit | None = None) -> None:
+        """:meth:`store` with ``callback(result, None)`` or ``callback(None, exception)`` once committed or
+        failed, instead of a future (:meth:`GroupCommitWriter.submit_then`)."""
+        self.writer.submit_then(lambda db: store_instance(db, record, duplicates), callback, here=here,
+                                before_commit=before_commit)
 
     def record_quarantine(self, sop_instance_uid: str, blob_key: str, reason: str, content_sha256: str | None,
                           source_ae: str | None) -> concurrent.futures.Future[None]:

@@ -26,7 +26,7 @@ and sorting).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -243,15 +243,28 @@ _EXTRACT_TAG: dict[int, tuple[str, Callable[[Any], dict[str, Any]]]] = {
     tag: (column.level, _extractor(column)) for tag, column in _COLUMN_OF_TAG.items()}
 
 
+# the tags of every typed column (what :func:`extract_values` reads)
+COLUMN_TAGS: frozenset[int] = frozenset(_EXTRACT_TAG)
+
+
 def extract_levels(ds: Dataset) -> dict[str, dict[str, Any]]:
     """Every column value of every level (``{level: {column: value}}``) in one pass over the keys present:
     the absent ones keep the values of an empty key."""
-    rows = {level: dict(empty) for level, empty in _EMPTY_ROWS.items()}
     get = ds.get
+    present = {}
     for tag in _EXTRACT_TAG.keys() & ds.tags():
-        level, values = _EXTRACT_TAG[tag]
         elem = get(tag)
-        rows[level].update(values(elem.value if elem is not None else None))
+        present[tag] = elem.value if elem is not None else None
+    return extract_values(present)
+
+
+def extract_values(values: Mapping[int, Any]) -> dict[str, dict[str, Any]]:
+    """:func:`extract_levels` of a data set whose top-level values are ``values`` (``{tag: ds[tag].value}``
+    for the tags of :data:`COLUMN_TAGS` it has; others are ignored)."""
+    rows = {level: dict(empty) for level, empty in _EMPTY_ROWS.items()}
+    for tag in _EXTRACT_TAG.keys() & values.keys():
+        level, extractor = _EXTRACT_TAG[tag]
+        rows[level].update(extractor(values[tag]))
     patient, study = rows["patient"], rows["study"]
     patient["patient_id"] = patient["patient_id"] or ""
     patient["issuer_of_patient_id"] = patient["issuer_of_patient_id"] or ""
@@ -292,6 +305,6 @@ def extra_values(ds: Dataset, keywords: Iterable[str]) -> list[tuple[int, str, s
     return out
 
 
-__all__ = ["COLUMNS", "COLUMNS_BY_LEVEL", "LEVELS", "TABLES", "Column", "column_names", "column_values",
-           "extra_values", "extract", "extract_levels", "fold", "normalize_date", "normalize_time",
+__all__ = ["COLUMNS", "COLUMNS_BY_LEVEL", "COLUMN_TAGS", "LEVELS", "TABLES", "Column", "column_names", "column_values",
+           "extra_values", "extract", "extract_levels", "extract_values", "fold", "normalize_date", "normalize_time",
            "person_name_groups", "study_datetime", "text_of"]

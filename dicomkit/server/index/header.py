@@ -23,7 +23,7 @@ from ...core.element import DataElement
 from ...core.errors import DicomError
 from ...core.fragments import iter_fragment_spans
 from ...io.encapsulation import encapsulated_frames
-from ...io.json_model import to_json
+from ...io.json_model import to_json_with_values
 from ...io.raw import UNDEFINED_LENGTH, Layout, element_header, skip_encapsulated, skip_sequence
 
 PIXEL_DATA = 0x7FE00010
@@ -58,8 +58,20 @@ def decompress_json(data: bytes | memoryview) -> Any:
     return json.loads(zlib.decompress(bytes(data)))
 
 
+# what the bulk map's frames need (Number of Frames, Rows, Columns, Samples per Pixel, Bits Allocated)
+FRAME_TAGS = frozenset({0x00280008, 0x00280010, 0x00280011, 0x00280002, 0x00280100})
+
+
 def build_header(ds: Dataset, buf: bytes | memoryview | None, dataset_offset: int, transfer_syntax: str) -> Header:
     """The header and bulk map of ``ds`` read from ``buf`` (the whole Part 10 file; None: no byte ranges)."""
+    return build_header_with_values(ds, buf, dataset_offset, transfer_syntax, FRAME_TAGS)[0]
+
+
+def build_header_with_values(ds: Dataset, buf: bytes | memoryview | None, dataset_offset: int, transfer_syntax: str,
+                             wanted: frozenset[int]) -> tuple[Header, dict[int, Any]]:
+    """:func:`build_header`, and the values of the top-level elements of ``ds`` whose tags are in ``wanted``
+    (``ds[tag].value``; absent ones left out), read in the same pass over the data set
+    (:func:`~dicomkit.io.json_model.to_json_with_values`)."""
     bulk_tags: list[int] = []
     indexed = _indexed_spans(ds, buf, transfer_syntax)
 
@@ -73,23 +85,26 @@ def build_header(ds: Dataset, buf: bytes | memoryview | None, dataset_offset: in
         return f"bulk/{tag:08X}"
 
     # to_json keeps the DICOM text of IS/DS numbers (2.50 stays 2.50), which json.dumps of the dict would not
-    text = to_json(ds, bulk_data_handler=handler, bulk_data_threshold=BULK_THRESHOLD)
+    if not wanted >= FRAME_TAGS:
+        wanted = wanted | FRAME_TAGS
+    text, values = to_json_with_values(ds, wanted, bulk_data_handler=handler,
+                                       bulk_data_threshold=BULK_THRESHOLD)
     header = deflate(text.encode())
     layout = Layout.of(transfer_syntax)
     if buf is None or layout is None or not bulk_tags:
-        return Header(header, None)
+        return Header(header, None), values
     try:
         spans = {t: indexed[t] for t in bulk_tags if t in indexed}
         if len(spans) < len(bulk_tags):
             spans.update(_top_level_spans(buf, dataset_offset, layout, set(bulk_tags) - spans.keys()))
     except DicomError:
-        return Header(header, None)
+        return Header(header, None), values
     bulk: dict[str, Any] = {"elements": {f"{t:08X}": [o, n] for t, (o, n, _u) in spans.items() if not _u}}
     if PIXEL_DATA in spans:
-        frames = _frames(ds, buf, *spans[PIXEL_DATA])
+        frames = _frames(ds, values, buf, *spans[PIXEL_DATA])
         if frames is not None:
             bulk["frames"] = frames
-    return Header(header, bulk)
+    return Header(header, bulk), values
 
 
 def _indexed_spans(ds: Dataset, buf: bytes | memoryview | None,
@@ -138,11 +153,14 @@ def _top_level_spans(buf: bytes | memoryview, pos: int, layout: Layout,
     return found
 
 
-def _frames(ds: Dataset, buf: bytes | memoryview, offset: int, length: int, undefined: bool) -> dict[str, Any] | None:
-    frames = _int(ds.value(0x00280008)) or 1
+def _frames(ds: Dataset, values: dict[int, Any], buf: bytes | memoryview, offset: int, length: int,
+            undefined: bool) -> dict[str, Any] | None:
+    """The frames of Pixel Data; ``values``: those of :data:`FRAME_TAGS` that ``ds`` has."""
+    value = values.get
+    frames = _int(value(0x00280008)) or 1
     if not undefined:
-        rows, cols = _int(ds.value(0x00280010)), _int(ds.value(0x00280011))
-        samples, bits = _int(ds.value(0x00280002)) or 1, _int(ds.value(0x00280100))
+        rows, cols = _int(value(0x00280010)), _int(value(0x00280011))
+        samples, bits = _int(value(0x00280002)) or 1, _int(value(0x00280100))
         if not rows or not cols or not bits:
             return None
         frame_bits = rows * cols * samples * bits
@@ -180,4 +198,5 @@ def _int(value: Any) -> int | None:
         return None
 
 
-__all__ = ["BULK_THRESHOLD", "Header", "build_header", "compress_json", "decompress_json"]
+__all__ = ["BULK_THRESHOLD", "FRAME_TAGS", "Header", "build_header", "build_header_with_values", "compress_json",
+           "decompress_json"]

@@ -37,7 +37,7 @@ RETRIES = 5
 Work = Callable[[Database], Any]
 # what must be durable before the commit of a piece of work (its key: one run per batch for equal keys)
 BeforeCommit = tuple[str, Callable[[], None]]
-Item = tuple[Work, "concurrent.futures.Future[Any]", BeforeCommit | None]
+Item = tuple[Work, "concurrent.futures.Future[Any] | Completion", BeforeCommit | None]
 
 
 class DurabilityError(IndexError_):
@@ -46,6 +46,32 @@ class DurabilityError(IndexError_):
 
 class _Stop:
     pass
+
+
+class Completion:
+    """What a batch completes for :meth:`GroupCommitWriter.submit_then`: the parts of a future it uses, calling
+    ``callback(result, None)`` or ``callback(None, exception)`` in the thread that ran the batch — one call
+    instead of a future's state, condition variable and callback list per store."""
+
+    __slots__ = ("callback",)
+
+    def __init__(self, callback: Callable[[Any, BaseException | None], None]) -> None:
+        self.callback = callback
+
+    def set_running_or_notify_cancel(self) -> bool:
+        return True
+
+    def set_result(self, value: Any) -> None:
+        self._call(value, None)
+
+    def set_exception(self, exc: BaseException) -> None:
+        self._call(None, exc)
+
+    def _call(self, value: Any, exc: BaseException | None) -> None:
+        try:
+            self.callback(value, exc)
+        except Exception:  # as a future's done callback: logged, and the batch completes the others
+            log.exception("a store's completion failed")
 
 
 class GroupCommitWriter:
@@ -72,9 +98,20 @@ class GroupCommitWriter:
         the pieces of the batch with that key (the sync of a folder several stores placed a file in); if it
         fails, the batch is rolled back and fails."""
         future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        self._submit(work, future, here, before_commit)
+        return future
+
+    def submit_then(self, work: Callable[[Database], T], callback: Callable[[T | None, BaseException | None], None],
+                    *, here: bool = False, before_commit: BeforeCommit | None = None) -> None:
+        """:meth:`submit`, with ``callback(result, None)`` — or ``callback(None, exception)`` — called once
+        ``work`` is committed (or failed) instead of a future (in the thread that ran its batch)."""
+        self._submit(work, Completion(callback), here, before_commit)
+
+    def _submit(self, work: Work, future: concurrent.futures.Future[Any] | Completion, here: bool,
+                before_commit: BeforeCommit | None) -> None:
         if self._stopped:
             future.set_exception(IndexError_("the index writer is closed"))
-            return future
+            return
         item: Item = (work, future, before_commit)
         if here and self._batch_lock.acquire(blocking=False):
             # the write connection is free: this thread runs the batch (this work and what waits), and the
@@ -86,9 +123,8 @@ class GroupCommitWriter:
                 self._run_batch(batch)
             finally:
                 self._batch_lock.release()
-            return future
+            return
         self._queue.put(item)
-        return future
 
     def _drain(self, batch: list[Item]) -> tuple[list[Item], bool]:
         """``batch`` plus what is waiting (up to :data:`MAX_BATCH`), and whether the stop sign was met."""
@@ -136,7 +172,7 @@ class GroupCommitWriter:
         attempt = 0
         while live:
             attempt += 1
-            results: list[tuple[concurrent.futures.Future[Any], bool, Any]] = []
+            results: list[tuple[concurrent.futures.Future[Any] | Completion, bool, Any]] = []
             try:
                 db = self._connection()
                 started = time.perf_counter()
@@ -212,4 +248,4 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-__all__ = ["MAX_BATCH", "BeforeCommit", "GroupCommitWriter"]
+__all__ = ["MAX_BATCH", "BeforeCommit", "Completion", "GroupCommitWriter"]
