@@ -17,6 +17,8 @@ instances) into one ``dicomkit serve`` (durability full), its RSS after each rou
 with flat memory.
 ``--base TREE``: also ``dicomkit serve`` from another tree (e.g. a git worktree of main), as the receivers
 ``base`` and ``base-os``, run in turn with the others round by round: a before/after on the same load.
+``receive`` (in ``--peers``): ``dicomkit receive``, our files-only receiver (no index, no fsync), as storescp is:
+what our receive path costs before the archive's work.
 Usage: python bench/ingest.py [--files 1000] [--rounds 3] [--parallel 8] [--peers ...] [--base TREE] [--fifty]
 """
 
@@ -84,7 +86,10 @@ class Peer:
             if base is None:
                 raise ValueError("the receivers base and base-os need --base")
             cwd, env["PYTHONPATH"] = str(base), str(base)
-        if kind.startswith(("dicomkit", "base")):
+        if kind == "receive":  # dicomkit's files-only receiver (no index, no fsync): the floor of our receive path
+            self.aet = "DICOMKIT"
+            args = [*DICOMKIT, "receive", "--port", str(self.port), "--aet", self.aet, "--output", str(folder)]
+        elif kind.startswith(("dicomkit", "base")):
             self.aet = "DICOMKIT"
             durability = "os" if kind.endswith("os") else "full"
             args = [*DICOMKIT, "serve", "--data-dir", str(folder / "data"), "--dicom-port", str(self.port),
@@ -104,6 +109,8 @@ class Peer:
         wait_port(self.port, self.proc)
         if kind.startswith(("dicomkit", "base")):
             time.sleep(0.5)  # the start-up sweep and HTTP come up after the DIMSE port
+        if kind == "receive":
+            time.sleep(0.2)  # its spare files are made as it starts
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -252,6 +259,8 @@ def main() -> None:
                   f" files/s vs storescp's {len(files) / median[('storescp', args.parallel)]:.0f}")
             if "dicomkit-os" in kinds:
                 print(f"dicomkit (os) / storescp time: {median[('dicomkit-os', 1)] / scp:.2f}x (target <= 1.0)")
+            if "receive" in kinds:
+                print(f"dicomkit receive (files only) / storescp time: {median[('receive', 1)] / scp:.2f}x")
 
 
 if __name__ == "__main__":
