@@ -81,7 +81,7 @@ class FileStoreTarget:
         self.transfer_syntax = rc.transfer_syntax
         # the names as text: a Path per object costs more than the rest of this set-up (path makes one)
         self.path_text = (os.path.join(self.directory, filename) if filename is not None
-                          else _folder_prefix(self.directory) + safe_filename(self.sop_instance_uid))
+                          else _folder_prefix(str(self.directory)) + safe_filename(self.sop_instance_uid))
         self.error: OSError | None = None
         self.received = 0
         self.corrections: tuple[str, ...] = ()
@@ -305,16 +305,16 @@ def _fsync_directory(directory: Path) -> None:
 
 
 @functools.lru_cache(maxsize=64)
-def _folder_prefix(folder: str | Path) -> str:
+def _folder_prefix(folder: str) -> str:
     """``folder`` with a separator at its end: a name without separators appended is ``os.path.join``'s path
-    (once per folder: the join runs twice per object otherwise)."""
+    (once per folder: the join runs twice per object otherwise; keyed by text, which hashes in C)."""
     return os.path.join(folder, "")
 
 
 def _create_temp(folder: str | Path) -> tuple[str, int]:
     """A new temporary file in the work folder (so the rename is atomic), mode from the umask."""
     for _ in range(100):
-        path = f"{_folder_prefix(folder)}{TEMP_PREFIX}{os.urandom(8).hex()}{TEMP_SUFFIX}"
+        path = f"{_folder_prefix(str(folder))}{TEMP_PREFIX}{os.urandom(8).hex()}{TEMP_SUFFIX}"
         try:
             return path, os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
         except FileExistsError:
