@@ -80,6 +80,8 @@ def _reader(path: list[int]) -> Callable[[Dataset], str]:
 
 def _text(elem: DataElement) -> str:
     value = elem.value
+    if isinstance(value, str):  # most cells (text, UIDs, names, dates): what the last line gives, sooner
+        return str(value)
     if elem.vr == "SQ":
         return f"({len(value)} item{'s' if len(value) != 1 else ''})"
     if value is None:
@@ -100,6 +102,7 @@ class Table:
         self.out = out
         self.pending: list[list[str]] = []
         self.widths: list[int] | None = None
+        self._line: Callable[..., str] | None = None
 
     def add(self, ds: Dataset) -> None:
         row = [read(ds) for read in self.readers]
@@ -122,8 +125,15 @@ class Table:
 
     def _print(self, row: list[str]) -> None:
         """One line; a cell longer than its column ends in an ellipsis."""
-        assert self.widths is not None
-        cells = [(c if len(c) <= w else c[: w - 1] + "…").ljust(w) for c, w in zip(row, self.widths)]
+        widths = self.widths
+        assert widths is not None
+        if self._line is None:
+            # the line's layout, once the widths are known: "{:<w}" per column (str.format pads as ljust does)
+            self._line = "  ".join(f"{{:<{w}}}" for w in widths).format
+        if all(map(int.__le__, map(len, row), widths)):  # every cell fits (the usual case): no loop in Python
+            self.out.write(self._line(*row).rstrip() + "\n")
+            return
+        cells = [(c if len(c) <= w else c[: w - 1] + "…").ljust(w) for c, w in zip(row, widths)]
         self.out.write("  ".join(cells).rstrip() + "\n")
 
     def close(self) -> None:

@@ -9,6 +9,7 @@ metadata.
 from __future__ import annotations
 
 import mmap
+import operator
 import os
 import struct
 import zlib
@@ -915,6 +916,9 @@ def _check_group_lengths(parser: _Parser, ds: Dataset, end: int, implicit: bool)
         i = j
 
 
+_FIRST = operator.itemgetter(0)
+
+
 def parse_sequences(ds: Dataset) -> None:
     """Parse every sequence of ``ds`` now, recursively; the reader parses them on first access otherwise.
 
@@ -923,6 +927,9 @@ def parse_sequences(ds: Dataset) -> None:
     see everything the default reader refuses or corrects (strict reading, the storage SCP's check of what
     it received) calls this after :func:`read`.
     """
+    values = ds._elements.values()
+    if DataElement not in set(map(type, values)) and _SQ not in set(map(_FIRST, values)):
+        return  # only index entries (VR, offset, length), none of a sequence: nothing to parse (no loop per element)
     # the same order as a walk of every element (ds.iterall), without making an element of each one: an
     # index entry is (vr, offset, length) or the DataElement
     sequences = [tag for tag, entry in ds._elements.items()

@@ -112,25 +112,59 @@ class Reply(NamedTuple):
 
 
 class _Pending:
-    """Replies to one outstanding request, as they arrive (a light queue: one reader, one writer)."""
+    """Replies to one outstanding request, as they arrive (a light queue: one reader, one writer).
 
-    __slots__ = ("context_id", "items", "waiter")
+    :meth:`get` bounds each wait by a timeout with one timer that outlives the waits: a wait only moves the
+    deadline, and the timer, when it fires early (the replies kept coming), is set again for the deadline then.
+    A C-GET waits for a response per instance; a timer of its own per wait (``asyncio.timeout``) costs more than
+    the rest of the wait."""
+
+    __slots__ = ("context_id", "deadline", "items", "timer", "waiter")
 
     def __init__(self, context_id: int) -> None:
         self.context_id = context_id
         self.items: collections.deque[Reply | BaseException] = collections.deque()
         self.waiter: asyncio.Future[None] | None = None
+        self.deadline = 0.0
+        self.timer: asyncio.TimerHandle | None = None
 
     def put(self, item: Reply | BaseException) -> None:
         self.items.append(item)
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_result(None)
 
-    async def get(self, loop: asyncio.AbstractEventLoop) -> Reply | BaseException:
+    async def get(self, loop: asyncio.AbstractEventLoop, timeout: float | None = None) -> Reply | BaseException:
+        """The next reply; TimeoutError when none came within ``timeout`` seconds (None: no limit)."""
         while not self.items:
-            self.waiter = loop.create_future()
-            await self.waiter
+            waiter = self.waiter = loop.create_future()
+            if timeout is not None:
+                deadline = self.deadline = loop.time() + timeout
+                timer = self.timer
+                if timer is None or timer.when() > deadline:
+                    if timer is not None:
+                        timer.cancel()
+                    self.timer = loop.call_at(deadline, self._expire, loop)
+            try:
+                await waiter
+            finally:
+                self.waiter = None
         return self.items.popleft()
+
+    def _expire(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.timer = None
+        waiter = self.waiter
+        if waiter is None or waiter.done():
+            return  # no wait now: the next one sets a timer
+        if loop.time() >= self.deadline:
+            waiter.set_exception(TimeoutError())
+        else:
+            self.timer = loop.call_at(self.deadline, self._expire, loop)
+
+    def close(self) -> None:
+        """The request is done: its timer goes."""
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
 
 
 class Association:
@@ -614,6 +648,7 @@ class Association:
                         return
             finally:
                 self._pending.pop(message_id, None)
+                pending.close()
         finally:
             if slots is not None:
                 slots.release()
@@ -647,8 +682,7 @@ class Association:
                 raise item
             return item
         try:
-            async with asyncio.timeout(timeout):
-                item = await pending.get(self._loop)
+            item = await pending.get(self._loop, timeout)
         except TimeoutError:
             await self.abort()
             raise NetworkTimeout(f"no response to {request.name} within {timeout} s (DIMSE timeout); "

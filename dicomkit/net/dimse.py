@@ -11,7 +11,7 @@ from __future__ import annotations
 import operator
 import struct
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from enum import IntEnum
 from typing import ClassVar, Protocol
 
@@ -86,6 +86,7 @@ _ELEMENTS: tuple[tuple[str, int, str], ...] = (
     ("move_originator_message_id", 0x00001031, "US"),
 )
 _BY_TAG = {tag: (attr, vr) for attr, tag, vr in _ELEMENTS}
+_US_BY_ELEMENT = {tag: attr for attr, tag, vr in _ELEMENTS if vr == "US"}
 
 _ELEMENT = struct.Struct("<HHI")
 _US = struct.Struct("<H")
@@ -479,24 +480,35 @@ def decode_command(data: bytes | bytearray | memoryview) -> DimseMessage:
     n = len(mv)
     pos = 0
     values: dict[str, object] = {}
-    unpack, by_tag = _ELEMENT.unpack_from, _BY_TAG  # this runs for every message received
-    while pos < n:
-        if pos + 8 > n:
-            raise DimseError(f"command set: element header truncated at offset {pos}")
-        group, elem, length = unpack(mv, pos)
-        end = pos + 8 + length
-        if end > n:
-            raise DimseError(f"command set: ({group:04X},{elem:04X}) of {length} bytes runs past the end")
-        if group:
-            raise DimseError(f"command set holds ({group:04X},{elem:04X}); only group 0000 is allowed (PS3.7 6.3.1)")
-        spec = by_tag.get(elem)
-        if spec is not None:
-            if spec[1] == "US" and length == 2:
-                values[spec[0]] = mv[pos + 8] | (mv[pos + 9] << 8)
+    # this runs for every message received: US values and UIDs are read inline, the rest by _decode_value
+    unpack, unpack_us, us_attr, by_tag = _ELEMENT.unpack_from, _US.unpack_from, _US_BY_ELEMENT.get, _BY_TAG
+    try:
+        while pos < n:
+            group, elem, length = unpack(mv, pos)
+            start = pos + 8
+            pos = start + length
+            if pos > n or group:
+                if pos > n:
+                    raise DimseError(f"command set: ({group:04X},{elem:04X}) of {length} bytes runs past the end")
+                raise DimseError(f"command set holds ({group:04X},{elem:04X}); only group 0000 is allowed "
+                                 "(PS3.7 6.3.1)")
+            attr = us_attr(elem)
+            if attr is not None and length == 2:
+                values[attr] = unpack_us(mv, start)[0]
+                continue
+            spec = by_tag.get(elem)
+            if spec is None:
+                continue  # unknown and retired group 0000 elements are skipped (their length is trusted)
+            attr, vr = spec
+            if vr == "UI" and length <= 64:  # never too long: what _decode_value gives, without the call
+                try:
+                    values[attr] = str(mv[start:pos], "ascii").rstrip("\x00 ")
+                except UnicodeDecodeError:
+                    raise DimseError(f"command element {attr} is not ASCII") from None
             else:
-                values[spec[0]] = _decode_value(mv[pos + 8:end], spec[1], spec[0])
-        # unknown and retired group 0000 elements are skipped (their length is trusted)
-        pos = end
+                values[attr] = _decode_value(mv[start:pos], vr, attr)
+    except struct.error:  # fewer than 8 bytes for the element header at pos
+        raise DimseError(f"command set: element header truncated at offset {pos}") from None
     command_field: int | None = values.pop("command_field", None)  # type: ignore[assignment]  # US: int
     data_set_type: int | None = values.pop("data_set_type", None)  # type: ignore[assignment]
     if command_field is None:
@@ -509,7 +521,38 @@ def decode_command(data: bytes | bytearray | memoryview) -> DimseMessage:
     if not _REQUIRED[cls] <= values.keys():  # before any class default fills them in
         missing = [a for a in cls.REQUIRED if a not in values]
         raise DimseError(f"{cls.__name__} lacks {', '.join(missing)} (PS3.7)")
-    return cls(**values, has_dataset=data_set_type != NO_DATA_SET)  # type: ignore[arg-type]
+    # what the dataclass __init__ does (its defaults, then the values, then __post_init__), without its
+    # keyword handling of every field
+    message = cls.__new__(cls)
+    d = message.__dict__
+    d.update(_DEFAULTS[cls])
+    d.update(values)
+    d["has_dataset"] = data_set_type != NO_DATA_SET
+    if cls in _POST_INIT:
+        message.__post_init__()  # type: ignore[attr-defined]
+    return message
+
+
+def _defaults(cls: type[DimseMessage]) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for f in fields(cls):
+        if f.default is MISSING or not f.init:  # every field has a plain default (see DimseMessage)
+            raise TypeError(f"{cls.__name__}.{f.name} needs a plain default for decode_command")
+        out[f.name] = f.default
+    return out
+
+
+_DEFAULTS = {cls: _defaults(cls) for cls in MESSAGE_CLASSES.values()}
+
+
+def _calls_post_init(cls: type) -> bool:
+    """Whether ``cls()`` runs ``__post_init__``: the dataclass __init__ it inherits calls it only when the
+    class it was generated for had one then."""
+    owner = next(c for c in cls.__mro__ if "__init__" in c.__dict__)
+    return hasattr(owner, "__dataclass_fields__") and hasattr(owner, "__post_init__")
+
+
+_POST_INIT = frozenset(cls for cls in MESSAGE_CLASSES.values() if _calls_post_init(cls))
 
 
 # -- fragmentation ------------------------------------------------------------------------------------------

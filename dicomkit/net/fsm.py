@@ -426,6 +426,10 @@ def _parse_table(text: str) -> dict[tuple[State, Event], str]:
 
 
 TRANSITIONS: dict[tuple[State, Event], str] = _parse_table(_TABLE)
+# A P-DATA-TF PDU received in Sta6 (Evt10) is DT-2: a P-DATA indication, and the state stays Sta6. The transport
+# carries that cell out directly for every P-DATA-TF it reads in Sta6 (and through handle() if the table said
+# otherwise).
+DT_2_IN_STA6 = TRANSITIONS.get((State.STA6, Event.EVT10)) == "DT-2"
 
 
 class StateMachine:

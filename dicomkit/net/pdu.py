@@ -679,10 +679,14 @@ def _decode_context_ac(value: memoryview) -> PresentationContextAC:
 
 
 def _decode_pdata(body: memoryview) -> PDataTF:
-    pdvs: list[PDV] = []
-    pos = 0
     n = len(body)
     unpack = _PDV.unpack_from
+    if n >= 6:
+        length, context_id, header = unpack(body, 0)
+        if length + 4 == n and length >= 2:  # one PDV filling the PDU, the usual case: what the loop gives
+            return PDataTF([PDV(context_id, bool(header & 1), bool(header & 2), body[6:])])
+    pdvs: list[PDV] = []
+    pos = 0
     while pos < n:
         if pos + 6 > n:
             raise PDUError(f"P-DATA-TF: PDV item header truncated at offset {pos}")
@@ -730,6 +734,7 @@ def decode(data: bytes | memoryview) -> PDU:
 
 
 _KNOWN_TYPES = frozenset(int(t) for t in PDUType)
+_P_DATA_TF = int(PDUType.P_DATA_TF)
 
 
 _FIRST_BUFFER = 1 << 14  # what a new connection's receive buffer starts with
@@ -816,4 +821,5 @@ class PDUReader:
             return None
         self._start = start + total
         self._need = 6
-        return decode_pdu(pdu_type, memoryview(self._buf)[start + 6:start + total])
+        body = memoryview(self._buf)[start + 6:start + total]
+        return _decode_pdata(body) if pdu_type == _P_DATA_TF else decode_pdu(pdu_type, body)

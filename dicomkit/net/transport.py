@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from ..core.errors import PDUError
 from .fsm import (
+    DT_2_IN_STA6,
     PDU_EVENTS,
     CloseTransport,
     Effect,
@@ -30,12 +31,13 @@ from .fsm import (
     StateMachine,
     StopARTIM,
 )
-from .pdu import PDUReader
+from .pdu import PDataTF, PDUReader
 
 log = logging.getLogger("dicomkit.net")
 
 WRITE_HIGH_WATER = 1 << 20  # pause a sender when this much is queued in the transport
 _QUICKACK: int = getattr(socket, "TCP_QUICKACK", 0)  # Linux only (0: not available)
+_STA6 = State.STA6 if DT_2_IN_STA6 else None  # the shortcut of buffer_updated follows the table
 
 
 class UpperLayerUser(Protocol):
@@ -123,6 +125,11 @@ class UpperLayerProtocol(asyncio.BufferedProtocol):
                     break
                 if pdu is None:
                     break
+                if pdu.__class__ is PDataTF and self.fsm.state is _STA6:
+                    # Evt10 in Sta6 is DT-2 (DT_2_IN_STA6): indicate P-DATA, stay in Sta6 — the one effect the
+                    # machine would return, carried out without building it (every P-DATA-TF received)
+                    self.user.on_primitive(Primitive.P_DATA, pdu)
+                    continue
                 self.handle(PDU_EVENTS[pdu.pdu_type], pdu)
                 if self.fsm.state == State.STA1:
                     break  # connection closed by this PDU: nothing after it is significant

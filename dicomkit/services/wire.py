@@ -11,7 +11,7 @@ import zlib
 from ..core.dataset import Dataset
 from ..core.errors import DicomError, DimseError
 from ..core.uid import TRANSFER_SYNTAXES
-from ..io.reader import read
+from ..io.reader import read_buffer
 from ..net.association import Association
 from ..net.dimse import DataSink, MemorySink
 from ..net.handlers import RequestContext
@@ -35,8 +35,9 @@ def decode(data: bytes | bytearray | memoryview | None, transfer_syntax: str) ->
         if info is not None and info.deflated:
             raw = zlib.decompress(raw, -15)  # PS3.5 A.5: raw deflate, then Explicit VR Little Endian
             encoding = "1.2.840.10008.1.2.1"
-        # the context says how it is encoded (PS3.7 6.3.1); values decode on first access
-        return read(raw, force=True, transfer_syntax=encoding)
+        # the context says how it is encoded (PS3.7 6.3.1); values decode on first access (read_buffer: what
+        # read does for bytes, without its checks of what it was given, once per C-FIND match)
+        return read_buffer(memoryview(raw), force=True, transfer_syntax=encoding)
     except (DicomError, zlib.error, ValueError) as exc:
         raise UnreadableDataSet(f"the data set cannot be read: {exc}") from exc
 

@@ -60,6 +60,32 @@ def test_command_round_trip(message):
 
 
 @pytest.mark.parametrize("message", MESSAGES, ids=[type(m).__name__ for m in MESSAGES])
+def test_decoded_message_is_what_its_constructor_builds(message):
+    """decode_command fills the message without the dataclass __init__: every field (defaults included) and
+    the Status of a response must be what the constructor makes of the same values."""
+    back = D.decode_command(message.encode())
+    given = {name: value for name, value in back.__dict__.items() if value is not None}
+    built = type(message)(**given)
+    assert back.__dict__ == built.__dict__
+    assert {k: type(v) for k, v in back.__dict__.items()} == {k: type(v) for k, v in built.__dict__.items()}
+    assert set(back.__dict__) == set(type(message)().__dict__)  # every field, none more
+
+
+def test_uid_values_of_a_command_set():
+    # padded with NUL or space, 64 characters long: read inline; longer or not ASCII: refused as before
+    uid64 = "1." + "2" * 62
+    for value in (b"1.2.3\x00", b"1.2.3 ", uid64.encode()):
+        rq = D.CEchoRQ(message_id=1, affected_sop_class_uid="1.2.840.10008.1.1").encode()
+        data = rq.replace(b"\x12\x00\x00\x001.2.840.10008.1.1\x00", len(value).to_bytes(4, "little") + value)
+        assert D.decode_command(data).affected_sop_class_uid == value.decode().rstrip("\x00 ")
+    rq = D.CEchoRQ(message_id=1, affected_sop_class_uid="1.2.840.10008.1.1").encode()
+    for value, match in ((b"1.2.\xe9", "not ASCII"), (b"1." + b"2" * 64, "too long")):
+        data = rq.replace(b"\x12\x00\x00\x001.2.840.10008.1.1\x00", len(value).to_bytes(4, "little") + value)
+        with pytest.raises(DimseError, match=match):
+            D.decode_command(data)
+
+
+@pytest.mark.parametrize("message", MESSAGES, ids=[type(m).__name__ for m in MESSAGES])
 def test_pydicom_reads_our_command_sets(message):
     pydicom = pytest.importorskip("pydicom")
     from pydicom.filereader import read_dataset
@@ -105,6 +131,8 @@ def test_uid_padding_and_group_length_bytes():
     (b"\x00\x00\x10\x01\x02\x00\x00\x00\x01\x00", "no Command Field"),
     (b"\x00\x00\x00\x01\x02\x00\x00\x00\x30\x00", "no Command Data Set Type"),
     (b"\x00\x00\x00\x01\x09\x00\x00\x00\x30\x00", "runs past the end"),
+    (b"\x08\x00\x16\x00\x09\x00\x00\x00ab", "runs past the end"),  # before its group is looked at
+    (b"\x00\x00\x00\x01\x02\x00\x00\x00\x30\x00\x00\x00\x00\x08", "header truncated at offset 10"),
     (b"\x08\x00\x16\x00\x02\x00\x00\x00ab", "only group 0000"),
     (b"\x00\x00\x00\x01\x02\x00\x00\x00\x34\x12\x00\x00\x00\x08\x02\x00\x00\x00\x01\x01", "unknown Command Field"),
     (b"\x00\x00\x00\x01\x04\x00\x00\x00\x30\x00\x00\x00", "US needs 2"),

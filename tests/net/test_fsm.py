@@ -210,3 +210,19 @@ def test_full_happy_path_both_sides():
     assert kinds(req.handle(Event.EVT13, rp[0].pdu)) == [("indicate", Primitive.A_RELEASE_CONFIRMATION),
                                                          "CloseTransport"]
     assert req.state == State.STA1
+
+
+def test_the_transport_shortcut_for_p_data_follows_the_table():
+    """The transport indicates a P-DATA-TF received in Sta6 without asking the machine: the table's cell must be
+    DT-2, whose effect is that indication and whose next state is Sta6."""
+    from dicomkit.net import fsm as F
+    from dicomkit.net.pdu import PDV, PDataTF
+
+    assert F.DT_2_IN_STA6
+    machine = F.StateMachine(requestor=True)
+    machine.state = F.State.STA6
+    pdu = PDataTF([PDV(1, True, True, b"\x00\x00")])
+    effects = machine.handle(F.Event.EVT10, pdu)
+    assert machine.state is F.State.STA6
+    assert len(effects) == 1 and isinstance(effects[0], F.Indicate)
+    assert effects[0].primitive is F.Primitive.P_DATA and effects[0].payload is pdu

@@ -245,3 +245,29 @@ def test_reader_buffer_grows_with_the_bytes_not_with_the_claim():
         fresh.feed(big[start:start + 65536])
     pdu = fresh.next_pdu()
     assert isinstance(pdu, P.PDataTF) and len(pdu.pdvs[0].data) == 3_000_000
+
+
+@pytest.mark.parametrize("pdvs", [
+    [(1, True, True, b"\x00\x01")],  # one PDV filling the PDU (read without the loop)
+    [(3, False, False, b"x" * 1000)],
+    [(1, True, True, b"ab"), (1, False, True, b"cdef")],  # several: the loop
+])
+def test_pdata_read_through_the_framer_as_decoded_whole(pdvs):
+    data = P.PDataTF([P.PDV(*p) for p in pdvs]).encode()
+    reader = P.PDUReader()
+    reader.feed(data)
+    framed = reader.next_pdu()
+    whole = P.decode(data)
+    for got in (framed, whole):
+        assert isinstance(got, P.PDataTF)
+        assert [(v.context_id, v.is_command, v.is_last, bytes(v.data)) for v in got.pdvs] == pdvs
+
+
+@pytest.mark.parametrize("body,match", [
+    (b"\x00\x00\x00\x01\x01\x03", "does not fit"),  # a PDV length of 1: no room for its control header
+    (b"\x00\x00\x00\x05\x01\x03ab", "does not fit"),  # longer than the PDU
+    (b"\x00\x00\x00\x02\x01", "truncated"),
+])
+def test_malformed_pdata_is_refused(body, match):
+    with pytest.raises(PDUError, match=match):
+        P.decode(b"\x04\x00" + len(body).to_bytes(4, "big") + body)

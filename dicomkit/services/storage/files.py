@@ -80,7 +80,8 @@ class FileStoreTarget:
         self.sop_instance_uid = str(request.affected_sop_instance_uid or "")
         self.transfer_syntax = rc.transfer_syntax
         # the names as text: a Path per object costs more than the rest of this set-up (path makes one)
-        self.path_text = os.path.join(self.directory, filename or safe_filename(self.sop_instance_uid))
+        self.path_text = (os.path.join(self.directory, filename) if filename is not None
+                          else _folder_prefix(str(self.directory)) + safe_filename(self.sop_instance_uid))
         self.error: OSError | None = None
         self.received = 0
         self.corrections: tuple[str, ...] = ()
@@ -179,7 +180,9 @@ class FileStoreTarget:
     def _refusal(self) -> StoreOutcome | None:
         """Write errors and the check of what arrived; the temporary file is gone when this refuses."""
         if not self._flushed and self.validate and self.error is None:
-            checked = check_received(memoryview(self._buffer), self.sop_class_uid, self.sop_instance_uid)
+            # the meta is the one built above: only the data set after it is read (see check_received)
+            checked = check_received(memoryview(self._buffer), self.sop_class_uid, self.sop_instance_uid,
+                                     transfer_syntax=self.transfer_syntax, meta_length=len(self._meta))
             self._flush()
         else:
             self._flush()
@@ -301,10 +304,17 @@ def _fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
-def _create_temp(folder: str | os.PathLike[str]) -> tuple[str, int]:
+@functools.lru_cache(maxsize=64)
+def _folder_prefix(folder: str) -> str:
+    """``folder`` with a separator at its end: a name without separators appended is ``os.path.join``'s path
+    (once per folder: the join runs twice per object otherwise; keyed by text, which hashes in C)."""
+    return os.path.join(folder, "")
+
+
+def _create_temp(folder: str | Path) -> tuple[str, int]:
     """A new temporary file in the work folder (so the rename is atomic), mode from the umask."""
     for _ in range(100):
-        path = os.path.join(folder, f"{TEMP_PREFIX}{os.urandom(8).hex()}{TEMP_SUFFIX}")
+        path = f"{_folder_prefix(str(folder))}{TEMP_PREFIX}{os.urandom(8).hex()}{TEMP_SUFFIX}"
         try:
             return path, os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
         except FileExistsError:

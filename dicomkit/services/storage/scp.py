@@ -20,11 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple, Protocol
 
-from ...core.dataset import Dataset
+from ...core.dataset import Correction, Dataset
 from ...core.errors import DicomError
 from ...core.tag import SOP_CLASS_UID, SOP_INSTANCE_UID
 from ...core.uid import NATIVE_TRANSFER_SYNTAXES, TRANSFER_SYNTAXES
 from ...core.uid import storage_sop_classes as registry_storage_classes
+from ...core.vr import VR_FROM_BYTES
 from ...io.reader import parse_sequences, read, read_buffer
 from ...net.dimse import CStoreRQ, CStoreRSP, DataSink, Request, Response
 from ...net.handlers import DimseHandler, RequestContext, SingleResponse
@@ -96,14 +97,30 @@ class Checked(NamedTuple):
 
 
 def check_received(source: bytes | memoryview | str | os.PathLike[str], sop_class_uid: str,
-                   sop_instance_uid: str) -> Checked:
+                   sop_instance_uid: str, *, transfer_syntax: str | None = None, meta_length: int = 0) -> Checked:
     """Check a received object — the Part 10 bytes (meta then data set) or their file — as described in
-    the module documentation."""
+    the module documentation.
+
+    A receiver that built the Part 10 header itself (:func:`~dicomkit.io.meta.part10_header`, from the
+    C-STORE command and ``transfer_syntax``, the presentation context's) passes that syntax and the header's
+    length: the header is then not read again, only the data set after it — with the same rules and the same
+    answers (refusals, corrections and their offsets, which count from the start of ``source``) as a read of
+    the whole. The data set's encoding is still checked against the syntax: where that needs a closer look
+    (implicit VR, big endian, a start that is no plain explicit little endian element) the whole is read as
+    without these arguments. The data set returned then has no ``file_meta`` (the caller has built it).
+    """
     try:
-        if isinstance(source, str | os.PathLike):
-            ds: Dataset = read(source)
-        else:
-            ds = read_buffer(memoryview(source))
+        ds = None
+        shift = 0
+        if transfer_syntax is not None and not isinstance(source, str | os.PathLike):
+            ds = _read_after_meta(memoryview(source), meta_length, transfer_syntax)
+            shift = meta_length
+        if ds is None:
+            shift = 0
+            if isinstance(source, str | os.PathLike):
+                ds = read(source)
+            else:
+                ds = read_buffer(memoryview(source))
         parse_sequences(ds)  # what the reader finds wrong inside an item counts too (it parses them on access)
     except DicomError as exc:
         # the reader's reason alone (it names the element): an Error Comment holds 64 characters (LO)
@@ -118,7 +135,31 @@ def check_received(source: bytes | memoryview | str | os.PathLike[str], sop_clas
         return Checked(StoreOutcome(DATA_SET_DOES_NOT_MATCH, "SOP Class UID differs from the command's"))
     if sop_instance != sop_instance_uid:
         return Checked(StoreOutcome(DATA_SET_DOES_NOT_MATCH, "SOP Instance UID differs from the command's"))
-    return Checked(None, tuple(str(c) for c in ds.read_corrections), ds)
+    corrections = ds.read_corrections
+    if shift and corrections:  # offsets within the data set -> within the whole object, as a whole read says
+        corrections[:] = [c if c.offset is None else Correction(c.offset + shift, c.message) for c in corrections]
+    return Checked(None, tuple(str(c) for c in corrections), ds)
+
+
+def _read_after_meta(view: memoryview, meta_length: int, transfer_syntax: str) -> Dataset | None:
+    """The data set after a File Meta Information of ``transfer_syntax`` that the caller built, read as
+    :func:`~dicomkit.io.reader.read_buffer` reads it after reading that meta; None where the two ways could
+    differ (the caller then reads the whole).
+
+    The whole read takes the data set at the meta's end when it starts with an element of a group other than
+    0002 (group 0002 would continue the meta), and reads it in the meta's transfer syntax without a second look
+    when the syntax is explicit VR little endian and the first element looks like one (else it checks the bytes
+    against the syntax). A raw data set read in a known syntax must start with a group of at least 0002, and must
+    not look like a Part 10 file itself (``DICM`` at 128). Within those bounds the two reads are the same."""
+    info = TRANSFER_SYNTAXES.get(transfer_syntax)
+    if info is None or info.deflated or info.implicit_vr or not info.little_endian:
+        return None
+    data = view[meta_length:]
+    n = len(data)
+    if (n < 8 or data[1] != 0 or data[0] < 3 or bytes(data[4:6]) not in VR_FROM_BYTES
+            or (n >= 132 and bytes(data[128:132]) == b"DICM")):
+        return None
+    return read_buffer(data, force=True, transfer_syntax=transfer_syntax)
 
 
 def _detail(exc: DicomError) -> str:

@@ -1,0 +1,138 @@
+"""check_received with the meta the receiver built (``transfer_syntax=``, ``meta_length=``): only the data set is
+read, and every answer — refusal, reason, corrections with their offsets, the elements read — is the one a read
+of the whole object gives, on the corpus and on data sets built to be refused or corrected."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+
+import dicomkit
+from dicomkit.io.meta import part10_header
+from dicomkit.io.raw import meta_end
+from dicomkit.services.storage.scp import Checked, check_received
+
+from ..conftest import corpus_params
+
+ELE, ILE, EBE = "1.2.840.10008.1.2.1", "1.2.840.10008.1.2", "1.2.840.10008.1.2.2"
+JPEG_LOSSLESS = "1.2.840.10008.1.2.4.70"
+DEFLATED = "1.2.840.10008.1.2.1.99"
+CT = "1.2.840.10008.5.1.4.1.1.2"
+
+
+def uid_element(elem: int, uid: str) -> bytes:
+    value = uid.encode().ljust(len(uid) + (len(uid) & 1), b"\x00")
+    return struct.pack("<HH2sH", 0x0008, elem, b"UI", len(value)) + value
+
+
+def both(data: bytes, ts: str, sop_class: str = CT, sop_instance: str = "1.2.3.4") -> tuple[Checked, Checked]:
+    """The check of the whole object, and the check given the meta it was built with."""
+    meta = part10_header(sop_class, sop_instance, ts, "STORESCU")
+    whole = check_received(memoryview(meta + data), sop_class, sop_instance)
+    known = check_received(memoryview(meta + data), sop_class, sop_instance, transfer_syntax=ts,
+                           meta_length=len(meta))
+    assert known.refusal == whole.refusal
+    assert known.corrections == whole.corrections
+    assert (known.dataset is None) == (whole.dataset is None)
+    if whole.dataset is not None:
+        assert known.dataset is not None
+        assert known.dataset.tags() == whole.dataset.tags()
+        for tag in whole.dataset.tags():
+            a, b = whole.dataset[tag], known.dataset[tag]
+            assert (a.vr, a.raw if a.vr != "SQ" else len(a.value)) == (b.vr, b.raw if b.vr != "SQ" else len(b.value))
+        assert known.dataset.read_transfer_syntax == whole.dataset.read_transfer_syntax
+        assert [str(c) for c in known.dataset.read_corrections] == [str(c) for c in whole.dataset.read_corrections]
+    return whole, known
+
+
+@pytest.mark.parametrize("path", corpus_params())
+def test_the_corpus_is_checked_alike(path):
+    """Every corpus file's data set, as a C-STORE would carry it in its own transfer syntax."""
+    raw = path.read_bytes()
+    try:
+        ds = dicomkit.read(path, stop_before_pixels=True)
+        offset = meta_end(raw)
+    except dicomkit.DicomError:
+        pytest.skip("not a Part 10 file with a readable meta")
+    ts = str(ds.file_meta.value(0x00020010) or ELE) if ds.file_meta is not None else ELE
+    sop_class = str(ds.get("SOPClassUID") or CT)
+    sop_instance = str(ds.get("SOPInstanceUID") or "1.2.3.4")
+    both(raw[offset:], ts, sop_class, sop_instance)
+
+
+def test_the_meta_is_not_read_again_where_the_data_set_is_plain_explicit_little_endian():
+    data = uid_element(0x0016, CT) + uid_element(0x0018, "1.2.3.4") + struct.pack("<HH2sH", 0x0010, 0x0010,
+                                                                                   b"PN", 4) + b"A^B "
+    for ts in (ELE, JPEG_LOSSLESS):
+        whole, known = both(data, ts)
+        assert whole.refusal is None and whole.dataset is not None and whole.dataset.file_meta is not None
+        assert known.dataset is not None and known.dataset.file_meta is None  # read after the meta
+
+
+def test_a_data_set_not_encoded_as_its_transfer_syntax_says_is_still_found():
+    """Implicit VR data under an explicit VR context: read as encoded, with the correction a whole read
+    reports (the encoding check stays)."""
+    ds = dicomkit.Dataset()
+    ds.SOPClassUID, ds.SOPInstanceUID, ds.PatientName = CT, "1.2.3.4", "Test^Patient"
+    implicit = ds.to_bytes(transfer_syntax=ILE)
+    whole, known = both(implicit, ELE)
+    assert whole.refusal is None
+    assert any("encoded as Implicit VR Little Endian" in c for c in known.corrections)
+    assert known.dataset is not None and known.dataset.read_transfer_syntax == ILE
+    # and the other way round: explicit data under an implicit context, big endian under little endian
+    explicit = ds.to_bytes(transfer_syntax=ELE)
+    whole, known = both(explicit, ILE)
+    assert any("encoded as Explicit VR Little Endian" in c for c in known.corrections)
+    big = ds.to_bytes(transfer_syntax=EBE)
+    whole, known = both(big, ELE)
+    assert any("Big Endian" in c for c in known.corrections)
+
+
+@pytest.mark.parametrize("name,data,ts,expect", [
+    ("truncated value", uid_element(0x0016, CT) + struct.pack("<HH2sH", 0x0008, 0x0018, b"UI", 40) + b"1.2",
+     ELE, 0xC000),
+    ("garbage", b"\x08\x00\x16\x00UI\xff\x00" + b"x" * 10, ELE, 0xC000),
+    ("wrong instance", uid_element(0x0016, CT) + uid_element(0x0018, "1.2.3.999"), ELE, 0xA900),
+    ("wrong class", uid_element(0x0016, "1.2.3") + uid_element(0x0018, "1.2.3.4"), ELE, 0xA900),
+    ("no UIDs", struct.pack("<HH2sH", 0x0010, 0x0010, b"PN", 4) + b"A^B ", ELE, 0xC000),
+    ("odd length corrected", uid_element(0x0016, CT) + uid_element(0x0018, "1.2.3.4")
+     + struct.pack("<HH2sH", 0x0010, 0x0010, b"PN", 3) + b"ABC", ELE, None),
+    ("zero padding corrected", uid_element(0x0016, CT) + uid_element(0x0018, "1.2.3.4") + bytes(16), ELE, None),
+    ("too short", b"\x08\x00\x16", ELE, 0xC000),
+    ("empty", b"", ELE, 0xC000),
+    ("group 0000 first", struct.pack("<HH2sH", 0x0000, 0x0902, b"LO", 2) + b"ab" + uid_element(0x0016, CT)
+     + uid_element(0x0018, "1.2.3.4"), ELE, None),
+    ("group 0002 first (continues the meta)", struct.pack("<HH2sH", 0x0002, 0x0010, b"UI", 18)
+     + b"1.2.840.10008.1.2\x00" + uid_element(0x0016, CT) + uid_element(0x0018, "1.2.3.4"), ELE, None),
+    ("an item first", struct.pack("<HHI", 0xFFFE, 0xE000, 0) + uid_element(0x0016, CT), ELE, 0xC000),
+    ("DICM at 128", uid_element(0x0016, CT) + uid_element(0x0018, "1.2.3.4") + struct.pack(
+        "<HH2sH", 0x0010, 0x0010, b"PN", 104) + b"A" * 70 + b"DICM" + b"B" * 30, ELE, None),
+    ("deflated context", uid_element(0x0016, CT) + uid_element(0x0018, "1.2.3.4"), DEFLATED, 0xC000),
+    ("unknown transfer syntax", uid_element(0x0016, CT) + uid_element(0x0018, "1.2.3.4"), "1.2.3.4.5.6", None),
+])
+def test_refusals_and_corrections_are_those_of_a_whole_read(name, data, ts, expect):
+    _, known = both(data, ts)
+    if expect is None:
+        assert known.refusal is None, known.refusal
+    else:
+        assert known.refusal is not None and known.refusal.status == expect, known.refusal
+
+
+def test_a_defect_inside_a_sequence_item_is_refused_with_the_same_reason():
+    inner = struct.pack("<HH2sH", 0x0008, 0x1150, b"UI", 40) + b"1.2.3"  # declares 40 bytes, the item has 5
+    item = struct.pack("<HHI", 0xFFFE, 0xE000, len(inner)) + inner
+    data = (uid_element(0x0016, CT) + uid_element(0x0018, "1.2.3.4")
+            + struct.pack("<HH2s2xI", 0x0008, 0x1115, b"SQ", len(item)) + item)
+    _, known = both(data, ELE)
+    assert known.refusal is not None and known.refusal.status == 0xC000 and known.refusal.comment
+
+
+def test_correction_offsets_count_from_the_start_of_the_object():
+    data = (uid_element(0x0016, CT) + uid_element(0x0018, "1.2.3.4")
+            + struct.pack("<HH2sH", 0x0010, 0x0010, b"PN", 3) + b"ABC")
+    meta = part10_header(CT, "1.2.3.4", ELE, "STORESCU")
+    _, known = both(data, ELE)
+    [text] = known.corrections
+    odd_at = len(meta) + data.index(b"\x10\x00\x10\x00PN")
+    assert text.startswith(f"offset {odd_at}: ") and "odd length" in text
