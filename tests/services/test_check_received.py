@@ -46,15 +46,29 @@ def both(data: bytes, ts: str, sop_class: str = CT, sop_instance: str = "1.2.3.4
     return whole, known
 
 
-@pytest.mark.parametrize("path", corpus_params())
+def _part10_corpus():
+    """The corpus files with a readable File Meta Information (a C-STORE carries what follows it)."""
+    params = corpus_params()
+    out = []
+    for param in params:
+        path = param.values[0]
+        if path is None:
+            return params  # no corpus: its skip
+        try:
+            dicomkit.read(path, stop_before_pixels=True)
+            meta_end(path.read_bytes())
+        except dicomkit.DicomError:
+            continue
+        out.append(param)
+    return out
+
+
+@pytest.mark.parametrize("path", _part10_corpus())
 def test_the_corpus_is_checked_alike(path):
     """Every corpus file's data set, as a C-STORE would carry it in its own transfer syntax."""
     raw = path.read_bytes()
-    try:
-        ds = dicomkit.read(path, stop_before_pixels=True)
-        offset = meta_end(raw)
-    except dicomkit.DicomError:
-        pytest.skip("not a Part 10 file with a readable meta")
+    ds = dicomkit.read(path, stop_before_pixels=True)
+    offset = meta_end(raw)
     ts = str(ds.file_meta.value(0x00020010) or ELE) if ds.file_meta is not None else ELE
     sop_class = str(ds.get("SOPClassUID") or CT)
     sop_instance = str(ds.get("SOPInstanceUID") or "1.2.3.4")
