@@ -193,8 +193,9 @@ class _GuardedHandler(DimseHandler):
                                   sop_class=rc.context.abstract_syntax, transfer_syntax=rc.transfer_syntax)
         started = time.perf_counter()
         if policy is None or self.service not in ("move", "get"):
-            async for item in self.inner.responses(request, data, rc):
-                yield item
+            async with closing(self.inner.responses(request, data, rc)) as responses:
+                async for item in responses:
+                    yield item
             self._answered(request, started)  # the query latency of the metrics (a cancelled one is not counted)
             return
         retrieval = _Retrieval([], self._deid(request, rc))
