@@ -11,11 +11,10 @@ import asyncio
 import json
 import sys
 from collections.abc import Callable
-from typing import TextIO
+from typing import Any, TextIO
 
 from ..core.dataset import Dataset
 from ..core.dictionary import keyword_for_tag
-from ..core.element import DataElement
 from ..core.errors import DicomError
 from ..net import ApplicationEntity
 from ..services.query_retrieve.find import FIND_STATUSES, find, query_contexts
@@ -62,27 +61,27 @@ def _cell(ds: Dataset, path: list[int]) -> str:
         outer = target.get(tag) if target is not None else None
         items = outer.value if outer is not None else None
         target = items[0] if items else None
-    elem = target.get(path[-1]) if target is not None else None
-    return "" if elem is None else _text(elem)
+    found = target.peek(path[-1]) if target is not None else None
+    return "" if found is None else _text(*found)
 
 
 def _reader(path: list[int]) -> Callable[[Dataset], str]:
-    """The cell of a column: a top-level key straight from the data set (one per match and column)."""
+    """The cell of a column: a top-level key straight from the data set (one per match and column), its value
+    decoded once from the received bytes (``Dataset.peek``: no element kept for it)."""
     if len(path) > 1:
         return lambda ds: _cell(ds, path)
     tag = path[0]
 
     def top(ds: Dataset) -> str:
-        elem = ds.get(tag)
-        return "" if elem is None else _text(elem)
+        found = ds.peek(tag)
+        return "" if found is None else _text(*found)
     return top
 
 
-def _text(elem: DataElement) -> str:
-    value = elem.value
+def _text(vr: str, value: Any) -> str:
     if isinstance(value, str):  # most cells (text, UIDs, names, dates): what the last line gives, sooner
         return str(value)
-    if elem.vr == "SQ":
+    if vr == "SQ":
         return f"({len(value)} item{'s' if len(value) != 1 else ''})"
     if value is None:
         return ""

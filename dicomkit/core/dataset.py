@@ -15,6 +15,7 @@ from .dictionary import lookup, tag_for_keyword
 from .element import _UNSET, DataElement, SourceEncoding
 from .errors import InvalidTagError, InvalidValueError
 from .tag import PIXEL_REPRESENTATION, SPECIFIC_CHARACTER_SET, TRANSFER_SYNTAX_UID, Tag, parse_tag_string, tag_str
+from .values import _DECODERS
 from .vr import VR
 
 if TYPE_CHECKING:
@@ -212,6 +213,28 @@ class Dataset:
         """The value of an element by keyword or tag, or ``default`` when absent."""
         elem = self._element(_to_tag(key))
         return default if elem is None else elem.value
+
+    def peek(self, tag: int) -> tuple[VR, Any] | None:
+        """(VR, value) of element ``tag``, or None when absent — for a reader that looks at each value once:
+        an element the reader indexed and nothing has touched is decoded from its bytes by the decoder that
+        ``DataElement.value`` uses, without making (and keeping) an element for it. The value is the one
+        ``self[tag].value`` gives; what does not decode that way (a sequence, an invalid value) takes the
+        element's path, which raises what it raises."""
+        entry = self._elements.get(tag)
+        if entry is None:
+            return None
+        if entry.__class__ is not DataElement:
+            vr, offset, length = entry
+            decoder = _DECODERS.get(vr)
+            d = self.__dict__
+            src = d["_src"]
+            if decoder is not None and src is not None:
+                try:
+                    return vr, decoder(d["_buf"][offset:offset + length], src.little_endian, src.charset)
+                except InvalidValueError:
+                    pass
+            entry = self._materialize(tag, entry)
+        return entry._vr, entry.value
 
     def vr_of(self, tag: int) -> VR | None:
         """The VR of a present element without decoding it."""

@@ -6,6 +6,8 @@ import pytest
 from dicomkit import DA, DS, IS, VR, DataElement, Dataset, PersonName, Sequence, Tag
 from dicomkit.core.errors import InvalidTagError, InvalidValueError
 
+from ..conftest import corpus_params
+
 
 def make() -> Dataset:
     ds = Dataset()
@@ -193,3 +195,36 @@ def test_character_set_of_an_un_specific_character_set():
     buf = io.BytesIO()
     dicomkit.write(ds, buf)
     assert dicomkit.read(buf.getvalue()).PatientName == "Müller"
+
+
+@pytest.mark.parametrize("path", corpus_params())
+def test_peek_gives_what_the_element_gives(path):
+    """``Dataset.peek``: every top-level element of every corpus file, (VR, value) as ``ds[tag]`` gives them
+    in a data set read again, and the same error for a value that does not decode; nothing is kept."""
+    import dicomkit
+    from dicomkit.core.errors import DicomError as _DicomError
+
+    try:
+        peeked = dicomkit.read(path, stop_before_pixels=True, force=True)
+        again = dicomkit.read(path, stop_before_pixels=True, force=True)
+    except _DicomError:
+        return  # unreadable files are the reader's tests'
+    tags = list(peeked.tags())
+    assert tags
+    raw_before = {t for t in tags if peeked._elements[t].__class__ is tuple}
+    decoded = set()
+    for tag in tags:
+        try:
+            want = (again[tag].vr, again[tag].value)
+        except _DicomError as exc:
+            with pytest.raises(type(exc)):
+                peeked.peek(tag)
+            continue
+        got = peeked.peek(tag)
+        assert got is not None and got[0] == want[0]
+        assert type(got[1]) is type(want[1]) and got[1] == want[1], tag
+        if want[0] != "SQ":
+            decoded.add(tag)
+    # no element was made for a value peeked from the bytes
+    assert {t for t in raw_before & decoded if peeked._elements[t].__class__ is not tuple} == set()
+    assert peeked.peek(0x7FFF0010) is None
