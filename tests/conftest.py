@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -51,11 +52,13 @@ def corpus() -> Path:
     return CORPUS
 
 
-def corpus_params() -> list[object]:
+def corpus_params(where: Callable[[Path], bool] | None = None) -> list[object]:
+    """The corpus files as test parameters; ``where``: only those a check applies to (decided at collection,
+    so that the others are not collected rather than skipped)."""
     files = corpus_files()
     if not files:
         return [pytest.param(None, marks=pytest.mark.skip(reason=f"corpus not found at {CORPUS}"))]
-    return [pytest.param(f, id=f.name) for f in files]
+    return [pytest.param(f, id=f.name) for f in files if where is None or where(f)]
 
 
 # The Debian package of each peer tool other than DCMTK's (.ci/run installs them).

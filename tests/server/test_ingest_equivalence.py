@@ -108,23 +108,15 @@ def _uids_of_bytes(data: bytes) -> tuple[str, str]:
     return str(meta.value(0x00020002)).strip("\x00 "), str(meta.value(0x00020003)).strip("\x00 ")
 
 
-def _checked_corpus() -> list[object]:
-    """The corpus files that reach the header: Part 10 files with their UIDs that the check accepts (the
-    others are refused before it, with the same answers on both paths: test_stored_rows_and_header_...)."""
-    params = corpus_params()
-    out: list[object] = []
-    for param in params:
-        path = param.values[0]  # type: ignore[attr-defined]
-        if path is None:
-            return params  # no corpus: its skip
-        data = path.read_bytes()
-        if (data[128:132] == b"DICM" and _uids_of(path) is not None
-                and check_received(memoryview(data), *_uids_of_bytes(data)).dataset is not None):
-            out.append(param)
-    return out
+def _reaches_the_header(path: Path) -> bool:
+    """A Part 10 file with its UIDs that the check accepts (the others are refused before the header, with the
+    same answers on both paths: test_stored_rows_and_header_are_the_reference)."""
+    data = path.read_bytes()
+    return (data[128:132] == b"DICM" and _uids_of(path) is not None
+            and check_received(memoryview(data), *_uids_of_bytes(data)).dataset is not None)
 
 
-@pytest.mark.parametrize("path", _checked_corpus())
+@pytest.mark.parametrize("path", corpus_params(where=_reaches_the_header))
 def test_header_and_values_in_one_pass_are_the_element_path(path: Path) -> None:
     """The header written from the reader's index (``to_json_with_values``) is ``to_json``'s text of the
     same data set read again, and the values it collects are those of the elements."""
