@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 from collections.abc import Callable
 from typing import Any, TextIO
@@ -148,6 +147,8 @@ async def _find(args: argparse.Namespace) -> int:
     priority = {"low": 2, "medium": 0, "high": 1}[args.priority]
     out = sys.stdout
     table = None if args.json else Table(_columns(query), out)
+    if args.json:
+        import json  # only here: start-up of the table output need not pay for it
     count = 0
     connection = ae.connect(args.host, args.port, query_contexts(model), called_ae_title=args.aec,
                             tls=tls_context(args, server=False))

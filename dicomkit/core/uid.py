@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-import uuid
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -240,6 +239,8 @@ def generate_uid(prefix: str | None = None, *, entropy: str | bytes | None = Non
     result deterministic (the same input gives the same UID), as de-identification needs.
     """
     if prefix is None:
+        import uuid  # here, not at the top: it imports platform, which start-up need not pay for
+
         if entropy is not None:
             value = uuid.uuid5(uuid.NAMESPACE_OID, _text(entropy)).int
         else:

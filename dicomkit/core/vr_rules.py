@@ -14,6 +14,7 @@ VRs that allow wildcard matching have them in their repertoire anyway).
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -130,11 +131,12 @@ RULES: dict[str, VRRule] = {rule.vr: rule for rule in (
     VRRule("UT", None, _TEXT, "characters and the control characters TAB, LF, FF, CR and ESC"),
 )}
 
-_COMPILED: dict[str, tuple[re.Pattern[str], re.Pattern[str] | None, re.Pattern[str] | None]] = {
-    vr: (re.compile(f"{rule.characters}*"), re.compile(rule.form) if rule.form else None,
-         re.compile(f" *({rule.range_form})? *- *({rule.range_form})? *") if rule.range_form else None)
-    for vr, rule in RULES.items()
-}
+@functools.cache
+def _compiled(vr: str) -> tuple[re.Pattern[str], re.Pattern[str] | None, re.Pattern[str] | None]:
+    """The repertoire, form and range patterns of ``vr``, compiled on first use (not at import: start-up)."""
+    rule = RULES[vr]
+    return (re.compile(f"{rule.characters}*"), re.compile(rule.form) if rule.form else None,
+            re.compile(f" *({rule.range_form})? *- *({rule.range_form})? *") if rule.range_form else None)
 
 
 def check_text(vr: str, text: str, *, query: bool = True) -> str | None:
@@ -152,7 +154,7 @@ def check_text(vr: str, text: str, *, query: bool = True) -> str | None:
     if not value:
         return "is only spaces" if vr == "AE" else None
     if query:
-        if rule.range_form is not None and "-" in value and value != "-" and _COMPILED[vr][2].fullmatch(value):  # type: ignore[union-attr]
+        if rule.range_form is not None and "-" in value and value != "-" and _compiled(vr)[2].fullmatch(value):  # type: ignore[union-attr]
             # a range (PS3.4 C.2.2.2.5): each end is checked as a value
             for end in (part.strip(" ") for part in value.split("-")):
                 if end and rule.meaning is not None and (wrong := rule.meaning(end)):
@@ -168,7 +170,7 @@ def bad_character(vr: str, value: str) -> str | None:
     """The first character of ``value`` outside the repertoire of ``vr`` (None: all are in it, or no rule)."""
     if vr not in RULES:
         return None
-    characters = _COMPILED[vr][0]
+    characters = _compiled(vr)[0]
     if characters.fullmatch(value):
         return None
     return next(c for c in value if not characters.fullmatch(c))
@@ -176,7 +178,7 @@ def bad_character(vr: str, value: str) -> str | None:
 
 def matches_form(vr: str, value: str) -> bool:
     """Whether ``value`` (without its padding) has the form of ``vr`` (True for VRs without one)."""
-    pattern = _COMPILED[vr][1] if vr in RULES else None
+    pattern = _compiled(vr)[1] if vr in RULES else None
     return pattern is None or pattern.fullmatch(value) is not None
 
 

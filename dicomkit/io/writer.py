@@ -11,7 +11,6 @@ import contextlib
 import io
 import os
 import struct
-import tempfile
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -341,6 +340,8 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes, *, parents: bo
 def _replace_atomically(target: Path, fill: Callable[[BinaryIO], object], *, parents: bool = True) -> None:
     if parents:
         target.parent.mkdir(parents=True, exist_ok=True)
+    import tempfile  # here, not at the top: reading and the network need not import it
+
     fd, tmp = tempfile.mkstemp(prefix=".dicomkit-", suffix=".tmp", dir=target.parent)
     try:
         umask = os.umask(0)
