@@ -26,6 +26,8 @@ from .reading import (
     stderr_note,
 )
 
+EXIT_AT_ONCE = True  # see cli.main.entry: it only reads files and writes to the standard output
+
 
 def _search_tag(text: str) -> int:
     try:

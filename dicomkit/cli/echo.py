@@ -12,6 +12,8 @@ from ..net import ApplicationEntity
 from ..services.verification import echo
 from .netopts import add_peer_arguments, add_tls_arguments, tls_context
 
+EXIT_AT_ONCE = True  # see cli.main.entry: its association is released when run returns
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_peer_arguments(p)
