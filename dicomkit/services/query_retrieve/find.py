@@ -305,12 +305,12 @@ async def _run_find(assoc: Association, identifier: Dataset, model: InformationM
     finished = False
     try:
         async for reply in replies:
-            status = reply.response.status_value
-            if not status.is_pending:
+            code = reply.response.status
+            if code != PENDING and code != PENDING_UNSUPPORTED_KEYS:  # the final response (PS3.4 C.4.1.1.4)
                 finished = True
-                state.status, state.response = status, reply.response
+                state.status, state.response = reply.response.status_value, reply.response
                 break
-            if status == PENDING_UNSUPPORTED_KEYS:
+            if code == PENDING_UNSUPPORTED_KEYS:
                 state.unsupported_keys = True
             state.matches += 1
             yield decode(reply.data, ts)
