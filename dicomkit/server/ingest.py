@@ -176,13 +176,15 @@ class Archive:
     def prepare(self, source: Path | bytes | memoryview, sop_class_uid: str, sop_instance_uid: str,
                 transfer_syntax: str, *, dataset_offset: int, source_ae: str | None, size: int | None = None,
                 sha256: str | None = None, content_sha256: str | None = None,
-                compress: bool = False) -> InstanceRecord | StoreOutcome:
+                compress: bool = False, meta_built: bool = False) -> InstanceRecord | StoreOutcome:
         """Check the complete object — its bytes, or its temporary file — and build its index record in
         one pass over it (a refusal instead when it fails). Without ``sha256`` / ``content_sha256`` the
         hashes are computed here, off the event loop (hashlib releases the GIL). ``compress``: a received
         object, which compression on store (``storage.compression``) may rewrite — the record then describes
         the rewritten blob (``record.rewritten``) except ``content_sha256``, which stays the received data
-        set's (what duplicates compare)."""
+        set's (what duplicates compare). ``meta_built``: the File Meta Information before ``dataset_offset`` is
+        the receiver's own (:func:`~dicomkit.io.meta.part10_header` of the C-STORE command, in
+        ``transfer_syntax``): the check reads the data set after it, not the whole object again."""
         if isinstance(source, bytes | memoryview):
             buf: Any = source
         else:
@@ -201,7 +203,11 @@ class Archive:
             size = len(view)
         assert size is not None
         view = memoryview(buf)
-        checked = check_received(view, sop_class_uid, sop_instance_uid)
+        if meta_built:
+            checked = check_received(view, sop_class_uid, sop_instance_uid, transfer_syntax=transfer_syntax,
+                                     meta_length=dataset_offset)
+        else:
+            checked = check_received(view, sop_class_uid, sop_instance_uid)
         if checked.refusal is not None or checked.dataset is None:
             return checked.refusal or StoreOutcome(0xC000, "cannot read the data set")
         ds = checked.dataset
@@ -759,7 +765,7 @@ class ArchiveStoreTarget:
         archive = self.archive
         prepared = archive.prepare(data if data is not None else self.temp.path, self.sop_class_uid,
                                    self.sop_instance_uid, self.transfer_syntax, dataset_offset=self.dataset_offset,
-                                   source_ae=self.rc.calling_ae_title or None, compress=True)
+                                   source_ae=self.rc.calling_ae_title or None, compress=True, meta_built=True)
         if synced is not None:
             try:
                 synced.wait()

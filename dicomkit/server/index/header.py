@@ -73,7 +73,7 @@ def build_header_with_values(ds: Dataset, buf: bytes | memoryview | None, datase
     (``ds[tag].value``; absent ones left out), read in the same pass over the data set
     (:func:`~dicomkit.io.json_model.to_json_with_values`)."""
     bulk_tags: list[int] = []
-    indexed = _indexed_spans(ds, buf, transfer_syntax)
+    indexed = _indexed_spans(ds, buf, dataset_offset, transfer_syntax)
 
     def handler(elem: DataElement) -> str | None:
         tag = int(elem.tag)
@@ -107,21 +107,28 @@ def build_header_with_values(ds: Dataset, buf: bytes | memoryview | None, datase
     return Header(header, bulk), values
 
 
-def _indexed_spans(ds: Dataset, buf: bytes | memoryview | None,
+def _indexed_spans(ds: Dataset, buf: bytes | memoryview | None, dataset_offset: int,
                    transfer_syntax: str) -> dict[int, tuple[int, int, bool]]:
     """(value offset, value length, False) of Pixel Data when the reader indexed it in ``buf`` and nothing
     has decoded it yet: where it lies without walking the data set again (:func:`_top_level_spans` finds
-    the other bulk data). Only for a data set read from ``buf`` itself in ``transfer_syntax`` (the reader's
-    index holds offsets into the buffer it read)."""
+    the other bulk data). Only for a data set read in ``transfer_syntax`` from ``buf`` itself or from the part
+    of it after the File Meta Information (``buf[dataset_offset:]``, what the check of a C-STORE reads: the
+    reader's index holds offsets into the buffer it read, which then start at ``dataset_offset`` of the file)."""
     entry = ds._elements.get(PIXEL_DATA)
     if entry.__class__ is not tuple or buf is None:
         return {}
     source = ds._buf
-    if source is None or len(source) != len(buf) or ds.read_transfer_syntax != transfer_syntax:
+    if source is None or ds.read_transfer_syntax != transfer_syntax:
         return {}
     if source.obj is not buf and source.obj is not getattr(buf, "obj", None):
         return {}
-    return {PIXEL_DATA: (entry[1], entry[2], False)}
+    if len(source) == len(buf):
+        shift = 0
+    elif dataset_offset and len(source) == len(buf) - dataset_offset and ds.file_meta is None:
+        shift = dataset_offset  # the data set alone, read after the meta
+    else:
+        return {}
+    return {PIXEL_DATA: (entry[1] + shift, entry[2], False)}
 
 
 def _top_level_spans(buf: bytes | memoryview, pos: int, layout: Layout,
