@@ -12,6 +12,12 @@ batch in the calling thread when no batch is running — one thread hand-off les
 a store's latency on a busy machine — and otherwise queues the work for the running batch's successor, as
 ``submit`` does. One lock keeps a single batch at a time on the write connection.
 
+Work that says so (its ``folds`` attribute is true: the stores) may leave part of its statements to the end
+of the batch (:class:`Deferred`, given to it as ``db.deferred``): the aggregate updates of a batch's stores
+then run once per entity instead of once per store. They run in the batch's transaction before its commit,
+and before any other work of the batch (which may read or change what they update); the part a failing
+piece left is dropped with its savepoint. A piece alone in its batch runs as it would alone (nothing left).
+
 A batch that the database aborts as a deadlock or a serialization failure (PostgreSQL, two nodes writing
 the same study) is rolled back and run again; a connection that breaks (the database restarting) is
 reopened, and the batch fails only when it cannot be.
@@ -25,7 +31,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from .dialect import Database, IndexError_
 
@@ -38,6 +44,18 @@ Work = Callable[[Database], Any]
 # what must be durable before the commit of a piece of work (its key: one run per batch for equal keys)
 BeforeCommit = tuple[str, Callable[[], None]]
 Item = tuple[Work, "concurrent.futures.Future[Any] | Completion", BeforeCommit | None]
+
+
+class Deferred(Protocol):
+    """What the folding work of one batch left to its end (:class:`GroupCommitWriter`'s ``deferred``)."""
+
+    def mark(self) -> int: ...
+
+    def undo(self, mark: int) -> None:
+        """Drop what was left since ``mark`` (the piece that left it failed)."""
+
+    def flush(self, db: Database) -> None:
+        """Run what was left (in the batch's transaction), and forget it."""
 
 
 class DurabilityError(IndexError_):
@@ -78,8 +96,10 @@ class GroupCommitWriter:
     """The writer thread; ``submit(work)`` returns a future of ``work(db)``'s result, committed."""
 
     def __init__(self, open_connection: Callable[[], Database], *, name: str = "dicomkit-index-writer",
-                 on_commit: Callable[[int, float], None] | None = None) -> None:
+                 on_commit: Callable[[int, float], None] | None = None,
+                 deferred: Callable[[], Deferred] | None = None) -> None:
         self._open = open_connection
+        self._deferred = deferred
         self._queue: queue.SimpleQueue[Item | _Stop] = queue.SimpleQueue()
         self._db: Database | None = None
         self._on_commit = on_commit
@@ -188,14 +208,26 @@ class GroupCommitWriter:
                         future.set_exception(exc)
                         return
                 else:
+                    left = self._deferred() if self._deferred is not None else None
                     for work, future, _before in live:
+                        folds = left is not None and getattr(work, "folds", False)
+                        if left is not None and not folds:
+                            left.flush(db)  # outside any savepoint: what the stores before it left
+                        mark = left.mark() if folds and left is not None else 0
+                        db.deferred = left if folds else None
                         try:
                             with db.savepoint():
                                 results.append((future, True, work(db)))
                         except Exception as exc:
+                            if folds and left is not None:
+                                left.undo(mark)
                             if db.dialect.is_retryable(exc) or db.dialect.is_unavailable(exc):
                                 raise
                             results.append((future, False, exc))
+                        finally:
+                            db.deferred = None
+                    if left is not None:
+                        left.flush(db)
                 _before_commit([b for (_w, _f, b), (_fu, ok, _v) in zip(live, results, strict=True) if ok and b])
                 db.commit()
             except Exception as exc:
@@ -248,4 +280,4 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-__all__ = ["MAX_BATCH", "BeforeCommit", "Completion", "GroupCommitWriter"]
+__all__ = ["MAX_BATCH", "BeforeCommit", "Completion", "Deferred", "GroupCommitWriter"]
