@@ -561,13 +561,13 @@ def store_instance(db: Database, rec: InstanceRecord, duplicates: str) -> StoreR
     instance_pk = row[0]
     db.execute("INSERT INTO instance_headers (instance_pk, header, bulk, header_version) VALUES (?, ?, ?, ?)",
                (instance_pk, rec.header.header, rec.header.bulk_json(), HEADER_VERSION))
-    added = (patient_pk, study_pk, series_pk, new_study, new_series, rec.sop_class_uid,
-             new_series or "modality" in filled, now)
     aggregates: Aggregates | None = db.deferred
     if aggregates is not None:  # a store of a group-commit batch: with the others', before the commit
-        aggregates.added.append(added)
+        aggregates.added.append((patient_pk, study_pk, series_pk, new_study, new_series, rec.sop_class_uid,
+                                 new_series or "modality" in filled, now))
     else:
-        update_aggregates(db, [added])
+        _update_one(db, patient_pk, study_pk, series_pk, new_study, new_series, rec.sop_class_uid,
+                    new_series or "modality" in filled, now)
     entity = {"patient": patient_pk, "study": study_pk, "series": series_pk, "instance": instance_pk}
     for level, values in rec.extra.items():
         if level != "instance" and not {"patient": False, "study": new_study, "series": new_series}.get(level, True):
@@ -602,14 +602,35 @@ class Aggregates:
     def flush(self, db: Database) -> None:
         if self.added:
             added, self.added = self.added, []
-            update_aggregates(db, added)
+            if len(added) == 1:
+                _update_one(db, *added[0])
+            else:
+                update_aggregates(db, added)
+
+
+def _update_one(db: Database, patient_pk: int, study_pk: int, series_pk: int, new_study: bool, new_series: bool,
+                sop_class: str, modalities: bool, now: float) -> None:
+    """:func:`update_aggregates` of one instance (most transactions: a store alone in its batch)."""
+    db.execute("UPDATE series SET num_instances = num_instances + 1 WHERE pk = ?", (series_pk,))
+    classes = db.scalar("UPDATE studies SET num_instances = num_instances + 1, num_series = num_series + ?, "
+                        "updated_at = ? WHERE pk = ? RETURNING sop_classes_in_study",
+                        (1 if new_series else 0, now, study_pk))
+    db.execute("UPDATE patients SET num_instances = num_instances + 1, num_series = num_series + ?, "
+               "num_studies = num_studies + ? WHERE pk = ?",
+               (1 if new_series else 0, 1 if new_study else 0, patient_pk))
+    if not classes or sop_class not in classes.split("\\"):
+        known = set(classes.split("\\")) if classes else set()
+        db.execute("UPDATE studies SET sop_classes_in_study = ? WHERE pk = ?",
+                   ("\\".join(sorted(known | {sop_class})), study_pk))
+    if modalities:
+        _update_modalities(db, study_pk)
 
 
 def update_aggregates(db: Database, added: Sequence[Added]) -> None:
     """The aggregates of the series, studies and patients of newly stored instances (in their transaction),
     each row updated once, in key order (two nodes updating the same rows take their locks in one order).
     The study row stays locked from its update to the commit, so concurrent stores of one study serialise
-    their modalities and SOP classes in study."""
+    their modalities and SOP classes in study (as :func:`_update_one` does for one instance)."""
     series: dict[int, int] = {}
     studies: dict[int, list[Any]] = {}  # pk -> [instances, new series, time, SOP classes, modalities changed]
     patients: dict[int, list[int]] = {}  # pk -> [instances, new series, new studies]

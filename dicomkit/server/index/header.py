@@ -122,11 +122,8 @@ def _indexed_spans(ds: Dataset, buf: bytes | memoryview | None, dataset_offset: 
         return {}
     if source.obj is not buf and source.obj is not getattr(buf, "obj", None):
         return {}
-    if len(source) == len(buf):
-        shift = 0
-    elif dataset_offset and len(source) == len(buf) - dataset_offset and ds.file_meta is None:
-        shift = dataset_offset  # the data set alone, read after the meta
-    else:
+    shift = len(buf) - len(source)  # 0, or the data set alone was read: after the meta
+    if shift and (shift != dataset_offset or ds.file_meta is not None):
         return {}
     return {PIXEL_DATA: (entry[1] + shift, entry[2], False)}
 
