@@ -11,15 +11,17 @@ Storage SCP's receiver on it (``StorageSCP(ArchiveReceiver(archive))``). For eac
    receiving a small object).
 3. When it is complete, in worker threads and side by side: the file is written and synced to disk
    (``durability = "full"``), and it is hashed (SHA-256 of the file, and of the data set alone: what
-   duplicates compare), checked (:func:`~dicomkit.services.storage.scp.check_received`) and read into its
-   index record (typed columns, header as DICOM JSON, frame offsets).
+   duplicates compare), checked (:func:`~dicomkit.services.storage.scp.check_received`: from the data set
+   after the File Meta Information, which the receiver built itself) and read into its index record (typed
+   columns, header as DICOM JSON, frame offsets).
 4. Duplicates are looked up (an identical one is answered 0x0000 and nothing is written; a different one
    under ``keep-first`` goes to quarantine with 0xC111).
 5. The file gets its own name in the store (a link, never replacing anything) and the directory entry is
    synced: for a C-STORE, in the group commit of step 6 before its commit, once per folder for the stores
    of one batch (``durability = "full"``).
 6. The index rows are committed in one durable transaction, grouped with concurrent stores (group
-   commit); the transaction decides duplicates again, so two concurrent stores of one UID end consistent.
+   commit; their aggregate updates folded into one per series, study and patient); the transaction decides
+   duplicates again, so two concurrent stores of one UID end consistent.
 7. Only then does the status go back. Blobs that lost are deleted after the commit.
 
 Any failure of the store or the index answers 0xA700 with an Error Comment, and nothing half-written is

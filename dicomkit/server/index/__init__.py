@@ -5,7 +5,8 @@ group-commit writer (:mod:`.writer`) and reads on a connection per thread. The s
 (:meth:`Index.store`) decides duplicates inside the transaction, so two concurrent writes of one SOP
 Instance UID — on one node or two — end with one row, and tells the caller which blob to delete after the
 commit. Aggregates (series and instances per study, instances per series, studies/series/instances per
-patient, modalities and SOP classes in study) change in the same transaction as the rows.
+patient, modalities and SOP classes in study) change in the same transaction as the rows; the stores of one
+group-commit batch update them together (:class:`Aggregates`: one statement per series, study and patient).
 
 Patient, study and series attributes come from the first instance stored for them; a later instance
 *supplements* them — it fills a key that is still empty (zero length or absent), and never overwrites one
@@ -83,10 +84,11 @@ class InstanceRecord:
         (``{tag: ds[tag].value}``) when they were read already (:func:`~.header.build_header_with_values`)."""
         rows = extract_levels(ds) if values is None else extract_values(values)
         extra: dict[str, list[tuple[int, str, str]]] = {}
-        for level in LEVELS:
-            keywords = [k for k, lv in (extra_keys or {}).items() if lv == level]
-            if keywords:
-                extra[level] = extra_values(ds, keywords)
+        if extra_keys:
+            for level in LEVELS:
+                keywords = [k for k, lv in extra_keys.items() if lv == level]
+                if keywords:
+                    extra[level] = extra_values(ds, keywords)
         return cls(sop_instance_uid=rows["instance"]["sop_instance_uid"] or "",
                    sop_class_uid=rows["instance"]["sop_class_uid"] or "",
                    study_instance_uid=rows["study"]["study_instance_uid"] or "",
