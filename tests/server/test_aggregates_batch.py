@@ -1,6 +1,7 @@
 """The stores of one group-commit batch update the aggregates once per series, study and patient, and end with
-the aggregates that the same stores one transaction at a time give — with a failing store, a deletion and an
-overwrite among them — on SQLite and on PostgreSQL."""
+the aggregates that the same stores one transaction at a time give — with a failing store and deletions among
+them — on SQLite and on PostgreSQL. A batch runs its pieces without savepoints unless one fails; then it runs
+again with a savepoint per piece, and only the failing one fails."""
 
 from __future__ import annotations
 
@@ -143,6 +144,20 @@ def _outcomes(futures: list[Any], run: str) -> list[Any]:
     return out
 
 
+def _hold(writer: Any, gate: threading.Event) -> Any:
+    """A piece that holds the writer (in a batch of its own) until ``gate`` is set: what is submitted
+    meanwhile waits, then runs as one batch."""
+    running = threading.Event()
+
+    def hold(db: Database) -> None:
+        running.set()
+        gate.wait(30)
+
+    blocker = writer.submit(hold)
+    assert running.wait(30)
+    return blocker
+
+
 def test_a_batch_of_stores_ends_with_the_aggregates_of_stores_one_at_a_time(config: Config) -> None:
     with Archive(config) as archive:
         writer = archive.index.writer
@@ -155,7 +170,7 @@ def test_a_batch_of_stores_ends_with_the_aggregates_of_stores_one_at_a_time(conf
         expected = _aggregates(archive, "1")
         # run 2: all the pieces in one batch (the writer held until they wait)
         gate = threading.Event()
-        blocker = writer.submit(lambda db: gate.wait(30))
+        blocker = _hold(writer, gate)
         futures = [writer.submit(work) for work in _work(_records(archive, _objects("2"), "2"))]
         batches = writer.batches
         gate.set()
@@ -179,11 +194,16 @@ def test_the_stores_of_one_batch_share_their_aggregate_statements(config: Config
     """Ten stores of one series in one batch: one update of the series, the study and the patient each."""
     updates: list[str] = []
     real = Database.execute
+    real_savepoint = Database.savepoint
 
     def execute(self: Database, sql: str, params: Any = ()) -> Any:
         if sql.startswith("UPDATE") and "num_instances" in sql:
             updates.append(sql.split()[1])
         return real(self, sql, params)
+
+    def savepoint(self: Database) -> Any:
+        updates.append("savepoint")
+        return real_savepoint(self)
 
     objects = [to_bytes(image(patient_id="PC", study=f"{P}.9", series=f"{P}.9.1", sop=f"{P}.9.1.{i}", number=i))
                for i in range(10)]
@@ -191,17 +211,59 @@ def test_the_stores_of_one_batch_share_their_aggregate_statements(config: Config
         records = _records(archive, objects, "9")
         writer = archive.index.writer
         gate = threading.Event()
-        blocker = writer.submit(lambda db: gate.wait(30))
+        blocker = _hold(writer, gate)
         monkeypatch.setattr(Database, "execute", execute)
+        monkeypatch.setattr(Database, "savepoint", savepoint)
         futures = [archive.index.store(r) for r in records]
         gate.set()
         blocker.result(30)
         assert [f.result(30).outcome for f in futures] == ["stored"] * 10
         monkeypatch.undo()
-        assert sorted(updates) == ["patients", "series", "studies"]
+        assert sorted(updates) == ["patients", "series", "studies"]  # and no savepoint: nothing failed
         (series,) = archive.index.series()
         assert series["num_instances"] == 10
         study = archive.index.study(f"{P}.9")
         assert study is not None and (study["num_instances"], study["num_series"]) == (10, 1)
         (patient,) = archive.index.patients()
         assert (patient["num_instances"], patient["num_series"], patient["num_studies"]) == (10, 1, 1)
+
+
+def test_a_failing_store_fails_alone_and_the_batch_runs_again_with_savepoints(
+        config: Config, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch of stores runs without savepoints; when one fails (after its statements), the batch is rolled
+    back and run again with a savepoint per store: the others are stored, the failing one left nothing."""
+    calls: list[str] = []
+    real_savepoint = Database.savepoint
+
+    def savepoint(self: Database) -> Any:
+        calls.append("savepoint")
+        return real_savepoint(self)
+
+    class Failing(_FailsAfterStoring):
+        def __call__(self, db: Database) -> StoreResult:
+            calls.append("failing")
+            return super().__call__(db)
+
+    objects = [to_bytes(image(patient_id="PD", study=f"{P}.8", series=f"{P}.8.1", sop=f"{P}.8.1.{i}", number=i))
+               for i in range(5)]
+    with Archive(config) as archive:
+        records = _records(archive, objects, "8")
+        writer = archive.index.writer
+        gate = threading.Event()
+        blocker = _hold(writer, gate)
+        monkeypatch.setattr(Database, "savepoint", savepoint)
+        futures = [archive.index.store(records[0]), writer.submit(Failing(records[1]))] + [
+            archive.index.store(r) for r in records[2:]]
+        gate.set()
+        blocker.result(30)
+        with pytest.raises(RuntimeError, match="fails after storing"):
+            futures[1].result(30)
+        assert [f.result(30).outcome for f in futures[:1] + futures[2:]] == ["stored"] * 4
+        monkeypatch.undo()
+        # once without savepoints (up to the failure), then again with one per store
+        assert calls == ["failing"] + ["savepoint", "savepoint", "failing"] + ["savepoint"] * 3, calls
+        assert archive.index.instance(records[1].sop_instance_uid) is None
+        assert sorted(r.sop_instance_uid for r in archive.index.instances()) == sorted(
+            r.sop_instance_uid for r in records[:1] + records[2:])
+        (series,) = archive.index.series()
+        assert series["num_instances"] == 4

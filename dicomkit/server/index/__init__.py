@@ -500,9 +500,10 @@ class Index:
 
 
 class _Store:
-    """The store transaction of one record, as work of the group-commit writer. It ``folds`` its aggregate
-    updates into its batch's (:class:`Aggregates`) unless duplicates are overwritten: a replacement removes
-    rows and updates the aggregates it reads, which must not wait for the end of the batch."""
+    """The store transaction of one record, as work of the group-commit writer (a function of the database
+    alone: it may run again). It ``folds`` its aggregate updates into its batch's (:class:`Aggregates`)
+    unless duplicates are overwritten: a replacement removes rows and updates the aggregates it reads, which
+    must not wait for the end of the batch."""
 
     __slots__ = ("duplicates", "folds", "record")
 

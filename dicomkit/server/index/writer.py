@@ -1,11 +1,14 @@
 """Group commit: one writer thread runs the index transactions that concurrent stores wait for, together.
 
 Each piece of work is a function of the write connection. The writer takes the first waiting one, then
-every other one already waiting (up to :data:`MAX_BATCH`), runs each inside a savepoint of one
-transaction (so one failing piece fails alone; a piece alone in its batch runs without one, its failure
-rolling the transaction back), commits once — one durable flush for the whole batch —
-and only then completes their futures. With one association the batch is one store; with eight, the
-stores that arrived during the previous commit share the next one.
+every other one already waiting (up to :data:`MAX_BATCH`), runs them in one transaction, commits once — one
+durable flush for the whole batch — and only then completes their futures. One failing piece fails alone:
+each runs in a savepoint of its own, where a failure takes back only its own changes (a piece alone in its
+batch needs none: its failure rolls the transaction back). A batch of stores only (pieces whose ``folds``
+attribute is true: functions of the database alone, which may run again) runs without savepoints first —
+two statements fewer per store — and only when one fails is it rolled back and run again with them. With one
+association the batch is one store; with eight, the stores that arrived during the previous commit share the
+next one.
 
 ``submit(work, here=True)`` (from a worker thread that waits for the result anyway, as a store does) runs the
 batch in the calling thread when no batch is running — one thread hand-off less per store, which is most of
@@ -64,6 +67,10 @@ class DurabilityError(IndexError_):
 
 class _Stop:
     pass
+
+
+class _PieceFailed(Exception):
+    """A piece of a batch run without savepoints failed: the batch runs again with them."""
 
 
 class Completion:
@@ -190,6 +197,8 @@ class GroupCommitWriter:
     def _run_batch(self, batch: list[Item]) -> None:
         live = [(w, f, b) for w, f, b in batch if f.set_running_or_notify_cancel()]
         attempt = 0
+        # each piece in a savepoint: unless all are stores (which may run again: tried without, first)
+        isolated = not all(getattr(w, "folds", False) for w, _f, _b in live)
         while live:
             attempt += 1
             results: list[tuple[concurrent.futures.Future[Any] | Completion, bool, Any]] = []
@@ -216,20 +225,32 @@ class GroupCommitWriter:
                         mark = left.mark() if folds and left is not None else 0
                         db.deferred = left if folds else None
                         try:
-                            with db.savepoint():
-                                results.append((future, True, work(db)))
+                            if isolated:
+                                with db.savepoint():
+                                    value = work(db)
+                            else:
+                                value = work(db)
                         except Exception as exc:
                             if folds and left is not None:
                                 left.undo(mark)
                             if db.dialect.is_retryable(exc) or db.dialect.is_unavailable(exc):
                                 raise
+                            if not isolated:
+                                raise _PieceFailed() from exc
                             results.append((future, False, exc))
+                        else:
+                            results.append((future, True, value))
                         finally:
                             db.deferred = None
                     if left is not None:
                         left.flush(db)
                 _before_commit([b for (_w, _f, b), (_fu, ok, _v) in zip(live, results, strict=True) if ok and b])
                 db.commit()
+            except _PieceFailed:
+                db.rollback()
+                isolated = True
+                attempt -= 1  # not a retry: the same batch, its pieces apart
+                continue
             except Exception as exc:
                 db_ = self._db
                 if db_ is not None:
