@@ -173,3 +173,35 @@ def test_frames_by_their_stored_offsets_are_the_sent_frames(
                 assert blob[offset:offset + length] == bytes(value), (uid, tag)
         checked += 1
     assert checked > 20
+
+
+def test_a_large_object_read_from_its_temporary_file(tmp_path: Path) -> None:
+    """An object of several MB streams to its temporary file and is mapped from there for its check: the same
+    stored bytes, header and frame offsets with and without the shortcut."""
+    from .data import image, write
+
+    path = write(image(sop="1.2.826.0.1.3680043.10.78.1", rows=512, cols=512, frames=10, fill=7), tmp_path / "in")
+    assert path.stat().st_size > ingest.MMAP_THRESHOLD
+    files = [peek(path)]
+    real = scp.check_received
+    given: list[tuple[type, dict[str, Any]]] = []
+
+    def recording(source: Any, cls: str, sop: str, **kwargs: Any) -> Any:
+        given.append((type(source), kwargs))
+        return real(source, cls, sop, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(ingest, "check_received", recording)
+        fast = _ingest(tmp_path / "fast", files)
+    assert [(kind.__name__, sorted(kwargs)) for kind, kwargs in given] == [
+        ("memoryview", ["meta_length", "transfer_syntax"])]  # the mapped file, after the built meta
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(ingest, "check_received", lambda source, cls, sop, **_: real(source, cls, sop))
+        reference = _ingest(tmp_path / "whole", files)
+    (got,) = fast["stored"].values()
+    (want,) = reference["stored"].values()
+    assert got == want
+    offset, length, count = got["bulk"]["frames"]["native"]
+    assert (length, count) == (512 * 512 * 2, 10)
+    assert got["blob"][offset:offset + length * count] == bytes(read_buffer(memoryview(path.read_bytes()))[
+        0x7FE00010].value)
