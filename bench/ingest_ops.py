@@ -8,7 +8,11 @@ with DCMTK storescu to warm it up, then counts while storescu sends ``--files`` 
 prints the operations per object of each tree, the change, and where they are (by module). C work (hashing,
 zlib, SQLite, system calls) counts as one operation per call: it shows in ``bench/ingest.py``'s CPU times.
 
-Usage: python bench/ingest_ops.py --base /path/to/old/tree [--tree .] [--files 300] [--durability os] [--functions N]
+``--parallel N`` sends the counted files over N associations at once (the stores of one group commit share
+their transaction: the count then moves a little with how the batches fall).
+
+Usage: python bench/ingest_ops.py --base /path/to/old/tree [--tree .] [--files 300] [--durability os] [--parallel N]
+       [--functions N]
 """
 
 from __future__ import annotations
@@ -63,11 +67,12 @@ sys.exit(main(sys.argv[4:]))
 
 
 def count(tree: Path, files: list[Path], warm: list[Path], durability: str, work: Path,
-          by_function: bool = False) -> dict[str, int]:
+          by_function: bool = False, parallel: int = 1) -> dict[str, int]:
     out = work / "counts.json"
     out.unlink(missing_ok=True)
     folders = {}
-    for name, group in (("warm", warm), ("counted", files)):
+    groups = [("warm", warm)] + [(f"counted{i}", files[i::parallel]) for i in range(parallel)]
+    for name, group in groups:
         folder = work / name
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
@@ -91,14 +96,18 @@ def count(tree: Path, files: list[Path], warm: list[Path], durability: str, work
                     raise
         time.sleep(3)  # the start-up sweep and HTTP come up after the DIMSE port (slowly, traced)
 
-        def send(folder: Path) -> None:
-            subprocess.run(["storescu", "-aec", "DICOMKIT", "+sd", "127.0.0.1", str(port), str(folder)],
-                           env=ENV, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        def send(*names: str) -> None:
+            senders = [subprocess.Popen(["storescu", "-aec", "DICOMKIT", "+sd", "127.0.0.1", str(port),
+                                         str(folders[name])], env=ENV, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL) for name in names]
+            for sender in senders:
+                if sender.wait() != 0:
+                    raise RuntimeError(f"storescu exited with {sender.returncode}")
 
-        send(folders["warm"])
+        send("warm")
         time.sleep(1)
         proc.send_signal(signal.SIGUSR1)
-        send(folders["counted"])
+        send(*(f"counted{i}" for i in range(parallel)))  # at once: their stores share group commits
         time.sleep(2)  # the last answers' bookkeeping (metrics, after the response)
         proc.send_signal(signal.SIGUSR1)
         deadline = time.monotonic() + 60
@@ -132,6 +141,8 @@ def main() -> int:
     parser.add_argument("--tree", type=Path, default=HERE.parent)
     parser.add_argument("--files", type=int, default=300)
     parser.add_argument("--durability", choices=("os", "full"), default="os")
+    parser.add_argument("--parallel", type=int, default=1, metavar="N",
+                        help="send the counted files over N associations at once (group commit batches them)")
     parser.add_argument("--functions", type=int, default=0, metavar="N",
                         help="also list the N functions of the tree with the most operations per object")
     args = parser.parse_args()
@@ -145,7 +156,8 @@ def main() -> int:
     functions: dict[str, collections.Counter[str]] = {}
     with tempfile.TemporaryDirectory(dir=HERE / "data") as tmp:
         for name, tree in (("base", args.base.resolve()), ("tree", args.tree.resolve())):
-            counts = count(tree, files, warm, args.durability, Path(tmp), by_function=args.functions > 0)
+            counts = count(tree, files, warm, args.durability, Path(tmp), by_function=args.functions > 0,
+                           parallel=args.parallel)
             totals[name] = sum(counts.values()) / len(files)
             areas: collections.Counter[str] = collections.Counter()
             for filename, n in counts.items():
@@ -153,8 +165,9 @@ def main() -> int:
             by_area[name] = areas
             functions[name] = collections.Counter(
                 {f.replace(str(tree), "", 1): n for f, n in counts.items()})
+    over = "one association" if args.parallel == 1 else f"{args.parallel} associations at once"
     print(f"dicomkit serve (durability {args.durability}), {len(files)} objects of "
-          f"{files[0].stat().st_size / 1000:.1f} KB over one association; bytecode operations per object, all threads")
+          f"{files[0].stat().st_size / 1000:.1f} KB over {over}; bytecode operations per object, all threads")
     print(f"base {totals['base']:.0f}   tree {totals['tree']:.0f}   change {totals['tree'] / totals['base'] - 1:+.1%}")
     for name, n in by_area["tree"].most_common(12):
         print(f"  {name:<44}{by_area['base'][name] / len(files):>8.0f} ->{n / len(files):>7.0f}")

@@ -11,15 +11,17 @@ Storage SCP's receiver on it (``StorageSCP(ArchiveReceiver(archive))``). For eac
    receiving a small object).
 3. When it is complete, in worker threads and side by side: the file is written and synced to disk
    (``durability = "full"``), and it is hashed (SHA-256 of the file, and of the data set alone: what
-   duplicates compare), checked (:func:`~dicomkit.services.storage.scp.check_received`) and read into its
-   index record (typed columns, header as DICOM JSON, frame offsets).
+   duplicates compare), checked (:func:`~dicomkit.services.storage.scp.check_received`: from the data set
+   after the File Meta Information, which the receiver built itself) and read into its index record (typed
+   columns, header as DICOM JSON, frame offsets).
 4. Duplicates are looked up (an identical one is answered 0x0000 and nothing is written; a different one
    under ``keep-first`` goes to quarantine with 0xC111).
 5. The file gets its own name in the store (a link, never replacing anything) and the directory entry is
    synced: for a C-STORE, in the group commit of step 6 before its commit, once per folder for the stores
    of one batch (``durability = "full"``).
 6. The index rows are committed in one durable transaction, grouped with concurrent stores (group
-   commit); the transaction decides duplicates again, so two concurrent stores of one UID end consistent.
+   commit; their aggregate updates folded into one per series, study and patient); the transaction decides
+   duplicates again, so two concurrent stores of one UID end consistent.
 7. Only then does the status go back. Blobs that lost are deleted after the commit.
 
 Any failure of the store or the index answers 0xA700 with an Error Comment, and nothing half-written is
@@ -176,13 +178,15 @@ class Archive:
     def prepare(self, source: Path | bytes | memoryview, sop_class_uid: str, sop_instance_uid: str,
                 transfer_syntax: str, *, dataset_offset: int, source_ae: str | None, size: int | None = None,
                 sha256: str | None = None, content_sha256: str | None = None,
-                compress: bool = False) -> InstanceRecord | StoreOutcome:
+                compress: bool = False, meta_built: bool = False) -> InstanceRecord | StoreOutcome:
         """Check the complete object — its bytes, or its temporary file — and build its index record in
         one pass over it (a refusal instead when it fails). Without ``sha256`` / ``content_sha256`` the
         hashes are computed here, off the event loop (hashlib releases the GIL). ``compress``: a received
         object, which compression on store (``storage.compression``) may rewrite — the record then describes
         the rewritten blob (``record.rewritten``) except ``content_sha256``, which stays the received data
-        set's (what duplicates compare)."""
+        set's (what duplicates compare). ``meta_built``: the File Meta Information before ``dataset_offset`` is
+        the receiver's own (:func:`~dicomkit.io.meta.part10_header` of the C-STORE command, in
+        ``transfer_syntax``): the check reads the data set after it, not the whole object again."""
         if isinstance(source, bytes | memoryview):
             buf: Any = source
         else:
@@ -201,7 +205,11 @@ class Archive:
             size = len(view)
         assert size is not None
         view = memoryview(buf)
-        checked = check_received(view, sop_class_uid, sop_instance_uid)
+        if meta_built:
+            checked = check_received(view, sop_class_uid, sop_instance_uid, transfer_syntax=transfer_syntax,
+                                     meta_length=dataset_offset)
+        else:
+            checked = check_received(view, sop_class_uid, sop_instance_uid)
         if checked.refusal is not None or checked.dataset is None:
             return checked.refusal or StoreOutcome(0xC000, "cannot read the data set")
         ds = checked.dataset
@@ -759,7 +767,7 @@ class ArchiveStoreTarget:
         archive = self.archive
         prepared = archive.prepare(data if data is not None else self.temp.path, self.sop_class_uid,
                                    self.sop_instance_uid, self.transfer_syntax, dataset_offset=self.dataset_offset,
-                                   source_ae=self.rc.calling_ae_title or None, compress=True)
+                                   source_ae=self.rc.calling_ae_title or None, compress=True, meta_built=True)
         if synced is not None:
             try:
                 synced.wait()

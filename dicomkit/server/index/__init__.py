@@ -5,7 +5,8 @@ group-commit writer (:mod:`.writer`) and reads on a connection per thread. The s
 (:meth:`Index.store`) decides duplicates inside the transaction, so two concurrent writes of one SOP
 Instance UID — on one node or two — end with one row, and tells the caller which blob to delete after the
 commit. Aggregates (series and instances per study, instances per series, studies/series/instances per
-patient, modalities and SOP classes in study) change in the same transaction as the rows.
+patient, modalities and SOP classes in study) change in the same transaction as the rows; the stores of one
+group-commit batch update them together (:class:`Aggregates`: one statement per series, study and patient).
 
 Patient, study and series attributes come from the first instance stored for them; a later instance
 *supplements* them — it fills a key that is still empty (zero length or absent), and never overwrites one
@@ -83,10 +84,11 @@ class InstanceRecord:
         (``{tag: ds[tag].value}``) when they were read already (:func:`~.header.build_header_with_values`)."""
         rows = extract_levels(ds) if values is None else extract_values(values)
         extra: dict[str, list[tuple[int, str, str]]] = {}
-        for level in LEVELS:
-            keywords = [k for k, lv in (extra_keys or {}).items() if lv == level]
-            if keywords:
-                extra[level] = extra_values(ds, keywords)
+        if extra_keys:
+            for level in LEVELS:
+                keywords = [k for k, lv in extra_keys.items() if lv == level]
+                if keywords:
+                    extra[level] = extra_values(ds, keywords)
         return cls(sop_instance_uid=rows["instance"]["sop_instance_uid"] or "",
                    sop_class_uid=rows["instance"]["sop_class_uid"] or "",
                    study_instance_uid=rows["study"]["study_instance_uid"] or "",
@@ -155,7 +157,7 @@ class Index:
         self.dialect_name = first.dialect.name
         self._first: Database | None = first
         self._readers = ThreadConnections(url, durability)
-        self.writer = GroupCommitWriter(self._writer_connection)
+        self.writer = GroupCommitWriter(self._writer_connection, deferred=Aggregates)
         self.commits = 0
         self._query_pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
@@ -416,16 +418,14 @@ class Index:
         """Index one instance whose blob is in place (see the module documentation); ``here``: from a worker
         thread, which may run the transaction itself; ``before_commit``: what must be durable before the
         commit (both: :meth:`GroupCommitWriter.submit`)."""
-        return self.writer.submit(lambda db: store_instance(db, record, duplicates), here=here,
-                                  before_commit=before_commit)
+        return self.writer.submit(_Store(record, duplicates), here=here, before_commit=before_commit)
 
     def store_then(self, record: InstanceRecord, duplicates: str,
                    callback: Callable[[StoreResult | None, BaseException | None], None], *, here: bool = False,
                    before_commit: BeforeCommit | None = None) -> None:
         """:meth:`store` with ``callback(result, None)`` or ``callback(None, exception)`` once committed or
         failed, instead of a future (:meth:`GroupCommitWriter.submit_then`)."""
-        self.writer.submit_then(lambda db: store_instance(db, record, duplicates), callback, here=here,
-                                before_commit=before_commit)
+        self.writer.submit_then(_Store(record, duplicates), callback, here=here, before_commit=before_commit)
 
     def record_quarantine(self, sop_instance_uid: str, blob_key: str, reason: str, content_sha256: str | None,
                           source_ae: str | None) -> concurrent.futures.Future[None]:
@@ -499,6 +499,23 @@ class Index:
             (key, value, value)))
 
 
+class _Store:
+    """The store transaction of one record, as work of the group-commit writer (a function of the database
+    alone: it may run again). It ``folds`` its aggregate updates into its batch's (:class:`Aggregates`)
+    unless duplicates are overwritten: a replacement removes rows and updates the aggregates it reads, which
+    must not wait for the end of the batch."""
+
+    __slots__ = ("duplicates", "folds", "record")
+
+    def __init__(self, record: InstanceRecord, duplicates: str) -> None:
+        self.record = record
+        self.duplicates = duplicates
+        self.folds = duplicates != "overwrite"
+
+    def __call__(self, db: Database) -> StoreResult:
+        return store_instance(db, self.record, self.duplicates)
+
+
 def _process_alive(pid: int) -> bool:
     if pid == os.getpid():
         return True
@@ -547,20 +564,13 @@ def store_instance(db: Database, rec: InstanceRecord, duplicates: str) -> StoreR
     instance_pk = row[0]
     db.execute("INSERT INTO instance_headers (instance_pk, header, bulk, header_version) VALUES (?, ?, ?, ?)",
                (instance_pk, rec.header.header, rec.header.bulk_json(), HEADER_VERSION))
-    # aggregates: the study row is locked from here to the commit, so concurrent stores of one study serialise
-    db.execute("UPDATE series SET num_instances = num_instances + 1 WHERE pk = ?", (series_pk,))
-    classes = db.scalar("UPDATE studies SET num_instances = num_instances + 1, num_series = num_series + ?, "
-                        "updated_at = ? WHERE pk = ? RETURNING sop_classes_in_study",
-                        (1 if new_series else 0, now, study_pk))
-    db.execute("UPDATE patients SET num_instances = num_instances + 1, num_series = num_series + ?, "
-               "num_studies = num_studies + ? WHERE pk = ?",
-               (1 if new_series else 0, 1 if new_study else 0, patient_pk))
-    known = set(classes.split("\\")) if classes else set()
-    if rec.sop_class_uid not in known:
-        db.execute("UPDATE studies SET sop_classes_in_study = ? WHERE pk = ?",
-                   ("\\".join(sorted(known | {rec.sop_class_uid})), study_pk))
-    if new_series or "modality" in filled:
-        _update_modalities(db, study_pk)
+    aggregates: Aggregates | None = db.deferred
+    if aggregates is not None:  # a store of a group-commit batch: with the others', before the commit
+        aggregates.added.append((patient_pk, study_pk, series_pk, new_study, new_series, rec.sop_class_uid,
+                                 new_series or "modality" in filled, now))
+    else:
+        _update_one(db, patient_pk, study_pk, series_pk, new_study, new_series, rec.sop_class_uid,
+                    new_series or "modality" in filled, now)
     entity = {"patient": patient_pk, "study": study_pk, "series": series_pk, "instance": instance_pk}
     for level, values in rec.extra.items():
         if level != "instance" and not {"patient": False, "study": new_study, "series": new_series}.get(level, True):
@@ -570,6 +580,93 @@ def store_instance(db: Database, rec: InstanceRecord, duplicates: str) -> StoreR
     if old_key is not None:
         return StoreResult("replaced", (old_key,))
     return StoreResult("stored")
+
+
+# one stored instance for the aggregates: patient, study and series pk, whether the study and the series are
+# new, its SOP Class UID, whether the modalities in its study may have changed, and its time
+Added = tuple[int, int, int, bool, bool, str, bool, float]
+
+
+class Aggregates:
+    """The aggregate updates that the stores of one group-commit batch leave to its end
+    (:class:`~.writer.Deferred`): one statement per series, study and patient for the whole batch."""
+
+    __slots__ = ("added",)
+
+    def __init__(self) -> None:
+        self.added: list[Added] = []
+
+    def mark(self) -> int:
+        return len(self.added)
+
+    def undo(self, mark: int) -> None:
+        del self.added[mark:]
+
+    def flush(self, db: Database) -> None:
+        if self.added:
+            added, self.added = self.added, []
+            if len(added) == 1:
+                _update_one(db, *added[0])
+            else:
+                update_aggregates(db, added)
+
+
+def _update_one(db: Database, patient_pk: int, study_pk: int, series_pk: int, new_study: bool, new_series: bool,
+                sop_class: str, modalities: bool, now: float) -> None:
+    """:func:`update_aggregates` of one instance (most transactions: a store alone in its batch)."""
+    db.execute("UPDATE series SET num_instances = num_instances + 1 WHERE pk = ?", (series_pk,))
+    classes = db.scalar("UPDATE studies SET num_instances = num_instances + 1, num_series = num_series + ?, "
+                        "updated_at = ? WHERE pk = ? RETURNING sop_classes_in_study",
+                        (1 if new_series else 0, now, study_pk))
+    db.execute("UPDATE patients SET num_instances = num_instances + 1, num_series = num_series + ?, "
+               "num_studies = num_studies + ? WHERE pk = ?",
+               (1 if new_series else 0, 1 if new_study else 0, patient_pk))
+    if not classes or sop_class not in classes.split("\\"):
+        known = set(classes.split("\\")) if classes else set()
+        db.execute("UPDATE studies SET sop_classes_in_study = ? WHERE pk = ?",
+                   ("\\".join(sorted(known | {sop_class})), study_pk))
+    if modalities:
+        _update_modalities(db, study_pk)
+
+
+def update_aggregates(db: Database, added: Sequence[Added]) -> None:
+    """The aggregates of the series, studies and patients of newly stored instances (in their transaction),
+    each row updated once, in key order (two nodes updating the same rows take their locks in one order).
+    The study row stays locked from its update to the commit, so concurrent stores of one study serialise
+    their modalities and SOP classes in study (as :func:`_update_one` does for one instance)."""
+    series: dict[int, int] = {}
+    studies: dict[int, list[Any]] = {}  # pk -> [instances, new series, time, SOP classes, modalities changed]
+    patients: dict[int, list[int]] = {}  # pk -> [instances, new series, new studies]
+    for patient_pk, study_pk, series_pk, new_study, new_series, sop_class, modalities, now in added:
+        series[series_pk] = series.get(series_pk, 0) + 1
+        study = studies.get(study_pk)
+        if study is None:
+            studies[study_pk] = [1, int(new_series), now, {sop_class}, modalities]
+        else:
+            study[0] += 1
+            study[1] += new_series
+            study[2] = max(study[2], now)
+            study[3].add(sop_class)
+            study[4] = study[4] or modalities
+        patient = patients.setdefault(patient_pk, [0, 0, 0])
+        patient[0] += 1
+        patient[1] += new_series
+        patient[2] += new_study
+    for pk in sorted(series):
+        db.execute("UPDATE series SET num_instances = num_instances + ? WHERE pk = ?", (series[pk], pk))
+    for pk in sorted(studies):
+        n, new_series, now, sop_classes, modalities = studies[pk]
+        classes = db.scalar("UPDATE studies SET num_instances = num_instances + ?, num_series = num_series + ?, "
+                            "updated_at = ? WHERE pk = ? RETURNING sop_classes_in_study", (n, new_series, now, pk))
+        known = set(classes.split("\\")) if classes else set()
+        if not sop_classes <= known:
+            db.execute("UPDATE studies SET sop_classes_in_study = ? WHERE pk = ?",
+                       ("\\".join(sorted(known | sop_classes)), pk))
+        if modalities:
+            _update_modalities(db, pk)
+    for pk in sorted(patients):
+        db.execute("UPDATE patients SET num_instances = num_instances + ?, num_series = num_series + ?, "
+                   "num_studies = num_studies + ? WHERE pk = ?", (*patients[pk], pk))
 
 
 def _duplicate(db: Database, rec: InstanceRecord, existing: tuple[Any, ...], duplicates: str) -> StoreResult | str:
@@ -730,5 +827,5 @@ def level_columns(level: str) -> list[str]:
     return column_names(level)
 
 
-__all__ = ["NODE_EXPIRY", "Index", "IndexError_", "InstanceRecord", "InstanceRow", "StoreResult",
-           "delete_entity", "store_instance"]
+__all__ = ["NODE_EXPIRY", "Aggregates", "Index", "IndexError_", "InstanceRecord", "InstanceRow", "StoreResult",
+           "delete_entity", "store_instance", "update_aggregates"]

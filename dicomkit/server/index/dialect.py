@@ -104,6 +104,8 @@ class Database:
         self.dialect = dialect
         self.url = url
         self._savepoints = 0
+        # what the work of a group-commit batch may leave to the end of the batch (writer.Deferred), or None
+        self.deferred: Any = None
 
     @property
     def is_postgres(self) -> bool:

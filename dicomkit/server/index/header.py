@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import zlib
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from ...core.dataset import Dataset
@@ -73,7 +74,7 @@ def build_header_with_values(ds: Dataset, buf: bytes | memoryview | None, datase
     (``ds[tag].value``; absent ones left out), read in the same pass over the data set
     (:func:`~dicomkit.io.json_model.to_json_with_values`)."""
     bulk_tags: list[int] = []
-    indexed = _indexed_spans(ds, buf, transfer_syntax)
+    indexed = _indexed_spans(ds, buf, dataset_offset, transfer_syntax)
 
     def handler(elem: DataElement) -> str | None:
         tag = int(elem.tag)
@@ -90,7 +91,7 @@ def build_header_with_values(ds: Dataset, buf: bytes | memoryview | None, datase
     text, values = to_json_with_values(ds, wanted, bulk_data_handler=handler,
                                        bulk_data_threshold=BULK_THRESHOLD)
     header = deflate(text.encode())
-    layout = Layout.of(transfer_syntax)
+    layout = _layout_of(transfer_syntax)
     if buf is None or layout is None or not bulk_tags:
         return Header(header, None), values
     try:
@@ -107,21 +108,30 @@ def build_header_with_values(ds: Dataset, buf: bytes | memoryview | None, datase
     return Header(header, bulk), values
 
 
-def _indexed_spans(ds: Dataset, buf: bytes | memoryview | None,
+@lru_cache(maxsize=64)  # bounded: a file's meta may name any transfer syntax
+def _layout_of(transfer_syntax: str) -> Layout | None:
+    return Layout.of(transfer_syntax)
+
+
+def _indexed_spans(ds: Dataset, buf: bytes | memoryview | None, dataset_offset: int,
                    transfer_syntax: str) -> dict[int, tuple[int, int, bool]]:
     """(value offset, value length, False) of Pixel Data when the reader indexed it in ``buf`` and nothing
     has decoded it yet: where it lies without walking the data set again (:func:`_top_level_spans` finds
-    the other bulk data). Only for a data set read from ``buf`` itself in ``transfer_syntax`` (the reader's
-    index holds offsets into the buffer it read)."""
+    the other bulk data). Only for a data set read in ``transfer_syntax`` from ``buf`` itself or from the part
+    of it after the File Meta Information (``buf[dataset_offset:]``, what the check of a C-STORE reads: the
+    reader's index holds offsets into the buffer it read, which then start at ``dataset_offset`` of the file)."""
     entry = ds._elements.get(PIXEL_DATA)
     if entry.__class__ is not tuple or buf is None:
         return {}
     source = ds._buf
-    if source is None or len(source) != len(buf) or ds.read_transfer_syntax != transfer_syntax:
+    if source is None or ds.read_transfer_syntax != transfer_syntax:
         return {}
     if source.obj is not buf and source.obj is not getattr(buf, "obj", None):
         return {}
-    return {PIXEL_DATA: (entry[1], entry[2], False)}
+    shift = len(buf) - len(source)  # 0, or the data set alone was read: after the meta
+    if shift and (shift != dataset_offset or ds.file_meta is not None):
+        return {}
+    return {PIXEL_DATA: (entry[1] + shift, entry[2], False)}
 
 
 def _top_level_spans(buf: bytes | memoryview, pos: int, layout: Layout,

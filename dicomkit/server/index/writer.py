@@ -1,16 +1,25 @@
 """Group commit: one writer thread runs the index transactions that concurrent stores wait for, together.
 
 Each piece of work is a function of the write connection. The writer takes the first waiting one, then
-every other one already waiting (up to :data:`MAX_BATCH`), runs each inside a savepoint of one
-transaction (so one failing piece fails alone; a piece alone in its batch runs without one, its failure
-rolling the transaction back), commits once — one durable flush for the whole batch —
-and only then completes their futures. With one association the batch is one store; with eight, the
-stores that arrived during the previous commit share the next one.
+every other one already waiting (up to :data:`MAX_BATCH`), runs them in one transaction, commits once — one
+durable flush for the whole batch — and only then completes their futures. One failing piece fails alone:
+each runs in a savepoint of its own, where a failure takes back only its own changes (a piece alone in its
+batch needs none: its failure rolls the transaction back). A batch of stores only (pieces whose ``folds``
+attribute is true: functions of the database alone, which may run again) runs without savepoints first —
+two statements fewer per store — and only when one fails is it rolled back and run again with them. With one
+association the batch is one store; with eight, the stores that arrived during the previous commit share the
+next one.
 
 ``submit(work, here=True)`` (from a worker thread that waits for the result anyway, as a store does) runs the
 batch in the calling thread when no batch is running — one thread hand-off less per store, which is most of
 a store's latency on a busy machine — and otherwise queues the work for the running batch's successor, as
 ``submit`` does. One lock keeps a single batch at a time on the write connection.
+
+Work that says so (its ``folds`` attribute is true: the stores) may leave part of its statements to the end
+of the batch (:class:`Deferred`, given to it as ``db.deferred``): the aggregate updates of a batch's stores
+then run once per entity instead of once per store. They run in the batch's transaction before its commit,
+and before any other work of the batch (which may read or change what they update); the part a failing
+piece left is dropped with its savepoint. A piece alone in its batch runs as it would alone (nothing left).
 
 A batch that the database aborts as a deadlock or a serialization failure (PostgreSQL, two nodes writing
 the same study) is rolled back and run again; a connection that breaks (the database restarting) is
@@ -25,7 +34,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from .dialect import Database, IndexError_
 
@@ -40,12 +49,28 @@ BeforeCommit = tuple[str, Callable[[], None]]
 Item = tuple[Work, "concurrent.futures.Future[Any] | Completion", BeforeCommit | None]
 
 
+class Deferred(Protocol):
+    """What the folding work of one batch left to its end (:class:`GroupCommitWriter`'s ``deferred``)."""
+
+    def mark(self) -> int: ...
+
+    def undo(self, mark: int) -> None:
+        """Drop what was left since ``mark`` (the piece that left it failed)."""
+
+    def flush(self, db: Database) -> None:
+        """Run what was left (in the batch's transaction), and forget it."""
+
+
 class DurabilityError(IndexError_):
     """What had to be durable before a commit (a folder sync) failed: the batch is rolled back."""
 
 
 class _Stop:
     pass
+
+
+class _PieceFailed(Exception):
+    """A piece of a batch run without savepoints failed: the batch runs again with them."""
 
 
 class Completion:
@@ -78,8 +103,10 @@ class GroupCommitWriter:
     """The writer thread; ``submit(work)`` returns a future of ``work(db)``'s result, committed."""
 
     def __init__(self, open_connection: Callable[[], Database], *, name: str = "dicomkit-index-writer",
-                 on_commit: Callable[[int, float], None] | None = None) -> None:
+                 on_commit: Callable[[int, float], None] | None = None,
+                 deferred: Callable[[], Deferred] | None = None) -> None:
         self._open = open_connection
+        self._deferred = deferred
         self._queue: queue.SimpleQueue[Item | _Stop] = queue.SimpleQueue()
         self._db: Database | None = None
         self._on_commit = on_commit
@@ -170,6 +197,8 @@ class GroupCommitWriter:
     def _run_batch(self, batch: list[Item]) -> None:
         live = [(w, f, b) for w, f, b in batch if f.set_running_or_notify_cancel()]
         attempt = 0
+        # each piece in a savepoint: unless all are stores (which may run again: tried without, first)
+        isolated = not all(getattr(w, "folds", False) for w, _f, _b in live)
         while live:
             attempt += 1
             results: list[tuple[concurrent.futures.Future[Any] | Completion, bool, Any]] = []
@@ -188,16 +217,40 @@ class GroupCommitWriter:
                         future.set_exception(exc)
                         return
                 else:
+                    left = self._deferred() if self._deferred is not None else None
                     for work, future, _before in live:
+                        folds = left is not None and getattr(work, "folds", False)
+                        if left is not None and not folds:
+                            left.flush(db)  # outside any savepoint: what the stores before it left
+                        mark = left.mark() if folds and left is not None else 0
+                        db.deferred = left if folds else None
                         try:
-                            with db.savepoint():
-                                results.append((future, True, work(db)))
+                            if isolated:
+                                with db.savepoint():
+                                    value = work(db)
+                            else:
+                                value = work(db)
                         except Exception as exc:
+                            if folds and left is not None:
+                                left.undo(mark)
                             if db.dialect.is_retryable(exc) or db.dialect.is_unavailable(exc):
                                 raise
+                            if not isolated:
+                                raise _PieceFailed() from exc
                             results.append((future, False, exc))
+                        else:
+                            results.append((future, True, value))
+                        finally:
+                            db.deferred = None
+                    if left is not None:
+                        left.flush(db)
                 _before_commit([b for (_w, _f, b), (_fu, ok, _v) in zip(live, results, strict=True) if ok and b])
                 db.commit()
+            except _PieceFailed:
+                db.rollback()
+                isolated = True
+                attempt -= 1  # not a retry: the same batch, its pieces apart
+                continue
             except Exception as exc:
                 db_ = self._db
                 if db_ is not None:
@@ -248,4 +301,4 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-__all__ = ["MAX_BATCH", "BeforeCommit", "Completion", "GroupCommitWriter"]
+__all__ = ["MAX_BATCH", "BeforeCommit", "Completion", "Deferred", "GroupCommitWriter"]
