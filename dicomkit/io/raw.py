@@ -323,6 +323,51 @@ def check_lengths(buf: bytes | bytearray | memoryview, pos: int, end: int, layou
         pos = next_pos
 
 
+_SHORT_VR_BYTES = VR_BYTES - LONG_VR_BYTES
+# PS3.5 7.1.2: the long-header VRs whose value is plain bytes (a sequence has items, UN may be one)
+_LONG_PLAIN_VR_BYTES = LONG_VR_BYTES - {b"SQ", b"UN"}
+_ITEM_GROUP_START = 0xFFFE0000
+
+
+def plain_elements(buf: bytes | bytearray | memoryview, watch: dict[int, bool],
+                   pos: int = 0) -> dict[int, tuple[bytes, int, int]] | None:
+    """``{tag: (VR bytes, value offset, value length)}`` of the elements of ``watch`` whose entry is True, found
+    by a walk of the Explicit VR Little Endian data set from ``pos`` to the end of ``buf`` — or None unless
+    every element there is *plain*: tags strictly ascending below group FFFE, a known VR other than SQ and UN,
+    a defined even length, the last value ending exactly at the end, and no tag of ``watch`` whose entry is
+    False. Such a data set is one the reader indexes without a correction and without a sequence to parse;
+    anything else (None) is the reader's to judge. Nothing is decoded."""
+    unpack, unpack_ul = EXPLICIT_LE.unpack_from, UL_LE.unpack_from
+    short, long_plain, end = _SHORT_VR_BYTES, _LONG_PLAIN_VR_BYTES, len(buf)
+    found: dict[int, tuple[bytes, int, int]] = {}
+    last = -1
+    odd = 0
+    try:
+        while pos < end:
+            group, elem, vr, length = unpack(buf, pos)  # struct.error: a header cut short
+            tag = (group << 16) | elem
+            if tag <= last:
+                return None
+            if vr in short:
+                pos = pos + 8 + length  # past the end: the next header does not unpack, or the loop ends there
+            elif vr in long_plain:
+                length = unpack_ul(buf, pos + 8)[0]  # struct.error: a long header cut short
+                pos = pos + 12 + length
+            else:
+                return None
+            odd |= length
+            if tag in watch:
+                if not watch[tag]:
+                    return None
+                found[tag] = (vr, pos - length, length)
+            last = tag
+    except struct.error:
+        return None
+    if pos != end or odd & 1 or last >= _ITEM_GROUP_START:  # ascending: the last tag is the largest
+        return None
+    return found
+
+
 def sop_uids(data: bytes | bytearray | memoryview, transfer_syntax: str, start: int = 0) -> tuple[str, str] | None:
     """SOP Class and Instance UIDs (0008,0016/0018) from the start of a data set, walking its first element
     headers; None when the start is anything but plain elements in this encoding (the caller then asks the
@@ -400,6 +445,7 @@ __all__ = [
     "element_header",
     "is_zero_padding",
     "meta_end",
+    "plain_elements",
     "probe_part10",
     "skip_encapsulated",
     "skip_item",
