@@ -8,6 +8,7 @@ command fields as attributes; which are mandatory follows PS3.7 Tables 9.3-1 to 
 
 from __future__ import annotations
 
+import itertools
 import operator
 import struct
 from collections.abc import Callable, Iterator
@@ -475,8 +476,32 @@ def _decode_value(data: memoryview, vr: str, attr: str) -> object:
 
 
 def decode_command(data: bytes | bytearray | memoryview) -> DimseMessage:
-    """Parse a command set (Implicit VR Little Endian, group 0000) into its message class."""
+    """Parse a command set (Implicit VR Little Endian, group 0000) into its message class.
+
+    The messages of an association repeat a few layouts (the same elements with the same lengths: a
+    C-STORE-RQ per instance, a Pending C-GET-RSP after each one): a command set with the element headers
+    (tags, lengths), Command Field and Command Data Set Type of one decoded before (:class:`_Layout`) is read
+    with one ``struct`` call and its values decoded as the walk below decodes them; anything else, and any
+    value that does not decode that way, takes the walk, which raises what is wrong."""
     mv = memoryview(data)
+    n = len(mv)
+    layouts = _LAYOUTS.get(n)
+    if layouts is not None:
+        for known in layouts:
+            found = known.decode(mv)
+            if found is not None:
+                return found
+    message = _decode_walk(mv)
+    layout = _Layout.of(mv, message)
+    if layout is not None:
+        if len(_LAYOUTS) >= _MAX_LAYOUT_LENGTHS:
+            _LAYOUTS.clear()  # bounded: lengths are the peer's to choose
+        _LAYOUTS[n] = (layout, *(layouts or ())[:_LAYOUTS_PER_LENGTH - 1])
+    return message
+
+
+def _decode_walk(mv: memoryview) -> DimseMessage:
+    """:func:`decode_command` element by element."""
     n = len(mv)
     pos = 0
     values: dict[str, object] = {}
@@ -531,6 +556,115 @@ def decode_command(data: bytes | bytearray | memoryview) -> DimseMessage:
     if cls in _POST_INIT:
         message.__post_init__()  # type: ignore[attr-defined]
     return message
+
+
+def _tuple_getter(indices: list[int]) -> Callable[[tuple[object, ...]], tuple[object, ...]]:
+    """``operator.itemgetter(*indices)`` that gives a tuple for any number of indices."""
+    if len(indices) >= 2:
+        return operator.itemgetter(*indices)
+    if indices:
+        index = indices[0]
+        return lambda values: (values[index],)
+    return lambda values: ()
+
+
+_ASCII = itertools.repeat("ascii")
+_UI_PADDING = itertools.repeat("\x00 ")
+
+
+class _Layout:
+    """The layout of a command set that :func:`_decode_walk` decoded: its element headers in order, and
+    what the walk did with each value. ``decode`` reads a command set of the same length in one unpack and,
+    when its headers, Command Field and Command Data Set Type are those, gives the message the walk gives —
+    each value decoded by the walk's rule for it (US inline, UI of at most 64 bytes inline, other VRs by
+    ``_decode_value``; unknown elements skipped) — or None (the caller walks it)."""
+
+    __slots__ = ("cls", "expected", "has_dataset", "key", "others", "text_attrs", "texts", "unpack", "us",
+                 "us_attrs")
+
+    def __init__(self, fmt: str, key: list[int], expected: tuple[int, ...], us: list[tuple[str, int]],
+                 texts: list[tuple[str, int]], others: list[tuple[str, str, int]], cls: type[DimseMessage],
+                 has_dataset: bool) -> None:
+        self.unpack = struct.Struct(fmt).unpack_from
+        self.key = operator.itemgetter(*key)
+        self.expected = expected
+        self.us_attrs = tuple(attr for attr, _ in us)
+        self.us = _tuple_getter([i for _, i in us])
+        self.text_attrs = tuple(attr for attr, _ in texts)
+        self.texts = _tuple_getter([i for _, i in texts])
+        self.others = tuple(others)
+        self.cls = cls
+        self.has_dataset = has_dataset
+
+    @classmethod
+    def of(cls, mv: memoryview, message: DimseMessage) -> _Layout | None:
+        """The layout of ``mv``, which :func:`_decode_walk` decoded to ``message``; None when an element
+        occurs twice (the walk keeps the later value)."""
+        fmt = ["<"]
+        key: list[int] = []
+        expected: list[int] = []
+        us: list[tuple[str, int]] = []
+        texts: list[tuple[str, int]] = []
+        others: list[tuple[str, str, int]] = []
+        seen: set[int] = set()
+        pos = index = 0
+        while pos < len(mv):
+            _group, elem, length = _ELEMENT.unpack_from(mv, pos)
+            if elem in seen:
+                return None
+            seen.add(elem)
+            fmt.append("HHI")
+            key += (index, index + 1, index + 2)
+            expected += (0, elem, length)
+            index += 3
+            attr = _US_BY_ELEMENT.get(elem)
+            spec = _BY_TAG.get(elem)
+            if attr is not None and length == 2:
+                fmt.append("H")
+                if attr in ("command_field", "data_set_type"):
+                    key.append(index)
+                    expected.append(_US.unpack_from(mv, pos + 8)[0])
+                else:
+                    us.append((attr, index))
+                index += 1
+            elif spec is None:
+                fmt.append(f"{length}x")  # skipped by the walk too
+            else:
+                fmt.append(f"{length}s")
+                if spec[1] == "UI" and length <= 64:
+                    texts.append((spec[0], index))
+                else:
+                    others.append((spec[0], spec[1], index))
+                index += 1
+            pos += 8 + length
+        return cls("".join(fmt), key, tuple(expected), us, texts, others, type(message), message.has_dataset)
+
+    def decode(self, mv: memoryview) -> DimseMessage | None:
+        values = self.unpack(mv)
+        if self.key(values) != self.expected:
+            return None
+        message_class = self.cls
+        message = message_class.__new__(message_class)
+        d = message.__dict__
+        d.update(_DEFAULTS[message_class])
+        d.update(zip(self.us_attrs, self.us(values), strict=True))
+        try:
+            texts = map(str, self.texts(values), _ASCII)  # type: ignore[arg-type]  # str(bytes, "ascii")
+            d.update(zip(self.text_attrs, map(str.rstrip, texts, _UI_PADDING)))
+            for attr, vr, index in self.others:
+                d[attr] = _decode_value(memoryview(values[index]), vr, attr)
+        except (UnicodeDecodeError, DimseError):
+            return None  # the walk raises it, naming the element
+        d["has_dataset"] = self.has_dataset
+        if message_class in _POST_INIT:
+            message.__post_init__()  # type: ignore[attr-defined]
+        return message
+
+
+# command set length -> the layouts of that length decoded last (most recent first)
+_LAYOUTS: dict[int, tuple[_Layout, ...]] = {}
+_LAYOUTS_PER_LENGTH = 4
+_MAX_LAYOUT_LENGTHS = 256
 
 
 def _defaults(cls: type[DimseMessage]) -> dict[str, object]:

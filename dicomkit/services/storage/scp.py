@@ -193,7 +193,7 @@ def _plainly_accepted(data: memoryview, transfer_syntax: str, sop_class_uid: str
     when the walk cannot tell, refusals included (the reader then decides)."""
     if transfer_syntax not in _PLAIN_SYNTAXES or len(data) < 8 or data[1] != 0 or data[0] < 3:
         return False  # see _read_after_meta: a start of group 0000-0002 and the like are the reader's
-    if len(data) >= 132 and data[128:132] == b"DICM":
+    if len(data) >= 132 and bytes(data[128:132]) == b"DICM":
         return False  # a whole read would take it for a Part 10 file
     found = plain_elements(data, _WATCHED)
     if found is None:
