@@ -250,3 +250,28 @@ def test_every_change_of_a_header_byte_is_answered_as_a_whole_read_answers_it():
             assert (fast.refusal, fast.corrections) == (whole.refusal, whole.corrections), (at, byte)
             taken += quick(bytes(data))
     assert taken  # some changes are still plain (another even length, another VR, another tag in order)
+
+
+def test_a_data_set_with_the_headers_of_one_found_plain_is_not_walked_again(monkeypatch):
+    """The objects of a series repeat a layout: one with the same header bytes at the same offsets as one the walk
+    found plain is accepted without a walk — its values (UIDs, character set) are still looked at, and a header
+    that differs in one byte is walked (and declined or accepted as the walk says)."""
+    from dicomkit.services.storage import scp
+
+    walks = []
+    real = scp.plain_elements
+    monkeypatch.setattr(scp, "plain_elements", lambda data, watch: walks.append(1) or real(data, watch))
+    scp._PLAIN_LAYOUTS.clear()
+    assert quick(PLAIN) and len(walks) == 1
+    other = PLAIN.replace(b"1.2.3.4", b"1.2.3.5").replace(b"CT^PATIENT", b"XY^PATIENT")
+    assert quick(other, sop_instance="1.2.3.5") and len(walks) == 1  # the same headers: not walked
+    assert not quick(other) and len(walks) == 1  # another SOP Instance UID than announced: read, and refused
+    assert both(other, ELE, CT, "1.2.3.4")[0].refusal.status == 0xA900
+    unknown = PLAIN.replace(b"ISO_IR 100", b"ISO_IR 999")
+    assert not quick(unknown) and len(walks) == 1  # same headers, a character set the reader does not know
+    assert both(unknown, ELE)[0].corrections
+    odd = bytearray(PLAIN)
+    odd[PLAIN.index(b"DA\x08\x00") + 2] = 7  # (0008,0020) of length 7: another header, walked, not plain
+    walks.clear()
+    assert not quick(bytes(odd)) and len(walks) == 1
+    assert quick(PLAIN) and len(walks) == 1  # the layout of PLAIN is still known

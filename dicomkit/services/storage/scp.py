@@ -26,7 +26,7 @@ from ...core.tag import SOP_CLASS_UID, SOP_INSTANCE_UID, SPECIFIC_CHARACTER_SET
 from ...core.uid import NATIVE_TRANSFER_SYNTAXES, TRANSFER_SYNTAXES
 from ...core.uid import storage_sop_classes as registry_storage_classes
 from ...core.vr import VR_FROM_BYTES
-from ...io.raw import plain_elements
+from ...io.raw import PlainElements, plain_elements
 from ...io.reader import CHECKED_GROUP_LENGTHS, charset_of, parse_sequences, read, read_buffer
 from ...net.dimse import CStoreRQ, CStoreRSP, DataSink, Request, Response
 from ...net.handlers import DimseHandler, RequestContext, SingleResponse
@@ -185,19 +185,31 @@ _PLAIN_SYNTAXES = frozenset(uid for uid, info in TRANSFER_SYNTAXES.items()
 _WATCHED = {SPECIFIC_CHARACTER_SET: True, SOP_CLASS_UID: True, SOP_INSTANCE_UID: True,
             **dict.fromkeys(CHECKED_GROUP_LENGTHS, False)}
 _KNOWN_CHARSETS: dict[bytes, bool] = {}  # Specific Character Set value -> whether the reader knows every term
+_PLAIN_LAYOUTS: dict[int, PlainElements] = {}  # data set length -> the last plain one of that length
 
 
 def _plainly_accepted(data: memoryview, transfer_syntax: str, sop_class_uid: str, sop_instance_uid: str) -> bool:
     """Whether the check of ``data`` (the data set after the meta the caller built) accepts it without a
     correction — True only where a walk of its element headers shows it (see :func:`check_received`); False
-    when the walk cannot tell, refusals included (the reader then decides)."""
-    if transfer_syntax not in _PLAIN_SYNTAXES or len(data) < 8 or data[1] != 0 or data[0] < 3:
+    when the walk cannot tell, refusals included (the reader then decides).
+
+    The objects of one series mostly repeat a few layouts (the same elements with values of the same lengths):
+    a data set with the headers of one the walk found plain, at the same offsets (``PlainElements.same_headers``:
+    one comparison of bytes), is what the walk would find again, so it is not walked."""
+    n = len(data)
+    if transfer_syntax not in _PLAIN_SYNTAXES or n < 8 or data[1] != 0 or data[0] < 3:
         return False  # see _read_after_meta: a start of group 0000-0002 and the like are the reader's
-    if len(data) >= 132 and bytes(data[128:132]) == b"DICM":
+    if n >= 132 and bytes(data[128:132]) == b"DICM":
         return False  # a whole read would take it for a Part 10 file
-    found = plain_elements(data, _WATCHED)
-    if found is None:
-        return False
+    plain = _PLAIN_LAYOUTS.get(n)
+    if plain is None or not plain.same_headers(data):
+        plain = plain_elements(data, _WATCHED)
+        if plain is None:
+            return False
+        if len(_PLAIN_LAYOUTS) >= 64:
+            _PLAIN_LAYOUTS.clear()  # bounded: lengths are the peer's to choose
+        _PLAIN_LAYOUTS[n] = plain
+    found = plain.found
     charset = found.get(SPECIFIC_CHARACTER_SET)
     if charset is not None:
         value = bytes(data[charset[1]:charset[1] + charset[2]])
