@@ -229,8 +229,8 @@ class CStoreRSP(Response):
                 or _store_rsp_others(values) != _STORE_RSP_NONE
                 or not 0 <= message_id <= 0xFFFF or not 0 <= status <= 0xFFFF):
             return super().encode()
-        class_value = _encode_value(sop_class, "UI", "affected_sop_class_uid")
-        instance_value = _encode_value(sop_instance, "UI", "affected_sop_instance_uid")
+        class_value = _uid_value(sop_class, "affected_sop_class_uid")
+        instance_value = _uid_value(sop_instance, "affected_sop_instance_uid")
         body_length = len(class_value) + len(instance_value) + _STORE_RSP_FIXED
         return (_GROUP_LENGTH.pack(0x0000, 0x0000, 4, body_length) + _ELEMENT.pack(0x0000, 0x0002, len(class_value))
                 + class_value + _STORE_RSP_HEAD + _US.pack(int(message_id)) + _STORE_RSP_MIDDLE + _US.pack(int(status))
@@ -435,6 +435,8 @@ def _encode_value(value: object, vr: str, attr: str) -> bytes:
     if vr == "AT":
         tags = value if isinstance(value, tuple | list) else (value,)
         return b"".join(struct.pack("<HH", int(t) >> 16, int(t) & 0xFFFF) for t in tags)
+    if vr == "UI":
+        return _uid_value(value, attr)
     text = str(value)
     try:
         data = text.encode("ascii")
@@ -442,15 +444,23 @@ def _encode_value(value: object, vr: str, attr: str) -> bytes:
         if vr != "LO":
             raise DimseError(f"{attr} {text!r} is not ASCII") from None
         data = text.encode("ascii", "replace")
-    if vr == "UI":
-        if len(data) > 64:
-            raise DimseError(f"{attr} {text!r} is longer than 64 characters")
-        return data + b"\x00" if len(data) & 1 else data
     if vr == "AE" and len(data.strip()) > 16:
         raise DimseError(f"{attr} {text!r} is longer than 16 characters")
     if vr == "LO" and len(data) > 64:
         data = data[:64]
     return data + b" " if len(data) & 1 else data
+
+
+def _uid_value(value: object, attr: str) -> bytes:
+    """A UI value of a command set: ASCII, at most 64 characters, padded with NUL to even length (PS3.5 9.1)."""
+    text = str(value)
+    try:
+        data = text.encode("ascii")
+    except UnicodeEncodeError:
+        raise DimseError(f"{attr} {text!r} is not ASCII") from None
+    if len(data) > 64:
+        raise DimseError(f"{attr} {text!r} is longer than 64 characters")
+    return data + b"\x00" if len(data) & 1 else data
 
 
 def _decode_value(data: memoryview, vr: str, attr: str) -> object:
@@ -579,7 +589,7 @@ class _Layout:
     each value decoded by the walk's rule for it (US inline, UI of at most 64 bytes inline, other VRs by
     ``_decode_value``; unknown elements skipped) — or None (the caller walks it)."""
 
-    __slots__ = ("cls", "expected", "has_dataset", "key", "others", "text_attrs", "texts", "unpack", "us",
+    __slots__ = ("cls", "expected", "fixed", "key", "others", "post_init", "text_attrs", "texts", "unpack", "us",
                  "us_attrs")
 
     def __init__(self, fmt: str, key: list[int], expected: tuple[int, ...], us: list[tuple[str, int]],
@@ -594,7 +604,9 @@ class _Layout:
         self.texts = _tuple_getter([i for _, i in texts])
         self.others = tuple(others)
         self.cls = cls
-        self.has_dataset = has_dataset
+        # what the walk sets whatever the values: the defaults (then the values over them), has_dataset last
+        self.fixed = {**_DEFAULTS[cls], "has_dataset": has_dataset}
+        self.post_init = cls in _POST_INIT
 
     @classmethod
     def of(cls, mv: memoryview, message: DimseMessage) -> _Layout | None:
@@ -646,17 +658,17 @@ class _Layout:
         message_class = self.cls
         message = message_class.__new__(message_class)
         d = message.__dict__
-        d.update(_DEFAULTS[message_class])
-        d.update(zip(self.us_attrs, self.us(values), strict=True))
+        d.update(self.fixed)  # the class defaults and has_dataset
+        d.update(zip(self.us_attrs, self.us(values)))
         try:
             texts = map(str, self.texts(values), _ASCII)  # type: ignore[arg-type]  # str(bytes, "ascii")
             d.update(zip(self.text_attrs, map(str.rstrip, texts, _UI_PADDING)))
-            for attr, vr, index in self.others:
-                d[attr] = _decode_value(memoryview(values[index]), vr, attr)
+            if self.others:
+                for attr, vr, index in self.others:
+                    d[attr] = _decode_value(memoryview(values[index]), vr, attr)
         except (UnicodeDecodeError, DimseError):
             return None  # the walk raises it, naming the element
-        d["has_dataset"] = self.has_dataset
-        if message_class in _POST_INIT:
+        if self.post_init:
             message.__post_init__()  # type: ignore[attr-defined]
         return message
 

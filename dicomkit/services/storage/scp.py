@@ -220,18 +220,16 @@ def _plainly_accepted(data: memoryview, transfer_syntax: str, sop_class_uid: str
                 _KNOWN_CHARSETS[value] = known
         if not known:
             return False
-    return _plainly(data, found.get(SOP_CLASS_UID), sop_class_uid) and _plainly(
-        data, found.get(SOP_INSTANCE_UID), sop_instance_uid)
-
-
-def _plainly(data: memoryview, entry: tuple[bytes, int, int] | None, uid: str) -> bool:
-    """Whether a UI element's value is ``uid`` between padding — ASCII, one value (no backslash), ``" "`` and
-    NUL stripped at both ends: what the reader decodes to ``uid`` itself; False otherwise (the reader then
-    decides)."""
-    if entry is None or entry[0] != b"UI":
-        return False
-    text = bytes(data[entry[1]:entry[1] + entry[2]]).strip(b"\x00 ")
-    return text == uid.encode() and text.isascii() and b"\\" not in text
+    # each UID: a UI value that is the announced one between padding (" " and NUL at both ends), ASCII and one
+    # value (no backslash) — what the reader decodes to that UID itself; anything else is the reader's to judge
+    for tag, uid in ((SOP_CLASS_UID, sop_class_uid), (SOP_INSTANCE_UID, sop_instance_uid)):
+        entry = found.get(tag)
+        if entry is None or entry[0] != b"UI":
+            return False
+        text = bytes(data[entry[1]:entry[1] + entry[2]]).strip(b"\x00 ")
+        if not uid.isascii() or text != uid.encode("ascii") or b"\\" in text:
+            return False
+    return True
 
 
 def _detail(exc: DicomError) -> str:
