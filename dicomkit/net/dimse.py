@@ -691,6 +691,20 @@ def _defaults(cls: type[DimseMessage]) -> dict[str, object]:
 _DEFAULTS = {cls: _defaults(cls) for cls in MESSAGE_CLASSES.values()}
 
 
+def store_response(status: int, error_comment: str | None = None) -> CStoreRSP:
+    """``CStoreRSP(status=Status(status), error_comment=error_comment)`` — the answer to every C-STORE — built as
+    :func:`decode_command` builds a message (the class defaults, then the values), without the dataclass
+    __init__'s keyword handling of every field."""
+    message = CStoreRSP.__new__(CStoreRSP)
+    d = message.__dict__
+    d.update(_STORE_RSP_DEFAULTS)
+    d["status"] = Status(status)
+    d["error_comment"] = error_comment
+    if CStoreRSP in _POST_INIT:
+        message.__post_init__()
+    return message
+
+
 def _calls_post_init(cls: type) -> bool:
     """Whether ``cls()`` runs ``__post_init__``: the dataclass __init__ it inherits calls it only when the
     class it was generated for had one then."""
@@ -699,6 +713,7 @@ def _calls_post_init(cls: type) -> bool:
 
 
 _POST_INIT = frozenset(cls for cls in MESSAGE_CLASSES.values() if _calls_post_init(cls))
+_STORE_RSP_DEFAULTS = _DEFAULTS[CStoreRSP]
 
 
 # -- fragmentation ------------------------------------------------------------------------------------------

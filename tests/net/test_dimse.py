@@ -254,3 +254,12 @@ def test_messages_of_one_layout_take_the_unpack_and_keep_their_values():
     [layout] = D._LAYOUTS[len(other.encode())]
     assert layout.decode(memoryview(other.encode())).__dict__ == other.__dict__  # the same layout
     assert len(D._LAYOUTS) == 2
+
+
+@pytest.mark.parametrize("status,comment", [(0x0000, None), (0xB000, "coerced"), (0xA700, "out of resources")])
+def test_store_response_is_what_the_constructor_builds(status, comment):
+    built = D.CStoreRSP(status=Status(status), error_comment=comment)
+    fast = D.store_response(status, comment)
+    assert type(fast) is D.CStoreRSP and fast.__dict__ == built.__dict__
+    assert {k: type(v) for k, v in fast.__dict__.items()} == {k: type(v) for k, v in built.__dict__.items()}
+    assert list(fast.__dict__) == list(built.__dict__)

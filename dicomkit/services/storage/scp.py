@@ -28,7 +28,7 @@ from ...core.uid import storage_sop_classes as registry_storage_classes
 from ...core.vr import VR_FROM_BYTES
 from ...io.raw import PlainElements, plain_elements
 from ...io.reader import CHECKED_GROUP_LENGTHS, charset_of, parse_sequences, read, read_buffer
-from ...net.dimse import CStoreRQ, CStoreRSP, DataSink, Request, Response
+from ...net.dimse import CStoreRQ, CStoreRSP, DataSink, Request, Response, store_response
 from ...net.handlers import DimseHandler, RequestContext, SingleResponse
 from ...net.negotiation import PresentationContext
 from ...net.status import PROCESSING_FAILURE, SOP_CLASS_NOT_SUPPORTED, SUCCESS, Status
@@ -277,7 +277,7 @@ class StorageSCP(SingleResponse):
         outcome = commit_now() if commit_now is not None else None
         if outcome is None:
             return None
-        return CStoreRSP(status=Status(outcome.status), error_comment=outcome.comment)
+        return store_response(outcome.status, outcome.comment)
 
     async def handle(self, request: Request, data: DataSink | None, rc: RequestContext) -> Response:
         commit = getattr(data, "commit", None)
