@@ -215,6 +215,10 @@ def test_a_plain_data_set_is_accepted_from_its_headers():
     ("not ASCII", PLAIN.replace(uid_element(0x0018, "1.2.3.4"), element(0x0008, 0x0018, b"UI", b"1.2.3.\xe9")),
      ELE, "1.2.3.\xe9"),
     ("an announced UID that is no text", PLAIN, ELE, "1.2.3.\udce9"),
+    ("empty UIDs, announced empty", PLAIN.replace(uid_element(0x0018, "1.2.3.4"), element(0x0008, 0x0018, b"UI", b"")),
+     ELE, ""),
+    ("padding only, announced empty", PLAIN.replace(uid_element(0x0018, "1.2.3.4"), element(0x0008, 0x0018, b"UI",
+                                                                                         b"\x00\x00")), ELE, ""),
     ("DICM at 128", PLAIN[:128] + b"DICM" + PLAIN[132:], ELE, "1.2.3.4"),
     ("group 0002 first", element(0x0002, 0x0010, b"UI", b"1.2.840.10008.1.2\x00") + PLAIN, ELE, "1.2.3.4"),
 ])

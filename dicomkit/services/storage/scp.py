@@ -215,19 +215,22 @@ def _plainly_accepted(data: memoryview, transfer_syntax: str, sop_class_uid: str
         value = bytes(data[charset[1]:charset[1] + charset[2]])
         known = _KNOWN_CHARSETS.get(value)
         if known is None:
-            known = not charset_of(value).unknown
+            try:
+                known = not charset_of(value).unknown
+            except DicomError:
+                return False  # the reader's to refuse, with its reason
             if len(_KNOWN_CHARSETS) < 256:
                 _KNOWN_CHARSETS[value] = known
         if not known:
             return False
-    # each UID: a UI value that is the announced one between padding (" " and NUL at both ends), ASCII and one
-    # value (no backslash) — what the reader decodes to that UID itself; anything else is the reader's to judge
+    # each UID: a UI value that is the announced one between padding (" " and NUL at both ends), not empty, ASCII
+    # and one value (no backslash) — what the reader decodes to that UID itself; anything else is the reader's
     for tag, uid in ((SOP_CLASS_UID, sop_class_uid), (SOP_INSTANCE_UID, sop_instance_uid)):
         entry = found.get(tag)
         if entry is None or entry[0] != b"UI":
             return False
         text = bytes(data[entry[1]:entry[1] + entry[2]]).strip(b"\x00 ")
-        if not uid.isascii() or text != uid.encode("ascii") or b"\\" in text:
+        if not text or not uid.isascii() or text != uid.encode("ascii") or b"\\" in text:
             return False
     return True
 
