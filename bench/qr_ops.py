@@ -10,7 +10,7 @@ under ``sys.settrace`` (opcode events), and prints the operations per match / in
 change, and (``--by-file``) where they are. C work (system calls, struct, bytes joins) counts as one operation
 per call: it shows in ``bench/qr.py``'s CPU times.
 
-Usage: python bench/qr_ops.py [--base /path/to/old/tree] [--tree .] [--by-file 12]
+Usage: python bench/qr_ops.py [--base /path/to/old/tree] [--tree .] [--by-file 12] [--only get]
 """
 
 from __future__ import annotations
