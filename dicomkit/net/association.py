@@ -510,10 +510,14 @@ class Association:
             self._check_usable()
             command = response.encode()
             size = self.info.send_fragment_size if self.info else len(command)
-            for fragment, last in command_fragments(command, size):
-                self.protocol.send_pdata(pdata_header(rc.context.context_id, _COMMAND_LAST if last else _COMMAND,
-                                                      len(fragment)),
-                                         fragment)
+            context_id = rc.context.context_id
+            if len(command) <= size:  # one fragment, as command_fragments gives it: the usual case
+                self.protocol.send_pdata(pdata_header(context_id, _COMMAND_LAST, len(command)), command)
+            else:
+                for fragment, last in command_fragments(command, size):
+                    self.protocol.send_pdata(pdata_header(context_id, _COMMAND_LAST if last else _COMMAND,
+                                                          len(fragment)),
+                                             fragment)
             self.performed += 1
         except (NetworkError, InvalidTransition) as exc:
             log.info("%s: response to %s not sent: %s", self, request.name, exc)
