@@ -10,7 +10,7 @@ under ``sys.settrace`` (opcode events), and prints the operations per match / in
 change, and (``--by-file``) where they are. C work (system calls, struct, bytes joins) counts as one operation
 per call: it shows in ``bench/qr.py``'s CPU times.
 
-Usage: python bench/qr_ops.py [--base /path/to/old/tree] [--tree .] [--by-file 12]
+Usage: python bench/qr_ops.py [--base /path/to/old/tree] [--tree .] [--by-file 12] [--only get]
 """
 
 from __future__ import annotations
@@ -101,6 +101,8 @@ def main() -> int:
     parser.add_argument("--by-file", type=int, default=0, metavar="N", help="show the N files with most operations")
     parser.add_argument("--by-function", type=int, default=0, metavar="N",
                         help="show the N functions with most operations")
+    parser.add_argument("--only", action="append", choices=("find", "get --sop-class", "get"),
+                        help="count this command only (repeat for several; default: all three)")
     args = parser.parse_args()
     for tool in ("dcmqrscp", "dcmqridx"):
         if shutil.which(tool) is None:
@@ -119,6 +121,8 @@ def main() -> int:
     commands = [("find", our_find(port, "ARCHIVE")[3:], ""),
                 ("get --sop-class", our_get(port, "ARCHIVE", out, told=True)[3:], str(out)),
                 ("get", our_get(port, "ARCHIVE", out)[3:], str(out))]
+    if args.only:
+        commands = [c for c in commands if c[0] in args.only]
     per = {"find": args.series, "get --sop-class": args.ct, "get": args.ct}
     dcmqrscp = Peer(["dcmqrscp", "-c", str(config)], port)
     try:

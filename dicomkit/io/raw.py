@@ -8,6 +8,7 @@ of objects received or sent (their declared lengths against the bytes there are)
 
 from __future__ import annotations
 
+import operator
 import struct
 from dataclasses import dataclass
 
@@ -323,6 +324,80 @@ def check_lengths(buf: bytes | bytearray | memoryview, pos: int, end: int, layou
         pos = next_pos
 
 
+_SHORT_VR_BYTES = VR_BYTES - LONG_VR_BYTES
+# PS3.5 7.1.2: the long-header VRs whose value is plain bytes (a sequence has items, UN may be one)
+_LONG_PLAIN_VR_BYTES = LONG_VR_BYTES - {b"SQ", b"UN"}
+_ITEM_GROUP_START = 0xFFFE0000
+
+
+def plain_elements(buf: bytes | bytearray | memoryview, watch: dict[int, bool]) -> PlainElements | None:
+    """The elements of ``watch`` whose entry is True, and where every element header is, found by a walk of
+    the Explicit VR Little Endian data set that is ``buf`` — or None unless every element there is *plain*:
+    tags strictly ascending below group FFFE, a known VR other than SQ and UN, a defined even length, the
+    last value ending exactly at the end, and no tag of ``watch`` whose entry is False. Such a data set is one
+    the reader indexes without a correction and without a sequence to parse; anything else (None) is the
+    reader's to judge. Nothing is decoded."""
+    unpack, unpack_ul = EXPLICIT_LE.unpack_from, UL_LE.unpack_from
+    short, long_plain, end = _SHORT_VR_BYTES, _LONG_PLAIN_VR_BYTES, len(buf)
+    found: dict[int, tuple[bytes, int, int]] = {}
+    shorts: list[int] = []
+    longs: list[int] = []
+    short_at, long_at = shorts.append, longs.append
+    pos = 0
+    last = -1
+    odd = 0
+    try:
+        while pos < end:
+            group, elem, vr, length = unpack(buf, pos)  # struct.error: a header cut short
+            tag = (group << 16) | elem
+            if tag <= last:
+                return None
+            if vr in short:
+                short_at(pos)
+                pos = pos + 8 + length  # past the end: the next header does not unpack, or the loop ends there
+            elif vr in long_plain:
+                long_at(pos)
+                length = unpack_ul(buf, pos + 8)[0]  # struct.error: a long header cut short
+                pos = pos + 12 + length
+            else:
+                return None
+            odd |= length
+            if tag in watch:
+                if not watch[tag]:
+                    return None
+                found[tag] = (vr, pos - length, length)
+            last = tag
+    except struct.error:
+        return None
+    if pos != end or odd & 1 or last >= _ITEM_GROUP_START:  # ascending: the last tag is the largest
+        return None
+    return PlainElements(buf, found, shorts, longs)
+
+
+class PlainElements:
+    """What :func:`plain_elements` found in a data set: ``found`` (tag -> (VR bytes, value offset, value
+    length)), and the bytes of its element headers where they are, for :meth:`same_headers`."""
+
+    __slots__ = ("_expected", "_headers", "found", "length")
+
+    def __init__(self, buf: bytes | bytearray | memoryview, found: dict[int, tuple[bytes, int, int]],
+                 shorts: list[int], longs: list[int]) -> None:
+        self.found = found
+        self.length = len(buf)
+        # PS3.5 7.1.2: 8 bytes of header (tag, VR, 16-bit length), 12 for the VRs with a 32-bit length
+        where = [slice(p, p + 8) for p in shorts] + [slice(p, p + 12) for p in longs]
+        if len(where) < 2:
+            where += (slice(0, 0), slice(0, 0))  # itemgetter gives a tuple from two on
+        self._headers = operator.itemgetter(*where)
+        self._expected = b"".join(self._headers(buf))
+
+    def same_headers(self, buf: bytes | bytearray | memoryview) -> bool:
+        """Whether ``buf`` has this data set's length and the same header bytes at the same offsets: then
+        :func:`plain_elements` walks it through the same headers to the same end, and finds what it found here
+        (at the same offsets; the values there may differ). One comparison, no walk."""
+        return len(buf) == self.length and b"".join(self._headers(buf)) == self._expected
+
+
 def sop_uids(data: bytes | bytearray | memoryview, transfer_syntax: str, start: int = 0) -> tuple[str, str] | None:
     """SOP Class and Instance UIDs (0008,0016/0018) from the start of a data set, walking its first element
     headers; None when the start is anything but plain elements in this encoding (the caller then asks the
@@ -395,11 +470,13 @@ __all__ = [
     "UNDEFINED_LENGTH",
     "Layout",
     "Part10Probe",
+    "PlainElements",
     "check_lengths",
     "defined_sequence_end",
     "element_header",
     "is_zero_padding",
     "meta_end",
+    "plain_elements",
     "probe_part10",
     "skip_encapsulated",
     "skip_item",

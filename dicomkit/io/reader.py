@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from ..core.ambiguous import resolve_vr
-from ..core.charset import character_set
+from ..core.charset import CharacterSet, character_set
 from ..core.dataset import Correction, Dataset
 from ..core.dictionary import VR_OF, lookup, private_lookup
 from ..core.element import DataElement, SourceEncoding
@@ -197,6 +197,14 @@ _UL_LE, _UL_BE = UL_LE, UL_BE
 IMPLICIT_LE_TS = str(ImplicitVRLittleEndian)
 EXPLICIT_LE_TS = str(ExplicitVRLittleEndian)
 EXPLICIT_BE_TS = str(ExplicitVRBigEndian)
+
+
+def charset_of(value: bytes | memoryview) -> CharacterSet:
+    """The character set that a Specific Character Set (0008,0005) value names (PS3.5 6.1.2.5.3): its terms,
+    blanks and NULs around each stripped; an empty value is the default repertoire. Terms it does not know
+    are in ``.unknown`` (the reader then decodes as ASCII, with a correction)."""
+    terms = tuple(t.strip(" \x00") for t in bytes(value).decode("latin_1").split("\\"))
+    return character_set(() if terms == ("",) else terms)
 
 
 class _Parser:
@@ -539,11 +547,7 @@ class _Parser:
         ds._elements[tag] = elem
 
     def charset_source(self, src: SourceEncoding, value_pos: int, length: int) -> SourceEncoding:
-        text = bytes(self.buf[value_pos:value_pos + length]).decode("latin_1")
-        terms = tuple(t.strip(" \x00") for t in text.split("\\"))
-        if terms == ("",):
-            terms = ()
-        cs = character_set(terms)
+        cs = charset_of(self.buf[value_pos:value_pos + length])
         if cs.unknown:
             self.note(value_pos, f"unknown Specific Character Set term(s) {cs.unknown}; decoded as ASCII")
         return src.with_charset(cs)
@@ -879,6 +883,7 @@ def read_buffer(buf: memoryview, *, stop_before_pixels: bool = False, force: boo
 # Group lengths (gggg,0000) are retired (PS3.5 7.2) and written by old tools for every group: a data set with
 # the group length of group 0008, 0010, 0018, 0020 or 0028 (read_buffer looks) has all of its top level's
 # checked.
+CHECKED_GROUP_LENGTHS = (0x00080000, 0x00100000, 0x00180000, 0x00200000, 0x00280000)  # read_buffer's test
 
 
 def _check_group_lengths(parser: _Parser, ds: Dataset, end: int, implicit: bool) -> None:

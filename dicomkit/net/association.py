@@ -111,6 +111,9 @@ class Reply(NamedTuple):
     data: bytes | None
 
 
+_P_DATA = Primitive.P_DATA
+
+
 class _Pending:
     """Replies to one outstanding request, as they arrive (a light queue: one reader, one writer).
 
@@ -177,6 +180,7 @@ class Association:
         self._rq = request
         self._overloaded = overloaded
         self.info: AssociationInfo | None = None
+        self._accepted_ids: frozenset[int] = frozenset()  # the accepted presentation contexts' IDs (of info)
         self._loop = asyncio.get_running_loop()
         self.established: asyncio.Future[AssociationInfo] = self._loop.create_future()
         self._release_done: asyncio.Future[None] | None = None
@@ -237,7 +241,10 @@ class Association:
     # -- upper layer indications -------------------------------------------------------------------------
     def on_primitive(self, primitive: Primitive, payload: object) -> None:
         try:
-            self._on_primitive(primitive, payload)
+            if primitive is _P_DATA:  # the one of every PDU after the negotiation: before the others
+                self._on_pdata(payload)  # type: ignore[arg-type]  # P-DATA carries a P-DATA-TF
+            else:
+                self._on_primitive(primitive, payload)
         except DimseError as exc:
             log.warning("%s: DIMSE protocol error: %s; aborting", self, exc)
             self._abort_now(AAbort(AbortSource.SERVICE_USER, AbortReason.NOT_SPECIFIED), f"DIMSE protocol error: {exc}")
@@ -245,19 +252,22 @@ class Association:
             log.exception("%s: internal error while handling %s", self, primitive.value)
             self._abort_now(AAbort(AbortSource.SERVICE_USER, AbortReason.NOT_SPECIFIED), f"internal error: {exc}")
 
+    def _on_pdata(self, pdata: PDataTF) -> None:
+        accepted = self._accepted_ids
+        receive = self._assembler.receive
+        for pdv in pdata.pdvs:
+            if pdv.context_id not in accepted:
+                # PS3.8 9.3.5.1: a PDV must use an accepted presentation context
+                self.protocol.handle(Event.EVT19, PDUError(
+                    f"PDV on presentation context {pdv.context_id}, which was not accepted",
+                    reason=AbortReason.INVALID_PDU_PARAMETER_VALUE))
+                return
+            receive(pdv)
+
     def _on_primitive(self, primitive: Primitive, payload: object) -> None:
         if primitive is Primitive.P_DATA:
             assert isinstance(payload, PDataTF)
-            contexts = self.info.contexts if self.info else {}
-            for pdv in payload.pdvs:
-                ctx = contexts.get(pdv.context_id)
-                if ctx is None or not ctx.accepted:
-                    # PS3.8 9.3.5.1: a PDV must use an accepted presentation context
-                    self.protocol.handle(Event.EVT19, PDUError(
-                        f"PDV on presentation context {pdv.context_id}, which was not accepted",
-                        reason=AbortReason.INVALID_PDU_PARAMETER_VALUE))
-                    return
-                self._assembler.receive(pdv)
+            self._on_pdata(payload)
         elif primitive is Primitive.A_ASSOCIATE_INDICATION:
             assert isinstance(payload, AAssociateRQ)
             self._answer_request(payload)
@@ -299,6 +309,7 @@ class Association:
 
     def _set_info(self, info: AssociationInfo) -> None:
         self.info = info
+        self._accepted_ids = frozenset(cid for cid, ctx in info.contexts.items() if ctx.accepted)
         # PS3.7 D.3.3.3: 1 (the default) is synchronous operation; 0 is unlimited
         self._invoke_slots = asyncio.Semaphore(info.max_ops_invoked_local or 1 << 16)
         self._perform_slots = asyncio.Semaphore(info.max_ops_invoked_peer or 1 << 16)
@@ -499,10 +510,14 @@ class Association:
             self._check_usable()
             command = response.encode()
             size = self.info.send_fragment_size if self.info else len(command)
-            for fragment, last in command_fragments(command, size):
-                self.protocol.send_pdata(pdata_header(rc.context.context_id, _COMMAND_LAST if last else _COMMAND,
-                                                      len(fragment)),
-                                         fragment)
+            context_id = rc.context.context_id
+            if len(command) <= size:  # one fragment, as command_fragments gives it: the usual case
+                self.protocol.send_pdata(pdata_header(context_id, _COMMAND_LAST, len(command)), command)
+            else:
+                for fragment, last in command_fragments(command, size):
+                    self.protocol.send_pdata(pdata_header(context_id, _COMMAND_LAST if last else _COMMAND,
+                                                          len(fragment)),
+                                             fragment)
             self.performed += 1
         except (NetworkError, InvalidTransition) as exc:
             log.info("%s: response to %s not sent: %s", self, request.name, exc)

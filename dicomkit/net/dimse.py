@@ -8,6 +8,7 @@ command fields as attributes; which are mandatory follows PS3.7 Tables 9.3-1 to 
 
 from __future__ import annotations
 
+import itertools
 import operator
 import struct
 from collections.abc import Callable, Iterator
@@ -228,8 +229,8 @@ class CStoreRSP(Response):
                 or _store_rsp_others(values) != _STORE_RSP_NONE
                 or not 0 <= message_id <= 0xFFFF or not 0 <= status <= 0xFFFF):
             return super().encode()
-        class_value = _encode_value(sop_class, "UI", "affected_sop_class_uid")
-        instance_value = _encode_value(sop_instance, "UI", "affected_sop_instance_uid")
+        class_value = _uid_value(sop_class, "affected_sop_class_uid")
+        instance_value = _uid_value(sop_instance, "affected_sop_instance_uid")
         body_length = len(class_value) + len(instance_value) + _STORE_RSP_FIXED
         return (_GROUP_LENGTH.pack(0x0000, 0x0000, 4, body_length) + _ELEMENT.pack(0x0000, 0x0002, len(class_value))
                 + class_value + _STORE_RSP_HEAD + _US.pack(int(message_id)) + _STORE_RSP_MIDDLE + _US.pack(int(status))
@@ -434,6 +435,8 @@ def _encode_value(value: object, vr: str, attr: str) -> bytes:
     if vr == "AT":
         tags = value if isinstance(value, tuple | list) else (value,)
         return b"".join(struct.pack("<HH", int(t) >> 16, int(t) & 0xFFFF) for t in tags)
+    if vr == "UI":
+        return _uid_value(value, attr)
     text = str(value)
     try:
         data = text.encode("ascii")
@@ -441,15 +444,23 @@ def _encode_value(value: object, vr: str, attr: str) -> bytes:
         if vr != "LO":
             raise DimseError(f"{attr} {text!r} is not ASCII") from None
         data = text.encode("ascii", "replace")
-    if vr == "UI":
-        if len(data) > 64:
-            raise DimseError(f"{attr} {text!r} is longer than 64 characters")
-        return data + b"\x00" if len(data) & 1 else data
     if vr == "AE" and len(data.strip()) > 16:
         raise DimseError(f"{attr} {text!r} is longer than 16 characters")
     if vr == "LO" and len(data) > 64:
         data = data[:64]
     return data + b" " if len(data) & 1 else data
+
+
+def _uid_value(value: object, attr: str) -> bytes:
+    """A UI value of a command set: ASCII, at most 64 characters, padded with NUL to even length (PS3.5 9.1)."""
+    text = str(value)
+    try:
+        data = text.encode("ascii")
+    except UnicodeEncodeError:
+        raise DimseError(f"{attr} {text!r} is not ASCII") from None
+    if len(data) > 64:
+        raise DimseError(f"{attr} {text!r} is longer than 64 characters")
+    return data + b"\x00" if len(data) & 1 else data
 
 
 def _decode_value(data: memoryview, vr: str, attr: str) -> object:
@@ -475,8 +486,32 @@ def _decode_value(data: memoryview, vr: str, attr: str) -> object:
 
 
 def decode_command(data: bytes | bytearray | memoryview) -> DimseMessage:
-    """Parse a command set (Implicit VR Little Endian, group 0000) into its message class."""
+    """Parse a command set (Implicit VR Little Endian, group 0000) into its message class.
+
+    The messages of an association repeat a few layouts (the same elements with the same lengths: a
+    C-STORE-RQ per instance, a Pending C-GET-RSP after each one): a command set with the element headers
+    (tags, lengths), Command Field and Command Data Set Type of one decoded before (:class:`_Layout`) is read
+    with one ``struct`` call and its values decoded as the walk below decodes them; anything else, and any
+    value that does not decode that way, takes the walk, which raises what is wrong."""
     mv = memoryview(data)
+    n = len(mv)
+    layouts = _LAYOUTS.get(n)
+    if layouts is not None:
+        for known in layouts:
+            found = known.decode(mv)
+            if found is not None:
+                return found
+    message = _decode_walk(mv)
+    layout = _Layout.of(mv, message)
+    if layout is not None:
+        if len(_LAYOUTS) >= _MAX_LAYOUT_LENGTHS:
+            _LAYOUTS.clear()  # bounded: lengths are the peer's to choose
+        _LAYOUTS[n] = (layout, *(layouts or ())[:_LAYOUTS_PER_LENGTH - 1])
+    return message
+
+
+def _decode_walk(mv: memoryview) -> DimseMessage:
+    """:func:`decode_command` element by element."""
     n = len(mv)
     pos = 0
     values: dict[str, object] = {}
@@ -533,6 +568,117 @@ def decode_command(data: bytes | bytearray | memoryview) -> DimseMessage:
     return message
 
 
+def _tuple_getter(indices: list[int]) -> Callable[[tuple[object, ...]], tuple[object, ...]]:
+    """``operator.itemgetter(*indices)`` that gives a tuple for any number of indices."""
+    if len(indices) >= 2:
+        return operator.itemgetter(*indices)
+    if indices:
+        index = indices[0]
+        return lambda values: (values[index],)
+    return lambda values: ()
+
+
+_ASCII = itertools.repeat("ascii")
+_UI_PADDING = itertools.repeat("\x00 ")
+
+
+class _Layout:
+    """The layout of a command set that :func:`_decode_walk` decoded: its element headers in order, and
+    what the walk did with each value. ``decode`` reads a command set of the same length in one unpack and,
+    when its headers, Command Field and Command Data Set Type are those, gives the message the walk gives —
+    each value decoded by the walk's rule for it (US inline, UI of at most 64 bytes inline, other VRs by
+    ``_decode_value``; unknown elements skipped) — or None (the caller walks it)."""
+
+    __slots__ = ("cls", "expected", "fixed", "key", "others", "post_init", "text_attrs", "texts", "unpack", "us",
+                 "us_attrs")
+
+    def __init__(self, fmt: str, key: list[int], expected: tuple[int, ...], us: list[tuple[str, int]],
+                 texts: list[tuple[str, int]], others: list[tuple[str, str, int]], cls: type[DimseMessage],
+                 has_dataset: bool) -> None:
+        self.unpack = struct.Struct(fmt).unpack_from
+        self.key = operator.itemgetter(*key)
+        self.expected = expected
+        self.us_attrs = tuple(attr for attr, _ in us)
+        self.us = _tuple_getter([i for _, i in us])
+        self.text_attrs = tuple(attr for attr, _ in texts)
+        self.texts = _tuple_getter([i for _, i in texts])
+        self.others = tuple(others)
+        self.cls = cls
+        # what the walk sets whatever the values: the defaults (then the values over them), has_dataset last
+        self.fixed = {**_DEFAULTS[cls], "has_dataset": has_dataset}
+        self.post_init = cls in _POST_INIT
+
+    @classmethod
+    def of(cls, mv: memoryview, message: DimseMessage) -> _Layout | None:
+        """The layout of ``mv``, which :func:`_decode_walk` decoded to ``message``; None when an element
+        occurs twice (the walk keeps the later value)."""
+        fmt = ["<"]
+        key: list[int] = []
+        expected: list[int] = []
+        us: list[tuple[str, int]] = []
+        texts: list[tuple[str, int]] = []
+        others: list[tuple[str, str, int]] = []
+        seen: set[int] = set()
+        pos = index = 0
+        while pos < len(mv):
+            _group, elem, length = _ELEMENT.unpack_from(mv, pos)
+            if elem in seen:
+                return None
+            seen.add(elem)
+            fmt.append("HHI")
+            key += (index, index + 1, index + 2)
+            expected += (0, elem, length)
+            index += 3
+            attr = _US_BY_ELEMENT.get(elem)
+            spec = _BY_TAG.get(elem)
+            if attr is not None and length == 2:
+                fmt.append("H")
+                if attr in ("command_field", "data_set_type"):
+                    key.append(index)
+                    expected.append(_US.unpack_from(mv, pos + 8)[0])
+                else:
+                    us.append((attr, index))
+                index += 1
+            elif spec is None:
+                fmt.append(f"{length}x")  # skipped by the walk too
+            else:
+                fmt.append(f"{length}s")
+                if spec[1] == "UI" and length <= 64:
+                    texts.append((spec[0], index))
+                else:
+                    others.append((spec[0], spec[1], index))
+                index += 1
+            pos += 8 + length
+        return cls("".join(fmt), key, tuple(expected), us, texts, others, type(message), message.has_dataset)
+
+    def decode(self, mv: memoryview) -> DimseMessage | None:
+        values = self.unpack(mv)
+        if self.key(values) != self.expected:
+            return None
+        message_class = self.cls
+        message = message_class.__new__(message_class)
+        d = message.__dict__
+        d.update(self.fixed)  # the class defaults and has_dataset
+        d.update(zip(self.us_attrs, self.us(values)))
+        try:
+            texts = map(str, self.texts(values), _ASCII)  # type: ignore[arg-type]  # str(bytes, "ascii")
+            d.update(zip(self.text_attrs, map(str.rstrip, texts, _UI_PADDING)))
+            if self.others:
+                for attr, vr, index in self.others:
+                    d[attr] = _decode_value(memoryview(values[index]), vr, attr)
+        except (UnicodeDecodeError, DimseError):
+            return None  # the walk raises it, naming the element
+        if self.post_init:
+            message.__post_init__()  # type: ignore[attr-defined]
+        return message
+
+
+# command set length -> the layouts of that length decoded last (most recent first)
+_LAYOUTS: dict[int, tuple[_Layout, ...]] = {}
+_LAYOUTS_PER_LENGTH = 4
+_MAX_LAYOUT_LENGTHS = 256
+
+
 def _defaults(cls: type[DimseMessage]) -> dict[str, object]:
     out: dict[str, object] = {}
     for f in fields(cls):
@@ -545,6 +691,20 @@ def _defaults(cls: type[DimseMessage]) -> dict[str, object]:
 _DEFAULTS = {cls: _defaults(cls) for cls in MESSAGE_CLASSES.values()}
 
 
+def store_response(status: int, error_comment: str | None = None) -> CStoreRSP:
+    """``CStoreRSP(status=Status(status), error_comment=error_comment)`` — the answer to every C-STORE — built as
+    :func:`decode_command` builds a message (the class defaults, then the values), without the dataclass
+    __init__'s keyword handling of every field."""
+    message = CStoreRSP.__new__(CStoreRSP)
+    d = message.__dict__
+    d.update(_STORE_RSP_DEFAULTS)
+    d["status"] = Status(status)
+    d["error_comment"] = error_comment
+    if CStoreRSP in _POST_INIT:
+        message.__post_init__()
+    return message
+
+
 def _calls_post_init(cls: type) -> bool:
     """Whether ``cls()`` runs ``__post_init__``: the dataclass __init__ it inherits calls it only when the
     class it was generated for had one then."""
@@ -553,6 +713,7 @@ def _calls_post_init(cls: type) -> bool:
 
 
 _POST_INIT = frozenset(cls for cls in MESSAGE_CLASSES.values() if _calls_post_init(cls))
+_STORE_RSP_DEFAULTS = _DEFAULTS[CStoreRSP]
 
 
 # -- fragmentation ------------------------------------------------------------------------------------------

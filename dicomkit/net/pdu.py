@@ -809,17 +809,27 @@ class PDUReader:
         if avail < 6:
             self._need = 6
             return None
-        pdu_type, _, length = _HEADER.unpack_from(self._buf, start)
-        if pdu_type not in _KNOWN_TYPES:
+        buf = self._buf
+        pdu_type, _, length = _HEADER.unpack_from(buf, start)
+        if pdu_type == _P_DATA_TF:
+            limit = self.max_pdata_length
+        elif pdu_type in _KNOWN_TYPES:
+            limit = self.max_association_length
+        else:
             raise PDUError(f"unrecognized PDU type 0x{pdu_type:02X}", reason=AbortReason.UNRECOGNIZED_PDU)
-        limit = self.max_pdata_length if pdu_type == PDUType.P_DATA_TF else self.max_association_length
         if length > limit:
             raise PDUError(f"{PDUType(pdu_type).name} of {length} bytes exceeds the limit of {limit} bytes")
         total = 6 + length
         if avail < total:
             self._need = total
             return None
-        self._start = start + total
+        end = start + total
+        self._start = end
         self._need = 6
-        body = memoryview(self._buf)[start + 6:start + total]
-        return _decode_pdata(body) if pdu_type == _P_DATA_TF else decode_pdu(pdu_type, body)
+        if pdu_type != _P_DATA_TF:
+            return decode_pdu(pdu_type, memoryview(buf)[start + 6:end])
+        if length >= 6:
+            pdv_length, context_id, header = _PDV.unpack_from(buf, start + 6)
+            if pdv_length + 4 == length and pdv_length >= 2:  # one PDV filling the PDU: what _decode_pdata gives
+                return PDataTF([PDV(context_id, header & 1 != 0, header & 2 != 0, memoryview(buf)[start + 12:end])])
+        return _decode_pdata(memoryview(buf)[start + 6:end])

@@ -210,3 +210,56 @@ def test_c_store_rsp_template_gives_the_general_encoding(status: int, comment: s
                     affected_sop_class_uid="1.2", affected_sop_instance_uid="1.3")
     assert rsp.encode() == D.Response.encode(rsp)
     assert D.decode_command(rsp.encode()).offending_element == (0x00100010,)
+
+
+def _outcome(decode, data):
+    """What decoding gives: the message's class and fields, or the error's text."""
+    try:
+        message = decode(data)
+    except DimseError as exc:
+        return "error", str(exc)
+    return type(message), dict(message.__dict__)
+
+
+@pytest.mark.parametrize("message", MESSAGES, ids=[type(m).__name__ for m in MESSAGES])
+def test_a_known_layout_decodes_as_the_walk(message):
+    """A command set with the layout of one decoded before is read in one unpack (``_Layout``): the same message
+    as the element walk, the same error for each byte changed to values that matter there (another tag, length,
+    Command Field, data set type, a non-ASCII or padding byte in a UID)."""
+    data = message.encode()
+    D._LAYOUTS.clear()
+    first = _outcome(D.decode_command, data)
+    assert len(data) in D._LAYOUTS  # the layout was kept
+    assert _outcome(D.decode_command, data) == first == _outcome(D._decode_walk, memoryview(data))
+    for at in range(len(data)):
+        for byte in (0x00, 0x01, 0x02, 0x20, 0x30, 0x80, 0xE9, 0xFF, data[at] ^ 0x01):
+            changed = bytearray(data)
+            changed[at] = byte
+            assert _outcome(D.decode_command, bytes(changed)) == _outcome(D._decode_walk, memoryview(changed)), (
+                at, byte)
+
+
+def test_messages_of_one_layout_take_the_unpack_and_keep_their_values():
+    D._LAYOUTS.clear()
+    for n in range(1, 300):
+        rsp = D.CGetRSP(message_id_being_responded_to=2, status=0xFF00, number_of_remaining_suboperations=300 - n,
+                        number_of_completed_suboperations=n, number_of_failed_suboperations=0,
+                        number_of_warning_suboperations=0, affected_sop_class_uid="1.2.840.10008.5.1.4.1.2.2.3")
+        back = D.decode_command(rsp.encode())
+        assert back.__dict__ == rsp.__dict__
+    rq = D.CStoreRQ(message_id=7, affected_sop_class_uid=CT, affected_sop_instance_uid="1.2.3.4.5")
+    other = D.CStoreRQ(message_id=8, affected_sop_class_uid=CT, affected_sop_instance_uid="1.2.3.4.6",
+                       priority=D.Priority.LOW)
+    assert D.decode_command(rq.encode()).__dict__ == rq.__dict__
+    [layout] = D._LAYOUTS[len(other.encode())]
+    assert layout.decode(memoryview(other.encode())).__dict__ == other.__dict__  # the same layout
+    assert len(D._LAYOUTS) == 2
+
+
+@pytest.mark.parametrize("status,comment", [(0x0000, None), (0xB000, "coerced"), (0xA700, "out of resources")])
+def test_store_response_is_what_the_constructor_builds(status, comment):
+    built = D.CStoreRSP(status=Status(status), error_comment=comment)
+    fast = D.store_response(status, comment)
+    assert type(fast) is D.CStoreRSP and fast.__dict__ == built.__dict__
+    assert {k: type(v) for k, v in fast.__dict__.items()} == {k: type(v) for k, v in built.__dict__.items()}
+    assert list(fast.__dict__) == list(built.__dict__)

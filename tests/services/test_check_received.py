@@ -10,8 +10,8 @@ import pytest
 
 import dicomkit
 from dicomkit.io.meta import part10_header
-from dicomkit.io.raw import meta_end
-from dicomkit.services.storage.scp import Checked, check_received
+from dicomkit.io.raw import LONG_VR_BYTES, meta_end
+from dicomkit.services.storage.scp import Checked, _plainly_accepted, check_received
 
 from ..conftest import corpus_params
 
@@ -27,7 +27,8 @@ def uid_element(elem: int, uid: str) -> bytes:
 
 
 def both(data: bytes, ts: str, sop_class: str = CT, sop_instance: str = "1.2.3.4") -> tuple[Checked, Checked]:
-    """The check of the whole object, and the check given the meta it was built with."""
+    """The check of the whole object, and the check given the meta it was built with; the check without the
+    data set (``dataset=False``, which may walk the headers only) gives the same answer."""
     meta = part10_header(sop_class, sop_instance, ts, "STORESCU")
     whole = check_received(memoryview(meta + data), sop_class, sop_instance)
     known = check_received(memoryview(meta + data), sop_class, sop_instance, transfer_syntax=ts,
@@ -35,6 +36,9 @@ def both(data: bytes, ts: str, sop_class: str = CT, sop_instance: str = "1.2.3.4
     assert known.refusal == whole.refusal
     assert known.corrections == whole.corrections
     assert (known.dataset is None) == (whole.dataset is None)
+    quick = check_received(memoryview(meta + data), sop_class, sop_instance, transfer_syntax=ts,
+                           meta_length=len(meta), dataset=False)
+    assert (quick.refusal, quick.corrections, quick.dataset) == (whole.refusal, whole.corrections, None)
     if whole.dataset is not None:
         assert known.dataset is not None
         assert known.dataset.tags() == whole.dataset.tags()
@@ -143,3 +147,136 @@ def test_correction_offsets_count_from_the_start_of_the_object():
     [text] = known.corrections
     odd_at = len(meta) + data.index(b"\x10\x00\x10\x00PN")
     assert text.startswith(f"offset {odd_at}: ") and "odd length" in text
+
+
+def element(group: int, elem: int, vr: bytes, value: bytes) -> bytes:
+    if vr in LONG_VR_BYTES:
+        return struct.pack("<HH2s2xI", group, elem, vr, len(value)) + value
+    return struct.pack("<HH2sH", group, elem, vr, len(value)) + value
+
+
+# plain elements of every kind the walk steps over: short and long headers, the character set, the UIDs, a
+# private element, Pixel Data last
+PLAIN = (element(0x0008, 0x0005, b"CS", b"ISO_IR 100") + uid_element(0x0016, CT) + uid_element(0x0018, "1.2.3.4")
+         + element(0x0008, 0x0020, b"DA", b"20240115") + element(0x0010, 0x0010, b"PN", b"CT^PATIENT")
+         + element(0x0010, 0x4000, b"LT", b"") + element(0x0018, 0x0050, b"DS", b"1.25")
+         + element(0x0020, 0x4000, b"UT", b"a long text ") + element(0x0028, 0x0010, b"US", b"\x00\x01")
+         + element(0x0029, 0x0010, b"LO", b"ACME 1.0") + element(0x0029, 0x1001, b"US", b"\x01\x00")
+         + element(0x7FE0, 0x0010, b"OW", bytes(range(64))))
+
+
+def quick(data: bytes, ts: str = ELE, sop_instance: str = "1.2.3.4") -> bool:
+    """Whether the check without the data set accepts ``data`` from its headers alone (not read)."""
+    return _plainly_accepted(memoryview(data), ts, CT, sop_instance)
+
+
+def test_a_plain_data_set_is_accepted_from_its_headers():
+    assert quick(PLAIN) and quick(PLAIN, JPEG_LOSSLESS)
+    whole, _ = both(PLAIN, ELE)
+    assert whole.refusal is None and whole.corrections == ()
+    assert quick(uid_element(0x0016, CT) + uid_element(0x0018, "1.2.3.4"))
+    # UIDs padded with NUL or space, at the end or both ends, are those UIDs for the reader too
+    for padded in (b"1.2.3.4\x00\x00", b"1.2.3.4 ", b" 1.2.3.4", b"\x001.2.3.4\x00 "):
+        data = uid_element(0x0016, CT) + element(0x0008, 0x0018, b"UI", padded.ljust(len(padded) + (len(padded) & 1)))
+        assert quick(data)
+        assert both(data, ELE)[0].refusal is None
+
+
+@pytest.mark.parametrize("name,data,ts,sop_instance", [
+    ("implicit VR context", PLAIN, ILE, "1.2.3.4"),
+    ("big endian context", PLAIN, EBE, "1.2.3.4"),
+    ("deflated context", PLAIN, DEFLATED, "1.2.3.4"),
+    ("unknown context", PLAIN, "1.2.3.4.5.6", "1.2.3.4"),
+    ("a sequence", PLAIN.replace(element(0x0018, 0x0050, b"DS", b"1.25"), element(0x0008, 0x1115, b"SQ", b"")),
+     ELE, "1.2.3.4"),
+    ("UN", PLAIN + element(0x7FE1, 0x0010, b"UN", b"ab"), ELE, "1.2.3.4"),
+    ("a group length the reader compares", element(0x0008, 0x0000, b"UL", b"\x00\x00\x00\x00") + PLAIN, ELE,
+     "1.2.3.4"),
+    ("unknown character set", element(0x0008, 0x0005, b"CS", b"ISO_IR 999") + PLAIN[18:], ELE, "1.2.3.4"),
+    ("odd length", PLAIN + element(0x7FE1, 0x0010, b"LO", b"abc"), ELE, "1.2.3.4"),
+    ("out of order", PLAIN + element(0x0010, 0x0020, b"LO", b"ab"), ELE, "1.2.3.4"),
+    ("twice", PLAIN + element(0x7FE0, 0x0010, b"OW", b"ab"), ELE, "1.2.3.4"),
+    ("zero padding", PLAIN + bytes(16), ELE, "1.2.3.4"),
+    ("trailing bytes", PLAIN + b"\x01\x02", ELE, "1.2.3.4"),
+    ("a value past the end", PLAIN[:-2], ELE, "1.2.3.4"),
+    ("a long header cut short", PLAIN + b"\xe1\x7f\x10\x00OB\x00\x00", ELE, "1.2.3.4"),
+    ("undefined length", PLAIN + struct.pack("<HH2s2xI", 0x7FE1, 0x0010, b"OB", 0xFFFFFFFF), ELE, "1.2.3.4"),
+    ("an item", PLAIN + struct.pack("<HHI", 0xFFFE, 0xE000, 0x4955), ELE, "1.2.3.4"),
+    ("invalid VR", PLAIN + b"\xe1\x7f\x10\x00XX\x02\x00ab", ELE, "1.2.3.4"),
+    ("no SOP Instance UID", PLAIN.replace(uid_element(0x0018, "1.2.3.4"), b""), ELE, "1.2.3.4"),
+    ("another SOP Instance UID", PLAIN, ELE, "1.2.3.5"),
+    ("a UID in another VR", PLAIN.replace(uid_element(0x0018, "1.2.3.4"), element(0x0008, 0x0018, b"LO",
+                                                                                    b"1.2.3.4 ")), ELE, "1.2.3.4"),
+    ("two values", PLAIN.replace(uid_element(0x0018, "1.2.3.4"), element(0x0008, 0x0018, b"UI", b"1.2.3.4\\5\x00")),
+     ELE, "1.2.3.4\\5"),
+    ("an announced UID with a leading space", PLAIN.replace(uid_element(0x0018, "1.2.3.4"),
+                                                             element(0x0008, 0x0018, b"UI", b" 1.2.3.4")), ELE,
+     " 1.2.3.4"),
+    ("not ASCII", PLAIN.replace(uid_element(0x0018, "1.2.3.4"), element(0x0008, 0x0018, b"UI", b"1.2.3.\xe9")),
+     ELE, "1.2.3.\xe9"),
+    ("an announced UID that is no text", PLAIN, ELE, "1.2.3.\udce9"),
+    ("empty UIDs, announced empty", PLAIN.replace(uid_element(0x0018, "1.2.3.4"), element(0x0008, 0x0018, b"UI", b"")),
+     ELE, ""),
+    ("padding only, announced empty", PLAIN.replace(uid_element(0x0018, "1.2.3.4"), element(0x0008, 0x0018, b"UI",
+                                                                                         b"\x00\x00")), ELE, ""),
+    ("DICM at 128", PLAIN[:128] + b"DICM" + PLAIN[132:], ELE, "1.2.3.4"),
+    ("group 0002 first", element(0x0002, 0x0010, b"UI", b"1.2.840.10008.1.2\x00") + PLAIN, ELE, "1.2.3.4"),
+])
+def test_what_the_headers_cannot_settle_is_read(name, data, ts, sop_instance):
+    """Each of these is read (the walk declines it), and answered as a read of the whole answers it."""
+    assert not quick(data, ts, sop_instance)
+    both(data, ts, CT, sop_instance)
+
+
+def test_every_change_of_a_header_byte_is_answered_as_a_whole_read_answers_it():
+    """Each byte of each element header (and of the character set and UIDs) of PLAIN set to values that
+    matter there (0, 1, odd and even lengths, VR letters, FE FF): the check without the data set answers what
+    the whole read answers, whichever way the walk goes."""
+    headers: list[int] = []
+    pos = 0
+    while pos < len(PLAIN):
+        group, elem, vr, length = struct.unpack_from("<HH2sH", PLAIN, pos)
+        size = 12 if vr in LONG_VR_BYTES else 8
+        if size == 12:
+            length = struct.unpack_from("<I", PLAIN, pos + 8)[0]
+        headers.extend(range(pos, pos + size))
+        if (group, elem) in ((0x0008, 0x0005), (0x0008, 0x0016), (0x0008, 0x0018)):
+            headers.extend(range(pos + size, pos + size + length))
+        pos += size + length
+    meta = part10_header(CT, "1.2.3.4", ELE, "STORESCU")
+    taken = 0
+    for at in headers:
+        for byte in (0x00, 0x01, 0x02, 0x03, 0x20, 0x5C, 0x41, 0x4F, 0x53, 0x55, 0xFE, 0xFF, PLAIN[at] ^ 0x01):
+            data = bytearray(PLAIN)
+            data[at] = byte
+            whole = check_received(memoryview(meta + data), CT, "1.2.3.4")
+            fast = check_received(memoryview(meta + data), CT, "1.2.3.4", transfer_syntax=ELE, meta_length=len(meta),
+                                  dataset=False)
+            assert (fast.refusal, fast.corrections) == (whole.refusal, whole.corrections), (at, byte)
+            taken += quick(bytes(data))
+    assert taken  # some changes are still plain (another even length, another VR, another tag in order)
+
+
+def test_a_data_set_with_the_headers_of_one_found_plain_is_not_walked_again(monkeypatch):
+    """The objects of a series repeat a layout: one with the same header bytes at the same offsets as one the walk
+    found plain is accepted without a walk — its values (UIDs, character set) are still looked at, and a header
+    that differs in one byte is walked (and declined or accepted as the walk says)."""
+    from dicomkit.services.storage import scp
+
+    walks = []
+    real = scp.plain_elements
+    monkeypatch.setattr(scp, "plain_elements", lambda data, watch: walks.append(1) or real(data, watch))
+    scp._PLAIN_LAYOUTS.clear()
+    assert quick(PLAIN) and len(walks) == 1
+    other = PLAIN.replace(b"1.2.3.4", b"1.2.3.5").replace(b"CT^PATIENT", b"XY^PATIENT")
+    assert quick(other, sop_instance="1.2.3.5") and len(walks) == 1  # the same headers: not walked
+    assert not quick(other) and len(walks) == 1  # another SOP Instance UID than announced: read, and refused
+    assert both(other, ELE, CT, "1.2.3.4")[0].refusal.status == 0xA900
+    unknown = PLAIN.replace(b"ISO_IR 100", b"ISO_IR 999")
+    assert not quick(unknown) and len(walks) == 1  # same headers, a character set the reader does not know
+    assert both(unknown, ELE)[0].corrections
+    odd = bytearray(PLAIN)
+    odd[PLAIN.index(b"DA\x08\x00") + 2] = 7  # (0008,0020) of length 7: another header, walked, not plain
+    walks.clear()
+    assert not quick(bytes(odd)) and len(walks) == 1
+    assert quick(PLAIN) and len(walks) == 1  # the layout of PLAIN is still known

@@ -182,7 +182,8 @@ class FileStoreTarget:
         if not self._flushed and self.validate and self.error is None:
             # the meta is the one built above: only the data set after it is read (see check_received)
             checked = check_received(memoryview(self._buffer), self.sop_class_uid, self.sop_instance_uid,
-                                     transfer_syntax=self.transfer_syntax, meta_length=len(self._meta))
+                                     transfer_syntax=self.transfer_syntax, meta_length=len(self._meta),
+                                     dataset=False)
             self._flush()
         else:
             self._flush()

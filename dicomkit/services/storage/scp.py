@@ -22,12 +22,13 @@ from typing import NamedTuple, Protocol
 
 from ...core.dataset import Correction, Dataset
 from ...core.errors import DicomError
-from ...core.tag import SOP_CLASS_UID, SOP_INSTANCE_UID
+from ...core.tag import SOP_CLASS_UID, SOP_INSTANCE_UID, SPECIFIC_CHARACTER_SET
 from ...core.uid import NATIVE_TRANSFER_SYNTAXES, TRANSFER_SYNTAXES
 from ...core.uid import storage_sop_classes as registry_storage_classes
 from ...core.vr import VR_FROM_BYTES
-from ...io.reader import parse_sequences, read, read_buffer
-from ...net.dimse import CStoreRQ, CStoreRSP, DataSink, Request, Response
+from ...io.raw import PlainElements, plain_elements
+from ...io.reader import CHECKED_GROUP_LENGTHS, charset_of, parse_sequences, read, read_buffer
+from ...net.dimse import CStoreRQ, CStoreRSP, DataSink, Request, Response, store_response
 from ...net.handlers import DimseHandler, RequestContext, SingleResponse
 from ...net.negotiation import PresentationContext
 from ...net.status import PROCESSING_FAILURE, SOP_CLASS_NOT_SUPPORTED, SUCCESS, Status
@@ -97,7 +98,8 @@ class Checked(NamedTuple):
 
 
 def check_received(source: bytes | memoryview | str | os.PathLike[str], sop_class_uid: str,
-                   sop_instance_uid: str, *, transfer_syntax: str | None = None, meta_length: int = 0) -> Checked:
+                   sop_instance_uid: str, *, transfer_syntax: str | None = None, meta_length: int = 0,
+                   dataset: bool = True) -> Checked:
     """Check a received object — the Part 10 bytes (meta then data set) or their file — as described in
     the module documentation.
 
@@ -108,7 +110,17 @@ def check_received(source: bytes | memoryview | str | os.PathLike[str], sop_clas
     the whole. The data set's encoding is still checked against the syntax: where that needs a closer look
     (implicit VR, big endian, a start that is no plain explicit little endian element) the whole is read as
     without these arguments. The data set returned then has no ``file_meta`` (the caller has built it).
+
+    With ``dataset=False`` the caller does not want the data set (``Checked.dataset`` is None): a data set
+    of plain elements (:func:`~dicomkit.io.raw.plain_elements`: the reader would index it without a
+    correction and parse no sequence) whose character set is known and whose SOP UIDs are plainly those
+    announced is then accepted from a walk of its element headers, without being read; any other gets the
+    read above, and the same answer as with ``dataset=True``.
     """
+    if (not dataset and transfer_syntax is not None and not isinstance(source, str | os.PathLike)
+            and _plainly_accepted(memoryview(source)[meta_length:], transfer_syntax, sop_class_uid,
+                                  sop_instance_uid)):
+        return _ACCEPTED
     try:
         ds = None
         shift = 0
@@ -138,7 +150,7 @@ def check_received(source: bytes | memoryview | str | os.PathLike[str], sop_clas
     corrections = ds.read_corrections
     if shift and corrections:  # offsets within the data set -> within the whole object, as a whole read says
         corrections[:] = [c if c.offset is None else Correction(c.offset + shift, c.message) for c in corrections]
-    return Checked(None, tuple(str(c) for c in corrections), ds)
+    return Checked(None, tuple(str(c) for c in corrections), ds if dataset else None)
 
 
 def _read_after_meta(view: memoryview, meta_length: int, transfer_syntax: str) -> Dataset | None:
@@ -160,6 +172,67 @@ def _read_after_meta(view: memoryview, meta_length: int, transfer_syntax: str) -
             or (n >= 132 and bytes(data[128:132]) == b"DICM")):
         return None
     return read_buffer(data, force=True, transfer_syntax=transfer_syntax)
+
+
+_ACCEPTED = Checked(None)
+# Explicit VR Little Endian syntaxes, not deflated: the data set is read in them as it is encoded (see
+# _read_after_meta), so a walk of its headers in that encoding sees what the reader sees
+_PLAIN_SYNTAXES = frozenset(uid for uid, info in TRANSFER_SYNTAXES.items()
+                            if not (info.deflated or info.implicit_vr or not info.little_endian))
+# the top-level elements whose value the check looks at: the character set (its terms may be unknown: a
+# correction) and the SOP UIDs; the group lengths the reader compares with their groups send the data set
+# to the reader
+_WATCHED = {SPECIFIC_CHARACTER_SET: True, SOP_CLASS_UID: True, SOP_INSTANCE_UID: True,
+            **dict.fromkeys(CHECKED_GROUP_LENGTHS, False)}
+_KNOWN_CHARSETS: dict[bytes, bool] = {}  # Specific Character Set value -> whether the reader knows every term
+_PLAIN_LAYOUTS: dict[int, PlainElements] = {}  # data set length -> the last plain one of that length
+
+
+def _plainly_accepted(data: memoryview, transfer_syntax: str, sop_class_uid: str, sop_instance_uid: str) -> bool:
+    """Whether the check of ``data`` (the data set after the meta the caller built) accepts it without a
+    correction — True only where a walk of its element headers shows it (see :func:`check_received`); False
+    when the walk cannot tell, refusals included (the reader then decides).
+
+    The objects of one series mostly repeat a few layouts (the same elements with values of the same lengths):
+    a data set with the headers of one the walk found plain, at the same offsets (``PlainElements.same_headers``:
+    one comparison of bytes), is what the walk would find again, so it is not walked."""
+    n = len(data)
+    if transfer_syntax not in _PLAIN_SYNTAXES or n < 8 or data[1] != 0 or data[0] < 3:
+        return False  # see _read_after_meta: a start of group 0000-0002 and the like are the reader's
+    if n >= 132 and bytes(data[128:132]) == b"DICM":
+        return False  # a whole read would take it for a Part 10 file
+    plain = _PLAIN_LAYOUTS.get(n)
+    if plain is None or not plain.same_headers(data):
+        plain = plain_elements(data, _WATCHED)
+        if plain is None:
+            return False
+        if len(_PLAIN_LAYOUTS) >= 64:
+            _PLAIN_LAYOUTS.clear()  # bounded: lengths are the peer's to choose
+        _PLAIN_LAYOUTS[n] = plain
+    found = plain.found
+    charset = found.get(SPECIFIC_CHARACTER_SET)
+    if charset is not None:
+        value = bytes(data[charset[1]:charset[1] + charset[2]])
+        known = _KNOWN_CHARSETS.get(value)
+        if known is None:
+            try:
+                known = not charset_of(value).unknown
+            except DicomError:
+                return False  # the reader's to refuse, with its reason
+            if len(_KNOWN_CHARSETS) < 256:
+                _KNOWN_CHARSETS[value] = known
+        if not known:
+            return False
+    # each UID: a UI value that is the announced one between padding (" " and NUL at both ends), not empty, ASCII
+    # and one value (no backslash) — what the reader decodes to that UID itself; anything else is the reader's
+    for tag, uid in ((SOP_CLASS_UID, sop_class_uid), (SOP_INSTANCE_UID, sop_instance_uid)):
+        entry = found.get(tag)
+        if entry is None or entry[0] != b"UI":
+            return False
+        text = bytes(data[entry[1]:entry[1] + entry[2]]).strip(b"\x00 ")
+        if not text or not uid.isascii() or text != uid.encode("ascii") or b"\\" in text:
+            return False
+    return True
 
 
 def _detail(exc: DicomError) -> str:
@@ -207,7 +280,7 @@ class StorageSCP(SingleResponse):
         outcome = commit_now() if commit_now is not None else None
         if outcome is None:
             return None
-        return CStoreRSP(status=Status(outcome.status), error_comment=outcome.comment)
+        return store_response(outcome.status, outcome.comment)
 
     async def handle(self, request: Request, data: DataSink | None, rc: RequestContext) -> Response:
         commit = getattr(data, "commit", None)
