@@ -154,6 +154,9 @@ def timed(args: list[str], env: dict[str, str] | None = None) -> tuple[float, st
     """Wall time, output, and CPU time (user + system) of the command. ``python -m`` puts its working folder
     first on sys.path: dicomkit commands run in the root of the tree they time (PYTHONPATH, else this one)."""
     env = env or ENV
+    # the files the command before wrote (1000 × 128 KB for a C-GET) and its deletions reach the disk first,
+    # untimed: otherwise their writeback lands in whichever command runs next, and the order decides
+    os.sync()
     cpu = _children_cpu()
     started = time.perf_counter()
     done = subprocess.run(args, capture_output=True, env=env, cwd=env.get("PYTHONPATH", HERE.parent))
