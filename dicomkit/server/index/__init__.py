@@ -611,22 +611,34 @@ class Aggregates:
                 update_aggregates(db, added)
 
 
+# the aggregates of the levels above new instances: one statement per row, for one instance or a batch's
+_ADD_TO_SERIES = "UPDATE series SET num_instances = num_instances + ? WHERE pk = ?"
+_ADD_TO_STUDY = ("UPDATE studies SET num_instances = num_instances + ?, num_series = num_series + ?, updated_at = ? "
+                 "WHERE pk = ? RETURNING sop_classes_in_study")
+_ADD_TO_PATIENT = ("UPDATE patients SET num_instances = num_instances + ?, num_series = num_series + ?, "
+                   "num_studies = num_studies + ? WHERE pk = ?")
+
+
+def _add_to_study(db: Database, pk: int, instances: int, new_series: int, now: float, sop_classes: set[str],
+                  modalities: bool) -> None:
+    """A study's counts, its SOP Classes in Study and (``modalities``: they may have changed) its Modalities in
+    Study, for new instances of it."""
+    classes = db.scalar(_ADD_TO_STUDY, (instances, new_series, now, pk))
+    known = set(classes.split("\\")) if classes else set()
+    if not sop_classes <= known:
+        db.execute("UPDATE studies SET sop_classes_in_study = ? WHERE pk = ?",
+                   ("\\".join(sorted(known | sop_classes)), pk))
+    if modalities:
+        _update_modalities(db, pk)
+
+
 def _update_one(db: Database, patient_pk: int, study_pk: int, series_pk: int, new_study: bool, new_series: bool,
                 sop_class: str, modalities: bool, now: float) -> None:
-    """:func:`update_aggregates` of one instance (most transactions: a store alone in its batch)."""
-    db.execute("UPDATE series SET num_instances = num_instances + 1 WHERE pk = ?", (series_pk,))
-    classes = db.scalar("UPDATE studies SET num_instances = num_instances + 1, num_series = num_series + ?, "
-                        "updated_at = ? WHERE pk = ? RETURNING sop_classes_in_study",
-                        (1 if new_series else 0, now, study_pk))
-    db.execute("UPDATE patients SET num_instances = num_instances + 1, num_series = num_series + ?, "
-               "num_studies = num_studies + ? WHERE pk = ?",
-               (1 if new_series else 0, 1 if new_study else 0, patient_pk))
-    if not classes or sop_class not in classes.split("\\"):
-        known = set(classes.split("\\")) if classes else set()
-        db.execute("UPDATE studies SET sop_classes_in_study = ? WHERE pk = ?",
-                   ("\\".join(sorted(known | {sop_class})), study_pk))
-    if modalities:
-        _update_modalities(db, study_pk)
+    """:func:`update_aggregates` of one instance (most transactions: a store alone in its batch), without
+    its bookkeeping."""
+    db.execute(_ADD_TO_SERIES, (1, series_pk))
+    _add_to_study(db, study_pk, 1, int(new_series), now, {sop_class}, modalities)
+    db.execute(_ADD_TO_PATIENT, (1, int(new_series), int(new_study), patient_pk))
 
 
 def update_aggregates(db: Database, added: Sequence[Added]) -> None:
@@ -653,20 +665,11 @@ def update_aggregates(db: Database, added: Sequence[Added]) -> None:
         patient[1] += new_series
         patient[2] += new_study
     for pk in sorted(series):
-        db.execute("UPDATE series SET num_instances = num_instances + ? WHERE pk = ?", (series[pk], pk))
+        db.execute(_ADD_TO_SERIES, (series[pk], pk))
     for pk in sorted(studies):
-        n, new_series, now, sop_classes, modalities = studies[pk]
-        classes = db.scalar("UPDATE studies SET num_instances = num_instances + ?, num_series = num_series + ?, "
-                            "updated_at = ? WHERE pk = ? RETURNING sop_classes_in_study", (n, new_series, now, pk))
-        known = set(classes.split("\\")) if classes else set()
-        if not sop_classes <= known:
-            db.execute("UPDATE studies SET sop_classes_in_study = ? WHERE pk = ?",
-                       ("\\".join(sorted(known | sop_classes)), pk))
-        if modalities:
-            _update_modalities(db, pk)
+        _add_to_study(db, pk, *studies[pk])
     for pk in sorted(patients):
-        db.execute("UPDATE patients SET num_instances = num_instances + ?, num_series = num_series + ?, "
-                   "num_studies = num_studies + ? WHERE pk = ?", (*patients[pk], pk))
+        db.execute(_ADD_TO_PATIENT, (*patients[pk], pk))
 
 
 def _duplicate(db: Database, rec: InstanceRecord, existing: tuple[Any, ...], duplicates: str) -> StoreResult | str:
