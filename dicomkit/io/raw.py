@@ -60,11 +60,13 @@ class Layout:
         info = TRANSFER_SYNTAXES.get(str(transfer_syntax))
         if info is None or info.deflated:
             return None
-        return cls(info.little_endian, info.implicit_vr)
+        return _LAYOUTS[info.little_endian, info.implicit_vr]  # one of the few there are: nothing made per call
 
 
 EXPLICIT_LITTLE = Layout(True, False)
 IMPLICIT_LITTLE = Layout(True, True)
+_LAYOUTS = {(True, False): EXPLICIT_LITTLE, (True, True): IMPLICIT_LITTLE,
+            (False, False): Layout(False, False), (False, True): Layout(False, True)}
 
 
 def element_header(buf: bytes | bytearray | memoryview, pos: int, end: int, layout: Layout,

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import zlib
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from ...core.dataset import Dataset
@@ -91,7 +90,7 @@ def build_header_with_values(ds: Dataset, buf: bytes | memoryview | None, datase
     text, values = to_json_with_values(ds, wanted, bulk_data_handler=handler,
                                        bulk_data_threshold=BULK_THRESHOLD)
     header = deflate(text.encode())
-    layout = _layout_of(transfer_syntax)
+    layout = Layout.of(transfer_syntax)
     if buf is None or layout is None or not bulk_tags:
         return Header(header, None), values
     try:
@@ -106,11 +105,6 @@ def build_header_with_values(ds: Dataset, buf: bytes | memoryview | None, datase
         if frames is not None:
             bulk["frames"] = frames
     return Header(header, bulk), values
-
-
-@lru_cache(maxsize=64)  # bounded: a file's meta may name any transfer syntax
-def _layout_of(transfer_syntax: str) -> Layout | None:
-    return Layout.of(transfer_syntax)
 
 
 def _indexed_spans(ds: Dataset, buf: bytes | memoryview | None, dataset_offset: int,
