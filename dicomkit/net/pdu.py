@@ -678,24 +678,27 @@ def _decode_context_ac(value: memoryview) -> PresentationContextAC:
     return PresentationContextAC(context_id, result, syntaxes[0] if syntaxes else "")
 
 
-def _decode_pdata(body: memoryview) -> PDataTF:
-    n = len(body)
+def _decode_pdata(buf: bytes | bytearray | memoryview, start: int, end: int) -> PDataTF:
+    """The P-DATA-TF whose body (the bytes after its 6-byte header) is ``buf[start:end]``; its PDV values are
+    views of ``buf``."""
+    n = end - start
     unpack = _PDV.unpack_from
     if n >= 6:
-        length, context_id, header = unpack(body, 0)
+        length, context_id, header = unpack(buf, start)
         if length + 4 == n and length >= 2:  # one PDV filling the PDU, the usual case: what the loop gives
-            return PDataTF([PDV(context_id, bool(header & 1), bool(header & 2), body[6:])])
+            return PDataTF([PDV(context_id, header & 1 != 0, header & 2 != 0, memoryview(buf)[start + 6:end])])
+    view = memoryview(buf)
     pdvs: list[PDV] = []
-    pos = 0
-    while pos < n:
-        if pos + 6 > n:
-            raise PDUError(f"P-DATA-TF: PDV item header truncated at offset {pos}")
-        length, context_id, header = unpack(body, pos)
-        end = pos + 4 + length
-        if length < 2 or end > n:
-            raise PDUError(f"P-DATA-TF: PDV item length {length} does not fit the PDU ({n - pos - 4} bytes left)")
-        pdvs.append(PDV(context_id, bool(header & 1), bool(header & 2), body[pos + 6:end]))
-        pos = end
+    pos = start
+    while pos < end:
+        if pos + 6 > end:
+            raise PDUError(f"P-DATA-TF: PDV item header truncated at offset {pos - start}")
+        length, context_id, header = unpack(buf, pos)
+        item_end = pos + 4 + length
+        if length < 2 or item_end > end:
+            raise PDUError(f"P-DATA-TF: PDV item length {length} does not fit the PDU ({end - pos - 4} bytes left)")
+        pdvs.append(PDV(context_id, header & 1 != 0, header & 2 != 0, view[pos + 6:item_end]))
+        pos = item_end
     if not pdvs:
         raise PDUError("P-DATA-TF carries no PDV item")
     return PDataTF(pdvs)
@@ -704,7 +707,7 @@ def _decode_pdata(body: memoryview) -> PDataTF:
 def decode_pdu(pdu_type: int, body: memoryview) -> PDU:
     """Decode one PDU from its type and body (the bytes after the 6-byte header)."""
     if pdu_type == PDUType.P_DATA_TF:
-        return _decode_pdata(body)
+        return _decode_pdata(body, 0, len(body))
     if pdu_type in (PDUType.A_ASSOCIATE_RQ, PDUType.A_ASSOCIATE_AC):
         return _decode_associate(pdu_type, body)
     if pdu_type not in _KNOWN_TYPES:
@@ -828,8 +831,4 @@ class PDUReader:
         self._need = 6
         if pdu_type != _P_DATA_TF:
             return decode_pdu(pdu_type, memoryview(buf)[start + 6:end])
-        if length >= 6:
-            pdv_length, context_id, header = _PDV.unpack_from(buf, start + 6)
-            if pdv_length + 4 == length and pdv_length >= 2:  # one PDV filling the PDU: what _decode_pdata gives
-                return PDataTF([PDV(context_id, header & 1 != 0, header & 2 != 0, memoryview(buf)[start + 12:end])])
-        return _decode_pdata(memoryview(buf)[start + 6:end])
+        return _decode_pdata(buf, start + 6, end)  # its values are views of the buffer, as decode_pdu's are
