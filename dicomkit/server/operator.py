@@ -132,7 +132,10 @@ def reindex(archive: Archive, *, from_blobs: bool = False, batch: int = 200,
             else:
                 ds = _dataset_of_header(row["header"])
             updates.append((row, ds, record))
-        index.write(lambda db, u=updates: _apply(db, u, seen, archive.config.index.extra_keys))
+        # the work may run again (a retried transaction): what it saw first counts once it has committed
+        first = index.write(lambda db, u=updates: _apply(db, u, seen, archive.config.index.extra_keys))
+        for level, pks in first.items():
+            seen[level] |= pks
         done += len(rows)
         last = rows[-1]["pk"]
         if progress is not None:
@@ -167,7 +170,11 @@ def _set(db: Database, table: str, values: dict[str, Any], pk: int) -> None:
 
 
 def _apply(db: Database, updates: list[tuple[dict[str, Any], Dataset, InstanceRecord | None]],
-           seen: dict[str, set[int]], extra_keys: dict[str, str]) -> None:
+           seen: dict[str, set[int]], extra_keys: dict[str, str]) -> dict[str, set[int]]:
+    """Recompute the rows of ``updates``; a patient, study or series in ``seen`` (recomputed by an earlier,
+    committed batch) is only supplemented. Returns those this batch recomputed; ``seen`` is left alone, so
+    that a retried transaction recomputes them again."""
+    first: dict[str, set[int]] = {level: set() for level in seen}
     for row, ds, record in updates:
         pks = {"patient": row["patient_pk"], "study": row["study_pk"], "series": row["series_pk"],
                "instance": row["pk"]}
@@ -176,12 +183,12 @@ def _apply(db: Database, updates: list[tuple[dict[str, Any], Dataset, InstanceRe
             values = extract(ds, level)
             values = {k: v for k, v in values.items() if k in column_names(level)}
             if level != "instance":
-                if pk in seen[level]:
+                if pk in seen[level] or pk in first[level]:
                     filled = supplement(db, level, pk, values)  # later instances fill what is empty
                     if "modality" in filled:
                         _update_modalities(db, row["study_pk"])
                     continue
-                seen[level].add(pk)
+                first[level].add(pk)
             if level == "patient":  # the identity of the row stays; its other columns are recomputed
                 values.pop("patient_id", None)
                 values.pop("issuer_of_patient_id", None)
@@ -200,6 +207,7 @@ def _apply(db: Database, updates: list[tuple[dict[str, Any], Dataset, InstanceRe
             db.execute("INSERT INTO instance_headers (instance_pk, header, bulk, header_version) "
                        "VALUES (?, ?, ?, ?) ON CONFLICT (instance_pk) DO NOTHING",
                        (row["pk"], record.header.header, record.header.bulk_json(), HEADER_VERSION))
+    return first
 
 
 def _aggregates(db: Database) -> None:

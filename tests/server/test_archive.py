@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from dicomkit.server.config import Config, set_value
 from dicomkit.server.index import Index
-from dicomkit.server.index.dialect import IndexError_, connect
+from dicomkit.server.index.dialect import Database, IndexError_, connect
 from dicomkit.server.index.schema import LATEST
 from dicomkit.server.ingest import Archive
 
@@ -182,6 +184,38 @@ def test_extra_keys_and_reindex(config: Config, tmp_path: Path) -> None:
         assert all(s["num_instances"] == 2 and s["study_description"] == "Test study" for s in archive.index.studies())
         assert reindex(archive, from_blobs=True) == 4
         assert all(s["num_instances"] == 2 for s in archive.index.studies())
+
+
+def test_reindex_recomputes_after_a_retried_transaction(archive: Archive, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The writer runs a transaction again when the database aborts it (a serialization failure): a batch of
+    reindex run once, rolled back and run again still recomputes the studies it holds, not only fills what is
+    empty in them."""
+    from dicomkit.server.operator import reindex
+
+    for p in files(tmp_path / "in", 4, studies=2):
+        archive.ingest_file(p)
+    archive.index.write(lambda db: db.execute("UPDATE studies SET study_description = 'WRONG'"))
+    real = archive.index.write
+    runs: list[Callable[[Database], Any]] = []
+
+    class Aborted(Exception):
+        pass
+
+    def write_after_an_abort(work: Callable[[Database], Any]) -> Any:
+        def aborted(db: Database) -> None:
+            work(db)
+            raise Aborted()
+
+        with pytest.raises(Aborted):
+            real(aborted)  # rolled back
+        runs.append(work)
+        return real(work)
+
+    monkeypatch.setattr(archive.index, "write", write_after_an_abort)
+    assert reindex(archive) == 4
+    assert runs
+    assert [s["study_description"] for s in archive.index.studies()] == ["Test study", "Test study"]
 
 
 def test_extra_keys_are_matched_in_sql_first(config: Config, tmp_path: Path) -> None:
