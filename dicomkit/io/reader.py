@@ -8,6 +8,7 @@ metadata.
 
 from __future__ import annotations
 
+import functools
 import mmap
 import operator
 import os
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from ..core.ambiguous import resolve_vr
+from ..core.charset import DEFAULT as DEFAULT_CHARSET
 from ..core.charset import CharacterSet, character_set
 from ..core.dataset import Correction, Dataset
 from ..core.dictionary import VR_OF, lookup, private_lookup
@@ -853,16 +855,14 @@ def read_buffer(buf: memoryview, *, stop_before_pixels: bool = False, force: boo
                              f"not as its transfer syntax {UID(ts_uid).name} says; read as encoded")
             little, implicit = actual.little_endian, actual.implicit_vr
 
-    src = SourceEncoding(little, implicit, character_set(()), parser.sequence_parser())
+    src = SourceEncoding(little, implicit, DEFAULT_CHARSET, parser.sequence_parser())
     ds = Dataset._lazy(buf, src)
     if file_meta is None:
         _check_plausible_start(buf, pos, little, source)
     data_end = parser.parse_dataset(ds, pos, len(buf), src, depth=0, in_item=False, top=True)
     if prefix and not parser.stopped:
         return None  # type: ignore[return-value]
-    elements = ds._elements
-    if (0x00080000 in elements or 0x00100000 in elements or 0x00180000 in elements or 0x00200000 in elements
-            or 0x00280000 in elements):
+    if not ds._elements.keys().isdisjoint(_GROUP_LENGTH_TAGS):  # the shorter side is walked: the five tags
         _check_group_lengths(parser, ds, data_end, implicit)
     d = ds.__dict__
     d["file_meta"] = file_meta
@@ -872,18 +872,24 @@ def read_buffer(buf: memoryview, *, stop_before_pixels: bool = False, force: boo
         d["is_partial"] = True  # elements from Pixel Data on were not read; the writer refuses it
     if strict:
         parse_sequences(ds)
-    d["read_transfer_syntax"] = UID(
-        ts_uid if ts_uid in TRANSFER_SYNTAXES and (TRANSFER_SYNTAXES[ts_uid].little_endian,
-                                                   TRANSFER_SYNTAXES[ts_uid].implicit_vr) == (little, implicit)
-        else _ts_for(little, implicit)
-    )
+    d["read_transfer_syntax"] = _read_transfer_syntax(ts_uid, little, implicit)
     return ds
+
+
+@functools.cache
+def _read_transfer_syntax(ts_uid: str, little: bool, implicit: bool) -> UID:
+    """The transfer syntax a data set was read in: the one it named, unless its bytes said otherwise."""
+    info = TRANSFER_SYNTAXES.get(ts_uid)
+    if info is not None and (info.little_endian, info.implicit_vr) == (little, implicit):
+        return UID(ts_uid)
+    return UID(_ts_for(little, implicit))
 
 
 # Group lengths (gggg,0000) are retired (PS3.5 7.2) and written by old tools for every group: a data set with
 # the group length of group 0008, 0010, 0018, 0020 or 0028 (read_buffer looks) has all of its top level's
 # checked.
 CHECKED_GROUP_LENGTHS = (0x00080000, 0x00100000, 0x00180000, 0x00200000, 0x00280000)  # read_buffer's test
+_GROUP_LENGTH_TAGS = frozenset(CHECKED_GROUP_LENGTHS)
 
 
 def _check_group_lengths(parser: _Parser, ds: Dataset, end: int, implicit: bool) -> None:
