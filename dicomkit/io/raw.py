@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import operator
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..core.dictionary import VR_OF
@@ -333,12 +334,13 @@ _ITEM_GROUP_START = 0xFFFE0000
 
 
 def plain_elements(buf: bytes | bytearray | memoryview, watch: dict[int, bool]) -> PlainElements | None:
-    """The elements of ``watch`` whose entry is True, and where every element header is, found by a walk of
-    the Explicit VR Little Endian data set that is ``buf`` — or None unless every element there is *plain*:
-    tags strictly ascending below group FFFE, a known VR other than SQ and UN, a defined even length, the
-    last value ending exactly at the end, and no tag of ``watch`` whose entry is False. Such a data set is one
-    the reader indexes without a correction and without a sequence to parse; anything else (None) is the
-    reader's to judge. Nothing is decoded."""
+    """The elements of ``watch`` whose entry is True, and where every element and item header is, found by a
+    walk of the Explicit VR Little Endian data set that is ``buf`` — or None unless every element there is
+    *plain*: tags strictly ascending below group FFFE, a known VR other than UN, a defined even length, the
+    last value ending exactly at the end, and no tag of ``watch`` whose entry is False; a sequence (SQ) is
+    plain when its items are (:func:`_plain_items`). Such a data set is one the reader indexes without a
+    correction, and whose sequences it parses without one; anything else (None) is the reader's to judge.
+    Nothing is decoded."""
     unpack, unpack_ul = EXPLICIT_LE.unpack_from, UL_LE.unpack_from
     short, long_plain, end = _SHORT_VR_BYTES, _LONG_PLAIN_VR_BYTES, len(buf)
     found: dict[int, tuple[bytes, int, int]] = {}
@@ -361,6 +363,13 @@ def plain_elements(buf: bytes | bytearray | memoryview, watch: dict[int, bool]) 
                 long_at(pos)
                 length = unpack_ul(buf, pos + 8)[0]  # struct.error: a long header cut short
                 pos = pos + 12 + length
+            elif vr == b"SQ":
+                long_at(pos)
+                length = unpack_ul(buf, pos + 8)[0]
+                value = pos + 12
+                pos = value + length
+                if pos > end or not _plain_items(buf, value, pos, short_at, long_at, 1):
+                    return None
             else:
                 return None
             odd |= length
@@ -374,6 +383,61 @@ def plain_elements(buf: bytes | bytearray | memoryview, watch: dict[int, bool]) 
     if pos != end or odd & 1 or last >= _ITEM_GROUP_START:  # ascending: the last tag is the largest
         return None
     return PlainElements(buf, found, shorts, longs)
+
+
+# sequences nested deeper than this are left to the reader (which refuses beyond MAX_DEPTH)
+_PLAIN_DEPTH = 8
+_SPECIFIC_CHARACTER_SET = 0x00080005
+
+
+def _plain_items(buf: bytes | bytearray | memoryview, pos: int, end: int, short_at: Callable[[int], None],
+                 long_at: Callable[[int], None], depth: int) -> bool:
+    """Whether the value ``buf[pos:end]`` of a defined-length sequence is plain: items (FFFE,E000) of defined
+    even lengths that fill it exactly, each holding plain elements (as :func:`plain_elements` says, with
+    sequences nested at most :data:`_PLAIN_DEPTH` deep) and no Specific Character Set of its own (which the
+    reader would apply to the item, PS3.5 7.5.3). Their headers are recorded as the top level's are."""
+    if depth > _PLAIN_DEPTH:
+        return False
+    unpack_item, unpack, unpack_ul = ITEM_HEADER_LE.unpack_from, EXPLICIT_LE.unpack_from, UL_LE.unpack_from
+    short, long_plain = _SHORT_VR_BYTES, _LONG_PLAIN_VR_BYTES
+    while pos < end:
+        if pos + 8 > end:
+            return False
+        word, length = unpack_item(buf, pos)
+        item_end = pos + 8 + length
+        if word != ITEM_WORD_LE or length & 1 or item_end > end:  # an undefined length ends far past ``end``
+            return False
+        short_at(pos)
+        pos += 8
+        last = -1
+        while pos < item_end:
+            if pos + 8 > item_end:
+                return False
+            group, elem, vr, length = unpack(buf, pos)
+            tag = (group << 16) | elem
+            if tag <= last or tag >= _ITEM_GROUP_START or tag == _SPECIFIC_CHARACTER_SET:
+                return False
+            if vr in short:
+                short_at(pos)
+                pos += 8 + length
+            elif vr in long_plain or vr == b"SQ":
+                if pos + 12 > item_end:
+                    return False
+                long_at(pos)
+                length = unpack_ul(buf, pos + 8)[0]
+                value = pos + 12
+                pos = value + length
+                if pos > item_end or (vr == b"SQ" and not _plain_items(buf, value, pos, short_at, long_at,
+                                                                        depth + 1)):
+                    return False
+            else:
+                return False
+            if length & 1:
+                return False
+            last = tag
+        if pos != item_end:
+            return False
+    return True
 
 
 class PlainElements:

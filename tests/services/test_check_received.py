@@ -171,7 +171,9 @@ def quick(data: bytes, ts: str = ELE, sop_instance: str = "1.2.3.4") -> bool:
 
 
 def test_a_plain_data_set_is_accepted_from_its_headers():
-    assert quick(PLAIN) and quick(PLAIN, JPEG_LOSSLESS)
+    assert quick(PLAIN)
+    assert not quick(PLAIN, JPEG_LOSSLESS)  # an encapsulated syntax: its images are never plain, not walked
+    both(PLAIN, JPEG_LOSSLESS)
     whole, _ = both(PLAIN, ELE)
     assert whole.refusal is None and whole.corrections == ()
     assert quick(uid_element(0x0016, CT) + uid_element(0x0018, "1.2.3.4"))
@@ -187,8 +189,8 @@ def test_a_plain_data_set_is_accepted_from_its_headers():
     ("big endian context", PLAIN, EBE, "1.2.3.4"),
     ("deflated context", PLAIN, DEFLATED, "1.2.3.4"),
     ("unknown context", PLAIN, "1.2.3.4.5.6", "1.2.3.4"),
-    ("a sequence", PLAIN.replace(element(0x0018, 0x0050, b"DS", b"1.25"), element(0x0008, 0x1115, b"SQ", b"")),
-     ELE, "1.2.3.4"),
+    ("an undefined-length sequence", PLAIN.replace(element(0x0018, 0x0050, b"DS", b"1.25"), struct.pack(
+        "<HH2s2xI", 0x0018, 0x0050, b"SQ", 0xFFFFFFFF) + struct.pack("<HHI", 0xFFFE, 0xE0DD, 0)), ELE, "1.2.3.4"),
     ("UN", PLAIN + element(0x7FE1, 0x0010, b"UN", b"ab"), ELE, "1.2.3.4"),
     ("a group length the reader compares", element(0x0008, 0x0000, b"UL", b"\x00\x00\x00\x00") + PLAIN, ELE,
      "1.2.3.4"),
@@ -228,33 +230,120 @@ def test_what_the_headers_cannot_settle_is_read(name, data, ts, sop_instance):
     both(data, ts, CT, sop_instance)
 
 
+def item(*elements: bytes, length: int | None = None) -> bytes:
+    body = b"".join(elements)
+    return struct.pack("<HHI", 0xFFFE, 0xE000, len(body) if length is None else length) + body
+
+
+def sequence(group: int, elem: int, *items: bytes, length: int | None = None) -> bytes:
+    body = b"".join(items)
+    return struct.pack("<HH2s2xI", group, elem, b"SQ", len(body) if length is None else length) + body
+
+
+def with_sequences(*inner: bytes, last_item: bytes | None = None, empty: bytes | None = None) -> bytes:
+    """PLAIN with a Referenced Image Sequence of three items — the second holding a nested sequence and ``inner``
+    at its end, the last ``last_item`` (empty) — and the sequence ``empty`` (an empty one): all of defined
+    length unless given otherwise."""
+    nested = sequence(0x0040, 0xA170, item(element(0x0008, 0x0100, b"SH", b"T1")))
+    references = sequence(0x0008, 0x1140, item(uid_element(0x1150, CT), uid_element(0x1155, "1.2.3.3")),
+                          item(uid_element(0x1150, CT), nested, *inner), item() if last_item is None else last_item)
+    at = PLAIN.index(element(0x0010, 0x0010, b"PN", b"CT^PATIENT"))
+    data = PLAIN[:at] + references + PLAIN[at:]
+    at = data.index(element(0x0018, 0x0050, b"DS", b"1.25"))
+    return data[:at] + (sequence(0x0018, 0x0012) if empty is None else empty) + data[at:]
+
+
+PLAIN_SQ = with_sequences()
+
+
+def test_a_data_set_with_plain_sequences_is_accepted_from_its_headers():
+    assert quick(PLAIN_SQ)
+    whole, _ = both(PLAIN_SQ, ELE)
+    assert whole.refusal is None and whole.corrections == ()
+    assert whole.dataset is not None and len(whole.dataset.ReferencedImageSequence) == 3
+    assert quick(_nested(8))  # eight levels of sequences: still plain
+
+
+def _nested(levels: int) -> bytes:
+    deep = item(element(0x0008, 0x0100, b"SH", b"T1"))
+    for _ in range(levels - 1):
+        deep = item(sequence(0x0040, 0xA170, deep))
+    return uid_element(0x0016, CT) + uid_element(0x0018, "1.2.3.4") + sequence(0x0040, 0xA170, deep)
+
+
+@pytest.mark.parametrize("name,data", [
+    ("an undefined-length item", with_sequences(last_item=struct.pack("<HHI", 0xFFFE, 0xE000, 0xFFFFFFFF)
+                                                + struct.pack("<HHI", 0xFFFE, 0xE00D, 0))),
+    ("an item of odd length", with_sequences(last_item=item(b"\x00"))),
+    ("an item not filling its sequence", with_sequences(empty=sequence(0x0018, 0x0012, b"\x00" * 8))),
+    ("an item past its sequence", with_sequences(empty=sequence(0x0018, 0x0012, item(
+        element(0x0008, 0x0100, b"SH", b"T1")), length=8))),
+    ("an item's own character set", with_sequences(last_item=item(element(0x0008, 0x0005, b"CS", b"ISO_IR 100"),
+                                                                  uid_element(0x1150, CT)))),
+    ("out of order in an item", with_sequences(element(0x0008, 0x0100, b"SH", b"T2"))),
+    ("UN in an item", with_sequences(element(0x0041, 0x1010, b"UN", b"ab"))),
+    ("odd length in an item", with_sequences(element(0x0041, 0x1010, b"LO", b"abc"))),
+    ("an item delimitation in an item", with_sequences(struct.pack("<HHI", 0xFFFE, 0xE00D, 0))),
+    ("a sequence delimitation in a sequence", with_sequences(empty=sequence(
+        0x0018, 0x0012, struct.pack("<HHI", 0xFFFE, 0xE0DD, 0)))),
+    ("an element header cut by its item's end", with_sequences(b"\x41\x00\x10\x10LO")),
+    ("nested nine deep", _nested(9)),
+])
+def test_what_a_sequence_leaves_unsettled_is_read(name, data):
+    """Each of these is read (the walk declines it), and answered as a read of the whole answers it."""
+    assert not quick(data)
+    both(data, ELE)
+
+
+def _header_bytes(data: bytes, start: int, end: int, top: bool) -> list[int]:
+    """The offsets of every element and item header byte in ``data[start:end]`` (and, at the top, of the character
+    set's and the SOP UIDs' values)."""
+    out: list[int] = []
+    pos = start
+    while pos < end:
+        group, elem, vr, length = struct.unpack_from("<HH2sH", data, pos)
+        size = 12 if vr in LONG_VR_BYTES else 8
+        if size == 12:
+            length = struct.unpack_from("<I", data, pos + 8)[0]
+        out.extend(range(pos, pos + size))
+        if top and (group, elem) in ((0x0008, 0x0005), (0x0008, 0x0016), (0x0008, 0x0018)):
+            out.extend(range(pos + size, pos + size + length))
+        if vr == b"SQ":
+            p, seq_end = pos + size, pos + size + length
+            while p < seq_end:
+                item_length = struct.unpack_from("<I", data, p + 4)[0]
+                out.extend(range(p, p + 8))
+                out.extend(_header_bytes(data, p + 8, p + 8 + item_length, False))
+                p += 8 + item_length
+        pos += size + length
+    return out
+
+
+def _every_header_byte_changed(data: bytes) -> int:
+    meta = part10_header(CT, "1.2.3.4", ELE, "STORESCU")
+    taken = 0
+    for at in _header_bytes(data, 0, len(data), True):
+        for byte in (0x00, 0x01, 0x02, 0x03, 0x20, 0x5C, 0x41, 0x4F, 0x53, 0x55, 0xFE, 0xFF, data[at] ^ 0x01):
+            changed = bytearray(data)
+            changed[at] = byte
+            whole = check_received(memoryview(meta + changed), CT, "1.2.3.4")
+            fast = check_received(memoryview(meta + changed), CT, "1.2.3.4", transfer_syntax=ELE,
+                                  meta_length=len(meta), dataset=False)
+            assert (fast.refusal, fast.corrections) == (whole.refusal, whole.corrections), (at, byte)
+            taken += quick(bytes(changed))
+    return taken
+
+
+def test_every_change_of_a_header_byte_in_sequences_is_answered_as_a_whole_read_answers_it():
+    """As below, for the headers of PLAIN_SQ's sequences, items and the elements in them too."""
+    assert _every_header_byte_changed(PLAIN_SQ)
+
+
 def test_every_change_of_a_header_byte_is_answered_as_a_whole_read_answers_it():
     """Each byte of each element header (and of the character set and UIDs) of PLAIN set to values that
     matter there (0, 1, odd and even lengths, VR letters, FE FF): the check without the data set answers what
     the whole read answers, whichever way the walk goes."""
-    headers: list[int] = []
-    pos = 0
-    while pos < len(PLAIN):
-        group, elem, vr, length = struct.unpack_from("<HH2sH", PLAIN, pos)
-        size = 12 if vr in LONG_VR_BYTES else 8
-        if size == 12:
-            length = struct.unpack_from("<I", PLAIN, pos + 8)[0]
-        headers.extend(range(pos, pos + size))
-        if (group, elem) in ((0x0008, 0x0005), (0x0008, 0x0016), (0x0008, 0x0018)):
-            headers.extend(range(pos + size, pos + size + length))
-        pos += size + length
-    meta = part10_header(CT, "1.2.3.4", ELE, "STORESCU")
-    taken = 0
-    for at in headers:
-        for byte in (0x00, 0x01, 0x02, 0x03, 0x20, 0x5C, 0x41, 0x4F, 0x53, 0x55, 0xFE, 0xFF, PLAIN[at] ^ 0x01):
-            data = bytearray(PLAIN)
-            data[at] = byte
-            whole = check_received(memoryview(meta + data), CT, "1.2.3.4")
-            fast = check_received(memoryview(meta + data), CT, "1.2.3.4", transfer_syntax=ELE, meta_length=len(meta),
-                                  dataset=False)
-            assert (fast.refusal, fast.corrections) == (whole.refusal, whole.corrections), (at, byte)
-            taken += quick(bytes(data))
-    assert taken  # some changes are still plain (another even length, another VR, another tag in order)
+    assert _every_header_byte_changed(PLAIN)  # some changes are still plain (another even length, VR, tag)
 
 
 def test_a_data_set_with_the_headers_of_one_found_plain_is_not_walked_again(monkeypatch):
@@ -280,3 +369,8 @@ def test_a_data_set_with_the_headers_of_one_found_plain_is_not_walked_again(monk
     walks.clear()
     assert not quick(bytes(odd)) and len(walks) == 1
     assert quick(PLAIN) and len(walks) == 1  # the layout of PLAIN is still known
+    walks.clear()
+    assert quick(PLAIN_SQ) and len(walks) == 1
+    assert quick(PLAIN_SQ.replace(b"1.2.3.3", b"1.2.3.9")) and len(walks) == 1  # a value in an item: not walked
+    relabelled = PLAIN_SQ.replace(b"SH\x02\x00T1", b"LO\x02\x00T1")  # a header in a nested item: walked
+    assert quick(relabelled) and len(walks) == 2

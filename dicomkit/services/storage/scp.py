@@ -176,9 +176,11 @@ def _read_after_meta(view: memoryview, meta_length: int, transfer_syntax: str) -
 
 _ACCEPTED = Checked(None)
 # Explicit VR Little Endian syntaxes, not deflated: the data set is read in them as it is encoded (see
-# _read_after_meta), so a walk of its headers in that encoding sees what the reader sees
+# _read_after_meta), so a walk of its headers in that encoding sees what the reader sees. Not the encapsulated
+# ones: their images' Pixel Data has an undefined length (PS3.5 A.4), which the walk declines only at the end
 _PLAIN_SYNTAXES = frozenset(uid for uid, info in TRANSFER_SYNTAXES.items()
-                            if not (info.deflated or info.implicit_vr or not info.little_endian))
+                            if not (info.deflated or info.implicit_vr or not info.little_endian
+                                    or info.encapsulated))
 # the top-level elements whose value the check looks at: the character set (its terms may be unknown: a
 # correction) and the SOP UIDs; the group lengths the reader compares with their groups send the data set
 # to the reader
