@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .dictionary import lookup, tag_for_keyword
@@ -19,6 +18,8 @@ from .values import _DECODERS
 from .vr import VR
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from .uid import UID
 
 _KEYWORD_TAGS: dict[str, int] = {}

@@ -15,8 +15,7 @@ import os
 import struct
 import zlib
 from bisect import bisect_left
-from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ..core.ambiguous import resolve_vr
 from ..core.charset import DEFAULT as DEFAULT_CHARSET
@@ -64,6 +63,9 @@ from .raw import (
     is_zero_padding,
     skip_sequence,
 )
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 MMAP_THRESHOLD = 1 << 20  # files larger than this are mapped rather than read
 

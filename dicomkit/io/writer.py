@@ -14,8 +14,7 @@ import struct
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, BinaryIO, Literal
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
 from ..core.charset import CharacterSet, character_set
 from ..core.dataset import Dataset
@@ -35,6 +34,9 @@ from ..core.uid import (
 )
 from ..core.vr import CHARSET_VRS, ENDIAN_NEUTRAL_VRS, LONG_HEADER_VRS, VR
 from .meta import build_file_meta, encode_file_meta
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 SequenceLength = Literal["preserve", "defined", "undefined"]
 Chunk = bytes | memoryview
@@ -326,12 +328,16 @@ def write_atomic(ds: Dataset, path: str | os.PathLike[str], **options: Any) -> N
     """Write a Part 10 file so that ``path`` is either untouched or complete: a temporary file beside it
     is written, flushed to disk (fsync) and renamed over ``path``. The file gets the permissions a newly
     created file would (the umask applies), not the private ones of a temporary file."""
+    from pathlib import Path  # here: reading and the network need not import it
+
     _replace_atomically(Path(path), lambda f: write(ds, f, **options))
 
 
 def write_bytes_atomic(path: str | os.PathLike[str], data: bytes, *, parents: bool = True) -> Path:
     """Write ``data`` to ``path`` as :func:`write_atomic` writes a data set (PNG, PDF, JSON beside DICOM files);
     ``parents=False``: a missing folder is an error (FileNotFoundError) instead of being made."""
+    from pathlib import Path
+
     target = Path(path)
     _replace_atomically(target, lambda f: f.write(data), parents=parents)
     return target

@@ -17,8 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from ...core.dataset import Correction, Dataset
 from ...core.errors import DicomError
@@ -33,6 +32,9 @@ from ...net.handlers import DimseHandler, RequestContext, SingleResponse
 from ...net.negotiation import PresentationContext
 from ...net.status import PROCESSING_FAILURE, SOP_CLASS_NOT_SUPPORTED, SUCCESS, Status
 from .status import CANNOT_UNDERSTAND, DATA_SET_DOES_NOT_MATCH, OUT_OF_RESOURCES
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def storage_transfer_syntaxes() -> list[str]:
