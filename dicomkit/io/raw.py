@@ -21,6 +21,7 @@ from ..core.tag import (
     SEQUENCE_DELIMITATION,
     SOP_CLASS_UID,
     SOP_INSTANCE_UID,
+    SPECIFIC_CHARACTER_SET,
     TRANSFER_SYNTAX_UID,
     tag_str,
 )
@@ -387,7 +388,6 @@ def plain_elements(buf: bytes | bytearray | memoryview, watch: dict[int, bool]) 
 
 # sequences nested deeper than this are left to the reader (which refuses beyond MAX_DEPTH)
 _PLAIN_DEPTH = 8
-_SPECIFIC_CHARACTER_SET = 0x00080005
 
 
 def _plain_items(buf: bytes | bytearray | memoryview, pos: int, end: int, short_at: Callable[[int], None],
@@ -415,7 +415,7 @@ def _plain_items(buf: bytes | bytearray | memoryview, pos: int, end: int, short_
                 return False
             group, elem, vr, length = unpack(buf, pos)
             tag = (group << 16) | elem
-            if tag <= last or tag >= _ITEM_GROUP_START or tag == _SPECIFIC_CHARACTER_SET:
+            if tag <= last or tag >= _ITEM_GROUP_START or tag == SPECIFIC_CHARACTER_SET:
                 return False
             if vr in short:
                 short_at(pos)
