@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import errno
 import functools
 import hashlib
 import os
@@ -37,6 +36,7 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from ..core.errors import DicomError
+from ..io.filesystem import fsync_directory, link_new
 from ..services.storage.files import safe_filename
 
 TEMP_FOLDER = "tmp"
@@ -159,14 +159,6 @@ def _instance_folder(study_uid: str, series_uid: str) -> str:
     study = uid_component(study_uid, "Study Instance UID")
     series = uid_component(series_uid, "Series Instance UID")
     return f"{fanout(study_uid.strip(chr(0) + ' '))}/{study}/{series}"
-
-
-def fsync_directory(path: Path | str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class FolderBlobStore:
@@ -304,7 +296,7 @@ class FolderBlobStore:
             directory = self._ensure_dir(folder, durable)
         for _ in range(100):
             file_name = f"{name}.{self.node}.{secrets.token_hex(6)}{BLOB_SUFFIX}"
-            if _link_new(temp.name, f"{directory}/{file_name}"):
+            if link_new(temp.name, f"{directory}/{file_name}"):
                 break
         else:  # pragma: no cover - 100 random names taken
             raise BlobStoreError(f"cannot find a free name for {sop_instance_uid}")
@@ -427,24 +419,6 @@ def _scandir(path: str | Path) -> list[os.DirEntry[str]]:
         return []
 
 
-def _link_new(source: str, target: str) -> bool:
-    """Give ``source`` the name ``target`` unless that name exists (False then): a hard link where the file
-    system has them (atomic, never replacing), else a check then a rename."""
-    try:
-        os.link(source, target)
-    except FileExistsError:
-        return False
-    except OSError as exc:
-        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
-            raise
-        if os.path.exists(target):
-            return False
-        os.rename(source, target)
-        return True
-    os.unlink(source)
-    return True
-
-
 __all__ = [
     "BlobInfo",
     "BlobStore",
@@ -452,6 +426,5 @@ __all__ = [
     "FolderBlobStore",
     "TempBlob",
     "TempInfo",
-    "fsync_directory",
     "uid_component",
 ]

@@ -19,7 +19,6 @@ import asyncio
 import atexit
 import collections
 import contextlib
-import errno
 import functools
 import inspect
 import logging
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import Literal
 
 from ...core.errors import DicomError
+from ...io.filesystem import fsync_directory, link_new
 from ...io.meta import part10_header
 from ...io.raw import meta_end
 from ...net.dimse import CStoreRQ
@@ -153,7 +153,7 @@ class FileStoreTarget:
         if kept is None:
             return outcome
         if self.fsync:
-            await asyncio.get_running_loop().run_in_executor(None, _fsync_directory, self.directory)
+            await asyncio.get_running_loop().run_in_executor(None, fsync_directory, self.directory)
         result = self.on_stored(self._stored(kept)) if self.on_stored is not None else None
         if inspect.isawaitable(result):
             result = await result
@@ -213,7 +213,7 @@ class FileStoreTarget:
         "identical", "replaced"; None: it was not)."""
         try:
             self._close()
-            if _move_new(self.temp_path, self.path_text):
+            if link_new(self.temp_path, self.path_text):
                 return StoreOutcome(SUCCESS), "stored"
             if self._same_as_stored():
                 os.unlink(self.temp_path)
@@ -275,34 +275,6 @@ def _pieces(f: object, size: int = 1 << 20) -> Iterator[bytes]:
         yield block
         if not block:
             return
-
-
-def _move_new(source: str, target: str) -> bool:
-    """Move ``source`` to the name ``target`` unless that name exists (then False, ``source`` untouched):
-    atomic where hard links exist, else an existence check then a rename (a small window, on file systems
-    without links)."""
-    try:
-        os.link(source, target)
-    except FileExistsError:
-        return False
-    except OSError as exc:
-        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
-            raise
-        if os.path.exists(target):
-            return False
-        os.rename(source, target)
-        return True
-    os.unlink(source)
-    return True
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the new directory entry durable too (POSIX: the rename is in the directory)."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @functools.lru_cache(maxsize=64)
