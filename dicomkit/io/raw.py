@@ -339,7 +339,7 @@ def plain_elements(buf: bytes | bytearray | memoryview, watch: dict[int, bool]) 
     walk of the Explicit VR Little Endian data set that is ``buf`` — or None unless every element there is
     *plain*: tags strictly ascending below group FFFE, a known VR other than UN, a defined even length, the
     last value ending exactly at the end, and no tag of ``watch`` whose entry is False; a sequence (SQ) is
-    plain when its items are (:func:`_plain_items`). Such a data set is one the reader indexes without a
+    plain when its items are (:func:`_plain_sequence`). Such a data set is one the reader indexes without a
     correction, and whose sequences it parses without one; anything else (None) is the reader's to judge.
     Nothing is decoded."""
     unpack, unpack_ul = EXPLICIT_LE.unpack_from, UL_LE.unpack_from
@@ -368,9 +368,15 @@ def plain_elements(buf: bytes | bytearray | memoryview, watch: dict[int, bool]) 
                 long_at(pos)
                 length = unpack_ul(buf, pos + 8)[0]
                 value = pos + 12
-                pos = value + length
-                if pos > end or not _plain_items(buf, value, pos, short_at, long_at, 1):
-                    return None
+                if length == UNDEFINED_LENGTH:
+                    pos = _plain_sequence(buf, value, end, True, short_at, long_at, 1)
+                    if pos < 0:
+                        return None
+                    length = 0
+                else:
+                    pos = value + length
+                    if pos > end or _plain_sequence(buf, value, pos, False, short_at, long_at, 1) != pos:
+                        return None
             else:
                 return None
             odd |= length
@@ -388,56 +394,92 @@ def plain_elements(buf: bytes | bytearray | memoryview, watch: dict[int, bool]) 
 
 # sequences nested deeper than this are left to the reader (which refuses beyond MAX_DEPTH)
 _PLAIN_DEPTH = 8
+_SEQUENCE_DELIMITATION_WORD = 0xE0DDFFFE  # (FFFE,E0DD) as the first word of ITEM_HEADER_LE
 
 
-def _plain_items(buf: bytes | bytearray | memoryview, pos: int, end: int, short_at: Callable[[int], None],
-                 long_at: Callable[[int], None], depth: int) -> bool:
-    """Whether the value ``buf[pos:end]`` of a defined-length sequence is plain: items (FFFE,E000) of defined
-    even lengths that fill it exactly, each holding plain elements (as :func:`plain_elements` says, with
-    sequences nested at most :data:`_PLAIN_DEPTH` deep) and no Specific Character Set of its own (which the
-    reader would apply to the item, PS3.5 7.5.3). Their headers are recorded as the top level's are."""
+def _plain_sequence(buf: bytes | bytearray | memoryview, pos: int, end: int, undefined: bool,
+                    short_at: Callable[[int], None], long_at: Callable[[int], None], depth: int) -> int:
+    """The offset after the value of a sequence whose items start at ``pos`` if it is plain, else -1.
+
+    A defined-length sequence (``undefined`` False) ends at ``end``: items of defined even lengths fill it
+    exactly. An undefined-length one ends with its Sequence Delimitation Item of length 0 within ``end`` (the end
+    of what holds it), and its items have a defined even length or end with an Item Delimitation Item of
+    length 0 (PS3.5 7.5). Each item holds plain elements (:func:`_plain_item`), nested at most
+    :data:`_PLAIN_DEPTH` deep. Every item and delimiter header is recorded as an element header is."""
     if depth > _PLAIN_DEPTH:
-        return False
-    unpack_item, unpack, unpack_ul = ITEM_HEADER_LE.unpack_from, EXPLICIT_LE.unpack_from, UL_LE.unpack_from
+        return -1
+    unpack_item = ITEM_HEADER_LE.unpack_from
+    while pos + 8 <= end:
+        word, length = unpack_item(buf, pos)
+        if word == _SEQUENCE_DELIMITATION_WORD:
+            if not undefined or length:
+                return -1
+            short_at(pos)
+            return pos + 8
+        if word != ITEM_WORD_LE:
+            return -1
+        short_at(pos)
+        if length == UNDEFINED_LENGTH:
+            if not undefined:
+                return -1  # an undefined-length item in a defined-length sequence: the reader's to judge
+            pos = _plain_item(buf, pos + 8, end, True, short_at, long_at, depth)
+            if pos < 0:
+                return -1
+            continue
+        item_end = pos + 8 + length
+        if length & 1 or item_end > end or _plain_item(buf, pos + 8, item_end, False, short_at, long_at,
+                                                       depth) != item_end:
+            return -1
+        pos = item_end
+    return -1 if undefined or pos != end else pos
+
+
+def _plain_item(buf: bytes | bytearray | memoryview, pos: int, end: int, undefined: bool,
+                short_at: Callable[[int], None], long_at: Callable[[int], None], depth: int) -> int:
+    """The offset after the elements of an item that start at ``pos`` — at ``end`` for a defined-length item,
+    after its Item Delimitation Item (within ``end``) for an undefined-length one — if they are plain as
+    :func:`plain_elements` says, with no Specific Character Set of the item's own (which the reader would apply
+    to it, PS3.5 7.5.3); else -1."""
+    unpack, unpack_ul = EXPLICIT_LE.unpack_from, UL_LE.unpack_from
     short, long_plain = _SHORT_VR_BYTES, _LONG_PLAIN_VR_BYTES
+    last = -1
     while pos < end:
         if pos + 8 > end:
-            return False
-        word, length = unpack_item(buf, pos)
-        item_end = pos + 8 + length
-        if word != ITEM_WORD_LE or length & 1 or item_end > end:  # an undefined length ends far past ``end``
-            return False
-        short_at(pos)
-        pos += 8
-        last = -1
-        while pos < item_end:
-            if pos + 8 > item_end:
-                return False
-            group, elem, vr, length = unpack(buf, pos)
-            tag = (group << 16) | elem
-            if tag <= last or tag >= _ITEM_GROUP_START or tag == SPECIFIC_CHARACTER_SET:
-                return False
-            if vr in short:
+            return -1
+        group, elem, vr, length = unpack(buf, pos)
+        tag = (group << 16) | elem
+        if tag >= _ITEM_GROUP_START:
+            if undefined and tag == ITEM_DELIMITATION and not unpack_ul(buf, pos + 4)[0]:
                 short_at(pos)
-                pos += 8 + length
-            elif vr in long_plain or vr == b"SQ":
-                if pos + 12 > item_end:
-                    return False
-                long_at(pos)
-                length = unpack_ul(buf, pos + 8)[0]
-                value = pos + 12
-                pos = value + length
-                if pos > item_end or (vr == b"SQ" and not _plain_items(buf, value, pos, short_at, long_at,
-                                                                        depth + 1)):
-                    return False
+                return pos + 8
+            return -1
+        if tag <= last or tag == SPECIFIC_CHARACTER_SET:
+            return -1
+        if vr in short:
+            short_at(pos)
+            pos += 8 + length
+        elif vr in long_plain or vr == b"SQ":
+            if pos + 12 > end:
+                return -1
+            long_at(pos)
+            length = unpack_ul(buf, pos + 8)[0]
+            value = pos + 12
+            if vr == b"SQ" and length == UNDEFINED_LENGTH:
+                pos = _plain_sequence(buf, value, end, True, short_at, long_at, depth + 1)
+                if pos < 0:
+                    return -1
+                length = 0
             else:
-                return False
-            if length & 1:
-                return False
-            last = tag
-        if pos != item_end:
-            return False
-    return True
+                pos = value + length
+                if pos > end or (vr == b"SQ" and _plain_sequence(buf, value, pos, False, short_at, long_at,
+                                                                 depth + 1) != pos):
+                    return -1
+        else:
+            return -1
+        if length & 1:
+            return -1
+        last = tag
+    return -1 if undefined or pos != end else pos
 
 
 class PlainElements:

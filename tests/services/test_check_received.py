@@ -189,8 +189,9 @@ def test_a_plain_data_set_is_accepted_from_its_headers():
     ("big endian context", PLAIN, EBE, "1.2.3.4"),
     ("deflated context", PLAIN, DEFLATED, "1.2.3.4"),
     ("unknown context", PLAIN, "1.2.3.4.5.6", "1.2.3.4"),
-    ("an undefined-length sequence", PLAIN.replace(element(0x0018, 0x0050, b"DS", b"1.25"), struct.pack(
-        "<HH2s2xI", 0x0018, 0x0050, b"SQ", 0xFFFFFFFF) + struct.pack("<HHI", 0xFFFE, 0xE0DD, 0)), ELE, "1.2.3.4"),
+    ("a sequence delimitation of length 4", PLAIN.replace(element(0x0018, 0x0050, b"DS", b"1.25"), struct.pack(
+        "<HH2s2xI", 0x0018, 0x0050, b"SQ", 0xFFFFFFFF) + struct.pack("<HHI", 0xFFFE, 0xE0DD, 4) + bytes(4)), ELE,
+     "1.2.3.4"),
     ("UN", PLAIN + element(0x7FE1, 0x0010, b"UN", b"ab"), ELE, "1.2.3.4"),
     ("a group length the reader compares", element(0x0008, 0x0000, b"UL", b"\x00\x00\x00\x00") + PLAIN, ELE,
      "1.2.3.4"),
@@ -295,13 +296,82 @@ def test_what_a_sequence_leaves_unsettled_is_read(name, data):
     both(data, ELE)
 
 
+UNDEFINED = 0xFFFFFFFF
+SEQ_END = struct.pack("<HHI", 0xFFFE, 0xE0DD, 0)
+ITEM_END = struct.pack("<HHI", 0xFFFE, 0xE00D, 0)
+
+
+def open_item(*elements: bytes, end: bytes = ITEM_END) -> bytes:
+    return struct.pack("<HHI", 0xFFFE, 0xE000, UNDEFINED) + b"".join(elements) + end
+
+
+def open_sequence(group: int, elem: int, *items: bytes, end: bytes = SEQ_END) -> bytes:
+    return struct.pack("<HH2s2xI", group, elem, b"SQ", UNDEFINED) + b"".join(items) + end
+
+
+def with_open_sequences(*inner: bytes, seq_end: bytes = SEQ_END, item_end: bytes = ITEM_END,
+                        extra_item: bytes = b"") -> bytes:
+    """PLAIN with undefined-length sequences as pydicom and many modalities write them: a Referenced Image
+    Sequence of an undefined-length item (holding a nested undefined-length sequence and ``inner``), a
+    defined-length item and ``extra_item``, and an empty undefined-length sequence."""
+    nested = open_sequence(0x0040, 0xA170, open_item(element(0x0008, 0x0100, b"SH", b"T1")))
+    references = open_sequence(0x0008, 0x1140, open_item(uid_element(0x1150, CT), nested, *inner, end=item_end),
+                               item(uid_element(0x1150, CT), uid_element(0x1155, "1.2.3.3")), extra_item,
+                               end=seq_end)
+    at = PLAIN.index(element(0x0010, 0x0010, b"PN", b"CT^PATIENT"))
+    data = PLAIN[:at] + references + PLAIN[at:]
+    at = data.index(element(0x0018, 0x0050, b"DS", b"1.25"))
+    return data[:at] + open_sequence(0x0018, 0x0012) + data[at:]
+
+
+PLAIN_OPEN = with_open_sequences()
+
+
+def test_undefined_length_sequences_and_items_are_accepted_from_their_headers():
+    assert quick(PLAIN_OPEN)
+    whole, _ = both(PLAIN_OPEN, ELE)
+    assert whole.refusal is None and whole.corrections == ()
+    assert whole.dataset is not None and len(whole.dataset.ReferencedImageSequence) == 2
+
+
+@pytest.mark.parametrize("name,data", [
+    ("a sequence delimitation of length 2", with_open_sequences(seq_end=struct.pack("<HHI", 0xFFFE, 0xE0DD, 2)
+                                                                + b"\x00\x00")),
+    ("an item delimitation of length 2", with_open_sequences(item_end=struct.pack("<HHI", 0xFFFE, 0xE00D, 2)
+                                                             + b"\x00\x00")),
+    ("no sequence delimitation", with_open_sequences(seq_end=b"")),
+    ("no item delimitation", with_open_sequences(item_end=b"")),
+    ("a sequence delimitation ending an item", with_open_sequences(item_end=SEQ_END)),
+    ("an undefined-length item in a defined-length sequence", with_sequences(last_item=open_item())),
+    ("an item's own character set", with_open_sequences(extra_item=open_item(
+        element(0x0008, 0x0005, b"CS", b"ISO_IR 100")))),
+    ("out of order in an undefined-length item", with_open_sequences(element(0x0008, 0x0100, b"SH", b"T2"))),
+    ("something else than an item", with_open_sequences(extra_item=element(0x0008, 0x1150, b"UI", b"1.2\x00"))),
+])
+def test_what_an_undefined_length_sequence_leaves_unsettled_is_read(name, data):
+    assert not quick(data)
+    both(data, ELE)
+
+
+def test_every_change_of_a_header_byte_in_undefined_length_sequences_is_answered_as_a_whole_read_answers_it():
+    assert _every_header_byte_changed(PLAIN_OPEN)
+
+
 def _header_bytes(data: bytes, start: int, end: int, top: bool) -> list[int]:
-    """The offsets of every element and item header byte in ``data[start:end]`` (and, at the top, of the character
-    set's and the SOP UIDs' values)."""
+    """The offsets of every element, item and delimiter header byte in ``data[start:end]`` (and, at the top, of
+    the character set's and the SOP UIDs' values)."""
+    return _headers(data, start, end, top)[0]
+
+
+def _headers(data: bytes, pos: int, end: int, top: bool) -> tuple[list[int], int]:
+    """(header byte offsets, offset after) of the elements from ``pos``: to ``end``, or to after the Item
+    Delimitation Item that ends an undefined-length item."""
     out: list[int] = []
-    pos = start
     while pos < end:
         group, elem, vr, length = struct.unpack_from("<HH2sH", data, pos)
+        if group == 0xFFFE:  # the item's delimiter
+            out.extend(range(pos, pos + 8))
+            return out, pos + 8
         size = 12 if vr in LONG_VR_BYTES else 8
         if size == 12:
             length = struct.unpack_from("<I", data, pos + 8)[0]
@@ -309,14 +379,24 @@ def _header_bytes(data: bytes, start: int, end: int, top: bool) -> list[int]:
         if top and (group, elem) in ((0x0008, 0x0005), (0x0008, 0x0016), (0x0008, 0x0018)):
             out.extend(range(pos + size, pos + size + length))
         if vr == b"SQ":
-            p, seq_end = pos + size, pos + size + length
+            p = pos + size
+            seq_end = p + length if length != UNDEFINED else end
             while p < seq_end:
-                item_length = struct.unpack_from("<I", data, p + 4)[0]
+                item_tag, item_length = struct.unpack_from("<II", data, p)
                 out.extend(range(p, p + 8))
-                out.extend(_header_bytes(data, p + 8, p + 8 + item_length, False))
-                p += 8 + item_length
-        pos += size + length
-    return out
+                if item_tag == 0xE0DDFFFE:  # the sequence's delimiter
+                    p += 8
+                    break
+                if item_length == UNDEFINED:
+                    inner, p = _headers(data, p + 8, end, False)
+                else:
+                    inner, _ = _headers(data, p + 8, p + 8 + item_length, False)
+                    p += 8 + item_length
+                out.extend(inner)
+            pos = p
+        else:
+            pos += size + length
+    return out, pos
 
 
 def _every_header_byte_changed(data: bytes) -> int:
