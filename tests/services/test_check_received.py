@@ -241,6 +241,15 @@ def sequence(group: int, elem: int, *items: bytes, length: int | None = None) ->
     return struct.pack("<HH2s2xI", group, elem, b"SQ", len(body) if length is None else length) + body
 
 
+def plain_with(references: bytes, contrast: bytes) -> bytes:
+    """PLAIN with a Referenced Image Sequence (0008,1140) and a Contrast/Bolus Agent Sequence (0018,0012) in
+    their places in tag order."""
+    at = PLAIN.index(element(0x0010, 0x0010, b"PN", b"CT^PATIENT"))
+    data = PLAIN[:at] + references + PLAIN[at:]
+    at = data.index(element(0x0018, 0x0050, b"DS", b"1.25"))
+    return data[:at] + contrast + data[at:]
+
+
 def with_sequences(*inner: bytes, last_item: bytes | None = None, empty: bytes | None = None) -> bytes:
     """PLAIN with a Referenced Image Sequence of three items — the second holding a nested sequence and ``inner``
     at its end, the last ``last_item`` (empty) — and the sequence ``empty`` (an empty one): all of defined
@@ -248,20 +257,23 @@ def with_sequences(*inner: bytes, last_item: bytes | None = None, empty: bytes |
     nested = sequence(0x0040, 0xA170, item(element(0x0008, 0x0100, b"SH", b"T1")))
     references = sequence(0x0008, 0x1140, item(uid_element(0x1150, CT), uid_element(0x1155, "1.2.3.3")),
                           item(uid_element(0x1150, CT), nested, *inner), item() if last_item is None else last_item)
-    at = PLAIN.index(element(0x0010, 0x0010, b"PN", b"CT^PATIENT"))
-    data = PLAIN[:at] + references + PLAIN[at:]
-    at = data.index(element(0x0018, 0x0050, b"DS", b"1.25"))
-    return data[:at] + (sequence(0x0018, 0x0012) if empty is None else empty) + data[at:]
+    return plain_with(references, sequence(0x0018, 0x0012) if empty is None else empty)
 
 
 PLAIN_SQ = with_sequences()
 
 
-def test_a_data_set_with_plain_sequences_is_accepted_from_its_headers():
-    assert quick(PLAIN_SQ)
-    whole, _ = both(PLAIN_SQ, ELE)
+def accepted_alike(data: bytes, references: int) -> None:
+    """``data`` is accepted from its headers, and a whole read accepts it without a correction, with its
+    Referenced Image Sequence of ``references`` items."""
+    assert quick(data)
+    whole, _ = both(data, ELE)
     assert whole.refusal is None and whole.corrections == ()
-    assert whole.dataset is not None and len(whole.dataset.ReferencedImageSequence) == 3
+    assert whole.dataset is not None and len(whole.dataset.ReferencedImageSequence) == references
+
+
+def test_a_data_set_with_plain_sequences_is_accepted_from_its_headers():
+    accepted_alike(PLAIN_SQ, 3)
     assert quick(_nested(8))  # eight levels of sequences: still plain
 
 
@@ -318,20 +330,14 @@ def with_open_sequences(*inner: bytes, seq_end: bytes = SEQ_END, item_end: bytes
     references = open_sequence(0x0008, 0x1140, open_item(uid_element(0x1150, CT), nested, *inner, end=item_end),
                                item(uid_element(0x1150, CT), uid_element(0x1155, "1.2.3.3")), extra_item,
                                end=seq_end)
-    at = PLAIN.index(element(0x0010, 0x0010, b"PN", b"CT^PATIENT"))
-    data = PLAIN[:at] + references + PLAIN[at:]
-    at = data.index(element(0x0018, 0x0050, b"DS", b"1.25"))
-    return data[:at] + open_sequence(0x0018, 0x0012) + data[at:]
+    return plain_with(references, open_sequence(0x0018, 0x0012))
 
 
 PLAIN_OPEN = with_open_sequences()
 
 
 def test_undefined_length_sequences_and_items_are_accepted_from_their_headers():
-    assert quick(PLAIN_OPEN)
-    whole, _ = both(PLAIN_OPEN, ELE)
-    assert whole.refusal is None and whole.corrections == ()
-    assert whole.dataset is not None and len(whole.dataset.ReferencedImageSequence) == 2
+    accepted_alike(PLAIN_OPEN, 2)
 
 
 @pytest.mark.parametrize("name,data", [
