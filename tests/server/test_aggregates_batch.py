@@ -6,8 +6,9 @@ again with a savepoint per piece, and only the failing one fails."""
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -144,10 +145,18 @@ def _outcomes(futures: list[Any], run: str) -> list[Any]:
     return out
 
 
-def _hold(writer: Any, gate: threading.Event) -> Any:
-    """A piece that holds the writer (in a batch of its own) until ``gate`` is set: what is submitted
-    meanwhile waits, then runs as one batch."""
-    running = threading.Event()
+def _one_series(archive: Archive, patient_id: str, run: str, count: int) -> list[InstanceRecord]:
+    """The records of ``count`` instances of one series of one study (study ``P.run``), ready to store."""
+    objects = [to_bytes(image(patient_id=patient_id, study=f"{P}.{run}", series=f"{P}.{run}.1",
+                              sop=f"{P}.{run}.1.{i}", number=i)) for i in range(count)]
+    return _records(archive, objects, run)
+
+
+@contextlib.contextmanager
+def _one_batch(writer: Any) -> Iterator[None]:
+    """The writer held by a piece of its own (a batch of one) while the block runs: what the block submits
+    waits, then runs as one batch when the block ends."""
+    running, gate = threading.Event(), threading.Event()
 
     def hold(db: Database) -> None:
         running.set()
@@ -155,7 +164,11 @@ def _hold(writer: Any, gate: threading.Event) -> Any:
 
     blocker = writer.submit(hold)
     assert running.wait(30)
-    return blocker
+    try:
+        yield
+    finally:
+        gate.set()
+        blocker.result(30)
 
 
 def test_a_batch_of_stores_ends_with_the_aggregates_of_stores_one_at_a_time(config: Config) -> None:
@@ -169,12 +182,9 @@ def test_a_batch_of_stores_ends_with_the_aggregates_of_stores_one_at_a_time(conf
         alone = _outcomes(one_by_one, "1")
         expected = _aggregates(archive, "1")
         # run 2: all the pieces in one batch (the writer held until they wait)
-        gate = threading.Event()
-        blocker = _hold(writer, gate)
-        futures = [writer.submit(work) for work in _work(_records(archive, _objects("2"), "2"))]
-        batches = writer.batches
-        gate.set()
-        blocker.result(30)
+        with _one_batch(writer):
+            futures = [writer.submit(work) for work in _work(_records(archive, _objects("2"), "2"))]
+            batches = writer.batches
         batched = _outcomes(futures, "2")
         assert writer.batches == batches + 2  # the blocker, then everything else together
         assert batched == alone
@@ -205,18 +215,12 @@ def test_the_stores_of_one_batch_share_their_aggregate_statements(config: Config
         updates.append("savepoint")
         return real_savepoint(self)
 
-    objects = [to_bytes(image(patient_id="PC", study=f"{P}.9", series=f"{P}.9.1", sop=f"{P}.9.1.{i}", number=i))
-               for i in range(10)]
     with Archive(config) as archive:
-        records = _records(archive, objects, "9")
-        writer = archive.index.writer
-        gate = threading.Event()
-        blocker = _hold(writer, gate)
-        monkeypatch.setattr(Database, "execute", execute)
-        monkeypatch.setattr(Database, "savepoint", savepoint)
-        futures = [archive.index.store(r) for r in records]
-        gate.set()
-        blocker.result(30)
+        records = _one_series(archive, "PC", "9", 10)
+        with _one_batch(archive.index.writer):
+            monkeypatch.setattr(Database, "execute", execute)
+            monkeypatch.setattr(Database, "savepoint", savepoint)
+            futures = [archive.index.store(r) for r in records]
         assert [f.result(30).outcome for f in futures] == ["stored"] * 10
         monkeypatch.undo()
         assert sorted(updates) == ["patients", "series", "studies"]  # and no savepoint: nothing failed
@@ -244,18 +248,13 @@ def test_a_failing_store_fails_alone_and_the_batch_runs_again_with_savepoints(
             calls.append("failing")
             return super().__call__(db)
 
-    objects = [to_bytes(image(patient_id="PD", study=f"{P}.8", series=f"{P}.8.1", sop=f"{P}.8.1.{i}", number=i))
-               for i in range(5)]
     with Archive(config) as archive:
-        records = _records(archive, objects, "8")
+        records = _one_series(archive, "PD", "8", 5)
         writer = archive.index.writer
-        gate = threading.Event()
-        blocker = _hold(writer, gate)
-        monkeypatch.setattr(Database, "savepoint", savepoint)
-        futures = [archive.index.store(records[0]), writer.submit(Failing(records[1]))] + [
-            archive.index.store(r) for r in records[2:]]
-        gate.set()
-        blocker.result(30)
+        with _one_batch(writer):
+            monkeypatch.setattr(Database, "savepoint", savepoint)
+            futures = [archive.index.store(records[0]), writer.submit(Failing(records[1]))] + [
+                archive.index.store(r) for r in records[2:]]
         with pytest.raises(RuntimeError, match="fails after storing"):
             futures[1].result(30)
         assert [f.result(30).outcome for f in futures[:1] + futures[2:]] == ["stored"] * 4
