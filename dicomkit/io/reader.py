@@ -878,7 +878,7 @@ def read_buffer(buf: memoryview, *, stop_before_pixels: bool = False, force: boo
     return ds
 
 
-@functools.cache
+@functools.lru_cache(maxsize=64)  # bounded: the UID comes from the input
 def _read_transfer_syntax(ts_uid: str, little: bool, implicit: bool) -> UID:
     """The transfer syntax a data set was read in: the one it named, unless its bytes said otherwise."""
     info = TRANSFER_SYNTAXES.get(ts_uid)
