@@ -366,17 +366,10 @@ def plain_elements(buf: bytes | bytearray | memoryview, watch: dict[int, bool]) 
                 pos = pos + 12 + length
             elif vr == b"SQ":
                 long_at(pos)
-                length = unpack_ul(buf, pos + 8)[0]
-                value = pos + 12
-                if length == UNDEFINED_LENGTH:
-                    pos = _plain_sequence(buf, value, end, True, short_at, long_at, 1)
-                    if pos < 0:
-                        return None
-                    length = 0
-                else:
-                    pos = value + length
-                    if pos > end or _plain_sequence(buf, value, pos, False, short_at, long_at, 1) != pos:
-                        return None
+                pos = _plain_sequence(buf, pos + 12, unpack_ul(buf, pos + 8)[0], end, short_at, long_at, 1)
+                if pos < 0:
+                    return None
+                length = 0  # even: what counts is the items' lengths, which _plain_sequence checked
             else:
                 return None
             odd |= length
@@ -397,15 +390,20 @@ _PLAIN_DEPTH = 8
 _SEQUENCE_DELIMITATION_WORD = 0xE0DDFFFE  # (FFFE,E0DD) as the first word of ITEM_HEADER_LE
 
 
-def _plain_sequence(buf: bytes | bytearray | memoryview, pos: int, end: int, undefined: bool,
+def _plain_sequence(buf: bytes | bytearray | memoryview, pos: int, length: int, end: int,
                     short_at: Callable[[int], None], long_at: Callable[[int], None], depth: int) -> int:
-    """The offset after the value of a sequence whose items start at ``pos`` if it is plain, else -1.
+    """The offset after a sequence whose value of ``length`` bytes starts at ``pos`` if it is plain, else -1.
 
-    A defined-length sequence (``undefined`` False) ends at ``end``: items of defined even lengths fill it
-    exactly. An undefined-length one ends with its Sequence Delimitation Item of length 0 within ``end`` (the end
-    of what holds it), and its items have a defined even length or end with an Item Delimitation Item of
+    A defined-length sequence must lie within ``end`` (the end of what holds it), and items of defined even
+    lengths fill it exactly. An undefined-length one ends with its Sequence Delimitation Item of length 0
+    within ``end``, and its items have a defined even length or end with an Item Delimitation Item of
     length 0 (PS3.5 7.5). Each item holds plain elements (:func:`_plain_item`), nested at most
     :data:`_PLAIN_DEPTH` deep. Every item and delimiter header is recorded as an element header is."""
+    undefined = length == UNDEFINED_LENGTH
+    if not undefined:
+        if pos + length > end:
+            return -1
+        end = pos + length
     if depth > _PLAIN_DEPTH:
         return -1
     unpack_item = ITEM_HEADER_LE.unpack_from
@@ -463,16 +461,14 @@ def _plain_item(buf: bytes | bytearray | memoryview, pos: int, end: int, undefin
                 return -1
             long_at(pos)
             length = unpack_ul(buf, pos + 8)[0]
-            value = pos + 12
-            if vr == b"SQ" and length == UNDEFINED_LENGTH:
-                pos = _plain_sequence(buf, value, end, True, short_at, long_at, depth + 1)
+            if vr == b"SQ":
+                pos = _plain_sequence(buf, pos + 12, length, end, short_at, long_at, depth + 1)
                 if pos < 0:
                     return -1
                 length = 0
             else:
-                pos = value + length
-                if pos > end or (vr == b"SQ" and _plain_sequence(buf, value, pos, False, short_at, long_at,
-                                                                 depth + 1) != pos):
+                pos += 12 + length
+                if pos > end:
                     return -1
         else:
             return -1
